@@ -1,0 +1,230 @@
+"""The `easyflow` command: serve the API, migrate the database, manage tenants, users and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from easyflow.config import Settings, get_settings
+from easyflow.db import migrate as migrations
+from easyflow.db.database import Database, resolve_url
+from easyflow.db.session import scope_to_tenant
+from easyflow.db.urls import redacted
+from easyflow.kit.errors import DomainError
+from easyflow.models.tenancy import Role
+from easyflow.observability.logging import configure_logging
+from easyflow.tenancy import schemas
+from easyflow.tenancy.principal import Principal
+from easyflow.tenancy.service import ApiKeyService, MemberService, TenantService
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="easyflow: AI assistants for small businesses. Without EASYFLOW_DATABASE_URL every command uses "
+    "the embedded PostgreSQL in EASYFLOW_DATA_DIR (default ./.easyflow).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+tenant_app = typer.Typer(help="Create tenants.", no_args_is_help=True)
+user_app = typer.Typer(help="Add users to a tenant.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Create tenant API keys.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+TenantOption = Annotated[uuid.UUID, typer.Option("--tenant", help="The tenant's id.")]
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the database, run `work` inside it, close it (stopping an embedded server this started)."""
+
+    async def main() -> T:
+        database = await Database.open(settings, pool_size=2)
+        try:
+            return await work(database)
+        finally:
+            await database.close()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as error:
+        typer.secho(f"error: {error.detail}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error
+
+
+def _print(data: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, default=str))
+    else:
+        for line in lines:
+            typer.echo(line)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to the latest schema."""
+    settings = _settings()
+    url, embedded = resolve_url(settings)
+    try:
+        migrations.upgrade(url)
+        typer.echo(f"database {redacted(url)} is at revision {migrations.current_revision(url)}")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [default: EASYFLOW_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: EASYFLOW_PORT].")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run background jobs in this process.")] = False,
+) -> None:
+    """Migrate the database, then serve the HTTP API (and, unless --no-worker, background jobs)."""
+    _serve(_settings(), host, port, run_worker=not no_worker)
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, *, run_worker: bool, banner: str = "") -> None:
+    import uvicorn
+
+    from easyflow.app import create_app
+
+    url, embedded = resolve_url(settings)
+    try:
+        migrations.upgrade(url)
+        if banner:
+            typer.echo(banner)
+        served = settings.model_copy(update={"database_url": url})
+        uvicorn.run(
+            create_app(served),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: Annotated[str, typer.Option(help="The business's name.")],
+    owner_email: Annotated[str, typer.Option(help="The owner's email (an existing user keeps their password).")],
+    owner_password: Annotated[str, typer.Option(help="The owner's password (at least 8 characters).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a tenant with its owner and print its id and a first API key."""
+    owner = schemas.MemberCreate(email=owner_email, password=owner_password, role=Role.owner)
+
+    async def work(database: Database) -> dict[str, str]:
+        async with database.session() as session, session.begin():
+            created = await TenantService(session).create(name, owner.email, owner_password)
+            return {"tenant_id": str(created.tenant.id), "api_key": created.api_key}
+
+    result = _run(_settings(), work)
+    _print(
+        result,
+        as_json,
+        [
+            f"tenant_id: {result['tenant_id']}",
+            f"api_key:   {result['api_key']}",
+            "Keep the API key: it is shown only now.",
+        ],
+    )
+
+
+@user_app.command("add")
+def user_add(
+    tenant: TenantOption,
+    email: Annotated[str, typer.Option(help="The user's email.")],
+    password: Annotated[str | None, typer.Option(help="Password for a new user; omit for an existing one.")] = None,
+    role: Annotated[Role, typer.Option(help="Their role in the tenant.")] = Role.operator,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a user to a tenant (creating the account when it does not exist)."""
+    request = schemas.MemberCreate(email=email, password=password, role=role, name=name)
+
+    async def work(database: Database) -> schemas.MemberRead:
+        async with database.session() as session, session.begin():
+            await _require_tenant(session, tenant)
+            return await MemberService(session, Principal(tenant_id=tenant, role=Role.owner)).add(request)
+
+    member = _run(_settings(), work)
+    _print(member.model_dump(mode="json"), as_json, [f"added {member.email} as {member.role.value}"])
+
+
+@apikey_app.command("create")
+def apikey_create(
+    tenant: TenantOption,
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "CLI key",
+    role: Annotated[Role, typer.Option(help="admin, operator or viewer.")] = Role.admin,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an API key for a tenant and print it (it is shown only once)."""
+    request = schemas.ApiKeyCreate.model_validate({"name": name, "role": role})
+
+    async def work(database: Database) -> dict[str, str]:
+        async with database.session() as session, session.begin():
+            await _require_tenant(session, tenant)
+            key, whole_key = await ApiKeyService(session, tenant).create(request, created_by=None)
+            return {"id": str(key.id), "api_key": whole_key}
+
+    result = _run(_settings(), work)
+    _print(result, as_json, [f"api_key: {result['api_key']}", "Keep it: it is shown only now."])
+
+
+async def _require_tenant(session: Any, tenant_id: uuid.UUID) -> None:
+    await scope_to_tenant(session, tenant_id)
+    await TenantService(session).read(tenant_id)
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve on the embedded database with a seeded demo tenant, printing where to go and how to sign in."""
+    from easyflow.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+
+    settings = _settings()
+    if settings.database_url is None:
+        typer.echo(f"Starting the embedded PostgreSQL in {settings.data_dir.resolve()} ...")
+    url, embedded = resolve_url(settings)
+    try:
+        migrations.upgrade(url)
+        seeded = _run(settings.model_copy(update={"database_url": url}), seed_demo)
+        base = f"http://{host or settings.host}:{port or settings.port}"
+        banner = "\n".join(
+            [
+                "",
+                "easyflow demo is starting:",
+                f"  API docs       {base}/docs",
+                f"  readiness      {base}/health/ready",
+                f"  tenant id      {seeded.tenant_id}",
+                f"  owner sign-in  {DEMO_EMAIL} / {DEMO_PASSWORD}   (POST {base}/api/v1/auth/login)",
+                f"  API key        {seeded.api_key}",
+                f'  try            curl -H "Authorization: Bearer {seeded.api_key}" {base}/api/v1/tenant',
+                "",
+            ]
+        )
+        _serve(settings.model_copy(update={"database_url": url}), host, port, run_worker=True, banner=banner)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    app()

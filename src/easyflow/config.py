@@ -1,0 +1,76 @@
+"""One settings object for the whole process, read from `EASYFLOW_*` variables and an optional `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EASYFLOW_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql:// URL of an external server; unset starts the embedded PostgreSQL.",
+    )
+    data_dir: Path = Path(".easyflow")
+    public_url: str = "http://127.0.0.1:8000"
+    telegram_api_url: str = "https://api.telegram.org"
+    redis_url: str | None = None
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs access tokens. Required in production; generated into the data folder in development.",
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_size: int = 10
+    max_body_bytes: int = 1024 * 1024
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    login_rate_limit_per_account: str = "10/minute"
+    login_rate_limit_per_ip: str = "30/minute"
+
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("public_url", "telegram_api_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key) < MIN_SECRET_KEY_LENGTH:
+                raise ValueError(
+                    f"EASYFLOW_SECRET_KEY must be set to at least {MIN_SECRET_KEY_LENGTH} random characters "
+                    "when EASYFLOW_ENV=production"
+                )
+        return self
+
+    def signing_key(self) -> str:
+        """The token-signing key; in development a random one is kept in the data folder across restarts."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Database access: the embedded or external server, engines, tenant-scoped sessions, migrations."""

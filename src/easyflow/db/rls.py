@@ -1,0 +1,61 @@
+"""Row-level security: the second wall between tenants, under the repositories' own tenant filter.
+
+Every tenant-owned table gets a policy that shows a row only when its `tenant_id` equals the transaction's
+`easyflow.tenant_id` setting, or when the transaction declared itself system-wide (`easyflow.scope` =
+`system`, used only by authentication look-ups and background jobs that find their tenant first).
+FORCE makes the policy apply to the table owner too; superusers and BYPASSRLS roles would still skip it,
+so the app switches to the `easyflow_app` role when it connects as one of those.
+"""
+
+from __future__ import annotations
+
+APP_ROLE = "easyflow_app"
+TENANT_SETTING = "easyflow.tenant_id"
+SCOPE_SETTING = "easyflow.scope"
+SYSTEM_SCOPE = "system"
+
+_VISIBLE = (
+    "({column} = nullif(current_setting('" + TENANT_SETTING + "', true), '')::uuid"
+    " OR current_setting('" + SCOPE_SETTING + "', true) = '" + SYSTEM_SCOPE + "')"
+)
+
+
+def enable_tenant_rls_sql(table: str, column: str = "tenant_id") -> list[str]:
+    """The statements that put `table` behind the tenant policy."""
+    condition = _VISIBLE.format(column=column)
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {table} USING {condition} WITH CHECK {condition}",
+    ]
+
+
+def create_app_role_sql() -> str:
+    """Create the non-bypassing app role when the migrating user may; grant it the data, now and later."""
+    grants = [
+        "GRANT USAGE ON SCHEMA %I TO {role}",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO {role}",
+        "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA %I TO {role}",
+        "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA %I TO {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT EXECUTE ON FUNCTIONS TO {role}",
+    ]
+    executes = "\n".join(f"    EXECUTE format('{grant.format(role=APP_ROLE)}', current_schema());" for grant in grants)
+    return f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_user AND (rolsuper OR rolcreaterole)) THEN
+            CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+        ELSE
+            RETURN;
+        END IF;
+    END IF;
+    IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
+        EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+    END IF;
+{executes}
+END
+$$;
+"""  # noqa: S608  (built from constants only)

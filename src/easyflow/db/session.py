@@ -1,0 +1,47 @@
+"""Sessions and the per-transaction tenant scope that row-level security reads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from easyflow.db.rls import SCOPE_SETTING, SYSTEM_SCOPE, TENANT_SETTING
+from easyflow.kit.errors import DomainError
+
+
+async def scope_to_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """From here to the end of the transaction, RLS shows only this tenant's rows."""
+    await session.execute(
+        text("SELECT set_config(:tenant_setting, :tenant, true), set_config(:scope_setting, '', true)"),
+        {"tenant_setting": TENANT_SETTING, "tenant": str(tenant_id), "scope_setting": SCOPE_SETTING},
+    )
+
+
+async def enter_system_scope(session: AsyncSession) -> None:
+    """Let this transaction see every tenant: only for look-ups that find the tenant (auth, job dispatch)."""
+    await session.execute(
+        text("SELECT set_config(:scope_setting, :system, true)"),
+        {"scope_setting": SCOPE_SETTING, "system": SYSTEM_SCOPE},
+    )
+
+
+async def session_in_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: one transaction per request, committed when the endpoint returns, before the
+    response is sent (declared with scope="function"), rolled back on any error."""
+    database = request.app.state.database
+    async with database.session() as session:
+        await session.begin()
+        try:
+            yield session
+        except DomainError as error:
+            await (session.commit() if error.keep_changes else session.rollback())
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()

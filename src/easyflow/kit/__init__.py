@@ -1,0 +1,1 @@
+"""Shared plumbing every domain uses: errors, problem+json, middleware, security primitives."""

@@ -1,0 +1,103 @@
+"""Tenants, their people and their credentials."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned
+
+
+class Role(enum.StrEnum):
+    """Who may do what inside a tenant, most powerful first."""
+
+    owner = "owner"
+    admin = "admin"
+    operator = "operator"
+    viewer = "viewer"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_ROLE_RANK = {Role.viewer: 0, Role.operator: 1, Role.admin: 2, Role.owner: 3}
+
+role_type = Enum(Role, name="member_role", values_callable=lambda roles: [r.value for r in roles])
+
+
+class Tenant(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(200))
+    default_language: Mapped[str] = mapped_column(String(8), default="ru")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+
+
+class User(IdMixin, CreatedAtMixin, Base):
+    """A person who can sign in; belongs to tenants through memberships (users are not tenant-owned)."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Membership(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(role_type)
+
+
+class ApiKey(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """A tenant API key: `ef_<prefix>_<secret>`; only the prefix and a hash of the whole key are kept."""
+
+    __tablename__ = "api_keys"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[Role] = mapped_column(role_type)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RefreshToken(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """One link of a rotating refresh-token chain; a spent link used again revokes its whole family."""
+
+    __tablename__ = "refresh_tokens"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

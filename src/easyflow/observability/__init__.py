@@ -1,0 +1,1 @@
+"""Logs, metrics, request ids and health checks."""

@@ -1,0 +1,55 @@
+"""structlog set-up: JSON lines in production or when piped, readable lines in a terminal; secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|api_?key|cookie|credential", re.IGNORECASE)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+MASK = "***"
+
+
+def mask_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Mask values whose key names a secret, and bearer credentials inside any string."""
+    for key, value in list(event.items()):
+        if _SECRET_KEY.search(key):
+            event[key] = MASK
+        elif isinstance(value, str) and "earer" in value:
+            event[key] = _BEARER.sub(r"\1" + MASK, value)
+    return event
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        mask_secrets,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries that log through the standard library (uvicorn, alembic, procrastinate) go the same way.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access", "pgserver", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

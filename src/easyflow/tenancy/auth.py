@@ -1,0 +1,58 @@
+"""FastAPI dependencies that say who is calling and what they may do."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.config import Settings
+from easyflow.db.session import session_in_transaction
+from easyflow.kit.errors import Unauthorized
+from easyflow.models.tenancy import Role
+from easyflow.tenancy.principal import Principal
+from easyflow.tenancy.service import AuthService
+
+_bearer = HTTPBearer(auto_error=False, description="A tenant API key (`ef_…`) or an access token from /auth/login.")
+
+Session = Annotated[AsyncSession, Depends(session_in_transaction, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+async def current_principal(
+    session: Session,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("Authentication required: send `Authorization: Bearer <API key or access token>`.")
+    return await AuthService(session, settings).authenticate(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through callers with `role` or a more powerful one (403 otherwise)."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        principal.require(role)
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
+Operator = Annotated[Principal, Depends(require_role(Role.operator))]
+Admin = Annotated[Principal, Depends(require_role(Role.admin))]
+Owner = Annotated[Principal, Depends(require_role(Role.owner))]

@@ -1,0 +1,159 @@
+"""Every SQL statement of the tenancy domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.kit.repository import TenantScopedRepository
+from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
+
+
+class TenantRepository:
+    """The tenant's own row (RLS shows a tenant only itself)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, tenant_id: uuid.UUID) -> Tenant | None:
+        return await self.session.get(Tenant, tenant_id)
+
+    async def add(self, tenant: Tenant) -> Tenant:
+        self.session.add(tenant)
+        await self.session.flush()
+        return tenant
+
+
+class UserRepository:
+    """Users are global (one person, several tenants); tenant views of them go through memberships."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_by_email(self, email: str) -> User | None:
+        result = await self.session.execute(select(User).where(User.email == email.lower()))
+        return result.scalar_one_or_none()
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def add(self, user: User) -> User:
+        user.email = user.email.lower()
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+
+class MembershipRepository(TenantScopedRepository[Membership]):
+    model = Membership
+
+    async def for_user(self, user_id: uuid.UUID) -> Membership | None:
+        result = await self.session.execute(self.scoped().where(Membership.user_id == user_id))
+        return result.scalar_one_or_none()
+
+    async def members(self, *, limit: int, offset: int) -> Sequence[tuple[Membership, User]]:
+        statement = (
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.tenant_id == self.tenant_id)
+            .order_by(Membership.created_at, User.email)
+            .limit(limit)
+            .offset(offset)
+        )
+        return (await self.session.execute(statement)).tuples().all()
+
+    async def member(self, user_id: uuid.UUID) -> tuple[Membership, User] | None:
+        statement = (
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.tenant_id == self.tenant_id, Membership.user_id == user_id)
+        )
+        return (await self.session.execute(statement)).tuples().one_or_none()
+
+    async def count(self) -> int:
+        statement = select(func.count()).select_from(Membership).where(Membership.tenant_id == self.tenant_id)
+        return (await self.session.execute(statement)).scalar_one()
+
+    async def count_owners(self) -> int:
+        statement = (
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.tenant_id == self.tenant_id, Membership.role == Role.owner)
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
+
+class MembershipDirectory:
+    """Memberships across tenants, read in system scope to sign a user in."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of_user(self, user_id: uuid.UUID) -> Sequence[tuple[Membership, Tenant]]:
+        statement = (
+            select(Membership, Tenant)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Membership.created_at)
+        )
+        return (await self.session.execute(statement)).tuples().all()
+
+
+class ApiKeyRepository(TenantScopedRepository[ApiKey]):
+    model = ApiKey
+
+    async def count(self) -> int:
+        statement = select(func.count()).select_from(ApiKey).where(ApiKey.tenant_id == self.tenant_id)
+        return (await self.session.execute(statement)).scalar_one()
+
+
+class ApiKeyDirectory:
+    """API keys by their public prefix, read in system scope to find the caller's tenant."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_prefix(self, prefix: str) -> ApiKey | None:
+        result = await self.session.execute(select(ApiKey).where(ApiKey.prefix == prefix))
+        return result.scalar_one_or_none()
+
+    async def touch(self, key_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+class RefreshTokenRepository:
+    """Refresh tokens by id, in system scope (the token is the only thing the caller presents)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_for_update(self, token_id: uuid.UUID) -> RefreshToken | None:
+        statement = select(RefreshToken).where(RefreshToken.id == token_id).with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def add(self, token: RefreshToken) -> RefreshToken:
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_user_in_tenant(self, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.tenant_id == tenant_id,
+                RefreshToken.user_id == user_id,
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )

@@ -1,0 +1,123 @@
+"""HTTP routes of the tenancy domain: sign-in, the tenant's settings, its users and API keys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from easyflow.kit.schemas import Page
+from easyflow.tenancy import schemas
+from easyflow.tenancy.auth import Admin, AppSettings, CurrentPrincipal, Session, Viewer
+from easyflow.tenancy.service import ApiKeyService, AuthService, MemberService, TenantService
+
+router = APIRouter(prefix="/api/v1")
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.post("/auth/login", tags=["auth"])
+async def login(
+    body: schemas.LoginRequest, request: Request, session: Session, settings: AppSettings
+) -> schemas.TokenPair:
+    """Exchange email and password for an access token (minutes) and a refresh token (rotating)."""
+    client_ip = request.client.host if request.client else "unknown"
+    return await AuthService(session, settings).login(body, client_ip, request.app.state.login_limiter)
+
+
+@router.post("/auth/refresh", tags=["auth"])
+async def refresh(body: schemas.RefreshRequest, session: Session, settings: AppSettings) -> schemas.TokenPair:
+    """Trade a refresh token for a new pair. Each refresh token works once; using one twice signs out
+    every session descended from the same sign-in."""
+    return await AuthService(session, settings).refresh(body.refresh_token)
+
+
+@router.post("/auth/logout", tags=["auth"], status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: schemas.RefreshRequest, session: Session, settings: AppSettings) -> Response:
+    """Revoke the refresh token and all tokens rotated from the same sign-in."""
+    await AuthService(session, settings).logout(body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/auth/me", tags=["auth"])
+async def me(principal: CurrentPrincipal, session: Session, settings: AppSettings) -> schemas.Me:
+    """Who the credential belongs to, in which tenant, with which role."""
+    return await AuthService(session, settings).describe(principal)
+
+
+@router.get("/tenant", tags=["tenant"])
+async def read_tenant(principal: Viewer, session: Session) -> schemas.TenantRead:
+    """The calling tenant's settings."""
+    return schemas.TenantRead.model_validate(await TenantService(session).read(principal.tenant_id))
+
+
+@router.patch("/tenant", tags=["tenant"])
+async def update_tenant(body: schemas.TenantUpdate, principal: Admin, session: Session) -> schemas.TenantRead:
+    """Change the tenant's name, default language or time zone (admins and owners)."""
+    tenant = await TenantService(session).update(principal.tenant_id, body)
+    return schemas.TenantRead.model_validate(tenant)
+
+
+@router.get("/users", tags=["users"])
+async def list_users(
+    principal: Viewer, session: Session, limit: Limit = 100, offset: Offset = 0
+) -> Page[schemas.MemberRead]:
+    """The tenant's members with their roles."""
+    items, total = await MemberService(session, principal).list(limit=limit, offset=offset)
+    return Page(items=items, total=total)
+
+
+@router.post("/users", tags=["users"], status_code=status.HTTP_201_CREATED)
+async def add_user(body: schemas.MemberCreate, principal: Admin, session: Session) -> schemas.MemberRead:
+    """Create a user with a password, or add an existing user (no password) to this tenant."""
+    return await MemberService(session, principal).add(body)
+
+
+@router.get("/users/{user_id}", tags=["users"])
+async def read_user(user_id: uuid.UUID, principal: Viewer, session: Session) -> schemas.MemberRead:
+    return await MemberService(session, principal).get(user_id)
+
+
+@router.patch("/users/{user_id}", tags=["users"])
+async def update_user(
+    user_id: uuid.UUID, body: schemas.MemberUpdate, principal: Admin, session: Session
+) -> schemas.MemberRead:
+    """Change a member's role or name. Only owners may touch owners; the last owner stays."""
+    return await MemberService(session, principal).update(user_id, body)
+
+
+@router.delete("/users/{user_id}", tags=["users"], status_code=status.HTTP_204_NO_CONTENT)
+async def remove_user(user_id: uuid.UUID, principal: Admin, session: Session) -> Response:
+    """Remove a member from this tenant and sign them out of it (the account itself stays)."""
+    await MemberService(session, principal).remove(user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api-keys", tags=["api keys"])
+async def list_api_keys(
+    principal: Admin, session: Session, limit: Limit = 100, offset: Offset = 0
+) -> Page[schemas.ApiKeyRead]:
+    """The tenant's API keys, revoked ones included; the keys themselves are never shown again."""
+    keys, total = await ApiKeyService(session, principal.tenant_id).list(limit=limit, offset=offset)
+    return Page(items=[schemas.ApiKeyRead.model_validate(k) for k in keys], total=total)
+
+
+@router.post("/api-keys", tags=["api keys"], status_code=status.HTTP_201_CREATED)
+async def create_api_key(body: schemas.ApiKeyCreate, principal: Admin, session: Session) -> schemas.ApiKeyCreated:
+    """Create a key. The answer carries the whole key once; only a hash is kept."""
+    key, whole_key = await ApiKeyService(session, principal.tenant_id).create(body, created_by=principal.user_id)
+    return schemas.ApiKeyCreated(**schemas.ApiKeyRead.model_validate(key).model_dump(), key=whole_key)
+
+
+@router.get("/api-keys/{key_id}", tags=["api keys"])
+async def read_api_key(key_id: uuid.UUID, principal: Admin, session: Session) -> schemas.ApiKeyRead:
+    return schemas.ApiKeyRead.model_validate(await ApiKeyService(session, principal.tenant_id).get(key_id))
+
+
+@router.delete("/api-keys/{key_id}", tags=["api keys"])
+async def revoke_api_key(key_id: uuid.UUID, principal: Admin, session: Session) -> schemas.ApiKeyRead:
+    """Revoke a key: it stops working at once and stays listed as revoked."""
+    key = await ApiKeyService(session, principal.tenant_id).revoke(key_id)
+    return schemas.ApiKeyRead.model_validate(key)

@@ -1,0 +1,116 @@
+"""Request and response bodies of the tenancy routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
+
+from pydantic import EmailStr, Field, field_validator
+
+from easyflow.kit.schemas import Output, StrictInput
+from easyflow.models.tenancy import Role
+
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Language = Literal["ru", "en", "ky", "kk"]
+
+
+class LoginRequest(StrictInput):
+    email: EmailStr
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    tenant_id: uuid.UUID | None = Field(
+        default=None, description="Which tenant to sign in to; defaults to the first the user joined."
+    )
+
+
+class RefreshRequest(StrictInput):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class TokenPair(Output):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    tenant_id: uuid.UUID
+    role: Role
+
+
+class MembershipRead(Output):
+    tenant_id: uuid.UUID
+    tenant_name: str
+    role: Role
+
+
+class Me(Output):
+    tenant_id: uuid.UUID
+    role: Role
+    user_id: uuid.UUID | None
+    email: str | None
+    name: str | None
+    api_key_id: uuid.UUID | None
+    memberships: list[MembershipRead]
+
+
+class TenantRead(Output):
+    id: uuid.UUID
+    name: str
+    default_language: str
+    timezone: str
+    created_at: datetime
+
+
+class TenantUpdate(StrictInput):
+    name: Name | None = None
+    default_language: Language | None = None
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is not None and value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Moscow")
+        return value
+
+
+class MemberCreate(StrictInput):
+    email: EmailStr
+    name: Annotated[str, Field(max_length=200)] = ""
+    password: Password | None = Field(
+        default=None, description="Required for a new user; omit it to add an existing user to this tenant."
+    )
+    role: Role = Role.operator
+
+
+class MemberUpdate(StrictInput):
+    role: Role | None = None
+    name: Annotated[str, Field(max_length=200)] | None = None
+
+
+class MemberRead(Output):
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    joined_at: datetime
+
+
+class ApiKeyCreate(StrictInput):
+    name: Name
+    role: Literal[Role.admin, Role.operator, Role.viewer] = Role.admin
+
+
+class ApiKeyRead(Output):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    role: Role
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The whole key. Shown only now: store it, it cannot be read again.")

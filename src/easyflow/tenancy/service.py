@@ -1,0 +1,369 @@
+"""Use cases of the tenancy domain. Services only flush; the caller's transaction commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.config import Settings
+from easyflow.db.session import enter_system_scope, scope_to_tenant
+from easyflow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from easyflow.kit.security import (
+    constant_time_equals,
+    hash_password,
+    new_public_id,
+    new_secret,
+    sha256_hex,
+    split_token,
+    verify_password,
+)
+from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
+from easyflow.tenancy import schemas
+from easyflow.tenancy.principal import Principal
+from easyflow.tenancy.ratelimit import LoginRateLimiter
+from easyflow.tenancy.repository import (
+    ApiKeyDirectory,
+    ApiKeyRepository,
+    MembershipDirectory,
+    MembershipRepository,
+    RefreshTokenRepository,
+    TenantRepository,
+    UserRepository,
+)
+from easyflow.tenancy.tokens import issue_access_token, looks_like_jwt, read_access_token
+
+API_KEY_KIND = "ef"
+REFRESH_TOKEN_KIND = "rt"
+# Writing last_used_at on every call would turn each authenticated GET into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RefreshTokenReused(Unauthorized):
+    keep_changes = True  # the family revocation must be committed although the request fails
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    tenant: Tenant
+    owner: User
+    api_key: str
+
+
+class AuthService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+
+    async def authenticate(self, credential: str) -> Principal:
+        """Resolve a bearer credential (API key or access token) and scope the transaction to its tenant."""
+        if credential.startswith(API_KEY_KIND + "_"):
+            return await self._authenticate_api_key(credential)
+        if looks_like_jwt(credential):
+            return await self._authenticate_access_token(credential)
+        raise Unauthorized("The bearer credential is neither an API key nor an access token.")
+
+    async def _authenticate_api_key(self, credential: str) -> Principal:
+        parsed = split_token(credential, API_KEY_KIND)
+        await enter_system_scope(self.session)
+        key = await ApiKeyDirectory(self.session).by_prefix(parsed[0]) if parsed else None
+        if key is None or not constant_time_equals(key.key_hash, sha256_hex(credential)):
+            raise Unauthorized("The API key is not valid.")
+        if key.revoked_at is not None:
+            raise Unauthorized("The API key has been revoked.")
+        now = _now()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            await ApiKeyDirectory(self.session).touch(key.id, now)
+        await scope_to_tenant(self.session, key.tenant_id)
+        return Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id)
+
+    async def _authenticate_access_token(self, credential: str) -> Principal:
+        claims = read_access_token(self.settings.signing_key(), credential)
+        await scope_to_tenant(self.session, claims.tenant_id)
+        row = await MembershipRepository(self.session, claims.tenant_id).member(claims.user_id)
+        if row is None or not row[1].is_active:
+            raise Unauthorized("This account no longer has access to the tenant.")
+        return Principal(tenant_id=claims.tenant_id, role=row[0].role, user_id=claims.user_id)
+
+    async def login(
+        self, request: schemas.LoginRequest, client_ip: str, limiter: LoginRateLimiter
+    ) -> schemas.TokenPair:
+        await limiter.hit(request.email, client_ip)
+        await enter_system_scope(self.session)
+        user = await UserRepository(self.session).get_by_email(request.email)
+        password_ok = verify_password(user.password_hash if user else None, request.password)
+        if user is None or not password_ok or not user.is_active:
+            raise Unauthorized("Wrong email or password.")
+        memberships = await MembershipDirectory(self.session).of_user(user.id)
+        chosen = next(
+            (m for m, _ in memberships if request.tenant_id in (None, m.tenant_id)),
+            None,
+        )
+        if chosen is None:
+            raise Unauthorized("This account has no access to the requested tenant.")
+        pair = await self._issue(user.id, chosen.tenant_id, chosen.role, family_id=uuid.uuid4())
+        await scope_to_tenant(self.session, chosen.tenant_id)
+        return pair
+
+    async def refresh(self, refresh_token: str) -> schemas.TokenPair:
+        await enter_system_scope(self.session)
+        token = await self._find_refresh_token(refresh_token)
+        now = _now()
+        tokens = RefreshTokenRepository(self.session)
+        if token.used_at is not None:
+            await tokens.revoke_family(token.family_id, now)
+            raise RefreshTokenReused(
+                "This refresh token was already used; every session it started has been signed out."
+            )
+        if token.revoked_at is not None or token.expires_at <= now:
+            raise Unauthorized("The refresh token has expired or was revoked; sign in again.")
+        token.used_at = now
+        membership = await MembershipRepository(self.session, token.tenant_id).for_user(token.user_id)
+        user = await UserRepository(self.session).get(token.user_id)
+        if membership is None or user is None or not user.is_active:
+            await tokens.revoke_family(token.family_id, now)
+            raise Unauthorized("This account no longer has access to the tenant.")
+        pair = await self._issue(token.user_id, token.tenant_id, membership.role, family_id=token.family_id)
+        await scope_to_tenant(self.session, token.tenant_id)
+        return pair
+
+    async def logout(self, refresh_token: str) -> None:
+        await enter_system_scope(self.session)
+        token = await self._find_refresh_token(refresh_token)
+        await RefreshTokenRepository(self.session).revoke_family(token.family_id, _now())
+
+    async def _find_refresh_token(self, refresh_token: str) -> RefreshToken:
+        parsed = split_token(refresh_token, REFRESH_TOKEN_KIND)
+        token_id = _parse_uuid(parsed[0]) if parsed else None
+        token = await RefreshTokenRepository(self.session).get_for_update(token_id) if token_id else None
+        if token is None or not constant_time_equals(token.token_hash, sha256_hex(refresh_token)):
+            raise Unauthorized("The refresh token is not valid.")
+        return token
+
+    async def _issue(
+        self, user_id: uuid.UUID, tenant_id: uuid.UUID, role: Role, *, family_id: uuid.UUID
+    ) -> schemas.TokenPair:
+        token_id = uuid.uuid4()
+        refresh_token = f"{REFRESH_TOKEN_KIND}_{token_id.hex}_{new_secret()}"
+        await RefreshTokenRepository(self.session).add(
+            RefreshToken(
+                id=token_id,
+                tenant_id=tenant_id,
+                user_id=user_id,
+                family_id=family_id,
+                token_hash=sha256_hex(refresh_token),
+                expires_at=_now() + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+            )
+        )
+        access_token = issue_access_token(
+            self.settings.signing_key(), user_id, tenant_id, self.settings.access_token_ttl_seconds
+        )
+        return schemas.TokenPair(
+            access_token=access_token,
+            refresh_token=refresh_token,
+            expires_in=self.settings.access_token_ttl_seconds,
+            tenant_id=tenant_id,
+            role=role,
+        )
+
+    async def describe(self, principal: Principal) -> schemas.Me:
+        user = await UserRepository(self.session).get(principal.user_id) if principal.user_id else None
+        memberships: list[schemas.MembershipRead] = []
+        if user is not None:
+            # Only the user's own memberships, so listing them across tenants is safe.
+            await enter_system_scope(self.session)
+            rows = await MembershipDirectory(self.session).of_user(user.id)
+            await scope_to_tenant(self.session, principal.tenant_id)
+            memberships = [
+                schemas.MembershipRead(tenant_id=m.tenant_id, tenant_name=t.name, role=m.role) for m, t in rows
+            ]
+        return schemas.Me(
+            tenant_id=principal.tenant_id,
+            role=principal.role,
+            user_id=principal.user_id,
+            email=user.email if user else None,
+            name=user.name if user else None,
+            api_key_id=principal.api_key_id,
+            memberships=memberships,
+        )
+
+
+def _parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(hex=value)
+    except ValueError:
+        return None
+
+
+class TenantService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, name: str, owner_email: str, owner_password: str, *, owner_name: str = "") -> NewTenant:
+        """A tenant, its owner (an existing user keeps their password) and a first admin API key."""
+        await enter_system_scope(self.session)
+        tenant = await TenantRepository(self.session).add(Tenant(name=name, default_language="ru"))
+        users = UserRepository(self.session)
+        owner = await users.get_by_email(owner_email)
+        if owner is None:
+            owner = await users.add(
+                User(
+                    email=owner_email,
+                    name=owner_name,
+                    password_hash=hash_password(owner_password),
+                    is_active=True,
+                )
+            )
+        await scope_to_tenant(self.session, tenant.id)
+        await MembershipRepository(self.session, tenant.id).add(Membership(user_id=owner.id, role=Role.owner))
+        _, api_key = await ApiKeyService(self.session, tenant.id).create(
+            schemas.ApiKeyCreate(name="First key", role=Role.admin), created_by=owner.id
+        )
+        return NewTenant(tenant=tenant, owner=owner, api_key=api_key)
+
+    async def read(self, tenant_id: uuid.UUID) -> Tenant:
+        tenant = await TenantRepository(self.session).get(tenant_id)
+        if tenant is None:
+            raise NotFound("Tenant not found.")
+        return tenant
+
+    async def update(self, tenant_id: uuid.UUID, changes: schemas.TenantUpdate) -> Tenant:
+        tenant = await self.read(tenant_id)
+        for field, value in changes.model_dump(exclude_unset=True).items():
+            if value is None:
+                raise InvalidInput(f"{field} cannot be null.")
+            setattr(tenant, field, value)
+        await self.session.flush()
+        return tenant
+
+
+class MemberService:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.memberships = MembershipRepository(session, principal.tenant_id)
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[schemas.MemberRead], int]:
+        rows = await self.memberships.members(limit=limit, offset=offset)
+        return [_member(m, u) for m, u in rows], await self.memberships.count()
+
+    async def get(self, user_id: uuid.UUID) -> schemas.MemberRead:
+        membership, user = await self._member(user_id)
+        return _member(membership, user)
+
+    async def add(self, request: schemas.MemberCreate) -> schemas.MemberRead:
+        self._may_grant(request.role)
+        users = UserRepository(self.session)
+        user = await users.get_by_email(request.email)
+        if user is None:
+            if request.password is None:
+                raise InvalidInput("A password is required to create a new user.")
+            user = await users.add(
+                User(email=request.email, name=request.name, password_hash=hash_password(request.password))
+            )
+        elif request.password is not None:
+            raise Conflict("A user with this email already exists; omit the password to add them to this tenant.")
+        if await self.memberships.for_user(user.id) is not None:
+            raise Conflict("This user is already a member of the tenant.")
+        try:
+            async with self.session.begin_nested():
+                membership = await self.memberships.add(Membership(user_id=user.id, role=request.role))
+        except IntegrityError as exc:
+            raise Conflict("This user is already a member of the tenant.") from exc
+        return _member(membership, user)
+
+    async def update(self, user_id: uuid.UUID, changes: schemas.MemberUpdate) -> schemas.MemberRead:
+        membership, user = await self._member(user_id)
+        if changes.role is not None and changes.role != membership.role:
+            self._may_change(membership)
+            self._may_grant(changes.role)
+            if membership.role == Role.owner and await self.memberships.count_owners() <= 1:
+                raise Conflict("The last owner cannot be demoted; make someone else owner first.")
+            membership.role = changes.role
+        if changes.name is not None:
+            if user.id != self.principal.user_id and await self._has_other_tenants(user.id):
+                raise Forbidden("This user belongs to other tenants too; only they can change their name.")
+            user.name = changes.name
+        await self.session.flush()
+        return _member(membership, user)
+
+    async def remove(self, user_id: uuid.UUID) -> None:
+        membership, _ = await self._member(user_id)
+        self._may_change(membership)
+        if membership.role == Role.owner and await self.memberships.count_owners() <= 1:
+            raise Conflict("The last owner cannot be removed.")
+        await self.memberships.delete(membership)
+        await RefreshTokenRepository(self.session).revoke_user_in_tenant(self.principal.tenant_id, user_id, _now())
+
+    async def _member(self, user_id: uuid.UUID) -> tuple[Membership, User]:
+        row = await self.memberships.member(user_id)
+        if row is None:
+            raise NotFound("No such user in this tenant.")
+        return row[0], row[1]
+
+    async def _has_other_tenants(self, user_id: uuid.UUID) -> bool:
+        await enter_system_scope(self.session)
+        rows = await MembershipDirectory(self.session).of_user(user_id)
+        await scope_to_tenant(self.session, self.principal.tenant_id)
+        return any(m.tenant_id != self.principal.tenant_id for m, _ in rows)
+
+    def _may_grant(self, role: Role) -> None:
+        if role == Role.owner and self.principal.role != Role.owner:
+            raise Forbidden("Only an owner can make someone an owner.")
+
+    def _may_change(self, membership: Membership) -> None:
+        if membership.role == Role.owner and self.principal.role != Role.owner:
+            raise Forbidden("Only an owner can change or remove an owner.")
+
+
+def _member(membership: Membership, user: User) -> schemas.MemberRead:
+    return schemas.MemberRead(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=membership.role,
+        joined_at=membership.created_at,
+    )
+
+
+class ApiKeyService:
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.keys = ApiKeyRepository(session, tenant_id)
+
+    async def create(self, request: schemas.ApiKeyCreate, *, created_by: uuid.UUID | None) -> tuple[ApiKey, str]:
+        prefix = new_public_id()
+        whole_key = f"{API_KEY_KIND}_{prefix}_{new_secret()}"
+        key = await self.keys.add(
+            ApiKey(
+                name=request.name,
+                prefix=prefix,
+                key_hash=sha256_hex(whole_key),
+                role=request.role,
+                created_by=created_by,
+            )
+        )
+        return key, whole_key
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[ApiKey], int]:
+        return list(await self.keys.list(limit=limit, offset=offset)), await self.keys.count()
+
+    async def get(self, key_id: uuid.UUID) -> ApiKey:
+        key = await self.keys.get(key_id)
+        if key is None:
+            raise NotFound("No such API key in this tenant.")
+        return key
+
+    async def revoke(self, key_id: uuid.UUID) -> ApiKey:
+        key = await self.get(key_id)
+        if key.revoked_at is None:
+            key.revoked_at = _now()
+            await self.session.flush()
+        return key
