@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -95,17 +96,30 @@ def serve(
     _serve(_settings(), host, port, run_worker=not no_worker)
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, *, run_worker: bool, banner: str = "") -> None:
+def _serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    *,
+    run_worker: bool,
+    before_serving: Callable[[Settings], str] | None = None,
+) -> None:
+    """Start or reach the database, migrate it, run `before_serving` (which returns a banner), serve."""
     import uvicorn
 
     from easyflow.app import create_app
 
+    # uvicorn re-raises SIGTERM once it has shut down; turning it into SystemExit lets `finally` stop
+    # the embedded server instead of the process dying with it still running.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    if settings.database_url is None:
+        typer.echo(f"Starting the embedded PostgreSQL in {settings.data_dir.resolve()} ...", err=True)
     url, embedded = resolve_url(settings)
     try:
         migrations.upgrade(url)
-        if banner:
-            typer.echo(banner)
         served = settings.model_copy(update={"database_url": url})
+        if before_serving is not None:
+            typer.echo(before_serving(served))
         uvicorn.run(
             create_app(served),
             host=host or settings.host,
@@ -116,6 +130,10 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, run_worker
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @tenant_app.command("create")
@@ -200,14 +218,11 @@ def demo(
     from easyflow.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 
     settings = _settings()
-    if settings.database_url is None:
-        typer.echo(f"Starting the embedded PostgreSQL in {settings.data_dir.resolve()} ...")
-    url, embedded = resolve_url(settings)
-    try:
-        migrations.upgrade(url)
-        seeded = _run(settings.model_copy(update={"database_url": url}), seed_demo)
+
+    def seed_and_describe(served: Settings) -> str:
+        seeded = _run(served, seed_demo)
         base = f"http://{host or settings.host}:{port or settings.port}"
-        banner = "\n".join(
+        return "\n".join(
             [
                 "",
                 "easyflow demo is starting:",
@@ -220,10 +235,8 @@ def demo(
                 "",
             ]
         )
-        _serve(settings.model_copy(update={"database_url": url}), host, port, run_worker=True, banner=banner)
-    finally:
-        if embedded is not None:
-            embedded.stop()
+
+    _serve(settings, host, port, run_worker=True, before_serving=seed_and_describe)
 
 
 if __name__ == "__main__":

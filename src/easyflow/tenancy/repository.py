@@ -64,7 +64,7 @@ class MembershipRepository(TenantScopedRepository[Membership]):
             .limit(limit)
             .offset(offset)
         )
-        return (await self.session.execute(statement)).tuples().all()
+        return (await self.session.execute(statement)).all()
 
     async def member(self, user_id: uuid.UUID) -> tuple[Membership, User] | None:
         statement = (
@@ -72,7 +72,7 @@ class MembershipRepository(TenantScopedRepository[Membership]):
             .join(User, User.id == Membership.user_id)
             .where(Membership.tenant_id == self.tenant_id, Membership.user_id == user_id)
         )
-        return (await self.session.execute(statement)).tuples().one_or_none()
+        return (await self.session.execute(statement)).one_or_none()
 
     async def count(self) -> int:
         statement = select(func.count()).select_from(Membership).where(Membership.tenant_id == self.tenant_id)
@@ -100,7 +100,7 @@ class MembershipDirectory:
             .where(Membership.user_id == user_id)
             .order_by(Membership.created_at)
         )
-        return (await self.session.execute(statement)).tuples().all()
+        return (await self.session.execute(statement)).all()
 
 
 class ApiKeyRepository(TenantScopedRepository[ApiKey]):

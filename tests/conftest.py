@@ -1,0 +1,149 @@
+"""Test fixtures: one embedded PostgreSQL and one migrated database per session; each test runs inside a
+transaction that is rolled back, and talks to the real app over HTTP (httpx through the ASGI interface)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from easyflow.app import create_app
+from easyflow.config import Settings
+from easyflow.db import migrate
+from easyflow.db.database import Database
+from easyflow.db.embedded import EmbeddedPostgres
+from easyflow.db.session import scope_to_tenant
+from easyflow.models.tenancy import Role
+from easyflow.tenancy import schemas
+from easyflow.tenancy.principal import Principal
+from easyflow.tenancy.service import ApiKeyService, MemberService, TenantService
+from tests.support import create_database, drop_database
+
+TEST_SECRET_KEY = "test-signing-key-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded server's URL of its `easyflow` database (tests create their own databases beside it)."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"))
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(embedded_server: str) -> Iterator[str]:
+    name = f"easyflow_test_{os.getpid()}"
+    url = create_database(embedded_server, name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(embedded_server, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key=TEST_SECRET_KEY,
+        public_url="http://testserver",
+        log_format="json",
+    )
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = await Database.open(settings, pool_size=2)
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test; every session of the test
+    (the app's included) works in savepoints on it."""
+    real_sessions = database.sessions
+    async with database.engine.connect() as conn:
+        outer = await conn.begin()
+        database.sessions = async_sessionmaker(
+            bind=conn, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield conn
+        finally:
+            database.sessions = real_sessions
+            await outer.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection, database: Database) -> AsyncIterator[AsyncSession]:
+    async with database.session() as db_session:
+        yield db_session
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, database: Database, connection: AsyncConnection
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@dataclass
+class TenantFixture:
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    owner_email: str
+    owner_password: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+async def make_tenant(database: Database, name: str, *, password: str = "correct-horse-1") -> TenantFixture:
+    email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+    async with database.session() as db_session, db_session.begin():
+        created = await TenantService(db_session).create(name, email, password)
+    return TenantFixture(created.tenant.id, created.owner.id, email, password, created.api_key)
+
+
+async def make_key(database: Database, tenant: TenantFixture, role: Role) -> str:
+    async with database.session() as db_session, db_session.begin():
+        await scope_to_tenant(db_session, tenant.id)
+        request = schemas.ApiKeyCreate.model_validate({"name": f"{role.value} key", "role": role})
+        _, key = await ApiKeyService(db_session, tenant.id).create(request, created_by=None)
+    return key
+
+
+async def make_member(database: Database, tenant: TenantFixture, role: Role, password: str = "member-pass-1") -> str:
+    email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
+    async with database.session() as db_session, db_session.begin():
+        await scope_to_tenant(db_session, tenant.id)
+        await MemberService(db_session, Principal(tenant_id=tenant.id, role=Role.owner)).add(
+            schemas.MemberCreate(email=email, password=password, role=role)
+        )
+    return email
+
+
+@pytest.fixture
+async def tenant_a(database: Database, connection: AsyncConnection) -> TenantFixture:
+    return await make_tenant(database, "Салон «Лотос»")
+
+
+@pytest.fixture
+async def tenant_b(database: Database, connection: AsyncConnection) -> TenantFixture:
+    return await make_tenant(database, "Tour agency B")
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
