@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from easyflow.kit.errors import DomainError
 
@@ -17,6 +18,12 @@ log = structlog.get_logger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://easyflow.dev/problems/"
+# What FastAPI says when a body is not even decodable (invalid UTF-8): the same fault as malformed JSON.
+_FASTAPI_UNDECODABLE_BODY = "There was an error parsing the body"
+
+
+def too_large_detail(max_bytes: int | None) -> str:
+    return f"The request body exceeds the limit of {max_bytes} bytes."
 
 
 def problem_response(
@@ -62,6 +69,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else phrase
     if exc.status_code == 404 and detail == phrase:
         detail = f"No route {request.method} {request.url.path}"
+    if exc.status_code == 413:
+        limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        return problem_response(
+            request,
+            413,
+            slug="payload-too-large",
+            title="Payload too large",
+            detail=too_large_detail(limit),
+        )
+    if exc.status_code == 400 and detail == _FASTAPI_UNDECODABLE_BODY:
+        return problem_response(
+            request,
+            400,
+            slug="malformed-json",
+            title="Malformed JSON",
+            detail="The request body could not be decoded: send UTF-8 encoded JSON.",
+        )
     return problem_response(
         request,
         exc.status_code,

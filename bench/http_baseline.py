@@ -1,0 +1,447 @@
+"""HTTP throughput baseline: easyflow's authenticated tenant GET beside a bare ASGI app, same machine, same run.
+
+Method
+------
+1. Start the embedded PostgreSQL in a temporary folder, migrate it and create a tenant with the `easyflow`
+   CLI, which prints the tenant's first API key.
+2. Serve easyflow with `easyflow serve --no-worker` (one uvicorn process, uvicorn's defaults for event loop
+   and HTTP parser) and, beside it, `bare_app` below (a raw ASGI callable answering a small JSON body) with
+   `python -m uvicorn`, also one process with the same defaults and no access log. Both listen on free
+   127.0.0.1 ports and are measured only once they answer.
+3. Drive each target with the identical load generator, run in its own process so it does not share an
+   interpreter with any server: an httpx.AsyncClient with keep-alive and a fixed number of concurrent
+   connections, each looping over the same GET. A warm-up (connections opened, pools filled, caches
+   primed) is discarded; the measured phase counts requests started within `--duration` seconds, up to
+   `--max-requests`, and divides the 2xx answers by the time from its start to the last answer.
+   Latency is per request, client side (send to full body received); p50/p99 are over 2xx answers.
+   Non-2xx answers and transport failures are errors.
+4. Also sampled over the measured phase: CPU time of the load generator, of the server process and, for
+   easyflow, of PostgreSQL (all its processes), each in percent of one core. On a small machine the
+   client and the servers compete for the same cores; a client near 100% means the figure is a floor
+   set by the client, not the server's ceiling.
+
+The verdict compares easyflow's `GET /api/v1/tenant` requests/s with the bare app's: PASS at a ratio of at
+least 0.25 with no errors on either side. The script exits 0 whatever the verdict; only a crash fails it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from easyflow.db import migrate
+from easyflow.db.embedded import EmbeddedPostgres
+
+HOST = "127.0.0.1"
+TARGET_RATIO = 0.25
+READY_TIMEOUT_SECONDS = 60.0
+REQUEST_TIMEOUT_SECONDS = 10.0
+BARE_BODY = b'{"status":"ok"}'
+BARE_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BARE_BODY)).encode())]
+
+
+async def bare_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    """The reference: the least an ASGI app can do to answer a GET with JSON."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": BARE_HEADERS})
+    await send({"type": "http.response.body", "body": BARE_BODY})
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What the load generator does against one target."""
+
+    url: str
+    headers: dict[str, str]
+    concurrency: int
+    warmup: float
+    duration: float
+    max_requests: int
+    server_pids: tuple[int, ...]
+    database_pids: tuple[int, ...] = ()
+
+
+@dataclass
+class Measurement:
+    target: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    ok: int
+    errors: int
+    seconds: float
+    client_cpu_percent: float
+    server_cpu_percent: float
+    database_cpu_percent: float | None
+
+
+@dataclass
+class _Phase:
+    """Shared by the connection loops of one run: when the measured phase is, and what it saw."""
+
+    start: float = math.inf
+    end: float = math.inf
+    started: int = 0
+    last_answer: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+def _cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """CPU time used so far by each of these processes and their descendants, by pid."""
+    used: dict[int, float] = {}
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for process in family:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            used[process.pid] = times.user + times.system
+    return used
+
+
+def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """Seconds spent between two samples; processes born in between count from zero."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+async def _connection_loop(client: httpx.AsyncClient, plan: LoadPlan, phase: _Phase) -> None:
+    while True:
+        started = time.perf_counter()
+        if started >= phase.end:
+            return
+        measured = started >= phase.start
+        if measured:
+            if phase.started >= plan.max_requests:
+                return
+            phase.started += 1
+        try:
+            response = await client.get(plan.url)
+            ok = response.is_success
+        except httpx.HTTPError:
+            ok = False
+        if not measured:
+            continue
+        answered = time.perf_counter()
+        phase.last_answer = max(phase.last_answer, answered)
+        if ok:
+            phase.latencies.append(answered - started)
+        else:
+            phase.errors += 1
+
+
+async def _drive(plan: LoadPlan, target: str) -> Measurement:
+    limits = httpx.Limits(max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency)
+    phase = _Phase()
+    async with httpx.AsyncClient(headers=plan.headers, limits=limits, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+        loops = [asyncio.create_task(_connection_loop(client, plan, phase)) for _ in range(plan.concurrency)]
+        await asyncio.sleep(plan.warmup)
+        client_before = time.process_time()
+        server_before = _cpu_seconds(plan.server_pids)
+        database_before = _cpu_seconds(plan.database_pids)
+        phase.start = time.perf_counter()
+        phase.end = phase.start + plan.duration
+        await asyncio.gather(*loops)
+        client_spent = time.process_time() - client_before
+        server_spent = _cpu_spent(server_before, _cpu_seconds(plan.server_pids))
+        database_spent = _cpu_spent(database_before, _cpu_seconds(plan.database_pids))
+    seconds = max(phase.last_answer - phase.start, 1e-9)
+    latencies_ms = sorted(latency * 1000 for latency in phase.latencies)
+    if len(latencies_ms) >= 2:
+        cuts = statistics.quantiles(latencies_ms, n=100, method="inclusive")
+        p50, p99 = cuts[49], cuts[98]
+    else:
+        p50 = p99 = latencies_ms[0] if latencies_ms else math.nan
+    return Measurement(
+        target=target,
+        requests_per_second=len(latencies_ms) / seconds,
+        p50_ms=p50,
+        p99_ms=p99,
+        ok=len(latencies_ms),
+        errors=phase.errors,
+        seconds=seconds,
+        client_cpu_percent=100 * client_spent / seconds,
+        server_cpu_percent=100 * server_spent / seconds,
+        database_cpu_percent=100 * database_spent / seconds if plan.database_pids else None,
+    )
+
+
+def _generate_load(plan: LoadPlan, target: str) -> dict[str, Any]:
+    """Entry point of the load-generator process (a plain dict crosses the process boundary)."""
+    return asdict(asyncio.run(_drive(plan, target)))
+
+
+def measure(target: str, plan: LoadPlan) -> Measurement:
+    """Run the load generator against one target in a fresh process and return what it measured."""
+    print(f"measuring {target} ({plan.warmup:g} s warm-up, {plan.duration:g} s measured) ...", file=sys.stderr)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return Measurement(**pool.apply(_generate_load, (plan, target)))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start_server(stack: ExitStack, command: list[str], log_file: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a server whose output goes to `log_file`; the stack stops it (SIGTERM, then SIGKILL)."""
+    log = stack.enter_context(log_file.open("wb"))
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    stack.callback(stop)
+    return process
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log_file: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url} answered:\n{_tail(log_file)}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {READY_TIMEOUT_SECONDS:g} s:\n{_tail(log_file)}")
+
+
+def _tail(log_file: Path, lines: int = 30) -> str:
+    return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _postmaster_pid(pgdata: Path) -> int:
+    return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _easyflow_env(database_url: str, data_dir: Path) -> dict[str, str]:
+    """This process's environment without any EASYFLOW_* set by the caller, plus the benchmark's settings."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("EASYFLOW_")}
+    env.update(
+        EASYFLOW_DATABASE_URL=database_url,
+        EASYFLOW_DATA_DIR=str(data_dir),
+        EASYFLOW_SECRET_KEY=secrets.token_urlsafe(32),
+        EASYFLOW_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _easyflow_command() -> str:
+    command = Path(sys.executable).with_name("easyflow")
+    if not command.exists():
+        raise RuntimeError(f"{command} not found: run this with the Python of the virtualenv easyflow is installed in")
+    return str(command)
+
+
+def _create_tenant(easyflow: str, env: dict[str, str], cwd: Path) -> str:
+    """Create a tenant with the CLI and return its API key."""
+    completed = subprocess.run(
+        [
+            *(easyflow, "tenant", "create", "--name", "Bench Bakery", "--json"),
+            *("--owner-email", "owner@example.com", "--owner-password", "bench-password"),
+        ],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"`easyflow tenant create` failed ({completed.returncode}):\n{completed.stderr}")
+    api_key: str = json.loads(completed.stdout.strip().splitlines()[-1])["api_key"]
+    return api_key
+
+
+def run(args: argparse.Namespace) -> list[Measurement]:
+    """Set up both servers, measure the bare app, easyflow's tenant GET and its /health; tear everything down."""
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="easyflow-bench-")))
+        print(f"starting the embedded PostgreSQL in {workdir} ...", file=sys.stderr)
+        embedded = EmbeddedPostgres(workdir)
+        stack.callback(embedded.stop)
+        database_url = embedded.start()
+        migrate.upgrade(database_url)
+        database_pids = (_postmaster_pid(embedded.pgdata),)
+        easyflow = _easyflow_command()
+        env = _easyflow_env(database_url, workdir / "data")
+        api_key = _create_tenant(easyflow, env, workdir)
+
+        easyflow_port, bare_port = _free_port(), _free_port()
+        easyflow_log, bare_log = workdir / "easyflow.log", workdir / "bare.log"
+        easyflow_server = _start_server(
+            stack,
+            [easyflow, "serve", "--host", HOST, "--port", str(easyflow_port), "--no-worker"],
+            easyflow_log,
+            env=env,
+            cwd=workdir,
+        )
+        bare_server = _start_server(
+            stack,
+            [
+                *(sys.executable, "-m", "uvicorn", f"{Path(__file__).stem}:bare_app"),
+                *("--app-dir", str(Path(__file__).resolve().parent), "--host", HOST, "--port", str(bare_port)),
+                *("--no-access-log", "--log-level", "warning"),
+            ],
+            bare_log,
+            cwd=workdir,
+        )
+        print("waiting for both servers to answer ...", file=sys.stderr)
+        _wait_ready(f"http://{HOST}:{easyflow_port}/health/ready", easyflow_server, easyflow_log)
+        _wait_ready(f"http://{HOST}:{bare_port}/", bare_server, bare_log)
+
+        def plan(url: str, headers: dict[str, str], server_pid: int, database: tuple[int, ...] = ()) -> LoadPlan:
+            return LoadPlan(
+                url=url,
+                headers=headers,
+                concurrency=args.concurrency,
+                warmup=args.warmup,
+                duration=args.duration,
+                max_requests=args.max_requests,
+                server_pids=(server_pid,),
+                database_pids=database,
+            )
+
+        easyflow_url, bearer = f"http://{HOST}:{easyflow_port}", {"Authorization": f"Bearer {api_key}"}
+        return [
+            measure("bare ASGI app", plan(f"http://{HOST}:{bare_port}/", {}, bare_server.pid)),
+            measure(
+                "easyflow GET /api/v1/tenant",
+                plan(f"{easyflow_url}/api/v1/tenant", bearer, easyflow_server.pid, database_pids),
+            ),
+            measure("easyflow GET /health", plan(f"{easyflow_url}/health", {}, easyflow_server.pid, database_pids)),
+        ]
+
+
+def verdict(results: list[Measurement]) -> dict[str, Any]:
+    bare, tenant, health = results
+    ratio = tenant.requests_per_second / bare.requests_per_second if bare.requests_per_second else math.nan
+    no_errors = bare.errors == 0 and tenant.errors == 0
+    return {
+        "ratio": ratio,
+        "health_ratio": health.requests_per_second / bare.requests_per_second if bare.requests_per_second else math.nan,
+        "target_ratio": TARGET_RATIO,
+        "errors_free": no_errors,
+        "passed": ratio >= TARGET_RATIO and no_errors,
+    }
+
+
+def report(results: list[Measurement], outcome: dict[str, Any], args: argparse.Namespace) -> None:
+    def percent(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    print(
+        f"{'target':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'client CPU%':>13}{'server CPU%':>13}{'pg CPU%':>9}"
+    )
+    for result in results:
+        print(
+            f"{result.target:<30}{result.requests_per_second:>9.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
+            f"{result.errors:>8}{percent(result.client_cpu_percent):>13}{percent(result.server_cpu_percent):>13}"
+            f"{percent(result.database_cpu_percent):>9}"
+        )
+    status = "PASS" if outcome["passed"] else "FAIL"
+    errors_note = "" if outcome["errors_free"] else " (errors seen: the figures do not measure successful requests)"
+    print(f"ratio easyflow/bare: {outcome['ratio']:.2f} (target >= {TARGET_RATIO:.2f}): {status}{errors_note}")
+    print(f"for reference, easyflow GET /health / bare: {outcome['health_ratio']:.2f}")
+    print(
+        f"{args.concurrency} connections, {args.warmup:g} s warm-up, {args.duration:g} s measured per target; "
+        f"CPU in % of one core of {os.cpu_count()}"
+    )
+    if args.json:
+        print(json.dumps({"settings": vars(args), "results": [asdict(result) for result in results], **outcome}))
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(
+            "How many requests per second easyflow answers, and how fast, for a typical authenticated call: "
+            "a tenant reading its own settings (GET /api/v1/tenant with an API key, which checks the key and "
+            "reads the tenant from PostgreSQL). The same load is also sent to a bare web app that does nothing "
+            "but answer, on the same machine in the same run, so the result is read as a share of what the "
+            f"web server alone can do; the target is at least {TARGET_RATIO:.0%}. Everything runs locally: "
+            "a throw-away embedded PostgreSQL, both servers on 127.0.0.1, and a load generator in its own "
+            "process keeping a fixed number of connections busy."
+        ),
+        epilog="Prints requests/s, median (p50) and 99th-percentile (p99) latency and errors per target, "
+        "the ratio easyflow/bare with PASS or FAIL, and always exits 0 unless the benchmark itself breaks.",
+    )
+    parser.add_argument(
+        "--duration", type=_positive(float), default=5.0, help="seconds measured per target (default: 5)"
+    )
+    parser.add_argument(
+        "--warmup", type=_positive(float), default=1.0, help="seconds of unmeasured load first (default: 1)"
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive(int), default=32, help="connections kept busy at once (default: 32)"
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=_positive(int),
+        default=1_000_000,
+        help="stop measuring a target after this many requests even before --duration (default: 1000000)",
+    )
+    parser.add_argument("--json", action="store_true", help="also print the results as one JSON line at the end")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    results = run(args)
+    report(results, verdict(results), args)
+
+
+if __name__ == "__main__":
+    main()
