@@ -11,7 +11,7 @@ from easyflow.tenancy import schemas
 from easyflow.tenancy.repository import MembershipDirectory, UserRepository
 from easyflow.tenancy.service import ApiKeyService, TenantService
 
-DEMO_EMAIL = "owner@demo.easyflow.local"
+DEMO_EMAIL = "demo-owner@example.com"
 DEMO_PASSWORD = "demo-password"
 DEMO_TENANT_NAME = "Салон «Демо»"
 

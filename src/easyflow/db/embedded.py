@@ -9,6 +9,7 @@ before and, once, after a failed start.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -40,8 +41,10 @@ class EmbeddedPostgres:
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine.
             warnings.simplefilter("ignore")
             import pgserver
+            from pgserver.postgres_server import PostgresServer
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead_cached_server(self.pgdata)
         _forget_dead_handles(self.pgdata)
         _remove_stale_postmaster_pid(self.pgdata)
         try:
@@ -52,18 +55,34 @@ class EmbeddedPostgres:
             _remove_stale_postmaster_pid(self.pgdata)
             server = pgserver.get_server(self.pgdata, cleanup_mode=None)
         self._server = server
+        with PostgresServer._lock:  # a cached handle was not counted again by pgserver
+            server.global_process_id_list.get_and_add(os.getpid())
         base_uri: str = server.get_uri()
         _ensure_database(server)
         log.info("embedded_postgres.ready", pgdata=str(self.pgdata))
         return base_uri.replace("/postgres?", f"/{DATABASE_NAME}?", 1)
 
     def stop(self) -> None:
-        """Stop the server if this is the last process using it (pgserver counts its handles)."""
+        """Stop the server unless another live process still uses it.
+
+        pgserver's own accounting goes wrong when a handle is reused in one process or a holder died,
+        so the holders are counted here from the handle file, dead ones dropped.
+        """
         if self._server is None:
             return
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+        from pgserver.postgres_server import PostgresServer
+
         server, self._server = self._server, None
-        server.cleanup_mode = "stop"  # type: ignore[attr-defined]
-        server._cleanup()  # type: ignore[attr-defined]
+        atexit.unregister(server._cleanup)  # type: ignore[attr-defined]
+        PostgresServer._instances.pop(self.pgdata, None)
+        with PostgresServer._lock:
+            _forget_dead_handles(self.pgdata)
+            others = server.global_process_id_list.get_and_remove(os.getpid())  # type: ignore[attr-defined]
+            if [pid for pid in others if pid != os.getpid()]:
+                return
+            if _postmaster_pid(self.pgdata) is not None:
+                pg_ctl(["-w", "stop"], pgdata=self.pgdata, user=server.system_user)  # type: ignore[attr-defined]
 
 
 def _ensure_database(server: object) -> None:
@@ -72,6 +91,20 @@ def _ensure_database(server: object) -> None:
     )
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME};")  # type: ignore[attr-defined]
+
+
+def _forget_dead_cached_server(pgdata: Path) -> None:
+    """pgserver hands out one cached handle per data folder for the life of the process, even after its
+    postgres died; drop such a handle so the next start really starts a server."""
+    from pgserver.postgres_server import PostgresServer
+
+    cached = PostgresServer._instances.get(pgdata)
+    info = getattr(cached, "_postmaster_info", None)
+    if cached is None or (info is not None and info.is_running()):
+        return
+    atexit.unregister(cached._cleanup)
+    cached.global_process_id_list.get_and_remove(os.getpid())
+    del PostgresServer._instances[pgdata]
 
 
 def _forget_dead_handles(pgdata: Path) -> None:

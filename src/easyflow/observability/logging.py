@@ -25,6 +25,23 @@ def mask_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) ->
     return event
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    # sys.stderr looked up per logger, not once: it is swapped by test runners and daemonisers.
+    return structlog.PrintLogger(sys.stderr)
+
+
+class _CurrentStderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever sys.stderr is now."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
@@ -37,11 +54,11 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     # Libraries that log through the standard library (uvicorn, alembic, procrastinate) go the same way.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

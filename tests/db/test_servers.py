@@ -1,0 +1,110 @@
+"""The embedded server recovers from crashes; an external server without pgvector is reported, not fatal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from easyflow.app import create_app
+from easyflow.config import Settings
+from easyflow.db import migrate
+from easyflow.db.database import Database
+from easyflow.db.embedded import EmbeddedPostgres
+from tests.support import create_database, drop_database
+
+EXTERNAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _answers(url: str) -> bool:
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), connect_timeout=5) as conn:
+        return conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.slow
+def test_embedded_server_starts_again_after_its_postgres_was_killed(tmp_path: Path) -> None:
+    first = EmbeddedPostgres(tmp_path)
+    url = first.start()
+    assert _answers(url)
+    pid = _postmaster_pid(tmp_path)
+    os.kill(pid, signal.SIGKILL)  # a power-loss-like crash of the database itself
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    first._server = None  # this handle's server is gone; a new process would start from scratch
+
+    second = EmbeddedPostgres(tmp_path)
+    try:
+        url = second.start()
+        assert _answers(url)
+        assert _postmaster_pid(tmp_path) != pid
+    finally:
+        second.stop()
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+
+
+@pytest.mark.slow
+def test_embedded_server_forgets_holders_that_died(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path)
+    server.start()
+    handles = tmp_path / "pgdata" / ".handle_pids.json"
+    handles.write_text("[999999999]")  # a process that used the server and was killed
+    server.stop()
+    second = EmbeddedPostgres(tmp_path)
+    second.start()
+    second.stop()
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists(), "the last live holder stops the server"
+
+
+def _external_server_or_skip() -> None:
+    try:
+        with psycopg.connect(EXTERNAL_SERVER, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as error:
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 to test the external-server path ({error})")
+
+
+@pytest.fixture
+def external_url(tmp_path: Path):
+    _external_server_or_skip()
+    name = f"easyflow_external_{os.getpid()}"
+    url = create_database(EXTERNAL_SERVER, name)
+    yield url
+    drop_database(EXTERNAL_SERVER, name)
+
+
+async def test_external_server_without_pgvector_runs_and_says_what_is_missing(
+    external_url: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(EXTERNAL_SERVER) as conn:
+        has_vector = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+    if has_vector:
+        pytest.skip("the server on 127.0.0.1:5432 has pgvector; this test is about one without it")
+    migrate.upgrade(external_url)
+    settings = Settings(database_url=external_url, data_dir=tmp_path, secret_key="k" * 40)
+    database = await Database.open(settings, pool_size=1)
+    try:
+        assert database.capabilities.pgvector is False
+        assert "no pgvector" in database.capabilities.warnings[0]
+        assert "password" not in database.capabilities.warnings[0]
+        app = create_app(settings, database=database)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            ready = await client.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["pgvector"] == "missing: full-text search only"
+        assert "no pgvector" in ready.json()["warnings"][0]
+    finally:
+        await database.close()

@@ -1,0 +1,44 @@
+"""With EASYFLOW_REDIS_URL the login limits are shared by every API process through Redis."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+
+from easyflow.kit.errors import RateLimited
+from easyflow.tenancy.ratelimit import LoginRateLimiter
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError as error:
+        pytest.skip(f"no Redis on 127.0.0.1:6379 to test shared rate limits ({error})")
+    return REDIS_URL
+
+
+async def test_two_processes_share_one_account_budget(redis_url: str) -> None:
+    email = f"{uuid.uuid4().hex}@example.com"
+    first_api = LoginRateLimiter.from_settings(redis_url, "3/minute", "100/minute")
+    second_api = LoginRateLimiter.from_settings(redis_url, "3/minute", "100/minute")
+    await first_api.hit(email, "198.51.100.1")
+    await second_api.hit(email, "198.51.100.2")
+    await first_api.hit(email, "198.51.100.3")
+    with pytest.raises(RateLimited) as blocked:
+        await second_api.hit(email, "198.51.100.4")
+    assert int(blocked.value.headers["Retry-After"]) >= 1
+
+
+async def test_memory_storage_is_per_process() -> None:
+    email = f"{uuid.uuid4().hex}@example.com"
+    first_api = LoginRateLimiter.from_settings(None, "1/minute", "100/minute")
+    second_api = LoginRateLimiter.from_settings(None, "1/minute", "100/minute")
+    await first_api.hit(email, "198.51.100.1")
+    await second_api.hit(email, "198.51.100.1")
+    with pytest.raises(RateLimited):
+        await first_api.hit(email, "198.51.100.1")

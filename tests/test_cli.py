@@ -1,0 +1,192 @@
+"""The `easyflow` command, run as a user would run it: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import create_database, drop_database
+
+EASYFLOW = str(Path(sys.executable).parent / "easyflow")
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EASYFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cli_env(embedded_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    name = f"easyflow_cli_{os.getpid()}"
+    url = create_database(embedded_server, name)
+    env = {
+        **os.environ,
+        "EASYFLOW_DATABASE_URL": url,
+        "EASYFLOW_DATA_DIR": str(tmp_path / "data"),
+        "EASYFLOW_SECRET_KEY": "cli-test-key-" + "z" * 40,
+        "EASYFLOW_LOG_FORMAT": "json",
+    }
+    yield env
+    drop_database(embedded_server, name)
+
+
+def wait_ready(base: str, process: subprocess.Popen[str], seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited early:\n{process.stderr.read() if process.stderr else ''}")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{base}/health/ready did not answer 200 within {seconds} s")
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def test_help_names_every_command() -> None:
+    result = run(dict(os.environ), "--help")
+    assert result.returncode == 0
+    for command in ("serve", "migrate", "demo", "tenant", "user", "apikey"):
+        assert command in result.stdout
+
+
+def test_migrate_tenant_user_and_key_commands(cli_env: dict[str, str]) -> None:
+    migrated = run(cli_env, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "is at revision" in migrated.stdout
+
+    created = run(
+        cli_env,
+        "tenant",
+        "create",
+        "--name",
+        "Турагентство",
+        "--owner-email",
+        "boss@example.com",
+        "--owner-password",
+        "boss-password",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    tenant = json.loads(created.stdout)
+    assert set(tenant) == {"tenant_id", "api_key"}
+    assert tenant["api_key"].startswith("ef_")
+    assert "boss-password" not in created.stderr and tenant["api_key"] not in created.stderr
+
+    added = run(
+        cli_env,
+        "user",
+        "add",
+        "--tenant",
+        tenant["tenant_id"],
+        "--email",
+        "op@example.com",
+        "--password",
+        "op-password",
+        "--role",
+        "viewer",
+        "--json",
+    )
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["role"] == "viewer"
+
+    key = run(cli_env, "apikey", "create", "--tenant", tenant["tenant_id"], "--name", "Zapier", "--json")
+    assert key.returncode == 0, key.stderr
+    assert json.loads(key.stdout)["api_key"].startswith("ef_")
+
+    plain = run(cli_env, "apikey", "create", "--tenant", tenant["tenant_id"])
+    assert "api_key: ef_" in plain.stdout
+
+
+def test_unknown_tenant_is_a_clear_error(cli_env: dict[str, str]) -> None:
+    assert run(cli_env, "migrate").returncode == 0
+    result = run(cli_env, "apikey", "create", "--tenant", "00000000-0000-0000-0000-000000000000")
+    assert result.returncode == 1
+    assert "Tenant not found" in result.stderr
+    malformed = run(cli_env, "apikey", "create", "--tenant", "nope")
+    assert malformed.returncode == 2
+
+
+def test_serve_answers_real_http_and_stops_on_sigterm(cli_env: dict[str, str]) -> None:
+    assert run(cli_env, "migrate").returncode == 0
+    tenant = json.loads(
+        run(
+            cli_env,
+            "tenant",
+            "create",
+            "--name",
+            "S",
+            "--owner-email",
+            "s@example.com",
+            "--owner-password",
+            "s-password",
+            "--json",
+        ).stdout
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [EASYFLOW, "serve", "--port", str(port), "--no-worker"],
+        env=cli_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, server, 30)
+        response = httpx.get(f"{base}/api/v1/tenant", headers={"Authorization": f"Bearer {tenant['api_key']}"})
+        assert response.status_code == 200
+        assert response.json()["id"] == tenant["tenant_id"]
+        assert response.headers["x-request-id"]
+    finally:
+        assert stop(server) in (0, 128 + signal.SIGTERM)
+
+
+def test_demo_is_ready_within_30_seconds_on_the_embedded_database(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EASYFLOW_")}
+    env["EASYFLOW_DATA_DIR"] = str(tmp_path / "demo-data")
+    port = free_port()
+    demo = subprocess.Popen(
+        [EASYFLOW, "demo", "--port", str(port)], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, demo, 30)
+        assert demo.stdout is not None
+        banner = ""
+        while "API key" not in banner:
+            banner += demo.stdout.readline()
+        api_key = banner.split("API key")[1].split()[0]
+        assert f"{base}/docs" in banner
+        response = httpx.get(f"{base}/api/v1/tenant", headers={"Authorization": f"Bearer {api_key}"})
+        assert response.status_code == 200
+        assert response.json()["name"] == "Салон «Демо»"
+        login = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": "demo-owner@example.com", "password": "demo-password"}
+        )
+        assert login.status_code == 200
+    finally:
+        stop(demo)
+    assert not (tmp_path / "demo-data" / "pgdata" / "postmaster.pid").exists(), "demo stops its database on exit"
