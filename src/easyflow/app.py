@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from easyflow import __version__
+from easyflow import __version__, wiring
+from easyflow.agents.router import router as agents_router
 from easyflow.config import Settings, get_settings
+from easyflow.conversations.router import router as conversations_router
 from easyflow.db.database import Database
 from easyflow.kit.body_limit import BodySizeLimitMiddleware
+from easyflow.kit.jobs import run_worker
 from easyflow.kit.problems import install_problem_handlers
 from easyflow.observability.metrics import Metrics
 from easyflow.observability.middleware import RequestContextMiddleware
 from easyflow.observability.router import router as observability_router
+from easyflow.runtime import Runtime
 from easyflow.tenancy.ratelimit import LoginRateLimiter
 from easyflow.tenancy.router import router as tenancy_router
 
+assert wiring.REGISTERING_MODULES
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
-    """Build the app. With `database` given (tests, `serve` after migrating) the caller owns it;
-    otherwise the lifespan opens one from settings and closes it on shutdown."""
+
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, run_worker_in_process: bool = False
+) -> FastAPI:
+    """Build the app. With `database` given (tests, benchmarks) the caller owns it; otherwise the lifespan
+    opens one from settings and closes it on shutdown. `run_worker_in_process` also works the job queue."""
     settings = settings or get_settings()
     metrics = Metrics()
 
@@ -29,9 +39,27 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
         app.state.database = database or await Database.open(settings)
+        if getattr(app.state, "runtime", None) is None:
+            app.state.runtime = Runtime.create(settings, app.state.database)
+        worker = None
+        if run_worker_in_process:
+            worker = asyncio.create_task(
+                run_worker(
+                    app.state.runtime,
+                    concurrency=settings.worker_concurrency,
+                    stalled_after_seconds=settings.stalled_job_seconds,
+                    heartbeat_seconds=settings.worker_heartbeat_seconds,
+                ),
+                name="easyflow-worker",
+            )
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await app.state.runtime.close()
             if owned:
                 await app.state.database.close()
 
@@ -48,9 +76,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     if database is not None:
         app.state.database = database
+        app.state.runtime = Runtime.create(settings, database)
     install_problem_handlers(app)
-    app.include_router(observability_router)
-    app.include_router(tenancy_router)
+    for router in (observability_router, tenancy_router, agents_router, conversations_router):
+        app.include_router(router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -121,7 +121,7 @@ def _serve(
         if before_serving is not None:
             typer.echo(before_serving(served))
         uvicorn.run(
-            create_app(served),
+            create_app(served, run_worker_in_process=run_worker),
             host=host or settings.host,
             port=port or settings.port,
             log_config=None,
@@ -134,6 +134,53 @@ def _serve(
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at once [default: EASYFLOW_WORKER_CONCURRENCY].")
+    ] = None,
+) -> None:
+    """Work the background job queue (replies, deliveries) until stopped; run as many as you need."""
+    from easyflow import wiring
+    from easyflow.kit.jobs import run_worker
+    from easyflow.runtime import Runtime
+
+    settings = _settings()
+    assert wiring.REGISTERING_MODULES
+
+    async def work(database: Database) -> None:
+        runtime = Runtime.create(settings, database)
+        task = asyncio.ensure_future(
+            run_worker(
+                runtime,
+                concurrency=concurrency or settings.worker_concurrency,
+                stalled_after_seconds=settings.stalled_job_seconds,
+                heartbeat_seconds=settings.worker_heartbeat_seconds,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(stop_signal, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            typer.echo("worker stopped", err=True)
+        finally:
+            await runtime.close()
+
+    if settings.database_url is None:
+        url, embedded = resolve_url(settings)
+        try:
+            migrations.upgrade(url)
+            _run(settings.model_copy(update={"database_url": url}), work)
+        finally:
+            if embedded is not None:
+                embedded.stop()
+    else:
+        migrations.upgrade(settings.database_url)
+        _run(settings, work)
 
 
 @tenant_app.command("create")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +33,12 @@ class Settings(BaseSettings):
         description="Signs access tokens. Required in production; generated into the data folder in development.",
     )
 
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys for credentials at rest; the first encrypts, all decrypt "
+        "(rotation). Required in production; generated into the data folder in development.",
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int = 10
@@ -39,6 +47,15 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     login_rate_limit_per_account: str = "10/minute"
     login_rate_limit_per_ip: str = "30/minute"
+
+    agent_timeout_seconds: float = 30.0
+    offline_min_score: float = Field(
+        default=0.3, description="How sure retrieval must be (0..1) before the offline answerer quotes a passage."
+    )
+    history_token_budget: int = 3000
+    worker_concurrency: int = 8
+    worker_heartbeat_seconds: float = 10.0
+    stalled_job_seconds: float = 30.0
 
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -57,16 +74,31 @@ class Settings(BaseSettings):
                     f"EASYFLOW_SECRET_KEY must be set to at least {MIN_SECRET_KEY_LENGTH} random characters "
                     "when EASYFLOW_ENV=production"
                 )
+            if self.encryption_keys is None:
+                raise ValueError(
+                    "EASYFLOW_ENCRYPTION_KEYS must be set when EASYFLOW_ENV=production "
+                    '(make one with: python -c "from cryptography.fernet import Fernet; '
+                    'print(Fernet.generate_key().decode())")'
+                )
         return self
 
     def signing_key(self) -> str:
         """The token-signing key; in development a random one is kept in the data folder across restarts."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
-        key_file = self.data_dir / "secret_key"
+        return self._development_secret("secret_key", lambda: secrets.token_urlsafe(48))
+
+    def fernet_keys(self) -> list[str]:
+        """The credential-encryption keys, newest first; in development one is kept in the data folder."""
+        if self.encryption_keys is not None:
+            return [key.strip() for key in self.encryption_keys.get_secret_value().split(",") if key.strip()]
+        return [self._development_secret("encryption_key", lambda: Fernet.generate_key().decode())]
+
+    def _development_secret(self, name: str, generate: Callable[[], str]) -> str:
+        key_file = self.data_dir / name
         if not key_file.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.write_text(generate())
             key_file.chmod(0o600)
         return key_file.read_text().strip()
 

@@ -55,3 +55,9 @@ class RateLimited(DomainError):
 
 class ServiceUnavailable(DomainError):
     status, title, slug = 503, "Service unavailable", "service-unavailable"
+
+
+class Unprocessable(DomainError):
+    """The body is well-formed but refers to something that does not exist or cannot be used."""
+
+    status, title, slug = 422, "Unprocessable request", "unprocessable"

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,6 +40,11 @@ class Tenant(IdMixin, CreatedAtMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     default_language: Mapped[str] = mapped_column(String(8), default="ru")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    # What every assistant of the tenant should know (address, hours, policies), in the owner's words.
+    facts: Mapped[str] = mapped_column(Text, default="")
+    # Replies of the API channel are POSTed here, signed with the encrypted secret (HMAC-SHA256).
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class User(IdMixin, CreatedAtMixin, Base):

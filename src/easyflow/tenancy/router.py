@@ -60,6 +60,23 @@ async def update_tenant(body: schemas.TenantUpdate, principal: Admin, session: S
     return schemas.TenantRead.model_validate(tenant)
 
 
+@router.put("/tenant/webhook", tags=["tenant"])
+async def set_webhook(
+    body: schemas.WebhookUpdate, request: Request, principal: Admin, session: Session
+) -> schemas.WebhookRead:
+    """Receive the API channel's replies at `url`. Each POST carries `X-Easyflow-Signature:
+    sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, `X-Easyflow-Timestamp` and an
+    `Idempotency-Key`; failed deliveries are retried with backoff."""
+    secrets = request.app.state.runtime.secrets
+    return await TenantService(session).set_webhook(principal.tenant_id, str(body.url), secrets)
+
+
+@router.delete("/tenant/webhook", tags=["tenant"], status_code=status.HTTP_204_NO_CONTENT)
+async def remove_webhook(principal: Admin, session: Session) -> Response:
+    await TenantService(session).remove_webhook(principal.tenant_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/users", tags=["users"])
 async def list_users(
     principal: Viewer, session: Session, limit: Limit = 100, offset: Offset = 0

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import AnyHttpUrl, EmailStr, Field, field_validator
 
 from easyflow.kit.schemas import Output, StrictInput
 from easyflow.models.tenancy import Role
@@ -59,6 +59,8 @@ class TenantRead(Output):
     name: str
     default_language: str
     timezone: str
+    facts: str
+    webhook_url: str | None
     created_at: datetime
 
 
@@ -66,6 +68,9 @@ class TenantUpdate(StrictInput):
     name: Name | None = None
     default_language: Language | None = None
     timezone: str | None = None
+    facts: Annotated[str, Field(max_length=20000)] | None = Field(
+        default=None, description="What every assistant should know: address, hours, policies."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -114,3 +119,12 @@ class ApiKeyRead(Output):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The whole key. Shown only now: store it, it cannot be read again.")
+
+
+class WebhookUpdate(StrictInput):
+    url: AnyHttpUrl = Field(description="Where replies of the API channel are POSTed.")
+
+
+class WebhookRead(Output):
+    url: str
+    secret: str = Field(description="Signs every delivery (HMAC-SHA256). Shown only now.")

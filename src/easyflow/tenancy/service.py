@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.agents.service import create_default_assistant
 from easyflow.config import Settings
 from easyflow.db.session import enter_system_scope, scope_to_tenant
+from easyflow.kit.crypto import SecretBox
 from easyflow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from easyflow.kit.security import (
     constant_time_equals,
@@ -223,6 +225,7 @@ class TenantService:
             )
         await scope_to_tenant(self.session, tenant.id)
         await MembershipRepository(self.session, tenant.id).add(Membership(user_id=owner.id, role=Role.owner))
+        await create_default_assistant(self.session, tenant.id, tenant.default_language)
         _, api_key = await ApiKeyService(self.session, tenant.id).create(
             schemas.ApiKeyCreate(name="First key", role=Role.admin), created_by=owner.id
         )
@@ -233,6 +236,21 @@ class TenantService:
         if tenant is None:
             raise NotFound("Tenant not found.")
         return tenant
+
+    async def set_webhook(self, tenant_id: uuid.UUID, url: str, secrets: SecretBox) -> schemas.WebhookRead:
+        """Point the API channel's reply webhook at `url` with a new signing secret (shown only now)."""
+        tenant = await self.read(tenant_id)
+        secret = new_secret()
+        tenant.webhook_url = url
+        tenant.webhook_secret_encrypted = secrets.encrypt(secret)
+        await self.session.flush()
+        return schemas.WebhookRead(url=url, secret=secret)
+
+    async def remove_webhook(self, tenant_id: uuid.UUID) -> None:
+        tenant = await self.read(tenant_id)
+        tenant.webhook_url = None
+        tenant.webhook_secret_encrypted = None
+        await self.session.flush()
 
     async def update(self, tenant_id: uuid.UUID, changes: schemas.TenantUpdate) -> Tenant:
         tenant = await self.read(tenant_id)

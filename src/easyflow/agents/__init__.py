@@ -1,0 +1,1 @@
+"""Assistants, the agent runtime, the offline answerer and LLM providers."""

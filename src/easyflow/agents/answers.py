@@ -1,0 +1,90 @@
+"""What the pipeline gives an answerer, and what it gets back."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Speaker = Literal["contact", "assistant", "operator", "system"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Speaker
+    text: str
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AssistantProfile:
+    """The assistant's configuration, with its API key already decrypted."""
+
+    id: uuid.UUID
+    name: str
+    instructions: str
+    language: str
+    greeting: str
+    provider: str
+    model_name: str
+    base_url: str | None
+    api_key: str | None
+    temperature: float
+    max_tokens: int
+    input_price_per_million: float
+    output_price_per_million: float
+    enabled_tools: list[str]
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    tenant_id: uuid.UUID
+    conversation_id: uuid.UUID
+    assistant: AssistantProfile
+    tenant_facts: str
+    language: str
+    summary: str
+    history: list[Turn]  # earlier turns inside the token budget, oldest first
+    new_messages: list[Turn]  # the customer's messages this reply answers, oldest first
+    is_first_exchange: bool
+
+
+@dataclass(frozen=True)
+class Citation:
+    document: str
+    section: str
+    chunk_id: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"document": self.document, "section": self.section, "chunk_id": self.chunk_id}
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    model: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost": round(self.cost, 6),
+            "model": self.model,
+        }
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    usage: Usage | None = None
+    # The assistant could not help well: the conversation is flagged for a human operator.
+    needs_human: bool = False
+    flag_reason: str | None = None
+
+
+class Answerer(Protocol):
+    async def answer(self, request: ReplyRequest) -> Reply: ...

@@ -1,0 +1,160 @@
+"""The LLM answerer, on pydantic-ai: instructions, the tenant's facts, retrieved passages, the conversation
+window and a `search_knowledge` tool, with a validated answer (text, optional quick-reply buttons)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_ai import Agent
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
+from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
+
+from easyflow.agents.answers import AssistantProfile, Citation, Reply, ReplyRequest, Turn, Usage
+from easyflow.agents.offline import Search
+from easyflow.knowledge.retrieval import Passage
+from easyflow.models.agents import ModelProvider
+
+LANGUAGE_NAMES = {"ru": "Russian", "en": "English", "ky": "Kyrgyz", "kk": "Kazakh"}
+CONTEXT_PASSAGES = 3
+
+
+class AssistantAnswer(BaseModel):
+    """The structured answer the model returns."""
+
+    text: str = Field(description="The reply to send to the customer.")
+    buttons: list[str] = Field(
+        default_factory=list, max_length=6, description="Optional quick-reply options (short, at most 6)."
+    )
+    sources: list[str] = Field(default_factory=list, description="ids of the knowledge passages the reply used.")
+    needs_human: bool = Field(
+        default=False, description="True when a human colleague must take over (you cannot help, or they ask)."
+    )
+
+
+def build_model(profile: AssistantProfile) -> Model:
+    """The pydantic-ai model for the assistant's provider, at its base URL when one is set."""
+    if profile.provider in (ModelProvider.openai, ModelProvider.openai_compatible):
+        from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+
+        return OpenAIChatModel(
+            profile.model_name,
+            provider=OpenAIProvider(base_url=profile.base_url, api_key=profile.api_key or "not-needed"),
+        )
+    if profile.provider == ModelProvider.anthropic:
+        from pydantic_ai.models.anthropic import AnthropicModel
+        from pydantic_ai.providers.anthropic import AnthropicProvider
+
+        return AnthropicModel(
+            profile.model_name, provider=AnthropicProvider(api_key=profile.api_key, base_url=profile.base_url)
+        )
+    if profile.provider == ModelProvider.gemini:
+        from pydantic_ai.models.google import GoogleModel
+        from pydantic_ai.providers.google import GoogleProvider
+
+        return GoogleModel(
+            profile.model_name, provider=GoogleProvider(api_key=profile.api_key, base_url=profile.base_url)
+        )
+    raise ValueError(f"no LLM for provider {profile.provider!r}")
+
+
+def _instructions(request: ReplyRequest, passages: list[Passage]) -> str:
+    assistant = request.assistant
+    parts = [
+        assistant.instructions.strip()
+        or f"You are {assistant.name}, the assistant of a business, talking to its customer in a messenger.",
+        f"Always answer in {LANGUAGE_NAMES.get(request.language, 'Russian')}, briefly and politely.",
+        "Only state facts about the business that appear below or in search_knowledge results; if you do not "
+        "know, say so and set needs_human.",
+    ]
+    if request.tenant_facts.strip():
+        parts.append("Facts about the business:\n" + request.tenant_facts.strip())
+    if request.summary.strip():
+        parts.append("Summary of the earlier conversation:\n" + request.summary.strip())
+    if passages:
+        listed = "\n\n".join(f"[{p.chunk_id}] {p.document} — {p.section}\n{p.text}" for p in passages)
+        parts.append("Knowledge passages (cite their ids in `sources` when you use them):\n" + listed)
+    return "\n\n".join(parts)
+
+
+def _history(turns: list[Turn]) -> list[ModelMessage]:
+    messages: list[ModelMessage] = []
+    for turn in turns:
+        if turn.role == "contact":
+            messages.append(ModelRequest(parts=[UserPromptPart(content=turn.text)]))
+        elif turn.role in ("assistant", "operator"):
+            messages.append(ModelResponse(parts=[TextPart(content=turn.text)]))
+    return messages
+
+
+def _prompt(turns: list[Turn]) -> str:
+    lines = []
+    for turn in turns:
+        line = turn.text
+        for attachment in turn.attachments:
+            line += f"\n[attachment: {attachment.get('kind', 'file')} {attachment.get('name', '')}]".rstrip()
+        lines.append(line)
+    return "\n".join(lines)
+
+
+@dataclass
+class _Seen:
+    """Passages the model was shown, by id, to turn its `sources` into citations."""
+
+    passages: dict[str, Passage] = field(default_factory=dict)
+
+    def add(self, passages: list[Passage]) -> None:
+        for passage in passages:
+            self.passages[passage.chunk_id] = passage
+
+
+class LlmAnswerer:
+    def __init__(self, search: Search, *, model: Model | None = None) -> None:
+        self.search = search
+        self.model = model
+
+    async def answer(self, request: ReplyRequest) -> Reply:
+        profile = request.assistant
+        question = _prompt(request.new_messages)
+        seen = _Seen()
+        passages = await self.search(question, CONTEXT_PASSAGES)
+        seen.add(passages)
+        settings: ModelSettings = {"temperature": profile.temperature, "max_tokens": profile.max_tokens}
+        agent: Agent[None, AssistantAnswer | str] = Agent(
+            self.model or build_model(profile),
+            instructions=_instructions(request, passages),
+            output_type=[AssistantAnswer, str],
+            model_settings=settings,
+            retries=2,
+        )
+        if "search_knowledge" in profile.enabled_tools:
+
+            @agent.tool_plain
+            async def search_knowledge(query: str) -> list[dict[str, Any]]:
+                """Search the business's documents and FAQ; returns passages with their ids."""
+                found = await self.search(query, 5)
+                seen.add(found)
+                return [{"id": p.chunk_id, "document": p.document, "section": p.section, "text": p.text} for p in found]
+
+        result = await agent.run(question, message_history=_history(request.history))
+        output = result.output
+        answer = output if isinstance(output, AssistantAnswer) else AssistantAnswer(text=str(output))
+        usage = result.usage()
+        cost = (
+            usage.input_tokens * profile.input_price_per_million
+            + usage.output_tokens * profile.output_price_per_million
+        ) / 1_000_000
+        citations = [
+            Citation(p.document, p.section, p.chunk_id) for key in answer.sources if (p := seen.passages.get(key))
+        ]
+        return Reply(
+            text=answer.text.strip(),
+            buttons=[button.strip()[:64] for button in answer.buttons if button.strip()],
+            citations=citations,
+            usage=Usage(usage.input_tokens, usage.output_tokens, cost, profile.model_name),
+            needs_human=answer.needs_human,
+            flag_reason="the assistant asked for a human" if answer.needs_human else None,
+        )

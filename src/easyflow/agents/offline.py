@@ -1,0 +1,66 @@
+"""The offline answerer: no LLM, yet useful. It greets, answers with the best passage of the tenant's
+knowledge quoted verbatim with its source, and otherwise says honestly that it does not know, offers a
+person and flags the conversation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from easyflow.agents.answers import Citation, Reply, ReplyRequest
+from easyflow.agents.phrases import phrase
+from easyflow.knowledge.retrieval import Passage
+
+Search = Callable[[str, int], Awaitable[list[Passage]]]
+
+_GREETINGS = re.compile(
+    r"^\s*(/start\b.*|привет\w*|здравствуй\w*|добр\w+ (утро|день|вечер)\w*|салам\w*|hi|hello|hey|good (morning|"
+    r"afternoon|evening))[\s!.,)]*$",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+MAX_QUOTE_CHARS = 900
+
+
+def is_greeting(text: str) -> bool:
+    return bool(_GREETINGS.match(text))
+
+
+def quote(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
+    """The passage, cut at a sentence boundary when it is longer than `limit`."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for sentence in _SENTENCE_END.split(text):
+        if len(kept) + len(sentence) + 1 > limit:
+            break
+        kept = f"{kept} {sentence}".strip()
+    return kept or text[:limit].rstrip() + "…"
+
+
+class OfflineAnswerer:
+    def __init__(self, search: Search, *, min_score: float) -> None:
+        self.search = search
+        self.min_score = min_score
+
+    async def answer(self, request: ReplyRequest) -> Reply:
+        language = request.language
+        texts = [turn.text for turn in request.new_messages if turn.text.strip()]
+        question = " ".join(text for text in texts if not is_greeting(text)).strip()
+        if not question:
+            greeting = request.assistant.greeting or phrase("greeting", language)
+            return Reply(text=greeting)
+        passages = await self.search(question, 3)
+        best = passages[0] if passages else None
+        if best is None or best.score < self.min_score:
+            return Reply(
+                text=phrase("dont_know", language),
+                needs_human=True,
+                flag_reason="no confident answer in the knowledge base",
+            )
+        source = ", ".join(part for part in (best.document, best.section) if part)
+        return Reply(
+            text=f"{quote(best.text)}\n\n{phrase('source', language)}: {source}",
+            citations=[Citation(best.document, best.section, best.chunk_id)],
+        )

@@ -1,0 +1,60 @@
+"""HTTP routes of assistants."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from easyflow.agents import schemas
+from easyflow.agents.service import AssistantService, read_assistant
+from easyflow.kit.schemas import Page
+from easyflow.tenancy.auth import Admin, Session, Viewer
+
+router = APIRouter(prefix="/api/v1/assistants", tags=["assistants"])
+
+
+def _service(request: Request, session: Session, tenant_id: uuid.UUID) -> AssistantService:
+    return AssistantService(session, tenant_id, request.app.state.runtime.secrets)
+
+
+@router.get("")
+async def list_assistants(
+    request: Request,
+    principal: Viewer,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[schemas.AssistantRead]:
+    assistants, total = await _service(request, session, principal.tenant_id).list(limit=limit, offset=offset)
+    return Page(items=[read_assistant(a) for a in assistants], total=total)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_assistant(
+    body: schemas.AssistantCreate, request: Request, principal: Admin, session: Session
+) -> schemas.AssistantRead:
+    """Create an assistant. Without a model (`provider: none`) it answers from the knowledge base only."""
+    return read_assistant(await _service(request, session, principal.tenant_id).create(body))
+
+
+@router.get("/{assistant_id}")
+async def read_one(
+    assistant_id: uuid.UUID, request: Request, principal: Viewer, session: Session
+) -> schemas.AssistantRead:
+    return read_assistant(await _service(request, session, principal.tenant_id).get(assistant_id))
+
+
+@router.patch("/{assistant_id}")
+async def update_assistant(
+    assistant_id: uuid.UUID, body: schemas.AssistantUpdate, request: Request, principal: Admin, session: Session
+) -> schemas.AssistantRead:
+    """Change an assistant. A `model` without `api_key` keeps the stored key when the provider is unchanged."""
+    return read_assistant(await _service(request, session, principal.tenant_id).update(assistant_id, body))
+
+
+@router.delete("/{assistant_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_assistant(assistant_id: uuid.UUID, request: Request, principal: Admin, session: Session) -> Response:
+    await _service(request, session, principal.tenant_id).delete(assistant_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,50 @@
+"""Choose an answerer for the assistant and run it within the time limit; if the model fails or is too
+slow, the customer still gets a polite reply and the conversation is flagged for a human."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from easyflow.agents.answers import Answerer, Reply, ReplyRequest
+from easyflow.agents.llm import LlmAnswerer
+from easyflow.agents.offline import OfflineAnswerer, Search
+from easyflow.agents.phrases import phrase
+from easyflow.models.agents import ModelProvider
+
+log = structlog.get_logger(__name__)
+
+
+class AgentRuntime:
+    def __init__(self, search: Search, *, timeout_seconds: float, min_offline_score: float) -> None:
+        self.search = search
+        self.timeout_seconds = timeout_seconds
+        self.min_offline_score = min_offline_score
+
+    def answerer_for(self, request: ReplyRequest) -> Answerer:
+        if request.assistant.provider == ModelProvider.none:
+            return OfflineAnswerer(self.search, min_score=self.min_offline_score)
+        return LlmAnswerer(self.search)
+
+    async def answer(self, request: ReplyRequest) -> Reply:
+        answerer = self.answerer_for(request)
+        offline = isinstance(answerer, OfflineAnswerer)
+        try:
+            return await asyncio.wait_for(answerer.answer(request), timeout=self.timeout_seconds)
+        except TimeoutError:
+            log.warning("agent.timeout", conversation_id=str(request.conversation_id), seconds=self.timeout_seconds)
+            return Reply(
+                text=phrase("timeout", request.language),
+                needs_human=True,
+                flag_reason=f"the assistant did not answer within {self.timeout_seconds:g} s",
+            )
+        except Exception as error:
+            if offline:
+                raise  # a database problem: let the job retry
+            log.warning("agent.model_failed", error_type=type(error).__name__, error=str(error)[:300])
+            return Reply(
+                text=phrase("unavailable", request.language),
+                needs_human=True,
+                flag_reason=f"the language model failed: {type(error).__name__}",
+            )

@@ -1,0 +1,85 @@
+"""Request and response bodies of the assistant routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, Field, model_validator
+
+from easyflow.kit.schemas import Output, StrictInput
+from easyflow.models.agents import ModelProvider
+
+Language = Literal["ru", "en", "ky", "kk"]
+ToolName = Literal["search_knowledge"]
+DEFAULT_TOOLS: tuple[ToolName, ...] = ("search_knowledge",)
+
+
+class ModelConfig(StrictInput):
+    provider: ModelProvider = ModelProvider.none
+    model_name: Annotated[str, Field(max_length=200)] = ""
+    base_url: AnyHttpUrl | None = Field(
+        default=None, description="For openai_compatible (Ollama, vLLM, YandexGPT, DeepSeek) or a proxy."
+    )
+    api_key: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        default=None, description="Stored encrypted; never shown again."
+    )
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.3
+    max_tokens: Annotated[int, Field(ge=16, le=32000)] = 800
+    input_price_per_million: Annotated[float, Field(ge=0)] = 0.0
+    output_price_per_million: Annotated[float, Field(ge=0)] = 0.0
+
+    @model_validator(mode="after")
+    def _complete(self) -> ModelConfig:
+        if self.provider != ModelProvider.none and not self.model_name:
+            raise ValueError("model_name is required when a provider is set")
+        if self.provider == ModelProvider.openai_compatible and self.base_url is None:
+            raise ValueError("base_url is required for an openai_compatible provider")
+        return self
+
+
+class AssistantCreate(StrictInput):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    instructions: Annotated[str, Field(max_length=20000)] = ""
+    language: Language = "ru"
+    greeting: Annotated[str, Field(max_length=2000)] = ""
+    is_default: bool = False
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    enabled_tools: list[ToolName] = Field(default_factory=lambda: list(DEFAULT_TOOLS))
+    knowledge_scope: dict[str, Any] = Field(default_factory=dict)
+
+
+class AssistantUpdate(StrictInput):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    instructions: Annotated[str, Field(max_length=20000)] | None = None
+    language: Language | None = None
+    greeting: Annotated[str, Field(max_length=2000)] | None = None
+    is_default: Literal[True] | None = Field(default=None, description="Make this the tenant's default assistant.")
+    model: ModelConfig | None = None
+    enabled_tools: list[ToolName] | None = None
+    knowledge_scope: dict[str, Any] | None = None
+
+
+class ModelRead(Output):
+    provider: ModelProvider
+    model_name: str
+    base_url: str | None
+    has_api_key: bool
+    temperature: float
+    max_tokens: int
+    input_price_per_million: float
+    output_price_per_million: float
+
+
+class AssistantRead(Output):
+    id: uuid.UUID
+    name: str
+    is_default: bool
+    instructions: str
+    language: str
+    greeting: str
+    model: ModelRead
+    enabled_tools: list[str]
+    knowledge_scope: dict[str, Any]
+    created_at: datetime

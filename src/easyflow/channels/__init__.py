@@ -1,0 +1,1 @@
+"""Where conversations come from and replies go: one module per channel."""

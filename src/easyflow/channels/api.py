@@ -1,0 +1,81 @@
+"""The generic API channel: a tenant's own system posts customer messages and reads or receives replies.
+
+Replies are pushed to the tenant's webhook URL when one is set, signed so the receiver can trust them:
+`X-Easyflow-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` with the timestamp in
+`X-Easyflow-Timestamp`, and `Idempotency-Key: <message id>` (the same on every retry: deliveries are
+at-least-once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+
+from easyflow.channels.base import Delivery, Outgoing, register
+from easyflow.models.conversations import DeliveryStatus
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+CHANNEL_TYPE = "api"
+IDENTITY_KIND = "api"
+
+
+class WebhookRejected(Exception):
+    """The tenant's endpoint did not accept the delivery; the job retries with backoff."""
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def webhook_body(outgoing: Outgoing) -> bytes:
+    message = outgoing.message
+    payload = {
+        "event": "message.created",
+        "tenant_id": str(message.tenant_id),
+        "conversation_id": str(message.conversation_id),
+        "contact": {"external_id": outgoing.contact_external_id, "name": outgoing.contact.name},
+        "message": {
+            "id": str(message.id),
+            "role": message.role.value,
+            "text": message.text,
+            "buttons": message.buttons,
+            "citations": message.citations,
+            "created_at": message.created_at.isoformat(),
+        },
+    }
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class ApiChannel:
+    type = CHANNEL_TYPE
+
+    async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery:
+        if not outgoing.tenant_webhook_url or not outgoing.tenant_webhook_secret:
+            return Delivery(DeliveryStatus.stored)
+        body = webhook_body(outgoing)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Easyflow-Signature": sign(outgoing.tenant_webhook_secret, timestamp, body),
+            "X-Easyflow-Timestamp": timestamp,
+            "Idempotency-Key": str(outgoing.message.id),
+            "User-Agent": "easyflow-webhooks/1",
+        }
+        try:
+            response = await runtime.http.post(outgoing.tenant_webhook_url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise WebhookRejected(f"webhook unreachable: {type(error).__name__}") from error
+        if response.status_code >= 300:
+            raise WebhookRejected(f"webhook answered HTTP {response.status_code}")
+        return Delivery(DeliveryStatus.sent)
+
+
+register(ApiChannel())

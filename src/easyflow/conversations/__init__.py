@@ -1,0 +1,1 @@
+"""Contacts, conversations, messages and the inbound -> agent -> outbound pipeline."""

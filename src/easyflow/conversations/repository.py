@@ -1,0 +1,207 @@
+"""Every SQL statement of the conversations domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from easyflow.kit.repository import TenantScopedRepository
+from easyflow.models.conversations import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Message,
+    MessageRole,
+)
+
+
+class ContactRepository(TenantScopedRepository[Contact]):
+    model = Contact
+
+    async def by_identity(self, kind: str, external_id: str) -> Contact | None:
+        statement = (
+            self.scoped()
+            .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+            .where(
+                ContactIdentity.tenant_id == self.tenant_id,
+                ContactIdentity.kind == kind,
+                ContactIdentity.external_id == external_id,
+            )
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def claim_identity(self, contact_id: uuid.UUID, kind: str, external_id: str) -> bool:
+        """Attach the identity to the contact; False when another contact got it first (a race)."""
+        statement = (
+            insert(ContactIdentity)
+            .values(
+                id=uuid.uuid4(), tenant_id=self.tenant_id, contact_id=contact_id, kind=kind, external_id=external_id
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "kind", "external_id"])
+            .returning(ContactIdentity.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def identity_of(self, contact_id: uuid.UUID, kind: str) -> str | None:
+        statement = select(ContactIdentity.external_id).where(
+            ContactIdentity.tenant_id == self.tenant_id,
+            ContactIdentity.contact_id == contact_id,
+            ContactIdentity.kind == kind,
+        )
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def mark_unreachable(self, contact_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Contact)
+            .where(Contact.tenant_id == self.tenant_id, Contact.id == contact_id)
+            .values(unreachable=True)
+        )
+
+
+class ConversationRepository(TenantScopedRepository[Conversation]):
+    model = Conversation
+
+    async def open_for(self, contact_id: uuid.UUID, channel_key: str) -> Conversation | None:
+        statement = self.scoped().where(
+            Conversation.contact_id == contact_id,
+            Conversation.channel_key == channel_key,
+            Conversation.status == ConversationStatus.open,
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def open_new(self, values: dict[str, Any]) -> uuid.UUID | None:
+        """Insert an open conversation; None when a concurrent request opened one first."""
+        statement = (
+            insert(Conversation)
+            .values(id=uuid.uuid4(), tenant_id=self.tenant_id, **values)
+            .on_conflict_do_nothing(
+                index_elements=["tenant_id", "contact_id", "channel_key"],
+                index_where=Conversation.status == ConversationStatus.open,
+            )
+            .returning(Conversation.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def get_for_update(self, conversation_id: uuid.UUID) -> Conversation | None:
+        statement = self.scoped().where(Conversation.id == conversation_id).with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def touch(self, conversation_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.tenant_id == self.tenant_id, Conversation.id == conversation_id)
+            .values(last_activity_at=at)
+        )
+
+    async def page(
+        self, *, limit: int, offset: int, status: ConversationStatus | None, needs_human: bool | None
+    ) -> tuple[Sequence[tuple[Conversation, Contact]], int]:
+        conditions = [Conversation.tenant_id == self.tenant_id]
+        if status is not None:
+            conditions.append(Conversation.status == status)
+        if needs_human is not None:
+            conditions.append(Conversation.needs_human.is_(needs_human))
+        statement = (
+            select(Conversation, Contact)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .where(*conditions)
+            .order_by(Conversation.last_activity_at.desc(), Conversation.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(Conversation).where(*conditions)
+        rows = (await self.session.execute(statement)).all()
+        return [(row[0], row[1]) for row in rows], (await self.session.execute(total)).scalar_one()
+
+    async def with_contact(self, conversation_id: uuid.UUID) -> tuple[Conversation, Contact] | None:
+        statement = (
+            select(Conversation, Contact)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .where(Conversation.tenant_id == self.tenant_id, Conversation.id == conversation_id)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return (row[0], row[1]) if row else None
+
+
+class MessageRepository(TenantScopedRepository[Message]):
+    model = Message
+
+    async def insert_inbound(self, values: dict[str, Any]) -> uuid.UUID | None:
+        """Insert a customer's message; None when its dedupe key was seen before (a redelivery)."""
+        statement = (
+            insert(Message)
+            .values(id=uuid.uuid4(), tenant_id=self.tenant_id, role=MessageRole.contact, **values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
+            .returning(Message.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def by_dedupe_key(self, dedupe_key: str) -> Message | None:
+        statement = self.scoped().where(Message.dedupe_key == dedupe_key)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def unanswered(self, conversation_id: uuid.UUID) -> Sequence[Message]:
+        statement = (
+            self.scoped()
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.role == MessageRole.contact,
+                Message.answered_at.is_(None),
+            )
+            .order_by(Message.position)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def recent(self, conversation_id: uuid.UUID, *, before_position: int, limit: int) -> list[Message]:
+        """The `limit` messages before `before_position`, oldest first."""
+        statement = (
+            self.scoped()
+            .where(Message.conversation_id == conversation_id, Message.position < before_position)
+            .order_by(Message.position.desc())
+            .limit(limit)
+        )
+        return list(reversed((await self.session.execute(statement)).scalars().all()))
+
+    async def has_replies(self, conversation_id: uuid.UUID) -> bool:
+        statement = (
+            select(Message.id)
+            .where(
+                Message.tenant_id == self.tenant_id,
+                Message.conversation_id == conversation_id,
+                Message.role == MessageRole.assistant,
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def mark_answered(self, message_ids: list[uuid.UUID], at: datetime) -> None:
+        await self.session.execute(
+            update(Message)
+            .where(Message.tenant_id == self.tenant_id, Message.id.in_(message_ids))
+            .values(answered_at=at)
+        )
+
+    async def of_conversation(
+        self, conversation_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+    ) -> Sequence[Message]:
+        """Oldest first; with `after`, only the messages that came after that one."""
+        statement = self.scoped().where(Message.conversation_id == conversation_id)
+        if after is not None:
+            cursor = select(Message.position).where(Message.tenant_id == self.tenant_id, Message.id == after)
+            statement = statement.where(Message.position > cursor.scalar_subquery())
+        statement = statement.order_by(Message.position).limit(limit)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def set_delivery(self, message_id: uuid.UUID, status: DeliveryStatus, error: str | None = None) -> None:
+        await self.session.execute(
+            update(Message)
+            .where(Message.tenant_id == self.tenant_id, Message.id == message_id)
+            .values(delivery_status=status, delivery_error=error)
+        )

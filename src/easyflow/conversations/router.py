@@ -1,0 +1,74 @@
+"""HTTP routes: the generic API channel and reading conversations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from easyflow.channels.api import CHANNEL_TYPE, IDENTITY_KIND
+from easyflow.conversations import schemas
+from easyflow.conversations.service import ChannelRef, ConversationQueries, Inbound, InboundService
+from easyflow.kit.schemas import Page
+from easyflow.models.conversations import ConversationStatus
+from easyflow.tenancy.auth import Operator, Session, Viewer
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/channels/api/messages", tags=["api channel"], status_code=status.HTTP_202_ACCEPTED)
+async def post_message(
+    body: schemas.InboundApiMessage, principal: Operator, session: Session
+) -> schemas.AcceptedMessage:
+    """Hand over a customer's message. It is stored, with the job that answers it, before this returns;
+    sending the same `external_message_id` again is acknowledged with `duplicate: true` and answered once.
+    Read the reply from `/conversations/{id}/messages`, or receive it at the tenant's webhook."""
+    inbound = Inbound(
+        identity_kind=IDENTITY_KIND,
+        contact_external_id=body.contact.external_id,
+        contact_name=body.contact.name,
+        contact_phone=body.contact.phone,
+        text=body.text,
+        external_message_id=body.external_message_id,
+        assistant_id=body.assistant_id,
+    )
+    channel = ChannelRef(type=CHANNEL_TYPE, key=CHANNEL_TYPE)
+    return await InboundService(session, principal.tenant_id).accept(channel, inbound)
+
+
+@router.get("/conversations", tags=["conversations"])
+async def list_conversations(
+    principal: Viewer,
+    session: Session,
+    status_filter: Annotated[ConversationStatus | None, Query(alias="status")] = None,
+    needs_human: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[schemas.ConversationRead]:
+    """Conversations, most recently active first; filter by `status` or `needs_human`."""
+    items, total = await ConversationQueries(session, principal.tenant_id).page(
+        limit=limit, offset=offset, status=status_filter, needs_human=needs_human
+    )
+    return Page(items=items, total=total)
+
+
+@router.get("/conversations/{conversation_id}", tags=["conversations"])
+async def read_conversation(
+    conversation_id: uuid.UUID, principal: Viewer, session: Session
+) -> schemas.ConversationRead:
+    return await ConversationQueries(session, principal.tenant_id).get(conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/messages", tags=["conversations"])
+async def conversation_messages(
+    conversation_id: uuid.UUID,
+    principal: Viewer,
+    session: Session,
+    after: Annotated[uuid.UUID | None, Query(description="Only messages after this message id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[schemas.MessageRead]:
+    """The conversation's messages, oldest first."""
+    return await ConversationQueries(session, principal.tenant_id).messages_of(
+        conversation_id, after=after, limit=limit
+    )

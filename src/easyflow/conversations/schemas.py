@@ -1,0 +1,89 @@
+"""Request and response bodies of the conversation routes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from easyflow.kit.schemas import Output, StrictInput
+from easyflow.models.conversations import ConversationStatus, DeliveryStatus, MessageRole
+
+MAX_TEXT_CHARS = 8000
+# C0/C1 control characters other than tab and line breaks: never meaningful in a chat message.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _no_control_characters(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X}")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+CleanText = Annotated[str, AfterValidator(_no_control_characters)]
+Identifier = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control_characters)]
+
+
+class ContactRef(StrictInput):
+    external_id: Identifier = Field(description="Your system's id for this customer.")
+    name: Annotated[CleanText, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=32, pattern=r"^\+?[0-9 ()\-]{5,32}$")] | None = None
+
+
+class InboundApiMessage(StrictInput):
+    contact: ContactRef
+    text: Annotated[CleanText, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_not_blank)]
+    external_message_id: Identifier = Field(description="Your id for this message; a repeat is processed once.")
+    assistant_id: uuid.UUID | None = Field(
+        default=None, description="Who answers a new conversation; the tenant's default assistant if omitted."
+    )
+
+
+class AcceptedMessage(Output):
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    duplicate: bool
+
+
+class ContactRead(Output):
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    unreachable: bool
+
+
+class ConversationRead(Output):
+    id: uuid.UUID
+    contact: ContactRead
+    channel_type: str
+    assistant_id: uuid.UUID | None
+    status: ConversationStatus
+    needs_human: bool
+    flag_reason: str | None
+    language: str | None
+    last_activity_at: datetime
+    created_at: datetime
+
+
+class MessageRead(Output):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    role: MessageRole
+    text: str
+    attachments: list[dict[str, Any]]
+    buttons: list[str]
+    citations: list[dict[str, Any]]
+    usage: dict[str, Any] | None
+    delivery_status: DeliveryStatus
+    external_id: str | None
+    created_at: datetime

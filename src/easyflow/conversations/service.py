@@ -1,0 +1,390 @@
+"""The conversation pipeline: accept a customer's message (stored with its job in one transaction),
+answer it with the assistant, deliver the answer. Services only flush; callers commit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.agents.answers import AssistantProfile, ReplyRequest, Turn
+from easyflow.agents.language import reply_language
+from easyflow.agents.repository import AssistantRepository
+from easyflow.agents.runtime import AgentRuntime
+from easyflow.channels.base import CHANNELS, Outgoing
+from easyflow.conversations import schemas
+from easyflow.conversations.repository import ContactRepository, ConversationRepository, MessageRepository
+from easyflow.db.session import scope_to_tenant
+from easyflow.kit.errors import NotFound, Unprocessable
+from easyflow.kit.jobs import defer
+from easyflow.knowledge.retrieval import Passage
+from easyflow.models.agents import Assistant
+from easyflow.models.conversations import (
+    Contact,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Message,
+    MessageRole,
+)
+from easyflow.tenancy.repository import TenantRepository
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+REPLY_JOB = "conversations.reply"
+DELIVER_JOB = "conversations.deliver"
+HISTORY_MAX_MESSAGES = 40
+# Without a tokenizer per provider, ~3.5 characters per token is a fair average for Russian and English.
+CHARS_PER_TOKEN = 3.5
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    type: str
+    key: str  # "api", or a connected channel's id
+
+
+@dataclass(frozen=True)
+class Inbound:
+    identity_kind: str
+    contact_external_id: str
+    text: str
+    external_message_id: str
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    assistant_id: uuid.UUID | None = None
+
+
+class InboundService:
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.contacts = ContactRepository(session, tenant_id)
+        self.conversations = ConversationRepository(session, tenant_id)
+        self.messages = MessageRepository(session, tenant_id)
+
+    async def accept(self, channel: ChannelRef, inbound: Inbound) -> schemas.AcceptedMessage:
+        """Store the message and the job that will answer it; a redelivered message is acknowledged again."""
+        dedupe_key = f"{channel.key}:{inbound.external_message_id}"
+        seen = await self.messages.by_dedupe_key(dedupe_key)
+        if seen is not None:
+            return schemas.AcceptedMessage(conversation_id=seen.conversation_id, message_id=seen.id, duplicate=True)
+
+        contact = await self._contact(inbound)
+        conversation_id = await self._open_conversation(contact, channel, inbound.assistant_id)
+        now = _now()
+        message_id = await self.messages.insert_inbound(
+            {
+                "conversation_id": conversation_id,
+                "text": inbound.text,
+                "attachments": inbound.attachments,
+                "buttons": [],
+                "citations": [],
+                "reply_to": [],
+                "delivery_status": DeliveryStatus.received,
+                "external_id": inbound.external_message_id,
+                "dedupe_key": dedupe_key,
+                "created_at": now,
+            }
+        )
+        if message_id is None:  # the same message raced in through another request and won
+            raced = await self.messages.by_dedupe_key(dedupe_key)
+            assert raced is not None
+            return schemas.AcceptedMessage(conversation_id=raced.conversation_id, message_id=raced.id, duplicate=True)
+        await self.conversations.touch(conversation_id, now)
+        await defer(self.session, REPLY_JOB, tenant_id=str(self.tenant_id), conversation_id=str(conversation_id))
+        return schemas.AcceptedMessage(conversation_id=conversation_id, message_id=message_id, duplicate=False)
+
+    async def _contact(self, inbound: Inbound) -> Contact:
+        contact = await self.contacts.by_identity(inbound.identity_kind, inbound.contact_external_id)
+        if contact is None:
+            async with self.session.begin_nested() as savepoint:
+                contact = await self.contacts.add(
+                    Contact(name=inbound.contact_name or "", phone=inbound.contact_phone, unreachable=False)
+                )
+                if not await self.contacts.claim_identity(
+                    contact.id, inbound.identity_kind, inbound.contact_external_id
+                ):
+                    await savepoint.rollback()
+                    contact = None
+            if contact is None:
+                contact = await self.contacts.by_identity(inbound.identity_kind, inbound.contact_external_id)
+                assert contact is not None
+            return contact
+        if inbound.contact_name and contact.name != inbound.contact_name:
+            contact.name = inbound.contact_name
+        if inbound.contact_phone and contact.phone != inbound.contact_phone:
+            contact.phone = inbound.contact_phone
+        return contact
+
+    async def _open_conversation(
+        self, contact: Contact, channel: ChannelRef, assistant_id: uuid.UUID | None
+    ) -> uuid.UUID:
+        existing = await self.conversations.open_for(contact.id, channel.key)
+        if existing is not None:
+            return existing.id
+        assistant = await self._assistant(assistant_id)
+        now = _now()
+        created = await self.conversations.open_new(
+            {
+                "contact_id": contact.id,
+                "channel_type": channel.type,
+                "channel_key": channel.key,
+                "assistant_id": assistant.id if assistant else None,
+                "status": ConversationStatus.open,
+                "needs_human": False,
+                "summary": "",
+                "summarized_up_to": 0,
+                "last_activity_at": now,
+                "created_at": now,
+            }
+        )
+        if created is not None:
+            return created
+        raced = await self.conversations.open_for(contact.id, channel.key)
+        assert raced is not None
+        return raced.id
+
+    async def _assistant(self, assistant_id: uuid.UUID | None) -> Assistant | None:
+        assistants = AssistantRepository(self.session, self.tenant_id)
+        if assistant_id is None:
+            return await assistants.default()
+        assistant = await assistants.get(assistant_id)
+        if assistant is None:
+            raise Unprocessable("assistant_id: no such assistant in this tenant.")
+        return assistant
+
+
+class ConversationQueries:
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.conversations = ConversationRepository(session, tenant_id)
+        self.messages = MessageRepository(session, tenant_id)
+
+    async def page(
+        self, *, limit: int, offset: int, status: ConversationStatus | None, needs_human: bool | None
+    ) -> tuple[list[schemas.ConversationRead], int]:
+        rows, total = await self.conversations.page(limit=limit, offset=offset, status=status, needs_human=needs_human)
+        return [_conversation(c, contact) for c, contact in rows], total
+
+    async def get(self, conversation_id: uuid.UUID) -> schemas.ConversationRead:
+        row = await self.conversations.with_contact(conversation_id)
+        if row is None:
+            raise NotFound("No such conversation in this tenant.")
+        return _conversation(*row)
+
+    async def messages_of(
+        self, conversation_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+    ) -> list[schemas.MessageRead]:
+        await self.get(conversation_id)
+        messages = await self.messages.of_conversation(conversation_id, after=after, limit=limit)
+        return [schemas.MessageRead.model_validate(m) for m in messages]
+
+
+def _conversation(conversation: Conversation, contact: Contact) -> schemas.ConversationRead:
+    return schemas.ConversationRead(
+        id=conversation.id,
+        contact=schemas.ContactRead.model_validate(contact),
+        channel_type=conversation.channel_type,
+        assistant_id=conversation.assistant_id,
+        status=conversation.status,
+        needs_human=conversation.needs_human,
+        flag_reason=conversation.flag_reason,
+        language=conversation.language,
+        last_activity_at=conversation.last_activity_at,
+        created_at=conversation.created_at,
+    )
+
+
+def _turn(message: Message) -> Turn:
+    return Turn(role=message.role.value, text=message.text, attachments=message.attachments)
+
+
+def _within_budget(messages: list[Message], token_budget: int) -> list[Message]:
+    """The newest messages whose text fits the budget, oldest first."""
+    kept: list[Message] = []
+    spent = 0.0
+    for message in reversed(messages):
+        spent += len(message.text) / CHARS_PER_TOKEN
+        if spent > token_budget:
+            break
+        kept.append(message)
+    return list(reversed(kept))
+
+
+class ReplyPipeline:
+    """Answers every customer message of a conversation not yet answered, in one reply.
+
+    Jobs of one conversation run one at a time (a procrastinate lock), so messages that arrive while a
+    reply is being written are all answered by the next job together; the jobs they brought find nothing
+    left and end. The reply and the answered marks are written in one transaction at the end, so a crash
+    in between only means the retried job writes the reply once.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.database = runtime.database
+
+    async def reply(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> uuid.UUID | None:
+        request, pending_ids = await self._gather(tenant_id, conversation_id)
+        if request is None:
+            return None
+        agent = AgentRuntime(
+            lambda query, limit: self._search(tenant_id, query, limit),
+            timeout_seconds=self.runtime.settings.agent_timeout_seconds,
+            min_offline_score=self.runtime.settings.offline_min_score,
+        )
+        reply = await agent.answer(request)
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            conversation = await ConversationRepository(session, tenant_id).get_for_update(conversation_id)
+            messages = MessageRepository(session, tenant_id)
+            still_pending = [m.id for m in await messages.unanswered(conversation_id) if m.id in pending_ids]
+            if conversation is None or not still_pending:
+                return None
+            now = _now()
+            answer = await messages.add(
+                Message(
+                    conversation_id=conversation_id,
+                    role=MessageRole.assistant,
+                    text=reply.text,
+                    attachments=[],
+                    buttons=reply.buttons,
+                    citations=[c.as_dict() for c in reply.citations],
+                    usage=reply.usage.as_dict() if reply.usage else None,
+                    delivery_status=DeliveryStatus.pending,
+                    reply_to=[str(i) for i in still_pending],
+                    created_at=now,
+                )
+            )
+            await messages.mark_answered(still_pending, now)
+            conversation.last_activity_at = now
+            conversation.language = request.language
+            if reply.needs_human and not conversation.needs_human:
+                conversation.needs_human = True
+                conversation.flag_reason = reply.flag_reason
+            await defer(session, DELIVER_JOB, tenant_id=str(tenant_id), message_id=str(answer.id))
+            return answer.id
+
+    async def _gather(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> tuple[ReplyRequest | None, set[uuid.UUID]]:
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            conversation = await ConversationRepository(session, tenant_id).get(conversation_id)
+            messages = MessageRepository(session, tenant_id)
+            pending = list(await messages.unanswered(conversation_id)) if conversation else []
+            if conversation is None or not pending:
+                return None, set()
+            assistants = AssistantRepository(session, tenant_id)
+            assistant = (
+                await assistants.get(conversation.assistant_id) if conversation.assistant_id else None
+            ) or await assistants.default()
+            if assistant is None:
+                raise LookupError(f"tenant {tenant_id} has no assistant")
+            tenant = await TenantRepository(session).get(tenant_id)
+            earlier = await messages.recent(
+                conversation_id, before_position=pending[0].position, limit=HISTORY_MAX_MESSAGES
+            )
+            history = _within_budget(earlier, self.runtime.settings.history_token_budget)
+            language = reply_language(" ".join(m.text for m in pending), conversation.language, assistant.language)
+            request = ReplyRequest(
+                tenant_id=tenant_id,
+                conversation_id=conversation_id,
+                assistant=self._profile(assistant),
+                tenant_facts=tenant.facts if tenant else "",
+                language=language,
+                summary=conversation.summary,
+                history=[_turn(m) for m in history],
+                new_messages=[_turn(m) for m in pending],
+                is_first_exchange=not await messages.has_replies(conversation_id),
+            )
+            return request, {m.id for m in pending}
+
+    def _profile(self, assistant: Assistant) -> AssistantProfile:
+        return AssistantProfile(
+            id=assistant.id,
+            name=assistant.name,
+            instructions=assistant.instructions,
+            language=assistant.language,
+            greeting=assistant.greeting,
+            provider=assistant.provider.value,
+            model_name=assistant.model_name,
+            base_url=assistant.base_url,
+            api_key=self.runtime.secrets.decrypt(assistant.api_key_encrypted) if assistant.api_key_encrypted else None,
+            temperature=assistant.temperature,
+            max_tokens=assistant.max_tokens,
+            input_price_per_million=assistant.input_price_per_million,
+            output_price_per_million=assistant.output_price_per_million,
+            enabled_tools=list(assistant.enabled_tools),
+        )
+
+    async def _search(self, tenant_id: uuid.UUID, query: str, limit: int) -> list[Passage]:
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            return await self.runtime.retriever.search(session, tenant_id, query, limit)
+
+    async def flag(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, reason: str) -> None:
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            conversation = await ConversationRepository(session, tenant_id).get_for_update(conversation_id)
+            if conversation is not None:
+                conversation.needs_human = True
+                conversation.flag_reason = reason
+
+
+class DeliveryService:
+    """Send a stored reply through its conversation's channel; safe to run again (at-least-once)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.database = runtime.database
+
+    async def deliver(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        outgoing = await self._load(tenant_id, message_id)
+        if outgoing is None:
+            return
+        channel = CHANNELS[outgoing.conversation.channel_type]
+        delivery = await channel.deliver(self.runtime, outgoing)
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            await MessageRepository(session, tenant_id).set_delivery(message_id, delivery.status)
+            if delivery.recipient_gone:
+                await ContactRepository(session, tenant_id).mark_unreachable(outgoing.contact.id)
+
+    async def fail(self, tenant_id: uuid.UUID, message_id: uuid.UUID, reason: str) -> None:
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            await MessageRepository(session, tenant_id).set_delivery(message_id, DeliveryStatus.failed, reason)
+
+    async def _load(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Outgoing | None:
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            message = await MessageRepository(session, tenant_id).get(message_id)
+            if message is None or message.delivery_status != DeliveryStatus.pending:
+                return None
+            row = await ConversationRepository(session, tenant_id).with_contact(message.conversation_id)
+            tenant = await TenantRepository(session).get(tenant_id)
+            assert row is not None and tenant is not None
+            conversation, contact = row
+            identity = await ContactRepository(session, tenant_id).identity_of(contact.id, conversation.channel_type)
+            secret = tenant.webhook_secret_encrypted
+            return Outgoing(
+                message=message,
+                conversation=conversation,
+                contact=contact,
+                contact_external_id=identity,
+                tenant_webhook_url=tenant.webhook_url,
+                tenant_webhook_secret=self.runtime.secrets.decrypt(secret) if secret else None,
+            )

@@ -1,0 +1,150 @@
+"""Background jobs on procrastinate (PostgreSQL is the queue).
+
+Domains declare handlers with `@job("<domain>.<verb>", ...)`; a handler takes the process's `Runtime` and
+the job's arguments (ids, never objects). `defer` enqueues inside the caller's own SQLAlchemy transaction,
+so a job exists exactly when the data it will work on was committed. Jobs sharing a `lock` run one at a
+time in the order they were deferred (procrastinate's locks), which keeps a conversation's messages in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import procrastinate
+import structlog
+from procrastinate import JobContext, RetryStrategy
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.db.urls import sqlalchemy_url
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[..., Awaitable[None]]
+GiveUpHandler = Callable[..., Awaitable[None]]
+DEFAULT_QUEUE = "default"
+STALLED_JOBS_TASK = "jobs.retry_stalled"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    handler: Handler
+    lock: str | None  # a template over the job's arguments, e.g. "conversation:{conversation_id}"
+    retry: RetryStrategy
+    on_give_up: GiveUpHandler | None
+    queue: str
+
+    def lock_for(self, args: dict[str, Any]) -> str | None:
+        return self.lock.format(**args) if self.lock else None
+
+
+JOBS: dict[str, JobSpec] = {}
+
+
+def job(
+    name: str,
+    *,
+    lock: str | None = None,
+    max_attempts: int = 5,
+    backoff_base: int = 2,
+    on_give_up: GiveUpHandler | None = None,
+    queue: str = DEFAULT_QUEUE,
+) -> Callable[[Handler], Handler]:
+    """Declare a job handler. After its last failed attempt, `on_give_up(runtime, error, **args)` runs
+    so that nothing is dropped silently."""
+
+    def register(handler: Handler) -> Handler:
+        retry = RetryStrategy(max_attempts=max_attempts, exponential_wait=backoff_base)
+        JOBS[name] = JobSpec(name, handler, lock, retry, on_give_up, queue)
+        return handler
+
+    return register
+
+
+async def defer(session: AsyncSession, name: str, **args: Any) -> int:
+    """Enqueue job `name` in the session's transaction; it runs once the transaction commits."""
+    spec = JOBS[name]
+    result = await session.execute(
+        text(
+            "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, NULL, "
+            "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))"
+        ),
+        {"queue": spec.queue, "task": name, "lock": spec.lock_for(args), "args": json.dumps(args)},
+    )
+    return int(result.scalar_one())
+
+
+async def run_job(runtime: Runtime, name: str, args: dict[str, Any], *, attempt_is_last: bool) -> None:
+    """Run one job's handler; on its last attempt a failure first calls the job's give-up handler."""
+    spec = JOBS[name]
+    try:
+        await spec.handler(runtime, **args)
+    except Exception as error:
+        if attempt_is_last and spec.on_give_up is not None:
+            log.error("job.gave_up", job=name, error_type=type(error).__name__)
+            await spec.on_give_up(runtime, error, **args)
+        raise
+
+
+def build_job_app(database_url: str) -> procrastinate.App:
+    """A procrastinate app with every declared job (import the domains' tasks modules first)."""
+    conninfo = sqlalchemy_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4))
+    for spec in JOBS.values():
+        app.task(name=spec.name, pass_context=True, retry=spec.retry, queue=spec.queue)(_procrastinate_task(spec))
+
+    @app.periodic(cron="* * * * *", periodic_id="retry-stalled")
+    @app.task(name=STALLED_JOBS_TASK, queueing_lock=STALLED_JOBS_TASK, pass_context=True)
+    async def retry_stalled(context: JobContext, timestamp: int) -> None:
+        await retry_stalled_jobs(context.app, context.additional_context["stalled_after_seconds"])
+
+    return app
+
+
+def _procrastinate_task(spec: JobSpec) -> Callable[..., Awaitable[None]]:
+    async def task(context: JobContext, **args: Any) -> None:
+        runtime: Runtime = context.additional_context["runtime"]
+        decision = spec.retry.get_retry_decision(exception=Exception(), job=context.job)
+        await run_job(runtime, spec.name, args, attempt_is_last=decision is None)
+
+    task.__name__ = spec.name.replace(".", "_")
+    return task
+
+
+async def retry_stalled_jobs(app: procrastinate.App, stalled_after_seconds: float) -> int:
+    """Put back to the queue the jobs of workers that stopped sending heartbeats (killed, crashed)."""
+    stalled = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after_seconds))
+    for stalled_job in stalled:
+        log.warning("job.stalled_retried", job=stalled_job.task_name, job_id=stalled_job.id)
+        await app.job_manager.retry_job(stalled_job)
+    return len(stalled)
+
+
+async def run_worker(
+    runtime: Runtime, *, concurrency: int, stalled_after_seconds: float, heartbeat_seconds: float
+) -> None:
+    """Work the queue until cancelled; first requeue the jobs a crashed worker left behind."""
+    app = build_job_app(runtime.database.url)
+    async with app.open_async():
+        await retry_stalled_jobs(app, stalled_after_seconds)
+        try:
+            await app.run_worker_async(
+                concurrency=concurrency,
+                install_signal_handlers=False,
+                update_heartbeat_interval=heartbeat_seconds,
+                stalled_worker_timeout=stalled_after_seconds,
+                fetch_job_polling_interval=1.0,
+                additional_context={"runtime": runtime, "stalled_after_seconds": stalled_after_seconds},
+                delete_jobs="successful",
+            )
+        except asyncio.CancelledError:
+            log.info("worker.stopped")
+            raise

@@ -1,0 +1,1 @@
+"""The tenant's knowledge: documents, chunks and search."""

@@ -1,0 +1,53 @@
+"""Assistants: who answers a tenant's customers, and with which model."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from typing import Any
+
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned
+
+
+class ModelProvider(enum.StrEnum):
+    """`none` is the offline answerer: knowledge-base answers with citations, no LLM."""
+
+    none = "none"
+    openai = "openai"
+    openai_compatible = "openai_compatible"
+    anthropic = "anthropic"
+    gemini = "gemini"
+
+
+class Assistant(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    __tablename__ = "assistants"
+    __table_args__ = (
+        Index("uq_assistants_one_default", "tenant_id", unique=True, postgresql_where=text("is_default")),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8), default="ru")
+    greeting: Mapped[str] = mapped_column(Text, default="")
+    provider: Mapped[ModelProvider] = mapped_column(
+        Enum(ModelProvider, name="model_provider", values_callable=lambda ms: [m.value for m in ms]),
+        default=ModelProvider.none,
+    )
+    model_name: Mapped[str] = mapped_column(String(200), default="")
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    api_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    temperature: Mapped[float] = mapped_column(Float, default=0.3)
+    max_tokens: Mapped[int] = mapped_column(Integer, default=800)
+    # Prices in the tenant's billing currency per million tokens, to record each reply's cost.
+    input_price_per_million: Mapped[float] = mapped_column(Float, default=0.0)
+    output_price_per_million: Mapped[float] = mapped_column(Float, default=0.0)
+    enabled_tools: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    knowledge_scope: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

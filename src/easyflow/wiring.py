@@ -1,0 +1,6 @@
+"""Import every module that registers background jobs or channels, so a process that runs them knows all."""
+
+from easyflow.channels import api as _api_channel
+from easyflow.conversations import tasks as _conversation_tasks
+
+REGISTERING_MODULES = (_api_channel, _conversation_tasks)
