@@ -11,21 +11,26 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from easyflow import wiring
 from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.db import migrate
 from easyflow.db.database import Database
 from easyflow.db.embedded import EmbeddedPostgres
 from easyflow.db.session import scope_to_tenant
+from easyflow.kit.jobs import JOBS, run_job
 from easyflow.models.tenancy import Role
+from easyflow.runtime import Runtime
 from easyflow.tenancy import schemas
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import ApiKeyService, MemberService, TenantService
 from tests.support import create_database, drop_database
 
 TEST_SECRET_KEY = "test-signing-key-" + "x" * 40
+assert wiring.REGISTERING_MODULES
 
 
 @pytest.fixture(scope="session")
@@ -88,13 +93,38 @@ async def session(connection: AsyncConnection, database: Database) -> AsyncItera
 
 
 @pytest.fixture
-async def client(
-    settings: Settings, database: Database, connection: AsyncConnection
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database=database)
+async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime=runtime)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+async def runtime(settings: Settings, database: Database, connection: AsyncConnection) -> AsyncIterator[Runtime]:
+    """The shared resources jobs run with, on the test's transaction."""
+    shared = Runtime.create(settings, database)
+    yield shared
+    await shared.close()
+
+
+async def run_queued_jobs(runtime: Runtime, *, last_attempt: bool = False) -> list[str]:
+    """Run the queued jobs in the test's transaction, oldest first, as a worker would (one at a time,
+    so per-conversation order holds); returns the names of the jobs run."""
+    ran: list[str] = []
+    while True:
+        async with runtime.database.session() as db_session, db_session.begin():
+            row = (
+                await db_session.execute(
+                    text("SELECT id, task_name, args FROM procrastinate_jobs WHERE status = 'todo' ORDER BY id LIMIT 1")
+                )
+            ).first()
+            if row is None:
+                return ran
+            await db_session.execute(text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": row.id})
+        if row.task_name in JOBS:
+            await run_job(runtime, row.task_name, row.args, attempt_is_last=last_attempt)
+        ran.append(row.task_name)
 
 
 @dataclass

@@ -28,19 +28,19 @@ assert wiring.REGISTERING_MODULES
 
 
 def create_app(
-    settings: Settings | None = None, *, database: Database | None = None, run_worker_in_process: bool = False
+    settings: Settings | None = None, *, runtime: Runtime | None = None, run_worker_in_process: bool = False
 ) -> FastAPI:
-    """Build the app. With `database` given (tests, benchmarks) the caller owns it; otherwise the lifespan
-    opens one from settings and closes it on shutdown. `run_worker_in_process` also works the job queue."""
+    """Build the app. With a `runtime` given (tests, benchmarks) the caller owns it and its database;
+    otherwise the lifespan opens them from settings and closes them on shutdown. `run_worker_in_process`
+    also works the job queue in this process."""
     settings = settings or get_settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = database is None
-        app.state.database = database or await Database.open(settings)
-        if getattr(app.state, "runtime", None) is None:
-            app.state.runtime = Runtime.create(settings, app.state.database)
+        owned = runtime is None
+        if owned:
+            app.state.runtime = Runtime.create(settings, await Database.open(settings))
         worker = None
         if run_worker_in_process:
             worker = asyncio.create_task(
@@ -59,9 +59,9 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
-            await app.state.runtime.close()
             if owned:
-                await app.state.database.close()
+                await app.state.runtime.close()
+                await app.state.runtime.database.close()
 
     app = FastAPI(
         title="easyflow",
@@ -74,9 +74,8 @@ def create_app(
     app.state.login_limiter = LoginRateLimiter.from_settings(
         settings.redis_url, settings.login_rate_limit_per_account, settings.login_rate_limit_per_ip
     )
-    if database is not None:
-        app.state.database = database
-        app.state.runtime = Runtime.create(settings, database)
+    if runtime is not None:
+        app.state.runtime = runtime
     install_problem_handlers(app)
     for router in (observability_router, tenancy_router, agents_router, conversations_router):
         app.include_router(router)

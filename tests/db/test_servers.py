@@ -16,6 +16,7 @@ from easyflow.config import Settings
 from easyflow.db import migrate
 from easyflow.db.database import Database
 from easyflow.db.embedded import EmbeddedPostgres
+from easyflow.runtime import Runtime
 from tests.support import create_database, drop_database
 
 EXTERNAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -100,9 +101,11 @@ async def test_external_server_without_pgvector_runs_and_says_what_is_missing(
         assert database.capabilities.pgvector is False
         assert "no pgvector" in database.capabilities.warnings[0]
         assert "password" not in database.capabilities.warnings[0]
-        app = create_app(settings, database=database)
+        runtime = Runtime.create(settings, database)
+        app = create_app(settings, runtime=runtime)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             ready = await client.get("/health/ready")
+        await runtime.close()
         assert ready.status_code == 200
         assert ready.json()["checks"]["pgvector"] == "missing: full-text search only"
         assert "no pgvector" in ready.json()["warnings"][0]

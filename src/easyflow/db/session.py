@@ -32,7 +32,7 @@ async def enter_system_scope(session: AsyncSession) -> None:
 async def session_in_transaction(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: one transaction per request, committed when the endpoint returns, before the
     response is sent (declared with scope="function"), rolled back on any error."""
-    database = request.app.state.database
+    database = request.app.state.runtime.database
     async with database.session() as session:
         await session.begin()
         try:

@@ -23,7 +23,7 @@ async def health() -> dict[str, str]:
 @router.get("/health/ready", responses={503: {"description": "Not ready; the body says which check failed."}})
 async def ready(request: Request) -> JSONResponse:
     """Ready to serve: the database answers and its schema is at the latest migration."""
-    database = request.app.state.database
+    database = request.app.state.runtime.database
     checks: dict[str, Any] = {}
     try:
         async with database.engine.connect() as connection:
@@ -44,5 +44,5 @@ async def ready(request: Request) -> JSONResponse:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     app_metrics = request.app.state.metrics
-    app_metrics.observe_pool(request.app.state.database.engine)
+    app_metrics.observe_pool(request.app.state.runtime.database.engine)
     return Response(generate_latest(app_metrics.registry), media_type=CONTENT_TYPE_LATEST)
