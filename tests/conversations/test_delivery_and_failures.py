@@ -17,7 +17,7 @@ from easyflow.kit.jobs import run_job
 from easyflow.knowledge.retrieval import Passage
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
-from tests.doubles.webhook_receiver import WebhookReceiver, webhook_receiver  # noqa: F401
+from tests.doubles.webhook_receiver import WebhookReceiver
 
 POST = "/api/v1/channels/api/messages"
 
