@@ -92,7 +92,7 @@ def resolve_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine whose connections act as the non-bypassing app role when the login user would bypass RLS."""
-    engine = create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     event.listen(engine.sync_engine, "connect", _drop_rls_bypass)
     return engine
 

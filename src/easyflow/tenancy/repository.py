@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.kit.repository import TenantScopedRepository
@@ -111,15 +112,31 @@ class ApiKeyRepository(TenantScopedRepository[ApiKey]):
         return (await self.session.execute(statement)).scalar_one()
 
 
+@dataclass(frozen=True)
+class FoundApiKey:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    key_hash: str
+    role: Role
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
 class ApiKeyDirectory:
-    """API keys by their public prefix, read in system scope to find the caller's tenant."""
+    """API keys by their public prefix, across tenants, to find the caller's tenant."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_prefix(self, prefix: str) -> ApiKey | None:
-        result = await self.session.execute(select(ApiKey).where(ApiKey.prefix == prefix))
-        return result.scalar_one_or_none()
+    async def find_and_scope(self, prefix: str) -> FoundApiKey | None:
+        """The key with this prefix; when there is one, the transaction is now scoped to its tenant
+        (one round trip: the easyflow_find_api_key function)."""
+        row = (
+            await self.session.execute(text("SELECT * FROM easyflow_find_api_key(:prefix)"), {"prefix": prefix})
+        ).first()
+        if row is None:
+            return None
+        return FoundApiKey(row.id, row.tenant_id, row.key_hash, Role(row.role), row.revoked_at, row.last_used_at)
 
     async def touch(self, key_id: uuid.UUID, now: datetime) -> None:
         await self.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))

@@ -74,16 +74,15 @@ class AuthService:
 
     async def _authenticate_api_key(self, credential: str) -> Principal:
         parsed = split_token(credential, API_KEY_KIND)
-        await enter_system_scope(self.session)
-        key = await ApiKeyDirectory(self.session).by_prefix(parsed[0]) if parsed else None
+        keys = ApiKeyDirectory(self.session)
+        key = await keys.find_and_scope(parsed[0]) if parsed else None
         if key is None or not constant_time_equals(key.key_hash, sha256_hex(credential)):
             raise Unauthorized("The API key is not valid.")
         if key.revoked_at is not None:
             raise Unauthorized("The API key has been revoked.")
         now = _now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-            await ApiKeyDirectory(self.session).touch(key.id, now)
-        await scope_to_tenant(self.session, key.tenant_id)
+            await keys.touch(key.id, now)
         return Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id)
 
     async def _authenticate_access_token(self, credential: str) -> Principal:

@@ -1,0 +1,148 @@
+"""The pipeline with real processes: an API server and workers on a committed database. Order within a
+conversation, many conversations at once, and crashes (kill -9) of the API or a worker mid-job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.support import create_database, drop_database
+from tests.test_cli import EASYFLOW, free_port, run, wait_ready
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def live_env(embedded_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    name = f"easyflow_live_{os.getpid()}"
+    url = create_database(embedded_server, name)
+    env = {
+        **os.environ,
+        "EASYFLOW_DATABASE_URL": url,
+        "EASYFLOW_DATA_DIR": str(tmp_path / "data"),
+        "EASYFLOW_SECRET_KEY": "live-test-key-" + "q" * 40,
+        "EASYFLOW_LOG_FORMAT": "json",
+        "EASYFLOW_WORKER_HEARTBEAT_SECONDS": "0.5",
+        "EASYFLOW_STALLED_JOB_SECONDS": "2",
+    }
+    assert run(env, "migrate").returncode == 0
+    yield env
+    drop_database(embedded_server, name)
+
+
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([EASYFLOW, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def new_tenant(env: dict[str, str]) -> dict[str, str]:
+    created = run(
+        env, "tenant", "create", "--name", "Live", "--owner-email", f"{uuid.uuid4().hex[:8]}@example.com",
+        "--owner-password", "live-password", "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    return dict(json.loads(created.stdout))
+
+
+def messages(env: dict[str, str]) -> list[tuple]:
+    """Every message, read as the database owner (the test looks across the whole database)."""
+    with psycopg.connect(env["EASYFLOW_DATABASE_URL"]) as conn:
+        return conn.execute(
+            "SELECT conversation_id, id, role, text, answered_at, reply_to, position FROM messages ORDER BY position"
+        ).fetchall()
+
+
+def wait_until_all_answered(env: dict[str, str], expected_contact_messages: int, seconds: float) -> list[tuple]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rows = messages(env)
+        contact = [r for r in rows if r[2] == "contact"]
+        if len(contact) == expected_contact_messages and all(r[4] is not None for r in contact):
+            return rows
+        time.sleep(0.2)
+    raise AssertionError(f"not every message was answered within {seconds} s: {messages(env)}")
+
+
+def assert_each_answered_once_in_order(rows: list[tuple]) -> None:
+    by_conversation: dict[object, list[tuple]] = {}
+    for row in rows:
+        by_conversation.setdefault(row[0], []).append(row)
+    for conversation in by_conversation.values():
+        answered: list[str] = []
+        seen_contact: list[str] = []
+        for _, message_id, role, _, _, reply_to, _ in conversation:
+            if role == "contact":
+                seen_contact.append(str(message_id))
+            else:
+                assert all(r in seen_contact for r in reply_to), "a reply answered a message that came after it"
+                answered.extend(reply_to)
+        assert sorted(answered) == sorted(seen_contact), "every message answered exactly once"
+        assert answered == [m for m in seen_contact if m in answered], "answered in arrival order"
+
+
+def post(base: str, key: str, contact: str, text: str, external_id: str | None = None) -> httpx.Response:
+    return httpx.post(
+        f"{base}/api/v1/channels/api/messages",
+        json={"contact": {"external_id": contact}, "text": text, "external_message_id": external_id or uuid.uuid4().hex},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+
+
+def test_many_conversations_at_once_each_in_order(live_env: dict[str, str]) -> None:
+    tenant = new_tenant(live_env)
+    port = free_port()
+    api = start(live_env, "serve", "--port", str(port), "--no-worker")
+    workers = [start(live_env, "worker", "--concurrency", "4") for _ in range(2)]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, api, 30)
+        sent = 0
+        for round_ in range(5):
+            for customer in range(4):
+                assert post(base, tenant["api_key"], f"customer-{customer}", f"Вопрос {round_}").status_code == 202
+                sent += 1
+        rows = wait_until_all_answered(live_env, sent, 60)
+        assert_each_answered_once_in_order(rows)
+        assert len({r[0] for r in rows}) == 4
+    finally:
+        for process in (api, *workers):
+            stop(process)
+
+
+def test_messages_accepted_by_an_api_killed_at_once_are_all_answered(live_env: dict[str, str]) -> None:
+    tenant = new_tenant(live_env)
+    port = free_port()
+    api = start(live_env, "serve", "--port", str(port), "--no-worker")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, api, 30)
+        accepted = [post(base, tenant["api_key"], "c", f"m{i}").status_code for i in range(10)]
+        assert accepted == [202] * 10
+    finally:
+        api.send_signal(signal.SIGKILL)
+        api.wait()
+    worker = start(live_env, "worker")
+    try:
+        rows = wait_until_all_answered(live_env, 10, 60)
+        assert_each_answered_once_in_order(rows)
+    finally:
+        stop(worker)
