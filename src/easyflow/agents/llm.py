@@ -48,8 +48,10 @@ def build_model(profile: AssistantProfile) -> Model:
         from pydantic_ai.models.anthropic import AnthropicModel
         from pydantic_ai.providers.anthropic import AnthropicProvider
 
+        # The Anthropic SDK appends /v1 itself; accept base URLs written either way.
+        base_url = profile.base_url.removesuffix("/v1") if profile.base_url else None
         return AnthropicModel(
-            profile.model_name, provider=AnthropicProvider(api_key=profile.api_key, base_url=profile.base_url)
+            profile.model_name, provider=AnthropicProvider(api_key=profile.api_key, base_url=base_url)
         )
     if profile.provider == ModelProvider.gemini:
         from pydantic_ai.models.google import GoogleModel
@@ -139,10 +141,11 @@ class LlmAnswerer:
                 seen.add(found)
                 return [{"id": p.chunk_id, "document": p.document, "section": p.section, "text": p.text} for p in found]
 
-        result = await agent.run(question, message_history=_history(request.history))
+        async with agent:  # closes the provider's HTTP client
+            result = await agent.run(question, message_history=_history(request.history))
         output = result.output
         answer = output if isinstance(output, AssistantAnswer) else AssistantAnswer(text=str(output))
-        usage = result.usage()
+        usage = result.usage
         cost = (
             usage.input_tokens * profile.input_price_per_million
             + usage.output_tokens * profile.output_price_per_million
@@ -158,3 +161,21 @@ class LlmAnswerer:
             needs_human=answer.needs_human,
             flag_reason="the assistant asked for a human" if answer.needs_human else None,
         )
+
+
+async def summarize(profile: AssistantProfile, previous: str, turns: list[Turn], language: str) -> str:
+    """Fold older turns into the conversation's running summary (a few sentences)."""
+    transcript = "\n".join(f"{turn.role}: {turn.text}" for turn in turns)
+    agent: Agent[None, str] = Agent(
+        build_model(profile),
+        instructions=(
+            f"Update the summary of a customer conversation in {LANGUAGE_NAMES.get(language, 'Russian')}. "
+            "Keep what matters for serving the customer: who they are, what they want, what was promised or "
+            "booked, open questions. At most 8 sentences. Answer with the summary only."
+        ),
+        output_type=str,
+        model_settings={"temperature": 0.0, "max_tokens": 400},
+    )
+    async with agent:
+        result = await agent.run(f"Current summary:\n{previous or '(none)'}\n\nNew turns:\n{transcript}")
+    return result.output.strip()

@@ -169,6 +169,23 @@ class MessageRepository(TenantScopedRepository[Message]):
         )
         return list(reversed((await self.session.execute(statement)).scalars().all()))
 
+    async def after(self, conversation_id: uuid.UUID, position: int) -> Sequence[Message]:
+        """Every message after `position`, oldest first."""
+        statement = (
+            self.scoped()
+            .where(Message.conversation_id == conversation_id, Message.position > position)
+            .order_by(Message.position)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def count_after(self, conversation_id: uuid.UUID, position: int) -> int:
+        statement = select(func.count()).where(
+            Message.tenant_id == self.tenant_id,
+            Message.conversation_id == conversation_id,
+            Message.position > position,
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
     async def has_replies(self, conversation_id: uuid.UUID) -> bool:
         statement = (
             select(Message.id)

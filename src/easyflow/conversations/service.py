@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents.answers import AssistantProfile, ReplyRequest, Turn
 from easyflow.agents.language import reply_language
+from easyflow.agents.llm import summarize
 from easyflow.agents.repository import AssistantRepository
 from easyflow.agents.runtime import AgentRuntime
 from easyflow.channels.base import CHANNELS, Outgoing
@@ -22,7 +23,7 @@ from easyflow.db.session import scope_to_tenant
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.kit.jobs import defer
 from easyflow.knowledge.retrieval import Passage
-from easyflow.models.agents import Assistant
+from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.conversations import (
     Contact,
     Conversation,
@@ -40,7 +41,10 @@ log = structlog.get_logger(__name__)
 
 REPLY_JOB = "conversations.reply"
 DELIVER_JOB = "conversations.deliver"
+SUMMARIZE_JOB = "conversations.summarize"
 HISTORY_MAX_MESSAGES = 40
+# Once this many messages lie beyond the summary, all but the newest HISTORY_MAX_MESSAGES are folded into it.
+SUMMARIZE_AFTER_MESSAGES = 2 * HISTORY_MAX_MESSAGES
 # Without a tokenizer per provider, ~3.5 characters per token is a fair average for Russian and English.
 CHARS_PER_TOKEN = 3.5
 
@@ -275,7 +279,47 @@ class ReplyPipeline:
                 conversation.needs_human = True
                 conversation.flag_reason = reply.flag_reason
             await defer(session, DELIVER_JOB, tenant_id=str(tenant_id), message_id=str(answer.id))
+            if request.assistant.provider != ModelProvider.none and (
+                await messages.count_after(conversation_id, conversation.summarized_up_to) > SUMMARIZE_AFTER_MESSAGES
+            ):
+                await defer(session, SUMMARIZE_JOB, tenant_id=str(tenant_id), conversation_id=str(conversation_id))
             return answer.id
+
+    async def summarize(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        """Fold all but the newest turns into the conversation's rolling summary (LLM assistants only)."""
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            conversation = await ConversationRepository(session, tenant_id).get(conversation_id)
+            if conversation is None:
+                return
+            unsummarized = list(
+                await MessageRepository(session, tenant_id).after(conversation_id, conversation.summarized_up_to)
+            )
+            to_fold = unsummarized[:-HISTORY_MAX_MESSAGES]
+            assistant = await self._assistant_of(session, tenant_id, conversation)
+            if not to_fold or assistant.provider == ModelProvider.none:
+                return
+            previous, language, profile = (
+                conversation.summary,
+                conversation.language or assistant.language,
+                self._profile(assistant),
+            )
+        summary = await summarize(profile, previous, [_turn(m) for m in to_fold], language)
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            conversation = await ConversationRepository(session, tenant_id).get_for_update(conversation_id)
+            if conversation is not None and conversation.summarized_up_to < to_fold[-1].position:
+                conversation.summary = summary
+                conversation.summarized_up_to = to_fold[-1].position
+
+    async def _assistant_of(self, session: AsyncSession, tenant_id: uuid.UUID, conversation: Conversation) -> Assistant:
+        assistants = AssistantRepository(session, tenant_id)
+        assistant = (
+            await assistants.get(conversation.assistant_id) if conversation.assistant_id else None
+        ) or await assistants.default()
+        if assistant is None:
+            raise LookupError(f"tenant {tenant_id} has no assistant")
+        return assistant
 
     async def _gather(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
@@ -287,17 +331,13 @@ class ReplyPipeline:
             pending = list(await messages.unanswered(conversation_id)) if conversation else []
             if conversation is None or not pending:
                 return None, set()
-            assistants = AssistantRepository(session, tenant_id)
-            assistant = (
-                await assistants.get(conversation.assistant_id) if conversation.assistant_id else None
-            ) or await assistants.default()
-            if assistant is None:
-                raise LookupError(f"tenant {tenant_id} has no assistant")
+            assistant = await self._assistant_of(session, tenant_id, conversation)
             tenant = await TenantRepository(session).get(tenant_id)
             earlier = await messages.recent(
                 conversation_id, before_position=pending[0].position, limit=HISTORY_MAX_MESSAGES
             )
-            history = _within_budget(earlier, self.runtime.settings.history_token_budget)
+            unsummarized = [m for m in earlier if m.position > conversation.summarized_up_to]
+            history = _within_budget(unsummarized, self.runtime.settings.history_token_budget)
             language = reply_language(" ".join(m.text for m in pending), conversation.language, assistant.language)
             request = ReplyRequest(
                 tenant_id=tenant_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from easyflow.conversations.service import DELIVER_JOB, REPLY_JOB, DeliveryService, ReplyPipeline
+from easyflow.conversations.service import DELIVER_JOB, REPLY_JOB, SUMMARIZE_JOB, DeliveryService, ReplyPipeline
 from easyflow.kit.jobs import job
 
 if TYPE_CHECKING:
@@ -29,3 +29,8 @@ async def _delivery_gave_up(runtime: Runtime, error: Exception, *, tenant_id: st
 @job(DELIVER_JOB, max_attempts=8, on_give_up=_delivery_gave_up)
 async def deliver(runtime: Runtime, *, tenant_id: str, message_id: str) -> None:
     await DeliveryService(runtime).deliver(uuid.UUID(tenant_id), uuid.UUID(message_id))
+
+
+@job(SUMMARIZE_JOB, lock="conversation:{conversation_id}", max_attempts=3)
+async def summarize(runtime: Runtime, *, tenant_id: str, conversation_id: str) -> None:
+    await ReplyPipeline(runtime).summarize(uuid.UUID(tenant_id), uuid.UUID(conversation_id))
