@@ -16,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests.doubles.llm_server import LLMServer, delay, reply
 from tests.support import create_database, drop_database
 from tests.test_cli import EASYFLOW, free_port, run, wait_ready
 
@@ -55,8 +56,16 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 def new_tenant(env: dict[str, str]) -> dict[str, str]:
     created = run(
-        env, "tenant", "create", "--name", "Live", "--owner-email", f"{uuid.uuid4().hex[:8]}@example.com",
-        "--owner-password", "live-password", "--json",
+        env,
+        "tenant",
+        "create",
+        "--name",
+        "Live",
+        "--owner-email",
+        f"{uuid.uuid4().hex[:8]}@example.com",
+        "--owner-password",
+        "live-password",
+        "--json",
     )
     assert created.returncode == 0, created.stderr
     return dict(json.loads(created.stdout))
@@ -101,7 +110,11 @@ def assert_each_answered_once_in_order(rows: list[tuple]) -> None:
 def post(base: str, key: str, contact: str, text: str, external_id: str | None = None) -> httpx.Response:
     return httpx.post(
         f"{base}/api/v1/channels/api/messages",
-        json={"contact": {"external_id": contact}, "text": text, "external_message_id": external_id or uuid.uuid4().hex},
+        json={
+            "contact": {"external_id": contact},
+            "text": text,
+            "external_message_id": external_id or uuid.uuid4().hex,
+        },
         headers={"Authorization": f"Bearer {key}"},
         timeout=10,
     )
@@ -146,3 +159,42 @@ def test_messages_accepted_by_an_api_killed_at_once_are_all_answered(live_env: d
         assert_each_answered_once_in_order(rows)
     finally:
         stop(worker)
+
+
+def job_states(env: dict[str, str]) -> list[str]:
+    with psycopg.connect(env["EASYFLOW_DATABASE_URL"]) as conn:
+        return [row[0] for row in conn.execute("SELECT status FROM procrastinate_jobs").fetchall()]
+
+
+def test_a_worker_killed_mid_reply_loses_nothing_and_doubles_nothing(live_env: dict[str, str], llm: LLMServer) -> None:
+    tenant = new_tenant(live_env)
+    port = free_port()
+    api = start(live_env, "serve", "--port", str(port), "--no-worker")
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {tenant['api_key']}"}
+    worker = start(live_env, "worker")
+    try:
+        wait_ready(base, api, 30)
+        assistant = httpx.get(f"{base}/api/v1/assistants", headers=headers).json()["items"][0]
+        model = {"provider": "openai_compatible", "model_name": "slow", "base_url": llm.base_url, "api_key": "k"}
+        assert httpx.patch(
+            f"{base}/api/v1/assistants/{assistant['id']}", json={"model": model}, headers=headers
+        ).is_success
+        llm.double.script(delay(20, reply("never delivered")), reply("Ответ после перезапуска."))
+        assert post(base, tenant["api_key"], "c", "Вопрос").status_code == 202
+
+        deadline = time.monotonic() + 20
+        while "doing" not in job_states(live_env) or not llm.double.requests:
+            assert time.monotonic() < deadline, "the worker never started the job"
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGKILL)  # mid-job: the model is still thinking
+        worker.wait()
+        time.sleep(2.5)  # longer than EASYFLOW_STALLED_JOB_SECONDS: the dead worker's heartbeat is stale
+
+        worker = start(live_env, "worker")
+        rows = wait_until_all_answered(live_env, 1, 30)
+        replies = [r for r in rows if r[2] == "assistant"]
+        assert [r[3] for r in replies] == ["Ответ после перезапуска."]
+    finally:
+        for process in (api, worker):
+            stop(process)
