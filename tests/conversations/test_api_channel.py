@@ -244,3 +244,21 @@ async def test_other_tenants_conversations_are_404_and_invisible(
     b_assistant = (await client.get("/api/v1/assistants", headers=tenant_b.headers)).json()["items"][0]["id"]
     refused = await post(client, tenant_a, message("hi", contact="new", assistant_id=b_assistant))
     assert refused.status_code == 422
+
+
+async def test_closing_and_unflagging(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    first = (await post(client, tenant_a, message("Сколько стоит?"))).json()
+    await run_queued_jobs(runtime)
+    url = f"/api/v1/conversations/{first['conversation_id']}"
+    viewer = {"Authorization": f"Bearer {await make_key(database, tenant_a, Role.viewer)}"}
+    assert (await client.patch(url, json={"needs_human": False}, headers=viewer)).status_code == 403
+    assert (await client.patch(url, json={"needs_human": False}, headers=tenant_b.headers)).status_code == 404
+    unflagged = (await client.patch(url, json={"needs_human": False}, headers=tenant_a.headers)).json()
+    assert (unflagged["needs_human"], unflagged["flag_reason"]) == (False, None)
+    closed = (await client.patch(url, json={"status": "closed"}, headers=tenant_a.headers)).json()
+    assert closed["status"] == "closed"
+    assert (await client.patch(url, json={"needs_human": True}, headers=tenant_a.headers)).status_code == 422
+    again = (await post(client, tenant_a, message("Ещё вопрос"))).json()
+    assert again["conversation_id"] != first["conversation_id"]

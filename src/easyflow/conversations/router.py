@@ -60,6 +60,14 @@ async def read_conversation(
     return await ConversationQueries(session, principal.tenant_id).get(conversation_id)
 
 
+@router.patch("/conversations/{conversation_id}", tags=["conversations"])
+async def update_conversation(
+    conversation_id: uuid.UUID, body: schemas.ConversationUpdate, principal: Operator, session: Session
+) -> schemas.ConversationRead:
+    """Close a conversation, or clear its hand-over flag once a person has dealt with it."""
+    return await ConversationQueries(session, principal.tenant_id).update(conversation_id, body)
+
+
 @router.get("/conversations/{conversation_id}/messages", tags=["conversations"])
 async def conversation_messages(
     conversation_id: uuid.UUID,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -87,3 +87,10 @@ class MessageRead(Output):
     delivery_status: DeliveryStatus
     external_id: str | None
     created_at: datetime
+
+
+class ConversationUpdate(StrictInput):
+    status: ConversationStatus | None = Field(
+        default=None, description="`closed` ends it; the customer's next message opens a new conversation."
+    )
+    needs_human: Literal[False] | None = Field(default=None, description="`false` clears the hand-over flag.")

@@ -188,6 +188,18 @@ class ConversationQueries:
             raise NotFound("No such conversation in this tenant.")
         return _conversation(*row)
 
+    async def update(self, conversation_id: uuid.UUID, changes: schemas.ConversationUpdate) -> schemas.ConversationRead:
+        conversation = await self.conversations.get_for_update(conversation_id)
+        if conversation is None:
+            raise NotFound("No such conversation in this tenant.")
+        if changes.status is not None:
+            conversation.status = changes.status
+        if changes.needs_human is False:
+            conversation.needs_human = False
+            conversation.flag_reason = None
+        await self.conversations.session.flush()
+        return await self.get(conversation_id)
+
     async def messages_of(
         self, conversation_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
     ) -> list[schemas.MessageRead]:
