@@ -30,6 +30,7 @@ from easyflow.tenancy.ratelimit import LoginRateLimiter
 from easyflow.tenancy.repository import (
     ApiKeyDirectory,
     ApiKeyRepository,
+    MemberAccess,
     MembershipDirectory,
     MembershipRepository,
     RefreshTokenRepository,
@@ -87,11 +88,10 @@ class AuthService:
 
     async def _authenticate_access_token(self, credential: str) -> Principal:
         claims = read_access_token(self.settings.signing_key(), credential)
-        await scope_to_tenant(self.session, claims.tenant_id)
-        row = await MembershipRepository(self.session, claims.tenant_id).member(claims.user_id)
-        if row is None or not row[1].is_active:
+        role = await MemberAccess(self.session).scope_and_role(claims.tenant_id, claims.user_id)
+        if role is None:
             raise Unauthorized("This account no longer has access to the tenant.")
-        return Principal(tenant_id=claims.tenant_id, role=row[0].role, user_id=claims.user_id)
+        return Principal(tenant_id=claims.tenant_id, role=role, user_id=claims.user_id)
 
     async def login(
         self, request: schemas.LoginRequest, client_ip: str, limiter: LoginRateLimiter
