@@ -10,10 +10,10 @@ Method
    127.0.0.1 ports and are measured only once they answer.
 3. Drive each target with the identical load generator, run in its own process so it does not share an
    interpreter with any server: a fixed number of keep-alive connections, each looping over the same GET.
-   Each connection is its own httpx.AsyncClient limited to one connection: with 32 connections in one
-   client, httpcore's pool bookkeeping costs the client about three times the CPU per request, which would
-   make the client, not the servers, the bottleneck. A warm-up (connections opened, pools filled, caches
-   primed) is discarded; the measured phase counts requests started within `--duration` seconds, up to
+   Each connection is a minimal raw HTTP/1.1 keep-alive client (a prebuilt GET, the answer read by
+   its Content-Length): an HTTP library costs the client more CPU per request than the bare app costs
+   the server, which would make the client, not the servers, the bottleneck. A warm-up (connections
+   opened, pools filled, caches primed) is discarded; the measured phase counts requests started within `--duration` seconds, up to
    `--max-requests`, and divides the 2xx answers by the time from its start to the last answer.
    Latency is per request, client side (send to full body received); p50/p99 are over 2xx answers.
    Non-2xx answers and transport failures are errors.
@@ -49,6 +49,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -153,17 +154,53 @@ def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
+class _RawConnection:
+    """A minimal HTTP/1.1 keep-alive client: one prebuilt GET, answers read by Content-Length.
+
+    An HTTP library spends more CPU per request than a bare ASGI app does, which would make the client the
+    bottleneck on a small machine and hide the bare app's real rate; this spends almost none."""
+
+    def __init__(self, plan: LoadPlan) -> None:
+        parsed = urlsplit(plan.url)
+        self.host, self.port = parsed.hostname or HOST, parsed.port or 80
+        lines = [f"GET {parsed.path or '/'} HTTP/1.1", f"Host: {parsed.netloc}"]
+        lines += [f"{name}: {value}" for name, value in plan.headers.items()]
+        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self) -> int:
+        """Send the GET and read the whole answer; the status code."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def _connection_loop(plan: LoadPlan, phase: _Phase) -> None:
     """One keep-alive connection sending the GET again as soon as the answer is in, until the phase ends."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(
-        headers=plan.headers, limits=limits, timeout=REQUEST_TIMEOUT_SECONDS, trust_env=False
-    ) as client:
-        while await _request(client, plan, phase):
+    connection = _RawConnection(plan)
+    try:
+        while await _request(connection, plan, phase):
             pass
+    finally:
+        await connection.close()
 
 
-async def _request(client: httpx.AsyncClient, plan: LoadPlan, phase: _Phase) -> bool:
+async def _request(connection: _RawConnection, plan: LoadPlan, phase: _Phase) -> bool:
     """Send one GET and record it if it started in the measured phase; False once no more may start."""
     started = time.perf_counter()
     if started >= phase.end:
@@ -174,10 +211,12 @@ async def _request(client: httpx.AsyncClient, plan: LoadPlan, phase: _Phase) -> 
             return False
         phase.started += 1
     try:
-        response = await client.get(plan.url)
-        ok = response.is_success
-    except httpx.HTTPError:
+        status = await asyncio.wait_for(connection.get(), REQUEST_TIMEOUT_SECONDS)
+        ok = 200 <= status < 300
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
         ok = False
+        await connection.close()
+        connection.writer = None
     if measured:
         answered = time.perf_counter()
         phase.last_answer = max(phase.last_answer, answered)

@@ -31,7 +31,7 @@ from tests.support import create_database, drop_database
 
 pytest_plugins = ["tests.doubles.webhook_receiver", "tests.doubles.llm_server"]
 
-TEST_SECRET_KEY = "test-signing-key-" + "x" * 40
+TEST_SECRET_KEY = "test-signing-key-" + "x" * 48
 assert wiring.REGISTERING_MODULES
 
 
