@@ -10,11 +10,11 @@ Method
    127.0.0.1 ports and are measured only once they answer.
 3. Drive each target with the identical load generator, run in its own process so it does not share an
    interpreter with any server: a fixed number of keep-alive connections, each looping over the same GET. Each
-   connection is a minimal raw HTTP/1.1 keep-alive client (a prebuilt GET, the answer read by its Content-
-   Length): an HTTP library costs the client more CPU per request than the bare app costs the server, which
-   would make the client, not the servers, the bottleneck. A warm-up (connections opened, pools filled, caches
-   primed) is discarded; the measured phase counts requests started within `--duration` seconds, up to `--max-
-   requests`, and divides the 2xx answers by the time from its start to the last answer. Latency is per
+   connection is a minimal raw HTTP/1.1 keep-alive client (a prebuilt GET, the answer read by its
+   Content-Length): an HTTP library costs the client more CPU per request than the bare app costs the server,
+   which would make the client, not the servers, the bottleneck. A warm-up (connections opened, pools filled,
+   caches primed) is discarded; the measured phase counts requests started within `--duration` seconds, up to
+   `--max-requests`, and divides the 2xx answers by the time from its start to the last answer. Latency is per
    request, client side (send to full body received); p50/p99 are over 2xx answers. Non-2xx answers and
    transport failures are errors.
 4. Also sampled over the measured phase: CPU time of the load generator, of the server process, for
