@@ -33,7 +33,9 @@ Every phase is preceded by `--warmup` seconds of the same load, not measured, an
 load-generator process (uvloop and a minimal HTTP/1.1 client, far cheaper per request than httpx, which
 matters when the client shares a small machine with the server). CPU time of the load generator, the server,
 all of PostgreSQL and the rest of the machine is sampled over each measured phase, in percent of one core,
-with the server's CPU time per message, the figure a busy machine moves least.
+with the server's CPU time per message, the figure a busy machine moves least. A PostgreSQL backend that
+starts and ends within a phase (an overflow connection of the server's pool) cannot be sampled: its CPU time
+shows up as "other".
 
 Failures are counted by kind (HTTP status, exception) and the errors the servers logged are summed up from
 their logs. A kept-alive connection that the server closed before reading the next request (uvicorn does so
@@ -727,7 +729,8 @@ def report(findings: Findings, outcome: dict[str, Any], args: argparse.Namespace
         f"PostgreSQL: {settings}. {args.concurrency} connections for the first two rows, {args.customers} "
         f"customers, {args.warmup:g} s warm-up per phase, {args.duration:g} s measured per phase, "
         f"{args.e2e_duration:g} s end to end (worker inside the API process, own database, empty queue). "
-        f"CPU: % of one core (the machine has {os.cpu_count()}) over each measured phase; other = rest of machine; "
+        f"CPU: % of one core (the machine has {os.cpu_count()}) over each measured phase; other = rest of machine, "
+        "including PostgreSQL backends that ended within the phase (as the server's pool closes overflow connections); "
         "srv ms/msg = server CPU per accepted (last row: answered) message, the figure least moved by a busy machine"
     )
     if args.json:

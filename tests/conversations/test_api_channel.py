@@ -262,3 +262,11 @@ async def test_closing_and_unflagging(
     assert (await client.patch(url, json={"needs_human": True}, headers=tenant_a.headers)).status_code == 422
     again = (await post(client, tenant_a, message("Ещё вопрос"))).json()
     assert again["conversation_id"] != first["conversation_id"]
+
+
+async def test_many_new_conversations_on_one_connection(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    # psycopg prepares a statement after five runs and PostgreSQL then plans it generically: the
+    # open-conversation upsert must still find its partial unique index (it once failed from the 11th).
+    for index in range(15):
+        response = await post(client, tenant_a, message("hi", contact=f"new-{index}"))
+        assert response.status_code == 202, response.text

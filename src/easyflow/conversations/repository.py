@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from easyflow.kit.repository import TenantScopedRepository
@@ -83,7 +83,9 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
             .values(id=uuid.uuid4(), tenant_id=self.tenant_id, **values)
             .on_conflict_do_nothing(
                 index_elements=["tenant_id", "contact_id", "channel_key"],
-                index_where=Conversation.status == ConversationStatus.open,
+                # A literal, not a bound parameter: once psycopg prepares the statement, PostgreSQL's generic
+                # plan cannot match a parameterised predicate to the partial unique index.
+                index_where=text("status = 'open'"),
             )
             .returning(Conversation.id)
         )

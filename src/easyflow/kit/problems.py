@@ -133,6 +133,9 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         slug="internal-error",
         title="Internal server error",
         detail="Something went wrong on our side; quote the request id when reporting it.",
+        # The server closes the connection after an unhandled error; say so, or keep-alive clients lose
+        # their next request on the dead connection.
+        headers={"Connection": "close"},
     )
 
 
