@@ -17,6 +17,8 @@ from easyflow.db.database import Database
 from easyflow.kit.body_limit import BodySizeLimitMiddleware
 from easyflow.kit.jobs import run_worker
 from easyflow.kit.problems import install_problem_handlers
+from easyflow.knowledge.router import UPLOAD_PATHS
+from easyflow.knowledge.router import router as knowledge_router
 from easyflow.observability.metrics import Metrics
 from easyflow.observability.middleware import RequestContextMiddleware
 from easyflow.observability.router import router as observability_router
@@ -77,8 +79,13 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     install_problem_handlers(app)
-    for router in (observability_router, tenancy_router, agents_router, conversations_router):
+    for router in (observability_router, tenancy_router, agents_router, conversations_router, knowledge_router):
         app.include_router(router)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+        upload_paths=UPLOAD_PATHS,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -7,6 +7,7 @@ import json
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -16,7 +17,7 @@ from easyflow.db import migrate as migrations
 from easyflow.db.database import Database, resolve_url
 from easyflow.db.session import scope_to_tenant
 from easyflow.db.urls import redacted
-from easyflow.kit.errors import DomainError
+from easyflow.kit.errors import DomainError, NotFound
 from easyflow.models.tenancy import Role
 from easyflow.observability.logging import configure_logging
 from easyflow.tenancy import schemas
@@ -36,7 +37,9 @@ user_app = typer.Typer(help="Add users to a tenant.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Create tenant API keys.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
+kb_app = typer.Typer(help="Fill and search a tenant's knowledge base.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(kb_app, name="kb")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 TenantOption = Annotated[uuid.UUID, typer.Option("--tenant", help="The tenant's id.")]
@@ -116,7 +119,7 @@ def _serve(
         typer.echo(f"Starting the embedded PostgreSQL in {settings.data_dir.resolve()} ...", err=True)
     url, embedded = resolve_url(settings)
     try:
-        migrations.upgrade(url)
+        _prepare(url, settings)
         served = settings.model_copy(update={"database_url": url})
         if before_serving is not None:
             typer.echo(before_serving(served))
@@ -130,6 +133,18 @@ def _serve(
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _prepare(url: str, settings: Settings) -> None:
+    """What a server or worker does before it starts: migrate, index the embedding model, queue
+    re-embedding of knowledge that another model embedded."""
+    from easyflow import wiring
+    from easyflow.knowledge.maintenance import ensure_vector_indexes, queue_reembedding
+
+    assert wiring.REGISTERING_MODULES
+    migrations.upgrade(url)
+    ensure_vector_indexes(url, settings)
+    _run(settings.model_copy(update={"database_url": url}), lambda database: queue_reembedding(database, settings))
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -170,17 +185,13 @@ def worker(
         finally:
             await runtime.close()
 
-    if settings.database_url is None:
-        url, embedded = resolve_url(settings)
-        try:
-            migrations.upgrade(url)
-            _run(settings.model_copy(update={"database_url": url}), work)
-        finally:
-            if embedded is not None:
-                embedded.stop()
-    else:
-        migrations.upgrade(settings.database_url)
-        _run(settings, work)
+    url, embedded = resolve_url(settings)
+    try:
+        _prepare(url, settings)
+        _run(settings.model_copy(update={"database_url": url}), work)
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 @tenant_app.command("create")
@@ -254,6 +265,111 @@ def apikey_create(
 async def _require_tenant(session: Any, tenant_id: uuid.UUID) -> None:
     await scope_to_tenant(session, tenant_id)
     await TenantService(session).read(tenant_id)
+
+
+@kb_app.command("import")
+def kb_import(
+    tenant: TenantOption,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (read recursively).", exists=True)],
+    background: Annotated[
+        bool, typer.Option("--background", help="Only queue the files; a running worker indexes them.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add PDF, DOCX, TXT, Markdown and HTML files to a tenant's knowledge base and index them."""
+    from easyflow.knowledge.service import DocumentService, IngestionPipeline
+    from easyflow.runtime import Runtime
+
+    settings = _settings()
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()})
+
+    async def work(database: Database) -> list[dict[str, Any]]:
+        runtime = Runtime.create(settings, database)
+        results: list[dict[str, Any]] = []
+        try:
+            for file in files:
+                results.append(await _import_one(runtime, file))
+        finally:
+            await runtime.close()
+        return results
+
+    async def _import_one(runtime: Any, file: Path) -> dict[str, Any]:
+        data = await asyncio.to_thread(file.read_bytes)
+        try:
+            async with runtime.database.session() as session, session.begin():
+                await _require_tenant(session, tenant)
+                document = await DocumentService(session, tenant).upload(
+                    str(file), data, max_bytes=settings.max_upload_bytes, queue=background
+                )
+        except DomainError as error:
+            if isinstance(error, NotFound):
+                raise
+            return {"path": str(file), "id": None, "status": "refused", "error": error.detail}
+        if not background:
+            typer.echo(f"indexing {file} ...", err=True)
+            await IngestionPipeline(runtime).ingest(tenant, document.id)
+        async with runtime.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant)
+            document = await DocumentService(session, tenant).get(document.id)
+            return {
+                "path": str(file),
+                "id": str(document.id),
+                "status": document.status.value,
+                "chunks": document.chunk_count,
+                "error": document.error,
+            }
+
+    results = _run(settings, work)
+    lines = [
+        f"{r['status']:<8} {r['path']}"
+        + (f"  ({r['chunks']} chunks)" if r.get("chunks") else "")
+        + (f"  {r['error']}" if r.get("error") else "")
+        for r in results
+    ]
+    _print({"documents": results}, as_json, lines or ["no files found"])
+    if as_json:
+        return
+    if any(r["status"] in ("failed", "refused") for r in results):
+        raise typer.Exit(code=1)
+
+
+@kb_app.command("search")
+def kb_search(
+    tenant: TenantOption,
+    query: Annotated[str, typer.Argument(help="What to look for, in the customer's words.")],
+    limit: Annotated[int, typer.Option(help="How many results.", min=1, max=50)] = 5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search a tenant's knowledge base as the assistants do (best first)."""
+    from easyflow.knowledge.search import KnowledgeSearch
+    from easyflow.runtime import Runtime
+
+    settings = _settings()
+
+    async def work(database: Database) -> tuple[list[dict[str, Any]], str]:
+        runtime = Runtime.create(settings, database)
+        try:
+            async with database.session() as session, session.begin():
+                await _require_tenant(session, tenant)
+                assert isinstance(runtime.retriever, KnowledgeSearch)
+                outcome = await runtime.retriever.run(session, tenant, query, limit)
+        finally:
+            await runtime.close()
+        return [
+            {"document": p.document, "section": p.section, "chunk_id": p.chunk_id, "score": p.score, "text": p.text}
+            for p in outcome.passages
+        ], outcome.mode
+
+    results, mode = _run(settings, work)
+    if as_json:
+        typer.echo(json.dumps(results, ensure_ascii=False))
+        return
+    typer.echo(f"({mode} search)", err=True)
+    for number, result in enumerate(results, start=1):
+        typer.echo(f"{number}. [{result['score']:.2f}] {result['document']} — {result['section']}")
+        typer.echo("   " + result["text"][:300].replace("\n", " "))
+    if not results:
+        typer.echo("nothing found")
 
 
 @app.command()

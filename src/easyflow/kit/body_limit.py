@@ -14,27 +14,39 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from easyflow.kit.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, too_large_detail
 
+# Room for the multipart envelope (boundaries, part headers) around an uploaded file.
+MULTIPART_OVERHEAD = 64 * 1024
+
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = RequestBodyLimitMiddleware(app, max_body_size=max_bytes)
+    """`max_bytes` for every request, except the upload paths, which take `upload_bytes` (plus envelope)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = 0, upload_paths: tuple[str, ...] = ()) -> None:
+        self.default = RequestBodyLimitMiddleware(app, max_body_size=max_bytes)
+        self.uploads = RequestBodyLimitMiddleware(app, max_body_size=upload_bytes + MULTIPART_OVERHEAD)
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes + MULTIPART_OVERHEAD
+        self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = dict(scope["headers"]).get(b"content-length", b"")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                await self._refuse(scope, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.default(scope, receive, send)
+            return
+        is_upload = scope["path"] in self.upload_paths
+        limit = self.upload_bytes if is_upload else self.max_bytes
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, limit)
+            return
+        await (self.uploads if is_upload else self.default)(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": PROBLEM_BASE + "payload-too-large",
                 "title": "Payload too large",
                 "status": 413,
-                "detail": too_large_detail(self.max_bytes),
+                "detail": too_large_detail(limit),
                 "instance": scope.get("path", ""),
             }
         ).encode()

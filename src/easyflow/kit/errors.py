@@ -61,3 +61,7 @@ class Unprocessable(DomainError):
     """The body is well-formed but refers to something that does not exist or cannot be used."""
 
     status, title, slug = 422, "Unprocessable request", "unprocessable"
+
+
+class UnsupportedMedia(DomainError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"

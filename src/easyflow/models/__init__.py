@@ -10,20 +10,26 @@ from easyflow.models.conversations import (
     Message,
     MessageRole,
 )
+from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
 
 __all__ = [
     "ApiKey",
     "Assistant",
+    "Chunk",
     "Contact",
     "ContactIdentity",
     "Conversation",
     "ConversationStatus",
     "DeliveryStatus",
+    "Document",
+    "DocumentFile",
+    "DocumentStatus",
     "Membership",
     "Message",
     "MessageRole",
     "ModelProvider",
+    "QaPair",
     "RefreshToken",
     "Role",
     "Tenant",

@@ -1,0 +1,244 @@
+"""Every SQL statement of the knowledge domain. Vector statements name the model and its dimensions as
+literals so PostgreSQL can use the per-model partial HNSW index (see `vector_index_sql`)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.kit.repository import TenantScopedRepository
+from easyflow.knowledge.chunking import ChunkText
+from easyflow.knowledge.embeddings import safe_model_literal, vector_literal
+from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
+
+CANDIDATES = 20
+
+_QUERY_CTE = """
+WITH q AS (
+    SELECT to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), '')) AS query
+    FROM unnest(tsvector_to_array(to_tsvector('russian', :query))) AS lexeme
+)
+"""
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str  # "chunk" or "qa"
+    id: uuid.UUID
+    document: str
+    section: str
+    text: str
+    lexemes: list[str]
+    similarity: float | None = None  # cosine similarity, for vector hits
+
+
+def vector_index_sql(table: str, model_id: str, dimensions: int) -> str:
+    digest = hashlib.sha1(f"{model_id}:{dimensions}".encode(), usedforsecurity=False).hexdigest()[:10]
+    return (
+        f"CREATE INDEX IF NOT EXISTS ix_{table}_embedding_{digest} ON {table} USING hnsw "
+        f"((embedding::vector({int(dimensions)})) vector_cosine_ops) "
+        f"WHERE embedding_model = {safe_model_literal(model_id)}"
+    )
+
+
+async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
+    result = await session.execute(text("SELECT tsvector_to_array(to_tsvector('russian', :query))"), {"query": query})
+    return list(result.scalar_one() or [])
+
+
+class DocumentRepository(TenantScopedRepository[Document]):
+    model = Document
+
+    async def page(self, *, limit: int, offset: int, status: DocumentStatus | None) -> tuple[Sequence[Document], int]:
+        conditions = [Document.tenant_id == self.tenant_id]
+        if status is not None:
+            conditions.append(Document.status == status)
+        rows = await self.session.execute(
+            select(Document).where(*conditions).order_by(Document.created_at.desc()).limit(limit).offset(offset)
+        )
+        total = await self.session.execute(select(func.count()).select_from(Document).where(*conditions))
+        return rows.scalars().all(), total.scalar_one()
+
+    async def add_file(self, document_id: uuid.UUID, data: bytes) -> None:
+        self.session.add(DocumentFile(document_id=document_id, tenant_id=self.tenant_id, data=data))
+        await self.session.flush()
+
+    async def file(self, document_id: uuid.UUID) -> bytes | None:
+        result = await self.session.execute(
+            select(DocumentFile.data).where(
+                DocumentFile.tenant_id == self.tenant_id, DocumentFile.document_id == document_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def set_state(self, document_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(
+            update(Document)
+            .where(Document.tenant_id == self.tenant_id, Document.id == document_id)
+            .values(updated_at=func.now(), **values)
+        )
+
+    async def ids_needing_embeddings(self, model_id: str) -> list[uuid.UUID]:
+        statement = select(Document.id).where(
+            Document.tenant_id == self.tenant_id,
+            Document.status == DocumentStatus.ready,
+            Document.embedding_model.is_distinct_from(model_id),
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def status_counts(self) -> dict[str, int]:
+        statement = (
+            select(Document.status, func.count()).where(Document.tenant_id == self.tenant_id).group_by(Document.status)
+        )
+        return {status.value: count for status, count in (await self.session.execute(statement)).all()}
+
+
+class ChunkRepository:
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    async def replace(self, document_id: uuid.UUID, chunks: list[ChunkText]) -> list[uuid.UUID]:
+        await self.delete_for(document_id)
+        rows: list[dict[str, Any]] = [
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": self.tenant_id,
+                "document_id": document_id,
+                "position": position,
+                "section": chunk.section,
+                "text": chunk.text,
+            }
+            for position, chunk in enumerate(chunks)
+        ]
+        if rows:
+            await self.session.execute(insert(Chunk), rows)
+        return [row["id"] for row in rows]
+
+    async def delete_for(self, document_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(Chunk).where(Chunk.tenant_id == self.tenant_id, Chunk.document_id == document_id)
+        )
+
+    async def texts(self, document_id: uuid.UUID) -> list[tuple[uuid.UUID, str, str]]:
+        statement = (
+            select(Chunk.id, Chunk.section, Chunk.text)
+            .where(Chunk.tenant_id == self.tenant_id, Chunk.document_id == document_id)
+            .order_by(Chunk.position)
+        )
+        return [(row.id, row.section, row.text) for row in await self.session.execute(statement)]
+
+    async def set_embeddings(self, table: str, ids: list[uuid.UUID], vectors: list[list[float]], model_id: str) -> None:
+        assert table in ("chunks", "qa_pairs")
+        await self.session.execute(
+            text(
+                f"UPDATE {table} SET embedding = CAST(:vector AS vector), embedding_model = :model "  # noqa: S608
+                "WHERE id = :id AND tenant_id = :tenant"
+            ),
+            [
+                {"vector": vector_literal(v), "model": model_id, "id": i, "tenant": self.tenant_id}
+                for i, v in zip(ids, vectors, strict=True)
+            ],
+        )
+
+    async def fulltext(self, query: str, limit: int = CANDIDATES) -> list[Hit]:
+        rows = await self.session.execute(
+            text(
+                _QUERY_CTE
+                + """
+SELECT c.id, d.filename, c.section, c.text, tsvector_to_array(c.tsv) AS lexemes
+FROM chunks c JOIN documents d ON d.id = c.document_id, q
+WHERE c.tenant_id = :tenant AND c.tsv @@ q.query
+ORDER BY ts_rank_cd(c.tsv, q.query, 1) DESC, c.id
+LIMIT :limit"""
+            ),
+            {"query": query, "tenant": self.tenant_id, "limit": limit},
+        )
+        return [Hit("chunk", r.id, r.filename, r.section, r.text, list(r.lexemes)) for r in rows]
+
+    async def nearest(self, vector: list[float], model_id: str, dimensions: int, limit: int = CANDIDATES) -> list[Hit]:
+        cast = f"vector({int(dimensions)})"
+        rows = await self.session.execute(
+            text(
+                f"""
+SELECT c.id, d.filename, c.section, c.text, tsvector_to_array(c.tsv) AS lexemes,
+       1 - ((c.embedding::{cast}) <=> CAST(:vector AS {cast})) AS similarity
+FROM chunks c JOIN documents d ON d.id = c.document_id
+WHERE c.tenant_id = :tenant AND c.embedding_model = {safe_model_literal(model_id)}
+ORDER BY (c.embedding::{cast}) <=> CAST(:vector AS {cast})
+LIMIT :limit"""  # noqa: S608  (literals validated: safe_model_literal, int)
+            ),
+            {"vector": vector_literal(vector), "tenant": self.tenant_id, "limit": limit},
+        )
+        return [Hit("chunk", r.id, r.filename, r.section, r.text, list(r.lexemes), float(r.similarity)) for r in rows]
+
+
+QA_DOCUMENT = "Вопросы и ответы"
+
+
+class QaRepository(TenantScopedRepository[QaPair]):
+    model = QaPair
+
+    async def count(self) -> int:
+        statement = select(func.count()).select_from(QaPair).where(QaPair.tenant_id == self.tenant_id)
+        return (await self.session.execute(statement)).scalar_one()
+
+    async def add_many(self, pairs: list[tuple[str, str]]) -> list[uuid.UUID]:
+        rows: list[dict[str, Any]] = [
+            {"id": uuid.uuid4(), "tenant_id": self.tenant_id, "question": q, "answer": a} for q, a in pairs
+        ]
+        if rows:
+            await self.session.execute(insert(QaPair), rows)
+        return [row["id"] for row in rows]
+
+    async def without_embedding(self, model_id: str) -> list[tuple[uuid.UUID, str]]:
+        statement = select(QaPair.id, QaPair.question).where(
+            QaPair.tenant_id == self.tenant_id, QaPair.embedding_model.is_distinct_from(model_id)
+        )
+        return [(row.id, row.question) for row in await self.session.execute(statement)]
+
+    async def fulltext(self, query: str, limit: int = CANDIDATES) -> list[Hit]:
+        rows = await self.session.execute(
+            text(
+                _QUERY_CTE
+                + """
+SELECT p.id, p.question, p.answer, tsvector_to_array(to_tsvector('russian', p.question)) AS lexemes
+FROM qa_pairs p, q
+WHERE p.tenant_id = :tenant AND p.tsv @@ q.query
+ORDER BY ts_rank_cd(p.tsv, q.query, 1) DESC, p.id
+LIMIT :limit"""
+            ),
+            {"query": query, "tenant": self.tenant_id, "limit": limit},
+        )
+        return [Hit("qa", r.id, QA_DOCUMENT, r.question, r.answer, list(r.lexemes)) for r in rows]
+
+    async def nearest(self, vector: list[float], model_id: str, dimensions: int, limit: int = CANDIDATES) -> list[Hit]:
+        cast = f"vector({int(dimensions)})"
+        rows = await self.session.execute(
+            text(
+                f"""
+SELECT p.id, p.question, p.answer, tsvector_to_array(to_tsvector('russian', p.question)) AS lexemes,
+       1 - ((p.embedding::{cast}) <=> CAST(:vector AS {cast})) AS similarity
+FROM qa_pairs p
+WHERE p.tenant_id = :tenant AND p.embedding_model = {safe_model_literal(model_id)}
+ORDER BY (p.embedding::{cast}) <=> CAST(:vector AS {cast})
+LIMIT :limit"""  # noqa: S608  (literals validated: safe_model_literal, int)
+            ),
+            {"vector": vector_literal(vector), "tenant": self.tenant_id, "limit": limit},
+        )
+        return [Hit("qa", r.id, QA_DOCUMENT, r.question, r.answer, list(r.lexemes), float(r.similarity)) for r in rows]
+
+
+async def tenants_with_stale_embeddings(session: AsyncSession, model_id: str) -> list[uuid.UUID]:
+    """Tenants (in system scope) with ready documents or Q&A pairs embedded by another model or none."""
+    statement = text(
+        "SELECT tenant_id FROM documents WHERE status = 'ready' AND embedding_model IS DISTINCT FROM :model "
+        "UNION SELECT tenant_id FROM qa_pairs WHERE embedding_model IS DISTINCT FROM :model"
+    )
+    return list((await session.execute(statement, {"model": model_id})).scalars())
