@@ -61,6 +61,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         secret_key=TEST_SECRET_KEY,
         public_url="http://testserver",
         log_format="json",
+        # Full text by default (fast); tests of embeddings give their runtime an embedder of their own.
+        embedding_provider="none",
     )
 
 

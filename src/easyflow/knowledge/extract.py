@@ -100,7 +100,7 @@ def extract(data: bytes, kind: str, filename: str) -> Extracted:
     extractors = {"pdf": _pdf, "docx": _docx, "html": _html, "markdown": _markdown, "text": _plain}
     extracted = extractors[kind](data, filename)
     total = sum(len(p) for s in extracted.sections for p in s.paragraphs)
-    if total == 0:
+    if not any(ch.isalnum() for s in extracted.sections for p in s.paragraphs for ch in p):
         raise ExtractionFailed("No text found in the file (a scanned PDF needs OCR first).")
     if total > MAX_TEXT_CHARS:
         raise ExtractionFailed(f"The file holds more than {MAX_TEXT_CHARS:,} characters of text; split it.")
