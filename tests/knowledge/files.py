@@ -79,11 +79,13 @@ def elf_bytes() -> bytes:
 def zip_bomb_docx() -> bytes:
     """A real DOCX with one more part that unpacks to 200 MB of zeros from a few hundred kilobytes."""
     buffer = io.BytesIO(docx_bytes())
-    with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("word/media/padding.bin", "w", force_zip64=True) as part:
-            block = b"\x00" * (1024 * 1024)
-            for _ in range(200):
-                part.write(block)
+    block = b"\x00" * (1024 * 1024)
+    with (
+        zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("word/media/padding.bin", "w", force_zip64=True) as part,
+    ):
+        for _ in range(200):
+            part.write(block)
     return buffer.getvalue()
 
 
