@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.session import enter_system_scope
 from easyflow.knowledge.embeddings import OpenAICompatibleEmbedder
+from easyflow.knowledge.maintenance import queue_reembedding
 from easyflow.knowledge.search import KnowledgeSearch
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
@@ -293,3 +294,33 @@ async def test_search_input_is_validated(client: httpx.AsyncClient, tenant_a: Te
 
 async def test_unknown_document_ids(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
     assert (await client.get(f"{DOCS}/{uuid.uuid4()}", headers=tenant_a.headers)).status_code == 404
+
+
+async def test_changing_the_embedding_model_re_embeds_in_the_background(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer, database, settings
+) -> None:
+    if not database.capabilities.vector_columns:
+        pytest.skip("the test database has no pgvector")
+    old = OpenAICompatibleEmbedder(runtime.http, llm.base_url, "old-model", "k", 64)
+    runtime.embedder, runtime.retriever = old, KnowledgeSearch(old, vectors_available=True)
+    document = await indexed(client, tenant_a, runtime, "прайс.md", files.MARKDOWN.encode())
+    assert document["embedding_model"] == "openai:old-model:64"
+
+    new_settings = settings.model_copy(
+        update={
+            "embedding_provider": "openai",
+            "embedding_url": llm.base_url,
+            "embedding_model": "new-model",
+            "embedding_dimensions": 32,
+        }
+    )
+    new = OpenAICompatibleEmbedder(runtime.http, llm.base_url, "new-model", "k", 32)
+    runtime.embedder, runtime.retriever = new, KnowledgeSearch(new, vectors_available=True)
+    # Until the new vectors exist, search still answers (full text carries it).
+    assert (await search(client, tenant_a, "окрашивание в один тон"))["items"][0]["section"].endswith("Окрашивание")
+    assert await queue_reembedding(database, new_settings) == 1
+    assert await run_queued_jobs(runtime) == ["knowledge.reembed"]
+    document = (await client.get(f"{DOCS}/{document['id']}", headers=tenant_a.headers)).json()
+    assert document["embedding_model"] == "openai:new-model:32"
+    assert (await search(client, tenant_a, "окрашивание в один тон"))["items"][0]["section"].endswith("Окрашивание")
+    assert await queue_reembedding(database, new_settings) == 0
