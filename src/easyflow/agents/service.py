@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents import schemas
+from easyflow.agents.answers import AssistantProfile
 from easyflow.agents.repository import AssistantRepository
 from easyflow.kit.crypto import SecretBox
 from easyflow.kit.errors import Conflict, NotFound
@@ -98,6 +99,27 @@ class AssistantService:
             assistant.api_key_encrypted = self.secrets.encrypt(model.api_key)
         elif not (keep_key and same_provider):
             assistant.api_key_encrypted = None
+
+
+def assistant_profile(assistant: Assistant, secrets: SecretBox) -> AssistantProfile:
+    """What an answerer needs of an assistant, with its model key decrypted."""
+    key = assistant.api_key_encrypted
+    return AssistantProfile(
+        id=assistant.id,
+        name=assistant.name,
+        instructions=assistant.instructions,
+        language=assistant.language,
+        greeting=assistant.greeting,
+        provider=assistant.provider.value,
+        model_name=assistant.model_name,
+        base_url=assistant.base_url,
+        api_key=secrets.decrypt(key) if key else None,
+        temperature=assistant.temperature,
+        max_tokens=assistant.max_tokens,
+        input_price_per_million=assistant.input_price_per_million,
+        output_price_per_million=assistant.output_price_per_million,
+        enabled_tools=list(assistant.enabled_tools),
+    )
 
 
 def read_assistant(assistant: Assistant) -> schemas.AssistantRead:

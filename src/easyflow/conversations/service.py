@@ -16,6 +16,7 @@ from easyflow.agents.language import reply_language
 from easyflow.agents.llm import summarize
 from easyflow.agents.repository import AssistantRepository
 from easyflow.agents.runtime import AgentRuntime
+from easyflow.agents.service import assistant_profile
 from easyflow.channels.base import CHANNELS, Outgoing
 from easyflow.conversations import schemas
 from easyflow.conversations.repository import ContactRepository, ConversationRepository, MessageRepository
@@ -365,22 +366,7 @@ class ReplyPipeline:
             return request, {m.id for m in pending}
 
     def _profile(self, assistant: Assistant) -> AssistantProfile:
-        return AssistantProfile(
-            id=assistant.id,
-            name=assistant.name,
-            instructions=assistant.instructions,
-            language=assistant.language,
-            greeting=assistant.greeting,
-            provider=assistant.provider.value,
-            model_name=assistant.model_name,
-            base_url=assistant.base_url,
-            api_key=self.runtime.secrets.decrypt(assistant.api_key_encrypted) if assistant.api_key_encrypted else None,
-            temperature=assistant.temperature,
-            max_tokens=assistant.max_tokens,
-            input_price_per_million=assistant.input_price_per_million,
-            output_price_per_million=assistant.output_price_per_million,
-            enabled_tools=list(assistant.enabled_tools),
-        )
+        return assistant_profile(assistant, self.runtime.secrets)
 
     async def _search(self, tenant_id: uuid.UUID, query: str, limit: int) -> list[Passage]:
         async with self.database.session() as session, session.begin():

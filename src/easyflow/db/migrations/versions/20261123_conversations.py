@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from easyflow.db.migration_columns import created_at_column, foreign_key_column, id_column, tenant_id_column
 from easyflow.db.rls import enable_tenant_rls_sql
 
 revision = "20261123_conversations"
@@ -31,26 +32,6 @@ def _enum(name: str) -> postgresql.ENUM:
     return postgresql.ENUM(*ENUMS[name], name=name)
 
 
-def _id() -> sa.Column:
-    return sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True)
-
-
-def _created_at() -> sa.Column:
-    return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
-
-
-def _tenant_id() -> sa.Column:
-    return sa.Column(
-        "tenant_id", postgresql.UUID(as_uuid=True), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
-    )
-
-
-def _fk(name: str, table: str, ondelete: str, nullable: bool = False) -> sa.Column:
-    return sa.Column(
-        name, postgresql.UUID(as_uuid=True), sa.ForeignKey(f"{table}.id", ondelete=ondelete), nullable=nullable
-    )
-
-
 def upgrade() -> None:
     op.add_column("tenants", sa.Column("facts", sa.Text(), nullable=False, server_default=""))
     op.add_column("tenants", sa.Column("webhook_url", sa.String(500)))
@@ -58,8 +39,8 @@ def upgrade() -> None:
 
     op.create_table(
         "assistants",
-        _id(),
-        _tenant_id(),
+        id_column(),
+        tenant_id_column(),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False),
         sa.Column("instructions", sa.Text(), nullable=False),
@@ -75,39 +56,39 @@ def upgrade() -> None:
         sa.Column("output_price_per_million", sa.Float(), nullable=False),
         sa.Column("enabled_tools", postgresql.JSONB(), nullable=False),
         sa.Column("knowledge_scope", postgresql.JSONB(), nullable=False),
-        _created_at(),
+        created_at_column(),
     )
     op.create_index(
         "uq_assistants_one_default", "assistants", ["tenant_id"], unique=True, postgresql_where=sa.text("is_default")
     )
     op.create_table(
         "contacts",
-        _id(),
-        _tenant_id(),
+        id_column(),
+        tenant_id_column(),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("phone", sa.String(32)),
         sa.Column("language", sa.String(8)),
         sa.Column("unreachable", sa.Boolean(), nullable=False),
-        _created_at(),
+        created_at_column(),
     )
     op.create_table(
         "contact_identities",
-        _id(),
-        _tenant_id(),
-        _fk("contact_id", "contacts", "CASCADE"),
+        id_column(),
+        tenant_id_column(),
+        foreign_key_column("contact_id", "contacts", "CASCADE"),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("external_id", sa.String(200), nullable=False),
-        _created_at(),
+        created_at_column(),
         sa.UniqueConstraint("tenant_id", "kind", "external_id"),
     )
     op.create_table(
         "conversations",
-        _id(),
-        _tenant_id(),
-        _fk("contact_id", "contacts", "CASCADE"),
+        id_column(),
+        tenant_id_column(),
+        foreign_key_column("contact_id", "contacts", "CASCADE"),
         sa.Column("channel_type", sa.String(32), nullable=False),
         sa.Column("channel_key", sa.String(64), nullable=False),
-        _fk("assistant_id", "assistants", "SET NULL", nullable=True),
+        foreign_key_column("assistant_id", "assistants", "SET NULL", nullable=True),
         sa.Column("status", _enum("conversation_status"), nullable=False),
         sa.Column("needs_human", sa.Boolean(), nullable=False),
         sa.Column("flag_reason", sa.Text()),
@@ -115,7 +96,7 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("summarized_up_to", sa.BigInteger(), nullable=False),
         sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=False),
-        _created_at(),
+        created_at_column(),
     )
     op.create_index(
         "uq_conversations_open_per_contact_channel",
@@ -127,9 +108,9 @@ def upgrade() -> None:
     op.create_index("ix_conversations_tenant_id_last_activity_at", "conversations", ["tenant_id", "last_activity_at"])
     op.create_table(
         "messages",
-        _id(),
-        _tenant_id(),
-        _fk("conversation_id", "conversations", "CASCADE"),
+        id_column(),
+        tenant_id_column(),
+        foreign_key_column("conversation_id", "conversations", "CASCADE"),
         sa.Column("position", sa.BigInteger(), sa.Identity(always=True), nullable=False, unique=True),
         sa.Column("role", _enum("message_role"), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
@@ -143,7 +124,7 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(300)),
         sa.Column("answered_at", sa.DateTime(timezone=True)),
         sa.Column("reply_to", postgresql.JSONB(), nullable=False),
-        _created_at(),
+        created_at_column(),
         sa.UniqueConstraint("tenant_id", "dedupe_key"),
     )
     op.create_index("ix_messages_conversation_id_position", "messages", ["conversation_id", "position"])

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from easyflow.db.migration_columns import created_at_column, foreign_key_column, id_column, tenant_id_column
 from easyflow.db.rls import enable_tenant_rls_sql
 
 revision = "20261123_knowledge"
@@ -51,35 +52,11 @@ $$;
 """
 
 
-def _id() -> sa.Column:
-    return sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True)
-
-
-def _created_at() -> sa.Column:
-    return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
-
-
-def _tenant_id() -> sa.Column:
-    return sa.Column(
-        "tenant_id", postgresql.UUID(as_uuid=True), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
-    )
-
-
-def _document_id(primary_key: bool = False) -> sa.Column:
-    return sa.Column(
-        "document_id",
-        postgresql.UUID(as_uuid=True),
-        sa.ForeignKey("documents.id", ondelete="CASCADE"),
-        nullable=False,
-        primary_key=primary_key,
-    )
-
-
 def upgrade() -> None:
     op.create_table(
         "documents",
-        _id(),
-        _tenant_id(),
+        id_column(),
+        tenant_id_column(),
         sa.Column("filename", sa.String(300), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
@@ -91,36 +68,36 @@ def upgrade() -> None:
         sa.Column("chunk_count", sa.Integer(), nullable=False),
         sa.Column("embedding_model", sa.String(200)),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        _created_at(),
+        created_at_column(),
     )
     op.create_table(
         "document_files",
-        _document_id(primary_key=True),
-        _tenant_id(),
+        foreign_key_column("document_id", "documents", "CASCADE", primary_key=True),
+        tenant_id_column(),
         sa.Column("data", sa.LargeBinary(), nullable=False),
     )
     op.create_table(
         "chunks",
-        _id(),
-        _tenant_id(),
-        _document_id(),
+        id_column(),
+        tenant_id_column(),
+        foreign_key_column("document_id", "documents", "CASCADE"),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("section", sa.Text(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("embedding_model", sa.String(200)),
         sa.Column("tsv", postgresql.TSVECTOR(), sa.Computed(CHUNK_TSV, persisted=True)),
-        _created_at(),
+        created_at_column(),
     )
     op.create_table(
         "qa_pairs",
-        _id(),
-        _tenant_id(),
+        id_column(),
+        tenant_id_column(),
         sa.Column("question", sa.Text(), nullable=False),
         sa.Column("answer", sa.Text(), nullable=False),
         sa.Column("embedding_model", sa.String(200)),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tsv", postgresql.TSVECTOR(), sa.Computed(QA_TSV, persisted=True)),
-        _created_at(),
+        created_at_column(),
     )
     for table in TABLES:
         op.create_index(f"ix_{table}_tenant_id", table, ["tenant_id"])

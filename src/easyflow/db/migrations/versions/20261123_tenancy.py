@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from easyflow.db.migration_columns import created_at_column, id_column, tenant_id_column
 from easyflow.db.rls import enable_tenant_rls_sql
 
 revision = "20261123_tenancy"
@@ -22,46 +23,29 @@ ROLES = ("owner", "admin", "operator", "viewer")
 TENANT_TABLES = ("memberships", "api_keys", "refresh_tokens")
 
 
-def _id() -> sa.Column:
-    return sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True)
-
-
-def _created_at() -> sa.Column:
-    return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
-
-
-def _tenant_id() -> sa.Column:
-    return sa.Column(
-        "tenant_id",
-        postgresql.UUID(as_uuid=True),
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
-        nullable=False,
-    )
-
-
 def upgrade() -> None:
     role = postgresql.ENUM(*ROLES, name="member_role")
     op.create_table(
         "tenants",
-        _id(),
+        id_column(),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("default_language", sa.String(8), nullable=False),
         sa.Column("timezone", sa.String(64), nullable=False),
-        _created_at(),
+        created_at_column(),
     )
     op.create_table(
         "users",
-        _id(),
+        id_column(),
         sa.Column("email", sa.String(320), nullable=False, unique=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("password_hash", sa.String(200), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        _created_at(),
+        created_at_column(),
     )
     op.create_table(
         "memberships",
-        _id(),
-        _tenant_id(),
+        id_column(),
+        tenant_id_column(),
         sa.Column(
             "user_id",
             postgresql.UUID(as_uuid=True),
@@ -69,13 +53,13 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("role", role, nullable=False),
-        _created_at(),
+        created_at_column(),
         sa.UniqueConstraint("tenant_id", "user_id"),
     )
     op.create_table(
         "api_keys",
-        _id(),
-        _tenant_id(),
+        id_column(),
+        tenant_id_column(),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("prefix", sa.String(32), nullable=False, unique=True),
         sa.Column("key_hash", sa.String(64), nullable=False),
@@ -83,12 +67,12 @@ def upgrade() -> None:
         sa.Column("created_by", postgresql.UUID(as_uuid=True), sa.ForeignKey("users.id", ondelete="SET NULL")),
         sa.Column("last_used_at", sa.DateTime(timezone=True)),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
-        _created_at(),
+        created_at_column(),
     )
     op.create_table(
         "refresh_tokens",
-        _id(),
-        _tenant_id(),
+        id_column(),
+        tenant_id_column(),
         sa.Column(
             "user_id",
             postgresql.UUID(as_uuid=True),
@@ -100,7 +84,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True)),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
-        _created_at(),
+        created_at_column(),
     )
     for table in TENANT_TABLES:
         op.create_index(f"ix_{table}_tenant_id", table, ["tenant_id"])
