@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
+from easyflow.channels.router import router as channels_router
+from easyflow.channels.router import webhooks as webhooks_router
 from easyflow.config import Settings, get_settings
 from easyflow.conversations.router import router as conversations_router
 from easyflow.db.database import Database
@@ -79,7 +81,15 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     install_problem_handlers(app)
-    for router in (observability_router, tenancy_router, agents_router, conversations_router, knowledge_router):
+    for router in (
+        observability_router,
+        tenancy_router,
+        agents_router,
+        conversations_router,
+        knowledge_router,
+        channels_router,
+        webhooks_router,
+    ):
         app.include_router(router)
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -1,7 +1,9 @@
 """Import every module that registers background jobs or channels, so a process that runs them knows all."""
 
 from easyflow.channels import api as _api_channel
+from easyflow.channels import telegram as _telegram_channel
+from easyflow.channels import widget as _widget_channel
 from easyflow.conversations import tasks as _conversation_tasks
 from easyflow.knowledge import tasks as _knowledge_tasks
 
-REGISTERING_MODULES = (_api_channel, _conversation_tasks, _knowledge_tasks)
+REGISTERING_MODULES = (_api_channel, _telegram_channel, _widget_channel, _conversation_tasks, _knowledge_tasks)

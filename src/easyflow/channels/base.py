@@ -5,9 +5,11 @@ Adding a channel type is one module that implements `Channel` and registers itse
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from easyflow.models.channels import ChannelRecord
 from easyflow.models.conversations import Contact, Conversation, DeliveryStatus, Message
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ class Outgoing:
     contact_external_id: str | None
     tenant_webhook_url: str | None
     tenant_webhook_secret: str | None
+    channel: ChannelRecord | None = None  # the connected channel (None for the API channel)
 
 
 class Channel(Protocol):
@@ -40,9 +43,33 @@ class Channel(Protocol):
     async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery: ...
 
 
+@dataclass
+class Connection:
+    """What connecting a channel produced: secrets to keep encrypted, public settings, a public key."""
+
+    credentials: dict[str, str]
+    config: dict[str, Any]
+    public_key: str | None = None
+    shown_once: dict[str, str] | None = None
+
+
+class ConnectableChannel(Channel, Protocol):
+    """A channel a tenant connects through `POST /api/v1/channels` (the API channel needs no connecting)."""
+
+    async def connect(self, runtime: Runtime, channel_id: uuid.UUID, request: Any) -> Connection: ...
+
+    async def disconnect(self, runtime: Runtime, channel_id: uuid.UUID, credentials: dict[str, str]) -> None: ...
+
+
 CHANNELS: dict[str, Channel] = {}
 
 
 def register(channel: Channel) -> Channel:
     CHANNELS[channel.type] = channel
     return channel
+
+
+def connectable(channel_type: str) -> ConnectableChannel:
+    channel = CHANNELS[channel_type]
+    assert hasattr(channel, "connect"), f"{channel_type} channels are not connected through the API"
+    return channel  # type: ignore[return-value]

@@ -18,6 +18,7 @@ from easyflow.agents.repository import AssistantRepository
 from easyflow.agents.runtime import AgentRuntime
 from easyflow.agents.service import assistant_profile
 from easyflow.channels.base import CHANNELS, Outgoing
+from easyflow.channels.repository import ChannelRepository
 from easyflow.conversations import schemas
 from easyflow.conversations.repository import ContactRepository, ConversationRepository, MessageRepository
 from easyflow.db.session import scope_to_tenant
@@ -418,6 +419,9 @@ class DeliveryService:
             conversation, contact = row
             identity = await ContactRepository(session, tenant_id).identity_of(contact.id, conversation.channel_type)
             secret = tenant.webhook_secret_encrypted
+            channel = None
+            if conversation.channel_key != conversation.channel_type:
+                channel = await ChannelRepository(session, tenant_id).get(uuid.UUID(conversation.channel_key))
             return Outgoing(
                 message=message,
                 conversation=conversation,
@@ -425,4 +429,5 @@ class DeliveryService:
                 contact_external_id=identity,
                 tenant_webhook_url=tenant.webhook_url,
                 tenant_webhook_secret=self.runtime.secrets.decrypt(secret) if secret else None,
+                channel=channel,
             )

@@ -1,6 +1,7 @@
 """Every ORM model, imported here so metadata is complete wherever models are used."""
 
 from easyflow.models.agents import Assistant, ModelProvider
+from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.conversations import (
     Contact,
     ContactIdentity,
@@ -16,6 +17,8 @@ from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tena
 __all__ = [
     "ApiKey",
     "Assistant",
+    "ChannelRecord",
+    "ChannelStatus",
     "Chunk",
     "Contact",
     "ContactIdentity",

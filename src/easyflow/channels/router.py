@@ -1,0 +1,82 @@
+"""HTTP routes: connecting channels, and the webhooks platforms call."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+
+from easyflow.channels import schemas
+from easyflow.channels.service import ChannelService
+from easyflow.channels.webhooks import accept_telegram_update, answer_callback
+from easyflow.kit.schemas import Page
+from easyflow.tenancy.auth import Admin, Session, Viewer
+
+router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
+webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def _service(request: Request, session: Session, tenant_id: uuid.UUID) -> ChannelService:
+    return ChannelService(session, tenant_id, request.app.state.runtime)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def connect_channel(
+    body: Annotated[schemas.ChannelCreate, Body()], request: Request, principal: Admin, session: Session
+) -> schemas.ChannelCreated:
+    """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered)
+    or a website widget (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
+    return await _service(request, session, principal.tenant_id).connect(body)
+
+
+@router.get("")
+async def list_channels(
+    request: Request,
+    principal: Viewer,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[schemas.ChannelRead]:
+    records, total = await _service(request, session, principal.tenant_id).list(limit=limit, offset=offset)
+    return Page(items=[schemas.ChannelRead.model_validate(r) for r in records], total=total)
+
+
+@router.get("/{channel_id}")
+async def read_channel(
+    channel_id: uuid.UUID, request: Request, principal: Viewer, session: Session
+) -> schemas.ChannelRead:
+    return schemas.ChannelRead.model_validate(await _service(request, session, principal.tenant_id).get(channel_id))
+
+
+@router.patch("/{channel_id}")
+async def update_channel(
+    channel_id: uuid.UUID, body: schemas.ChannelUpdate, request: Request, principal: Admin, session: Session
+) -> schemas.ChannelRead:
+    """Pause or resume a channel, rename it, or route it to another assistant."""
+    record = await _service(request, session, principal.tenant_id).update(channel_id, body)
+    return schemas.ChannelRead.model_validate(record)
+
+
+@router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_channel(channel_id: uuid.UUID, request: Request, principal: Admin, session: Session) -> Response:
+    """Disconnect (a Telegram webhook is removed) and delete the channel; its conversations stay."""
+    await _service(request, session, principal.tenant_id).remove(channel_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@webhooks.post("/telegram/{channel_id}", include_in_schema=False)
+async def telegram_webhook(
+    channel_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    body: Annotated[dict[str, object], Body()],
+    secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
+) -> Response:
+    """Telegram's webhook: 200 only once the update is stored with the job that answers it."""
+    runtime = request.app.state.runtime
+    callback = await accept_telegram_update(session, runtime, channel_id, secret, body)
+    await session.commit()
+    if callback is not None:
+        await answer_callback(runtime, session, channel_id, callback)
+    return Response(status_code=status.HTTP_200_OK)

@@ -1,0 +1,88 @@
+"""Use cases of connected channels: connect (validating with the platform), list, pause, re-route, remove."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.agents.repository import AssistantRepository
+from easyflow.channels import schemas
+from easyflow.channels.base import connectable
+from easyflow.channels.repository import ChannelRepository
+from easyflow.kit.errors import NotFound, Unprocessable
+from easyflow.models.channels import ChannelRecord, ChannelStatus
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+
+class ChannelService:
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID, runtime: Runtime) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.runtime = runtime
+        self.channels = ChannelRepository(session, tenant_id)
+
+    async def connect(
+        self, request: schemas.TelegramChannelCreate | schemas.WidgetChannelCreate
+    ) -> schemas.ChannelCreated:
+        await self._check_assistant(request.assistant_id)
+        channel_id = uuid.uuid4()
+        connection = await connectable(request.type).connect(self.runtime, channel_id, request)
+        record = await self.channels.add(
+            ChannelRecord(
+                id=channel_id,
+                type=request.type,
+                name=request.name or connection.config.get("username") or request.type,
+                status=ChannelStatus.active,
+                assistant_id=request.assistant_id,
+                credentials_encrypted=self.runtime.secrets.encrypt(json.dumps(connection.credentials)),
+                config=connection.config,
+                public_key=connection.public_key,
+            )
+        )
+        read = schemas.ChannelRead.model_validate(record)
+        return schemas.ChannelCreated(**read.model_dump(), **(connection.shown_once or {}))
+
+    async def get(self, channel_id: uuid.UUID) -> ChannelRecord:
+        record = await self.channels.get(channel_id)
+        if record is None:
+            raise NotFound("No such channel in this tenant.")
+        return record
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[ChannelRecord], int]:
+        return list(await self.channels.list(limit=limit, offset=offset)), await self.channels.count()
+
+    async def update(self, channel_id: uuid.UUID, changes: schemas.ChannelUpdate) -> ChannelRecord:
+        record = await self.get(channel_id)
+        if "assistant_id" in changes.model_fields_set:
+            await self._check_assistant(changes.assistant_id)
+            record.assistant_id = changes.assistant_id
+        if changes.name is not None:
+            record.name = changes.name
+        if changes.status is not None:
+            record.status = changes.status
+        await self.session.flush()
+        return record
+
+    async def remove(self, channel_id: uuid.UUID) -> None:
+        record = await self.get(channel_id)
+        await connectable(record.type).disconnect(self.runtime, record.id, credentials_of(record, self.runtime))
+        await self.channels.delete(record)
+
+    async def _check_assistant(self, assistant_id: uuid.UUID | None) -> None:
+        if (
+            assistant_id is not None
+            and await AssistantRepository(self.session, self.tenant_id).get(assistant_id) is None
+        ):
+            raise Unprocessable("assistant_id: no such assistant in this tenant.")
+
+
+def credentials_of(record: ChannelRecord, runtime: Runtime) -> dict[str, str]:
+    if not record.credentials_encrypted:
+        return {}
+    credentials: dict[str, str] = json.loads(runtime.secrets.decrypt(record.credentials_encrypted))
+    return credentials

@@ -1,0 +1,252 @@
+"""Telegram bots, through aiogram 3's `Bot` pointed at `EASYFLOW_TELEGRAM_API_URL` (the public Bot API,
+a self-hosted Bot API server, or the test double).
+
+Connecting validates the token (getMe) and registers the webhook
+`{EASYFLOW_PUBLIC_URL}/webhooks/telegram/{channel_id}` with a random secret token that Telegram echoes in
+`X-Telegram-Bot-Api-Secret-Token`; the webhook compares it in constant time and answers 200 only after the
+update is committed. `update_id` is the dedupe key, so a redelivered update is processed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.utils.text_decorations import markdown_decoration
+from limits import parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from pydantic import ValidationError
+
+from easyflow.channels.base import Connection, Delivery, Outgoing, register
+from easyflow.kit.errors import InvalidInput, ServiceUnavailable, Unprocessable
+from easyflow.kit.security import new_secret
+from easyflow.models.conversations import DeliveryStatus
+
+if TYPE_CHECKING:
+    from easyflow.channels.schemas import TelegramChannelCreate
+    from easyflow.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+CHANNEL_TYPE = "telegram"
+IDENTITY_KIND = "telegram"
+MESSAGE_LIMIT = 4096
+CALLBACK_DATA_BYTES = 64
+MAX_RETRY_AFTER_SECONDS = 60
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# Telegram's published limits: about one message a second per chat, thirty a second per bot.
+_PER_CHAT = parse("1/second")
+_PER_BOT = parse("30/second")
+_limiter = MovingWindowRateLimiter(MemoryStorage())
+
+
+@asynccontextmanager
+async def bot_for(runtime: Runtime, token: str) -> AsyncIterator[Bot]:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(runtime.settings.telegram_api_url))
+    bot = Bot(token, session=session)
+    try:
+        yield bot
+    finally:
+        await session.close()
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Parts of at most `limit` characters, cut between sentences (or, failing that, between words)."""
+    parts: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(text.strip()):
+        while len(sentence) > limit:
+            cut = sentence.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(sentence[:cut].rstrip())
+            sentence = sentence[cut:].lstrip()
+        candidate = f"{current} {sentence}".strip() if current else sentence
+        if len(candidate) > limit:
+            parts.append(current)
+            current = sentence
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts or [""]
+
+
+def escape_markdown(text: str) -> str:
+    """Text as MarkdownV2 that shows exactly these characters (every reserved one escaped)."""
+    return markdown_decoration.quote(text)
+
+
+def keyboard(buttons: list[str]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=label[:64], callback_data=label.encode()[:CALLBACK_DATA_BYTES].decode(errors="ignore")
+            )
+        ]
+        for label in buttons
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def _throttle(bot_id: str, chat_id: str) -> None:
+    for item, key in ((_PER_BOT, f"tg:{bot_id}"), (_PER_CHAT, f"tg:{bot_id}:{chat_id}")):
+        while not await _limiter.hit(item, key):
+            stats = await _limiter.get_window_stats(item, key)
+            await asyncio.sleep(max(0.01, stats.reset_time - time.time()))
+
+
+class TelegramChannel:
+    type = CHANNEL_TYPE
+
+    async def connect(self, runtime: Runtime, channel_id: uuid.UUID, request: TelegramChannelCreate) -> Connection:
+        secret_token = new_secret(32).replace("=", "")
+        url = f"{runtime.settings.public_url}/webhooks/telegram/{channel_id}"
+        try:
+            async with bot_for(runtime, request.token) as bot:
+                me = await bot.get_me()
+                await bot.set_webhook(url=url, secret_token=secret_token, allowed_updates=["message", "callback_query"])
+        except TelegramUnauthorizedError as error:
+            raise Unprocessable("token: Telegram does not accept this bot token.") from error
+        except TelegramBadRequest as error:
+            raise Unprocessable(
+                f"Telegram refused the webhook {url}: {error.message}. "
+                "EASYFLOW_PUBLIC_URL must be a public https address."
+            ) from error
+        except (TelegramNetworkError, TelegramAPIError) as error:
+            raise ServiceUnavailable(f"Telegram could not be reached: {type(error).__name__}.") from error
+        return Connection(
+            credentials={"token": request.token, "secret_token": secret_token},
+            config={"username": me.username or "", "bot_id": me.id, "webhook_url": url},
+        )
+
+    async def disconnect(self, runtime: Runtime, channel_id: uuid.UUID, credentials: dict[str, str]) -> None:
+        try:
+            async with bot_for(runtime, credentials["token"]) as bot:
+                await bot.delete_webhook()
+        except (TelegramAPIError, TelegramNetworkError, KeyError) as error:
+            log.warning("telegram.disconnect_failed", channel_id=str(channel_id), error_type=type(error).__name__)
+
+    async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery:
+        from easyflow.channels.service import credentials_of
+
+        if outgoing.channel is None or outgoing.contact_external_id is None:
+            return Delivery(DeliveryStatus.failed)
+        token = credentials_of(outgoing.channel, runtime)["token"]
+        chat_id = outgoing.contact_external_id
+        parts = split_message(outgoing.message.text)
+        async with bot_for(runtime, token) as bot:
+            last_id = None
+            for index, part in enumerate(parts):
+                markup = keyboard(outgoing.message.buttons) if index == len(parts) - 1 else None
+                try:
+                    last_id = await self._send(bot, str(outgoing.channel.id), chat_id, part, markup)
+                except TelegramForbiddenError:
+                    return Delivery(DeliveryStatus.failed, recipient_gone=True)
+        return Delivery(DeliveryStatus.sent, external_id=str(last_id) if last_id else None)
+
+    async def _send(self, bot: Bot, bot_key: str, chat_id: str, text: str, markup: InlineKeyboardMarkup | None) -> int:
+        while True:
+            await _throttle(bot_key, chat_id)
+            try:
+                sent = await bot.send_message(
+                    chat_id=int(chat_id), text=escape_markdown(text), parse_mode="MarkdownV2", reply_markup=markup
+                )
+                return sent.message_id
+            except TelegramRetryAfter as error:
+                if error.retry_after > MAX_RETRY_AFTER_SECONDS:
+                    raise
+                await asyncio.sleep(error.retry_after)
+
+    async def show_typing(self, runtime: Runtime, token: str, chat_id: str) -> None:
+        try:
+            async with bot_for(runtime, token) as bot:
+                await bot.send_chat_action(chat_id=int(chat_id), action="typing")
+        except (TelegramAPIError, TelegramNetworkError) as error:
+            log.info("telegram.typing_failed", error_type=type(error).__name__)
+
+    async def answer_callback(self, runtime: Runtime, token: str, callback_query_id: str) -> None:
+        try:
+            async with bot_for(runtime, token) as bot:
+                await bot.answer_callback_query(callback_query_id)
+        except (TelegramAPIError, TelegramNetworkError) as error:
+            log.info("telegram.callback_answer_failed", error_type=type(error).__name__)
+
+
+def parse_update(body: Any) -> Update:
+    try:
+        return Update.model_validate(body)
+    except ValidationError as error:
+        raise InvalidInput(f"Not a Telegram update: {error.errors()[0]['msg']}") from error
+
+
+def inbound_of(update: Update) -> dict[str, Any] | None:
+    """What the pipeline needs from an update, or None for updates with nothing to answer."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        user = query.from_user
+        return {
+            "contact_external_id": str(user.id),
+            "contact_name": " ".join(filter(None, [user.first_name, user.last_name])),
+            "text": query.data or "",
+            "attachments": [],
+            "callback_query_id": query.id,
+        }
+    message = update.message
+    if message is None or message.from_user is None:
+        return None
+    user = message.from_user
+    attachments: list[dict[str, Any]] = []
+    if message.photo:
+        largest = message.photo[-1]
+        attachments.append({"kind": "photo", "file_id": largest.file_id, "size": largest.file_size})
+    if message.document is not None:
+        document = message.document
+        attachments.append(
+            {
+                "kind": "document",
+                "file_id": document.file_id,
+                "name": document.file_name or "",
+                "mime_type": document.mime_type or "",
+                "size": document.file_size,
+            }
+        )
+    text = message.text or message.caption or ""
+    if text.startswith("/start"):
+        payload = text[len("/start") :].strip()
+        attachments.append({"kind": "start", "payload": payload})
+    if not text and not attachments:
+        return None
+    return {
+        "contact_external_id": str(user.id),
+        "contact_name": " ".join(filter(None, [user.first_name, user.last_name])),
+        "text": text or "[attachment]",
+        "attachments": attachments,
+        "callback_query_id": None,
+    }
+
+
+register(TelegramChannel())

@@ -1,0 +1,67 @@
+"""Inbound webhooks of connected channels: verify, parse, hand to the pipeline, acknowledge."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.channels.repository import ChannelDirectory
+from easyflow.channels.service import credentials_of
+from easyflow.channels.telegram import (
+    CHANNEL_TYPE as TELEGRAM,
+)
+from easyflow.channels.telegram import (
+    IDENTITY_KIND,
+    TelegramChannel,
+    inbound_of,
+    parse_update,
+)
+from easyflow.conversations.service import ChannelRef, Inbound, InboundService
+from easyflow.db.session import enter_system_scope, scope_to_tenant
+from easyflow.kit.errors import NotFound, Unauthorized
+from easyflow.kit.security import constant_time_equals
+from easyflow.models.channels import ChannelStatus
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+
+async def accept_telegram_update(
+    session: AsyncSession, runtime: Runtime, channel_id: uuid.UUID, secret_header: str | None, body: Any
+) -> str | None:
+    """Store the update's message with its reply job; returns a callback query id to answer after commit."""
+    await enter_system_scope(session)
+    channel = await ChannelDirectory(session).get(channel_id)
+    if channel is None or channel.type != TELEGRAM:
+        raise NotFound("No such Telegram channel.")
+    await scope_to_tenant(session, channel.tenant_id)
+    expected = credentials_of(channel, runtime).get("secret_token", "")
+    if not secret_header or not expected or not constant_time_equals(secret_header, expected):
+        raise Unauthorized("The X-Telegram-Bot-Api-Secret-Token header is missing or wrong.")
+    update = parse_update(body)
+    inbound = inbound_of(update)
+    if inbound is None or channel.status == ChannelStatus.paused:
+        return None
+    await InboundService(session, channel.tenant_id).accept(
+        ChannelRef(type=TELEGRAM, key=str(channel.id)),
+        Inbound(
+            identity_kind=IDENTITY_KIND,
+            contact_external_id=inbound["contact_external_id"],
+            contact_name=inbound["contact_name"],
+            text=inbound["text"],
+            external_message_id=f"u{update.update_id}",
+            attachments=inbound["attachments"],
+            assistant_id=channel.assistant_id,
+        ),
+    )
+    return inbound["callback_query_id"]
+
+
+async def answer_callback(runtime: Runtime, session: AsyncSession, channel_id: uuid.UUID, query_id: str) -> None:
+    """Stop the button's spinner in the customer's Telegram (the update is already committed)."""
+    await enter_system_scope(session)
+    channel = await ChannelDirectory(session).get(channel_id)
+    if channel is not None:
+        await TelegramChannel().answer_callback(runtime, credentials_of(channel, runtime)["token"], query_id)
