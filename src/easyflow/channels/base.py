@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from easyflow.models.channels import ChannelRecord
 from easyflow.models.conversations import Contact, Conversation, DeliveryStatus, Message
@@ -59,6 +59,13 @@ class ConnectableChannel(Channel, Protocol):
     async def connect(self, runtime: Runtime, channel_id: uuid.UUID, request: Any) -> Connection: ...
 
     async def disconnect(self, runtime: Runtime, channel_id: uuid.UUID, credentials: dict[str, str]) -> None: ...
+
+
+@runtime_checkable
+class TypingChannel(Protocol):
+    """A channel that can show "typing…" while the assistant writes."""
+
+    async def show_typing(self, runtime: Runtime, channel: ChannelRecord, recipient: str) -> None: ...
 
 
 CHANNELS: dict[str, Channel] = {}

@@ -37,8 +37,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
 from easyflow.channels.base import Connection, Delivery, Outgoing, register
+from easyflow.channels.service import credentials_of
 from easyflow.kit.errors import InvalidInput, ServiceUnavailable, Unprocessable
 from easyflow.kit.security import new_secret
+from easyflow.models.channels import ChannelRecord
 from easyflow.models.conversations import DeliveryStatus
 
 if TYPE_CHECKING:
@@ -151,8 +153,6 @@ class TelegramChannel:
             log.warning("telegram.disconnect_failed", channel_id=str(channel_id), error_type=type(error).__name__)
 
     async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery:
-        from easyflow.channels.service import credentials_of
-
         if outgoing.channel is None or outgoing.contact_external_id is None:
             return Delivery(DeliveryStatus.failed)
         token = credentials_of(outgoing.channel, runtime)["token"]
@@ -181,10 +181,10 @@ class TelegramChannel:
                     raise
                 await asyncio.sleep(error.retry_after)
 
-    async def show_typing(self, runtime: Runtime, token: str, chat_id: str) -> None:
+    async def show_typing(self, runtime: Runtime, channel: ChannelRecord, recipient: str) -> None:
         try:
-            async with bot_for(runtime, token) as bot:
-                await bot.send_chat_action(chat_id=int(chat_id), action="typing")
+            async with bot_for(runtime, credentials_of(channel, runtime)["token"]) as bot:
+                await bot.send_chat_action(chat_id=int(recipient), action="typing")
         except (TelegramAPIError, TelegramNetworkError) as error:
             log.info("telegram.typing_failed", error_type=type(error).__name__)
 

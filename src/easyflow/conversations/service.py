@@ -17,7 +17,7 @@ from easyflow.agents.llm import summarize
 from easyflow.agents.repository import AssistantRepository
 from easyflow.agents.runtime import AgentRuntime
 from easyflow.agents.service import assistant_profile
-from easyflow.channels.base import CHANNELS, Outgoing
+from easyflow.channels.base import CHANNELS, Outgoing, TypingChannel
 from easyflow.channels.repository import ChannelRepository
 from easyflow.conversations import schemas
 from easyflow.conversations.repository import ContactRepository, ConversationRepository, MessageRepository
@@ -258,6 +258,7 @@ class ReplyPipeline:
         request, pending_ids = await self._gather(tenant_id, conversation_id)
         if request is None:
             return None
+        await self._show_typing(tenant_id, conversation_id)
         agent = AgentRuntime(
             lambda query, limit: self._search(tenant_id, query, limit),
             timeout_seconds=self.runtime.settings.agent_timeout_seconds,
@@ -334,6 +335,20 @@ class ReplyPipeline:
         if assistant is None:
             raise LookupError(f"tenant {tenant_id} has no assistant")
         return assistant
+
+    async def _show_typing(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        """Let the customer see that the assistant is writing, on channels that can show it."""
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            row = await ConversationRepository(session, tenant_id).with_contact(conversation_id)
+            if row is None or row[0].channel_key == row[0].channel_type:
+                return
+            conversation, contact = row
+            channel = await ChannelRepository(session, tenant_id).get(uuid.UUID(conversation.channel_key))
+            recipient = await ContactRepository(session, tenant_id).identity_of(contact.id, conversation.channel_type)
+        handler = CHANNELS.get(conversation.channel_type)
+        if channel is not None and recipient is not None and isinstance(handler, TypingChannel):
+            await handler.show_typing(self.runtime, channel, recipient)
 
     async def _gather(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
