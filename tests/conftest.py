@@ -29,7 +29,7 @@ from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import ApiKeyService, MemberService, TenantService
 from tests.support import create_database, drop_database
 
-pytest_plugins = ["tests.doubles.webhook_receiver", "tests.doubles.llm_server"]
+pytest_plugins = ["tests.doubles.webhook_receiver", "tests.doubles.llm_server", "tests.doubles.telegram_server"]
 
 TEST_SECRET_KEY = "test-signing-key-" + "x" * 48
 assert wiring.REGISTERING_MODULES

@@ -1,0 +1,225 @@
+"""Telegram over real HTTP against the Bot API double: connect, webhook in, reply out; secrets, duplicates,
+429 and blocked bots; /start payloads, photos, documents and button presses; long and reserved-character
+replies."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.channels.telegram import escape_markdown, split_message
+from easyflow.db.session import enter_system_scope
+from easyflow.runtime import Runtime
+from tests.conftest import TenantFixture, run_queued_jobs
+from tests.doubles.llm_server import LLMServer, reply
+from tests.doubles.telegram_server import TelegramServer
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+CHAT = 700_100_200
+
+
+@pytest.fixture
+async def bot(client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, telegram: TelegramServer) -> dict:
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    telegram.double.add_bot(TOKEN, username="lotos_salon_bot")
+    response = await client.post(
+        "/api/v1/channels", json={"type": "telegram", "token": TOKEN}, headers=tenant_a.headers
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def send_update(
+    client: httpx.AsyncClient, telegram: TelegramServer, channel: dict, update: dict
+) -> httpx.Response:
+    secret = telegram.double.webhook(TOKEN).secret_token
+    return await client.post(
+        f"/webhooks/telegram/{channel['id']}", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+    )
+
+
+async def stored_messages(session: AsyncSession) -> list[tuple]:
+    await enter_system_scope(session)
+    rows = await session.execute(
+        text("SELECT role, text, delivery_status, attachments FROM messages ORDER BY position")
+    )
+    return [tuple(row) for row in rows]
+
+
+async def test_connecting_checks_the_token_and_registers_a_secret_webhook(bot: dict, telegram: TelegramServer) -> None:
+    assert bot["name"] == "lotos_salon_bot"
+    assert bot["config"]["username"] == "lotos_salon_bot"
+    webhook = telegram.double.webhook(TOKEN)
+    assert webhook.url == f"http://testserver/webhooks/telegram/{bot['id']}"
+    assert len(webhook.secret_token) >= 32
+    assert [c["method"] for c in telegram.double.calls][:2] == ["getMe", "setWebhook"]
+
+
+async def test_a_token_telegram_refuses_is_422(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, telegram: TelegramServer
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    response = await client.post(
+        "/api/v1/channels", json={"type": "telegram", "token": "999:" + "x" * 35}, headers=tenant_a.headers
+    )
+    assert response.status_code == 422
+    assert "does not accept this bot token" in response.json()["detail"]
+
+
+async def test_webhook_in_reply_out(
+    client: httpx.AsyncClient, bot: dict, runtime: Runtime, telegram: TelegramServer, session: AsyncSession
+) -> None:
+    update = telegram.double.text_update(1001, CHAT, "Здравствуйте!")
+    assert (await send_update(client, telegram, bot, update)).status_code == 200
+    await run_queued_jobs(runtime)
+    [sent] = telegram.double.sent_messages(CHAT)
+    assert sent["plain_text"].startswith("Здравствуйте! Я виртуальный помощник")
+    assert sent["parse_mode"] == "MarkdownV2"
+    assert telegram.double.chat_actions and telegram.double.chat_actions[0]["action"] == "typing"
+    assert [(r[0], r[2]) for r in await stored_messages(session)] == [("contact", "received"), ("assistant", "sent")]
+    conversations = (await client.get("/api/v1/conversations", headers={"Authorization": "x"})).status_code
+    assert conversations == 401
+
+
+@pytest.mark.parametrize("secret", [None, "wrong-secret", ""])
+async def test_a_wrong_or_missing_secret_is_401_and_stores_nothing(
+    client: httpx.AsyncClient, bot: dict, telegram: TelegramServer, session: AsyncSession, secret: str | None
+) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    update = telegram.double.text_update(1, CHAT, "hi")
+    response = await client.post(f"/webhooks/telegram/{bot['id']}", json=update, headers=headers)
+    assert response.status_code == 401
+    assert await stored_messages(session) == []
+
+
+async def test_malformed_updates_and_unknown_channels(
+    client: httpx.AsyncClient, bot: dict, telegram: TelegramServer, session: AsyncSession
+) -> None:
+    assert (await send_update(client, telegram, bot, {"update_id": "not a number"})).status_code == 400
+    raw = await client.post(
+        f"/webhooks/telegram/{bot['id']}",
+        content=b"{not json",
+        headers={
+            "X-Telegram-Bot-Api-Secret-Token": telegram.double.webhook(TOKEN).secret_token,
+            "content-type": "application/json",
+        },
+    )
+    assert raw.status_code == 400
+    unknown = await client.post(
+        "/webhooks/telegram/00000000-0000-0000-0000-000000000000",
+        json=telegram.double.text_update(2, CHAT, "x"),
+        headers={"X-Telegram-Bot-Api-Secret-Token": "anything"},
+    )
+    assert unknown.status_code == 404
+    assert await stored_messages(session) == []
+
+
+async def test_a_redelivered_update_is_answered_once(
+    client: httpx.AsyncClient, bot: dict, runtime: Runtime, telegram: TelegramServer
+) -> None:
+    update = telegram.double.text_update(2001, CHAT, "Привет")
+    for _ in range(3):
+        assert (await send_update(client, telegram, bot, update)).status_code == 200
+    await run_queued_jobs(runtime)
+    assert len(telegram.double.sent_messages(CHAT)) == 1
+
+
+async def test_a_429_is_waited_out_and_delivered(
+    client: httpx.AsyncClient, bot: dict, runtime: Runtime, telegram: TelegramServer
+) -> None:
+    telegram.double.fail_next("sendMessage", 429, retry_after=1)
+    await send_update(client, telegram, bot, telegram.double.text_update(3001, CHAT, "Привет"))
+    await run_queued_jobs(runtime)
+    assert len(telegram.double.sent_messages(CHAT)) == 1
+    attempts = [c for c in telegram.double.calls_to("sendMessage")]
+    assert [c["status"] for c in attempts] == [429, 200]
+
+
+async def test_a_customer_who_blocked_the_bot_is_marked_unreachable(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    tenant_a: TenantFixture,
+    session: AsyncSession,
+) -> None:
+    telegram.double.block(CHAT)
+    await send_update(client, telegram, bot, telegram.double.text_update(4001, CHAT, "Привет"))
+    await run_queued_jobs(runtime)
+    assert len(telegram.double.calls_to("sendMessage")) == 1  # tried once, not retried forever
+    [conversation] = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"]
+    assert conversation["contact"]["unreachable"] is True
+    assert (await stored_messages(session))[-1][2] == "failed"
+
+
+async def test_start_payloads_photos_documents_and_buttons(
+    client: httpx.AsyncClient, bot: dict, runtime: Runtime, telegram: TelegramServer, session: AsyncSession
+) -> None:
+    double = telegram.double
+    await send_update(client, telegram, bot, double.start_update(5001, CHAT, payload="promo-autumn"))
+    await send_update(client, telegram, bot, double.photo_update(5002, CHAT, caption="Вот так хочу"))
+    await send_update(client, telegram, bot, double.document_update(5003, CHAT, file_name="анализы.pdf"))
+    sent = await send_update(client, telegram, bot, double.callback_update(5004, CHAT, "Завтра", message_id=1))
+    assert sent.status_code == 200
+    stored = [row for row in await stored_messages(session) if row[0] == "contact"]
+    assert stored[0][1] == "/start promo-autumn"
+    assert {"kind": "start", "payload": "promo-autumn"} in stored[0][3]
+    assert stored[1][1] == "Вот так хочу" and stored[1][3][0]["kind"] == "photo" and stored[1][3][0]["file_id"]
+    assert stored[2][3][0]["name"] == "анализы.pdf" and stored[2][3][0]["mime_type"] == "application/pdf"
+    assert stored[3][1] == "Завтра"
+    assert len(double.answered_callbacks) == 1
+
+
+async def test_long_replies_are_split_and_reserved_characters_escaped(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    tenant_a: TenantFixture,
+    llm: LLMServer,
+) -> None:
+    assistant = (await client.get("/api/v1/assistants", headers=tenant_a.headers)).json()["items"][0]
+    model = {"provider": "openai_compatible", "model_name": "m", "base_url": llm.base_url, "api_key": "k"}
+    await client.patch(f"/api/v1/assistants/{assistant['id']}", json={"model": model}, headers=tenant_a.headers)
+    long_text = " ".join(f"Пункт {i}: цена 1.500 (скидка -10%) — см. [прайс]!" for i in range(200))
+    llm.double.script(reply(long_text))
+    await send_update(client, telegram, bot, telegram.double.text_update(6001, CHAT, "Расскажите всё"))
+    await run_queued_jobs(runtime)
+    parts = telegram.double.sent_messages(CHAT)
+    assert len(parts) >= 3
+    assert all(len(p["plain_text"]) <= 4096 for p in parts)
+    assert " ".join(p["plain_text"] for p in parts) == long_text
+    assert all(p["plain_text"].rstrip().endswith("!") for p in parts)
+
+
+async def test_a_paused_channel_takes_updates_but_does_not_answer(
+    client: httpx.AsyncClient, bot: dict, runtime: Runtime, telegram: TelegramServer, tenant_a: TenantFixture
+) -> None:
+    await client.patch(f"/api/v1/channels/{bot['id']}", json={"status": "paused"}, headers=tenant_a.headers)
+    assert (await send_update(client, telegram, bot, telegram.double.text_update(7001, CHAT, "hi"))).status_code == 200
+    await run_queued_jobs(runtime)
+    assert telegram.double.sent_messages(CHAT) == []
+
+
+async def test_removing_the_channel_removes_the_webhook(
+    client: httpx.AsyncClient, bot: dict, telegram: TelegramServer, tenant_a: TenantFixture
+) -> None:
+    assert (await client.delete(f"/api/v1/channels/{bot['id']}", headers=tenant_a.headers)).status_code == 204
+    assert telegram.double.calls_to("deleteWebhook")
+
+
+def test_split_message_keeps_sentences_whole() -> None:
+    text = "Первое предложение. " * 300 + "Последнее!"
+    parts = split_message(text, limit=500)
+    assert all(len(p) <= 500 for p in parts)
+    assert all(p.endswith((".", "!")) for p in parts)
+    assert " ".join(parts) == text.strip()
+    assert split_message("x" * 1200, limit=500) == ["x" * 500, "x" * 500, "x" * 200]
+
+
+def test_escape_markdown_escapes_every_reserved_character() -> None:
+    assert escape_markdown("a_b*c[d]e(f)g~h`i>j#k+l-m=n|o{p}q.r!s\\t") == (
+        "a\\_b\\*c\\[d\\]e\\(f\\)g\\~h\\`i\\>j\\#k\\+l\\-m\\=n\\|o\\{p\\}q\\.r\\!s\\\\t"
+    )
