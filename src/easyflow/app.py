@@ -53,6 +53,7 @@ def create_app(
                     concurrency=settings.worker_concurrency,
                     stalled_after_seconds=settings.stalled_job_seconds,
                     heartbeat_seconds=settings.worker_heartbeat_seconds,
+                    companions=wiring.worker_companions(app.state.runtime),
                 ),
                 name="easyflow-worker",
             )

@@ -173,6 +173,7 @@ def worker(
                 concurrency=concurrency or settings.worker_concurrency,
                 stalled_after_seconds=settings.stalled_job_seconds,
                 heartbeat_seconds=settings.worker_heartbeat_seconds,
+                companions=wiring.worker_companions(runtime),
             )
         )
         loop = asyncio.get_running_loop()

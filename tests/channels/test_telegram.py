@@ -4,11 +4,14 @@ replies."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.channels.polling import TelegramPoller
 from easyflow.channels.telegram import escape_markdown, split_message
 from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
@@ -25,7 +28,7 @@ async def bot(client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runti
     runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
     telegram.double.add_bot(TOKEN, username="lotos_salon_bot")
     response = await client.post(
-        "/api/v1/channels", json={"type": "telegram", "token": TOKEN}, headers=tenant_a.headers
+        "/api/v1/channels", json={"type": "telegram", "token": TOKEN, "mode": "webhook"}, headers=tenant_a.headers
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -223,3 +226,34 @@ def test_escape_markdown_escapes_every_reserved_character() -> None:
     assert escape_markdown("a_b*c[d]e(f)g~h`i>j#k+l-m=n|o{p}q.r!s\\t") == (
         "a\\_b\\*c\\[d\\]e\\(f\\)g\\~h\\`i\\>j\\#k\\+l\\-m\\=n\\|o\\{p\\}q\\.r\\!s\\\\t"
     )
+
+
+async def test_without_a_public_https_address_the_bot_is_polled(
+    client: httpx.AsyncClient,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    session: AsyncSession,
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    double = telegram.double
+    double.add_bot(TOKEN)
+    created = await client.post("/api/v1/channels", json={"type": "telegram", "token": TOKEN}, headers=tenant_a.headers)
+    channel = created.json()
+    assert channel["config"]["mode"] == "polling"  # http://testserver is not a public https address
+    assert double.webhook(TOKEN) is None or not double.webhook(TOKEN).url
+    double.queue_update(TOKEN, double.text_update(8001, CHAT, "Привет"))
+    double.queue_update(TOKEN, double.callback_update(8002, CHAT, "Завтра", message_id=1))
+    poller = TelegramPoller(runtime)
+    assert await poller.poll_once(uuid.UUID(channel["id"])) == 2
+    assert await poller.poll_once(uuid.UUID(channel["id"])) == 0  # the offset confirmed both
+    await run_queued_jobs(runtime)
+    assert len(double.sent_messages(CHAT)) == 1  # both messages answered in one reply
+    assert len(double.answered_callbacks) == 1
+    stored = (await client.get(f"/api/v1/channels/{channel['id']}", headers=tenant_a.headers)).json()
+    assert stored["config"]["offset"] == 8003
+    # A redelivered update (Telegram lost our confirmation) is answered once.
+    double.queue_update(TOKEN, double.text_update(8001, CHAT, "Привет"))
+    await poller.poll_once(uuid.UUID(channel["id"]))
+    await run_queued_jobs(runtime)
+    assert len(double.sent_messages(CHAT)) == 1

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.kit.repository import TenantScopedRepository
-from easyflow.models.channels import ChannelRecord
+from easyflow.models.channels import ChannelRecord, ChannelStatus
 
 
 class ChannelRepository(TenantScopedRepository[ChannelRecord]):
     model = ChannelRecord
+
+    async def set_offset(self, channel_id: uuid.UUID, offset: int) -> None:
+        """Remember the next Telegram update to ask for (long polling)."""
+        await self.session.execute(
+            text(
+                "UPDATE channels SET config = jsonb_set(config, '{offset}', to_jsonb(CAST(:offset AS bigint))) "
+                "WHERE id = :id AND tenant_id = :tenant"
+            ),
+            {"offset": offset, "id": channel_id, "tenant": self.tenant_id},
+        )
 
     async def count(self) -> int:
         statement = select(func.count()).select_from(ChannelRecord).where(ChannelRecord.tenant_id == self.tenant_id)
@@ -26,4 +36,12 @@ class ChannelDirectory:
         self.session = session
 
     async def get(self, channel_id: uuid.UUID) -> ChannelRecord | None:
-        return await self.session.get(ChannelRecord, channel_id)
+        return await self.session.get(ChannelRecord, channel_id, populate_existing=True)
+
+    async def polling_telegram(self) -> list[uuid.UUID]:
+        statement = select(ChannelRecord.id).where(
+            ChannelRecord.type == "telegram",
+            ChannelRecord.status == ChannelStatus.active,
+            ChannelRecord.config["mode"].astext == "polling",
+        )
+        return list((await self.session.execute(statement)).scalars())

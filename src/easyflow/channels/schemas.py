@@ -17,6 +17,11 @@ class TelegramChannelCreate(StrictInput):
     token: Annotated[str, Field(min_length=20, max_length=100, pattern=r"^\d{3,20}:[A-Za-z0-9_-]{20,80}$")]
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     assistant_id: uuid.UUID | None = None
+    mode: Literal["auto", "webhook", "polling"] = Field(
+        default="auto",
+        description="webhook: Telegram calls EASYFLOW_PUBLIC_URL (must be public https); polling: the worker asks "
+        "Telegram for updates (no public address needed); auto: webhook when EASYFLOW_PUBLIC_URL is https.",
+    )
 
 
 class WidgetChannelCreate(StrictInput):

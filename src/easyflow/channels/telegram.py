@@ -54,6 +54,7 @@ IDENTITY_KIND = "telegram"
 MESSAGE_LIMIT = 4096
 CALLBACK_DATA_BYTES = 64
 MAX_RETRY_AFTER_SECONDS = 60
+ALLOWED_UPDATES = ["message", "callback_query"]
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 # Telegram's published limits: about one message a second per chat, thirty a second per bot.
 _PER_CHAT = parse("1/second")
@@ -127,10 +128,16 @@ class TelegramChannel:
     async def connect(self, runtime: Runtime, channel_id: uuid.UUID, request: TelegramChannelCreate) -> Connection:
         secret_token = new_secret(32).replace("=", "")
         url = f"{runtime.settings.public_url}/webhooks/telegram/{channel_id}"
+        mode = request.mode
+        if mode == "auto":
+            mode = "webhook" if runtime.settings.public_url.startswith("https://") else "polling"
         try:
             async with bot_for(runtime, request.token) as bot:
                 me = await bot.get_me()
-                await bot.set_webhook(url=url, secret_token=secret_token, allowed_updates=["message", "callback_query"])
+                if mode == "webhook":
+                    await bot.set_webhook(url=url, secret_token=secret_token, allowed_updates=ALLOWED_UPDATES)
+                else:
+                    await bot.delete_webhook()
         except TelegramUnauthorizedError as error:
             raise Unprocessable("token: Telegram does not accept this bot token.") from error
         except TelegramBadRequest as error:
@@ -142,7 +149,8 @@ class TelegramChannel:
             raise ServiceUnavailable(f"Telegram could not be reached: {type(error).__name__}.") from error
         return Connection(
             credentials={"token": request.token, "secret_token": secret_token},
-            config={"username": me.username or "", "bot_id": me.id, "webhook_url": url},
+            config={"username": me.username or "", "bot_id": me.id, "mode": mode}
+            | ({"webhook_url": url} if mode == "webhook" else {"offset": 0}),
         )
 
     async def disconnect(self, runtime: Runtime, channel_id: uuid.UUID, credentials: dict[str, str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.channels.repository import ChannelDirectory
@@ -22,7 +23,7 @@ from easyflow.conversations.service import ChannelRef, Inbound, InboundService
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import NotFound, Unauthorized
 from easyflow.kit.security import constant_time_equals
-from easyflow.models.channels import ChannelStatus
+from easyflow.models.channels import ChannelRecord, ChannelStatus
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
@@ -40,7 +41,11 @@ async def accept_telegram_update(
     expected = credentials_of(channel, runtime).get("secret_token", "")
     if not secret_header or not expected or not constant_time_equals(secret_header, expected):
         raise Unauthorized("The X-Telegram-Bot-Api-Secret-Token header is missing or wrong.")
-    update = parse_update(body)
+    return await accept_update(session, channel, parse_update(body))
+
+
+async def accept_update(session: AsyncSession, channel: ChannelRecord, update: Update) -> str | None:
+    """Hand one update of a verified channel (transaction scoped to its tenant) to the pipeline."""
     inbound = inbound_of(update)
     if inbound is None or channel.status == ChannelStatus.paused:
         return None

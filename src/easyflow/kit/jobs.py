@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -129,10 +129,17 @@ async def retry_stalled_jobs(app: procrastinate.App, stalled_after_seconds: floa
 
 
 async def run_worker(
-    runtime: Runtime, *, concurrency: int, stalled_after_seconds: float, heartbeat_seconds: float
+    runtime: Runtime,
+    *,
+    concurrency: int,
+    stalled_after_seconds: float,
+    heartbeat_seconds: float,
+    companions: Sequence[Coroutine[Any, Any, None]] = (),
 ) -> None:
-    """Work the queue until cancelled; first requeue the jobs a crashed worker left behind."""
+    """Work the queue until cancelled, with `companions` (long-running loops such as channel pollers)
+    beside it; first requeue the jobs a crashed worker left behind."""
     app = build_job_app(runtime.database.url)
+    loops = [asyncio.create_task(companion) for companion in companions]
     async with app.open_async():
         await retry_stalled_jobs(app, stalled_after_seconds)
         try:
@@ -148,3 +155,6 @@ async def run_worker(
         except asyncio.CancelledError:
             log.info("worker.stopped")
             raise
+        finally:
+            for loop in loops:
+                loop.cancel()
