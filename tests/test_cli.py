@@ -42,6 +42,7 @@ def cli_env(embedded_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         "EASYFLOW_DATA_DIR": str(tmp_path / "data"),
         "EASYFLOW_SECRET_KEY": "cli-test-key-" + "z" * 40,
         "EASYFLOW_LOG_FORMAT": "json",
+        "EASYFLOW_EMBEDDING_PROVIDER": "none",  # not what these tests are about; keeps process start-up light
     }
     yield env
     drop_database(embedded_server, name)

@@ -57,6 +57,9 @@ def webhook_body(outgoing: Outgoing) -> bytes:
 class ApiChannel:
     type = CHANNEL_TYPE
 
+    def pushes(self, tenant_webhook_url: str | None) -> bool:
+        return bool(tenant_webhook_url)
+
     async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery:
         if not outgoing.tenant_webhook_url or not outgoing.tenant_webhook_secret:
             return Delivery(DeliveryStatus.stored)

@@ -40,6 +40,10 @@ class Outgoing:
 class Channel(Protocol):
     type: str
 
+    def pushes(self, tenant_webhook_url: str | None) -> bool:
+        """Whether replies are sent somewhere (a delivery job), or just stored for the customer to read."""
+        ...
+
     async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery: ...
 
 

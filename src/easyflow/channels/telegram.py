@@ -125,6 +125,9 @@ async def _throttle(bot_id: str, chat_id: str) -> None:
 class TelegramChannel:
     type = CHANNEL_TYPE
 
+    def pushes(self, tenant_webhook_url: str | None) -> bool:
+        return True
+
     async def connect(self, runtime: Runtime, channel_id: uuid.UUID, request: TelegramChannelCreate) -> Connection:
         secret_token = new_secret(32).replace("=", "")
         url = f"{runtime.settings.public_url}/webhooks/telegram/{channel_id}"

@@ -20,6 +20,9 @@ CHANNEL_TYPE = "widget"
 class WidgetChannel:
     type = CHANNEL_TYPE
 
+    def pushes(self, tenant_webhook_url: str | None) -> bool:
+        return False
+
     async def connect(self, runtime: Runtime, channel_id: uuid.UUID, request: WidgetChannelCreate) -> Connection:
         identity_secret = new_secret()
         origins = [str(origin).rstrip("/") for origin in request.allowed_origins]

@@ -255,7 +255,7 @@ class ReplyPipeline:
         self.database = runtime.database
 
     async def reply(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> uuid.UUID | None:
-        request, pending_ids = await self._gather(tenant_id, conversation_id)
+        request, pending_ids, pushes = await self._gather(tenant_id, conversation_id)
         if request is None:
             return None
         await self._show_typing(tenant_id, conversation_id)
@@ -282,7 +282,7 @@ class ReplyPipeline:
                     buttons=reply.buttons,
                     citations=[c.as_dict() for c in reply.citations],
                     usage=reply.usage.as_dict() if reply.usage else None,
-                    delivery_status=DeliveryStatus.pending,
+                    delivery_status=DeliveryStatus.pending if pushes else DeliveryStatus.stored,
                     reply_to=[str(i) for i in still_pending],
                     created_at=now,
                 )
@@ -293,7 +293,8 @@ class ReplyPipeline:
             if reply.needs_human and not conversation.needs_human:
                 conversation.needs_human = True
                 conversation.flag_reason = reply.flag_reason
-            await defer(session, DELIVER_JOB, tenant_id=str(tenant_id), message_id=str(answer.id))
+            if pushes:
+                await defer(session, DELIVER_JOB, tenant_id=str(tenant_id), message_id=str(answer.id))
             if request.assistant.provider != ModelProvider.none and (
                 await messages.count_after(conversation_id, conversation.summarized_up_to) > SUMMARIZE_AFTER_MESSAGES
             ):
@@ -352,14 +353,15 @@ class ReplyPipeline:
 
     async def _gather(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
-    ) -> tuple[ReplyRequest | None, set[uuid.UUID]]:
+    ) -> tuple[ReplyRequest | None, set[uuid.UUID], bool]:
+        """What the answerer needs, the messages it answers, and whether the reply must be pushed out."""
         async with self.database.session() as session, session.begin():
             await scope_to_tenant(session, tenant_id)
             conversation = await ConversationRepository(session, tenant_id).get(conversation_id)
             messages = MessageRepository(session, tenant_id)
             pending = list(await messages.unanswered(conversation_id)) if conversation else []
             if conversation is None or not pending:
-                return None, set()
+                return None, set(), False
             assistant = await self._assistant_of(session, tenant_id, conversation)
             tenant = await TenantRepository(session).get(tenant_id)
             earlier = await messages.recent(
@@ -379,7 +381,8 @@ class ReplyPipeline:
                 new_messages=[_turn(m) for m in pending],
                 is_first_exchange=not await messages.has_replies(conversation_id),
             )
-            return request, {m.id for m in pending}
+            pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
+            return request, {m.id for m in pending}, pushes
 
     def _profile(self, assistant: Assistant) -> AssistantProfile:
         return assistant_profile(assistant, self.runtime.secrets)
