@@ -31,7 +31,6 @@ import hashlib
 import json
 import math
 import re
-import socket
 import struct
 import threading
 import time
@@ -39,15 +38,15 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self, TypedDict
+from typing import Any, TypedDict
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.doubles.serving import ThreadedServer
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "claude-haiku-4-5")
 """Model ids `GET /v1/models` lists unless the double is given others."""
@@ -692,25 +691,12 @@ def create_app(double: LLMDouble) -> Starlette:
     return app
 
 
-class LLMServer:
+class LLMServer(ThreadedServer):
     """Serves an `LLMDouble` with uvicorn on 127.0.0.1 (a free port) in a background thread, as a context manager."""
 
     def __init__(self, double: LLMDouble | None = None) -> None:
         self.double = double or LLMDouble()
-        self.port = 0
-        """The port it listens on, chosen by the OS when the server starts."""
-        config = uvicorn.Config(
-            create_app(self.double),
-            lifespan="off",
-            ws="none",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._socket: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(create_app(self.double), "llm-double")
 
     @property
     def root_url(self) -> str:
@@ -721,35 +707,6 @@ class LLMServer:
     def base_url(self) -> str:
         """`http://127.0.0.1:PORT/v1`: the base URL the OpenAI SDK (and pydantic-ai's OpenAI provider) wants."""
         return f"{self.root_url}/v1"
-
-    def __enter__(self) -> Self:
-        """Bind a free port, start serving and return once the port accepts connections."""
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="llm-double", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                raise RuntimeError("the LLM double's server did not start")
-            time.sleep(0.01)
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5):
-            pass
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        """Stop serving (open connections get a second to finish) and release the port."""
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._socket is not None:
-            self._socket.close()
 
 
 @pytest.fixture(scope="session", name="llm_server_session")

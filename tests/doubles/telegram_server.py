@@ -42,22 +42,21 @@ import json
 import math
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self, TypedDict
+from typing import Any, TypedDict
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.doubles.serving import ThreadedServer
 
 MESSAGE_LIMIT = 4096
 """sendMessage/editMessageText: at most 4096 characters of text after entities parsing."""
@@ -1601,26 +1600,13 @@ def create_app(double: TelegramDouble) -> Starlette:
     return app
 
 
-class TelegramServer:
+class TelegramServer(ThreadedServer):
     """Serves a `TelegramDouble` with uvicorn on 127.0.0.1 (a free port) in a background thread, as a context
     manager."""
 
     def __init__(self, double: TelegramDouble | None = None) -> None:
         self.double = double or TelegramDouble()
-        self.port = 0
-        """The port it listens on, chosen by the OS when the server starts."""
-        config = uvicorn.Config(
-            create_app(self.double),
-            lifespan="off",
-            ws="none",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._socket: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(create_app(self.double), "telegram-double")
 
     @property
     def base_url(self) -> str:
@@ -1635,35 +1621,6 @@ class TelegramServer:
     def file_url(self, token: str, file_path: str) -> str:
         """The download URL of a file_path getFile returned."""
         return f"{self.base_url}/file/bot{token}/{file_path}"
-
-    def __enter__(self) -> Self:
-        """Bind a free port, start serving and return once the port accepts connections."""
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="telegram-double", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                raise RuntimeError("the Telegram double's server did not start")
-            time.sleep(0.01)
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5):
-            pass
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        """Stop serving (open connections get a second to finish) and release the port."""
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._socket is not None:
-            self._socket.close()
 
 
 @pytest.fixture(scope="session", name="telegram_server_session")
