@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -25,3 +27,16 @@ def create_database(server_url: str, name: str) -> str:
 def drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(_conninfo(admin_database_url(server_url)), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def process_env(database_url: str, data_dir: str, **extra: str) -> dict[str, str]:
+    """The environment of an `easyflow` process run by a test, on its own database."""
+    return {
+        **os.environ,
+        "EASYFLOW_DATABASE_URL": database_url,
+        "EASYFLOW_DATA_DIR": data_dir,
+        "EASYFLOW_SECRET_KEY": "process-test-key-" + "z" * 40,
+        "EASYFLOW_LOG_FORMAT": "json",
+        "EASYFLOW_EMBEDDING_PROVIDER": "none",  # not what these tests are about; keeps start-up light
+        **extra,
+    }

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from easyflow.knowledge.embeddings import local_model_installed
-from tests.support import create_database, drop_database
+from tests.support import create_database, drop_database, process_env
 
 EASYFLOW = str(Path(sys.executable).parent / "easyflow")
 pytestmark = pytest.mark.slow
@@ -36,15 +36,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def cli_env(embedded_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     name = f"easyflow_cli_{os.getpid()}"
     url = create_database(embedded_server, name)
-    env = {
-        **os.environ,
-        "EASYFLOW_DATABASE_URL": url,
-        "EASYFLOW_DATA_DIR": str(tmp_path / "data"),
-        "EASYFLOW_SECRET_KEY": "cli-test-key-" + "z" * 40,
-        "EASYFLOW_LOG_FORMAT": "json",
-        "EASYFLOW_EMBEDDING_PROVIDER": "none",  # not what these tests are about; keeps process start-up light
-    }
-    yield env
+    yield process_env(url, str(tmp_path / "data"))
     drop_database(embedded_server, name)
 
 

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.doubles.llm_server import LLMServer, delay, reply
-from tests.support import create_database, drop_database
+from tests.support import create_database, drop_database, process_env
 from tests.test_cli import EASYFLOW, free_port, run, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -27,16 +27,12 @@ pytestmark = pytest.mark.slow
 def live_env(embedded_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     name = f"easyflow_live_{os.getpid()}"
     url = create_database(embedded_server, name)
-    env = {
-        **os.environ,
-        "EASYFLOW_DATABASE_URL": url,
-        "EASYFLOW_DATA_DIR": str(tmp_path / "data"),
-        "EASYFLOW_SECRET_KEY": "live-test-key-" + "q" * 40,
-        "EASYFLOW_LOG_FORMAT": "json",
-        "EASYFLOW_EMBEDDING_PROVIDER": "none",  # not what these tests are about; keeps process start-up light
-        "EASYFLOW_WORKER_HEARTBEAT_SECONDS": "0.5",
-        "EASYFLOW_STALLED_JOB_SECONDS": "2",
-    }
+    env = process_env(
+        url,
+        str(tmp_path / "data"),
+        EASYFLOW_WORKER_HEARTBEAT_SECONDS="0.5",
+        EASYFLOW_STALLED_JOB_SECONDS="2",
+    )
     assert run(env, "migrate").returncode == 0
     yield env
     drop_database(embedded_server, name)
