@@ -258,7 +258,8 @@ class ReplyPipeline:
         request, pending_ids, pushes = await self._gather(tenant_id, conversation_id)
         if request is None:
             return None
-        await self._show_typing(tenant_id, conversation_id)
+        if pushes:
+            await self._show_typing(tenant_id, conversation_id)
         agent = AgentRuntime(
             lambda query, limit: self._search(tenant_id, query, limit),
             timeout_seconds=self.runtime.settings.agent_timeout_seconds,

@@ -47,6 +47,17 @@ def vector_index_sql(table: str, model_id: str, dimensions: int) -> str:
     )
 
 
+async def knowledge_exists(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM chunks WHERE tenant_id = :tenant) "
+            "OR EXISTS (SELECT 1 FROM qa_pairs WHERE tenant_id = :tenant)"
+        ),
+        {"tenant": tenant_id},
+    )
+    return bool(result.scalar_one())
+
+
 async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
     result = await session.execute(text("SELECT tsvector_to_array(to_tsvector('russian', :query))"), {"query": query})
     return list(result.scalar_one() or [])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.knowledge.embeddings import Embedder
-from easyflow.knowledge.repository import ChunkRepository, Hit, QaRepository, query_lexemes
+from easyflow.knowledge.repository import ChunkRepository, Hit, QaRepository, knowledge_exists, query_lexemes
 from easyflow.knowledge.retrieval import Passage
 
 RRF_K = 60
@@ -39,6 +39,8 @@ class KnowledgeSearch:
 
     async def run(self, session: AsyncSession, tenant_id: uuid.UUID, query: str, limit: int) -> SearchOutcome:
         chunks, pairs = ChunkRepository(session, tenant_id), QaRepository(session, tenant_id)
+        if not await knowledge_exists(session, tenant_id):
+            return SearchOutcome([], self.mode)  # nothing to find: spare the query embedding (CPU-heavy locally)
         rankings = [await chunks.fulltext(query), await pairs.fulltext(query)]
         if self.embedder is not None:
             vector = await self.embedder.embed_query(query)
