@@ -19,12 +19,17 @@ from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentSta
 
 CANDIDATES = 20
 
+# Any of the question's words (OR), numbers left out: "через 3 дня" should not match every price list.
 _QUERY_CTE = """
 WITH q AS (
     SELECT to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), '')) AS query
     FROM unnest(tsvector_to_array(to_tsvector('russian', :query))) AS lexeme
+    WHERE lexeme !~ '^[0-9]+$'
 )
 """
+# Heading words rank like body words: a heading path starts with the document's title, and weighting it
+# favoured every chunk of a document whose title shares a word with the question.
+_RANK = "ts_rank_cd('{{1,1,1,1}}', {tsv}, q.query, 1)"
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,9 @@ class ChunkRepository:
 SELECT c.id, d.filename, c.section, c.text, tsvector_to_array(c.tsv) AS lexemes
 FROM chunks c JOIN documents d ON d.id = c.document_id, q
 WHERE c.tenant_id = :tenant AND c.tsv @@ q.query
-ORDER BY ts_rank_cd(c.tsv, q.query, 1) DESC, c.id
+ORDER BY """
+                + _RANK.format(tsv="c.tsv")
+                + """ DESC, c.id
 LIMIT :limit"""
             ),
             {"query": query, "tenant": self.tenant_id, "limit": limit},
@@ -222,7 +229,9 @@ class QaRepository(TenantScopedRepository[QaPair]):
 SELECT p.id, p.question, p.answer, tsvector_to_array(to_tsvector('russian', p.question)) AS lexemes
 FROM qa_pairs p, q
 WHERE p.tenant_id = :tenant AND p.tsv @@ q.query
-ORDER BY ts_rank_cd(p.tsv, q.query, 1) DESC, p.id
+ORDER BY """
+                + _RANK.format(tsv="p.tsv")
+                + """ DESC, p.id
 LIMIT :limit"""
             ),
             {"query": query, "tenant": self.tenant_id, "limit": limit},

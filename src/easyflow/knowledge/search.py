@@ -17,7 +17,10 @@ from easyflow.knowledge.embeddings import Embedder
 from easyflow.knowledge.repository import ChunkRepository, Hit, QaRepository, knowledge_exists, query_lexemes
 from easyflow.knowledge.retrieval import Passage
 
-RRF_K = 60
+# Reciprocal-rank fusion, tuned on bench/retrieval.py: a small k trusts the top ranks, and full text counts
+# half as much as vectors when both exist (dense similarity handles paraphrase; words, exact terms).
+RRF_K = 10
+FULL_TEXT_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,25 +44,26 @@ class KnowledgeSearch:
         chunks, pairs = ChunkRepository(session, tenant_id), QaRepository(session, tenant_id)
         if not await knowledge_exists(session, tenant_id):
             return SearchOutcome([], self.mode)  # nothing to find: spare the query embedding (CPU-heavy locally)
-        rankings = [await chunks.fulltext(query), await pairs.fulltext(query)]
+        text_weight = FULL_TEXT_WEIGHT if self.embedder is not None else 1.0
+        rankings = [(text_weight, await chunks.fulltext(query)), (text_weight, await pairs.fulltext(query))]
         if self.embedder is not None:
             vector = await self.embedder.embed_query(query)
             model, dimensions = self.embedder.model_id, self.embedder.dimensions
             rankings += [
-                await chunks.nearest(vector, model, dimensions),
-                await pairs.nearest(vector, model, dimensions),
+                (1.0, await chunks.nearest(vector, model, dimensions)),
+                (1.0, await pairs.nearest(vector, model, dimensions)),
             ]
         wanted = set(await query_lexemes(session, query))
         return SearchOutcome(self._fuse(rankings, wanted, limit), self.mode)
 
-    def _fuse(self, rankings: list[list[Hit]], wanted: set[str], limit: int) -> list[Passage]:
+    def _fuse(self, rankings: list[tuple[float, list[Hit]]], wanted: set[str], limit: int) -> list[Passage]:
         fused: dict[tuple[str, uuid.UUID], float] = {}
         hits: dict[tuple[str, uuid.UUID], Hit] = {}
         similarity: dict[tuple[str, uuid.UUID], float] = {}
-        for ranking in rankings:
+        for weight, ranking in rankings:
             for rank, hit in enumerate(ranking, start=1):
                 key = (hit.kind, hit.id)
-                fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+                fused[key] = fused.get(key, 0.0) + weight / (RRF_K + rank)
                 hits.setdefault(key, hit)
                 if hit.similarity is not None:
                     similarity[key] = hit.similarity
