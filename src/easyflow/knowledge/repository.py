@@ -164,21 +164,12 @@ class ChunkRepository:
         )
 
     async def fulltext(self, query: str, limit: int = CANDIDATES) -> list[Hit]:
+        """Chunks sharing words with the query, best first; through easyflow_fulltext_chunks, which keeps
+        to the transaction's tenant itself so the full-text index can be used (see its migration)."""
         rows = await self.session.execute(
-            text(
-                _QUERY_CTE
-                + """
-SELECT c.id, d.filename, c.section, c.text, tsvector_to_array(c.tsv) AS lexemes
-FROM chunks c JOIN documents d ON d.id = c.document_id, q
-WHERE c.tenant_id = :tenant AND c.tsv @@ q.query
-ORDER BY """
-                + _RANK.format(tsv="c.tsv")
-                + """ DESC, c.id
-LIMIT :limit"""
-            ),
-            {"query": query, "tenant": self.tenant_id, "limit": limit},
+            text("SELECT * FROM easyflow_fulltext_chunks(:query, :limit)"), {"query": query, "limit": limit}
         )
-        return [Hit("chunk", r.id, r.filename, r.section, r.text, list(r.lexemes)) for r in rows]
+        return [Hit("chunk", r.id, r.filename, r.section, r.body, list(r.lexemes)) for r in rows]
 
     async def nearest(self, vector: list[float], model_id: str, dimensions: int, limit: int = CANDIDATES) -> list[Hit]:
         cast = f"vector({int(dimensions)})"
