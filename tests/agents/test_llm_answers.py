@@ -238,3 +238,27 @@ async def ask_in(client: httpx.AsyncClient, tenant: TenantFixture, runtime: Runt
         headers=tenant.headers,
     )
     await run_queued_jobs(runtime)
+
+
+async def test_gemini_provider(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    await use_model(client, tenant_a, llm, provider="gemini", model_name="gemini-2.0-flash", base_url=llm.root_url)
+    llm.double.script(reply("Привет от Gemini."))
+    answer, _ = await ask(client, tenant_a, runtime, "Здравствуйте, когда вы работаете?")
+    assert answer["text"] == "Привет от Gemini."
+    assert answer["usage"]["input_tokens"] > 0
+    sent = llm.double.requests[-1]
+    assert sent["path"] == "/v1beta/models/gemini-2.0-flash:generateContent"
+    assert sent["headers"]["x-goog-api-key"] == "sk-tenant-key"
+    assert "Здравствуйте, когда вы работаете?" in str(sent["json"]["contents"])
+
+
+async def test_a_failing_gemini_gets_the_fallback(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    await use_model(client, tenant_a, llm, provider="gemini", model_name="gemini-2.0-flash", base_url=llm.root_url)
+    llm.double.script(error(400, message="Invalid request"))
+    answer, conversation = await ask(client, tenant_a, runtime, "Вопрос")
+    assert answer["text"].startswith("Извините, сейчас я не могу ответить")
+    assert conversation["needs_human"] is True

@@ -674,6 +674,79 @@ async def messages(request: Request) -> Response:
     return JSONResponse(_anthropic_message(body["model"], scripted, usage), headers={"request-id": _new_id("req_")})
 
 
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+def _gemini_text(contents: list[Any]) -> str:
+    for content in reversed(contents):
+        if isinstance(content, dict) and content.get("role", "user") == "user":
+            texts = [part.get("text", "") for part in content.get("parts", []) if isinstance(part, dict)]
+            if any(texts):
+                return " ".join(t for t in texts if t)
+    return ""
+
+
+async def generate_content(request: Request) -> Response:
+    """Gemini `POST /v1beta/models/{model}:generateContent` (https://ai.google.dev/api/generate-content):
+    text and functionCall parts, usageMetadata; errors as `{"error": {"code", "message", "status"}}`."""
+    double: LLMDouble = request.app.state.double
+    body = double._record(request, await request.body())
+    if not request.headers.get("x-goog-api-key"):
+        return JSONResponse(
+            {"error": {"code": 401, "message": "API key not valid.", "status": "UNAUTHENTICATED"}}, status_code=401
+        )
+    contents = body.get("contents") if isinstance(body, dict) else None
+    if not isinstance(contents, list) or not contents:
+        return JSONResponse(
+            {"error": {"code": 400, "message": "contents is not specified", "status": "INVALID_ARGUMENT"}},
+            status_code=400,
+        )
+    scripted = await double._next(_gemini_text(contents))
+    if isinstance(scripted, Error):
+        error = {
+            "error": {
+                "code": scripted.status,
+                "message": scripted.message,
+                "status": _GOOGLE_STATUS.get(scripted.status, "UNKNOWN"),
+            }
+        }
+        headers = {"Retry-After": f"{scripted.retry_after:g}"} if scripted.retry_after is not None else None
+        return JSONResponse(
+            scripted.body if scripted.body is not None else error, status_code=scripted.status, headers=headers
+        )
+    if isinstance(scripted, Malformed):
+        return Response('{"candidates": [', media_type="application/json")
+    parts: list[dict[str, Any]] = [{"text": scripted.text}] if scripted.text else []
+    for call in _calls(scripted):
+        try:
+            args = json.loads(call.arguments)
+        except json.JSONDecodeError:
+            args = {"_raw": call.arguments}
+        parts.append({"functionCall": {"name": call.name, "args": args}})
+    usage = _usage(scripted, [{"content": _gemini_text(contents)}])
+    model = request.path_params["model"]
+    return JSONResponse(
+        {
+            "candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {
+                "promptTokenCount": usage.prompt_tokens,
+                "candidatesTokenCount": usage.completion_tokens,
+                "totalTokenCount": usage.prompt_tokens + usage.completion_tokens,
+            },
+            "modelVersion": model,
+            "responseId": _new_id("gem_"),
+        }
+    )
+
+
 # --- Serving -------------------------------------------------------------------------------------------------------
 
 
@@ -685,6 +758,7 @@ def create_app(double: LLMDouble) -> Starlette:
             Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1beta/models/{model}:generateContent", generate_content, methods=["POST"]),
         ]
     )
     app.state.double = double
