@@ -3,7 +3,8 @@ credential box, an HTTP client for outbound calls, the embedding model and the k
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -25,6 +26,8 @@ class Runtime:
     http: httpx.AsyncClient
     embedder: Embedder | None
     retriever: KnowledgeRetriever
+    # Long-lived clients that channels keep per process (e.g. one Telegram session per bot), closed with it.
+    clients: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings, database: Database) -> Runtime:
@@ -40,4 +43,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        for client in self.clients.values():
+            await client.session.close()
+        self.clients.clear()
         await self.http.aclose()
