@@ -62,11 +62,15 @@ _PER_BOT = parse("30/second")
 _limiter = MovingWindowRateLimiter(MemoryStorage())
 
 
+def _client_key(runtime: Runtime, token: str) -> str:
+    return f"telegram:{runtime.settings.telegram_api_url}:{token}"
+
+
 @asynccontextmanager
 async def bot_for(runtime: Runtime, token: str) -> AsyncIterator[Bot]:
     """The process's bot for this token and API server: one HTTP session per bot, reused (closing an aiogram
     session costs a quarter of a second), closed with the runtime."""
-    key = f"telegram:{runtime.settings.telegram_api_url}:{token}"
+    key = _client_key(runtime, token)
     bot = runtime.clients.get(key)
     if bot is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(runtime.settings.telegram_api_url))
@@ -164,6 +168,9 @@ class TelegramChannel:
                 await bot.delete_webhook()
         except (TelegramAPIError, TelegramNetworkError, KeyError) as error:
             log.warning("telegram.disconnect_failed", channel_id=str(channel_id), error_type=type(error).__name__)
+        bot = runtime.clients.pop(_client_key(runtime, credentials.get("token", "")), None)
+        if bot is not None:
+            await bot.session.close()
 
     async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery:
         if outgoing.channel is None or outgoing.contact_external_id is None:

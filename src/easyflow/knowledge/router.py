@@ -11,7 +11,7 @@ from easyflow.kit.errors import PayloadTooLarge
 from easyflow.kit.schemas import Page
 from easyflow.knowledge import schemas
 from easyflow.knowledge.search import KnowledgeSearch
-from easyflow.knowledge.service import FULL_TEXT_NOTICE, DocumentService, QaService
+from easyflow.knowledge.service import FULL_TEXT_NOTICE, DocumentService, QaService, knowledge_status_of
 from easyflow.models.knowledge import DocumentStatus
 from easyflow.runtime import Runtime
 from easyflow.tenancy.auth import Admin, Session, Viewer
@@ -99,17 +99,7 @@ async def search(
 @router.get("/status")
 async def knowledge_status(request: Request, principal: Viewer, session: Session) -> schemas.KnowledgeStatus:
     """How search works right now and how many documents are in each state."""
-    from easyflow.knowledge.repository import DocumentRepository, QaRepository
-
-    runtime = _runtime(request)
-    embedder = runtime.embedder
-    return schemas.KnowledgeStatus(
-        mode="hybrid" if embedder else "full-text",
-        embedding_model=embedder.model_id if embedder else None,
-        notice=None if embedder else FULL_TEXT_NOTICE,
-        documents=await DocumentRepository(session, principal.tenant_id).status_counts(),
-        qa_pairs=await QaRepository(session, principal.tenant_id).count(),
-    )
+    return await knowledge_status_of(session, principal.tenant_id, _runtime(request).embedder)
 
 
 @router.get("/qa")

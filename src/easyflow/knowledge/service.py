@@ -18,7 +18,7 @@ from easyflow.kit.errors import InvalidInput, NotFound, PayloadTooLarge, Unsuppo
 from easyflow.kit.jobs import defer
 from easyflow.knowledge import schemas
 from easyflow.knowledge.chunking import chunk_sections
-from easyflow.knowledge.embeddings import BATCH
+from easyflow.knowledge.embeddings import BATCH, Embedder
 from easyflow.knowledge.extract import ExtractionFailed, UnsupportedFile, extract, sniff
 from easyflow.knowledge.repository import ChunkRepository, DocumentRepository, QaRepository
 from easyflow.models.knowledge import Document, DocumentStatus, QaPair
@@ -32,6 +32,18 @@ INGEST_JOB = "knowledge.ingest_document"
 EMBED_QA_JOB = "knowledge.embed_qa"
 FULL_TEXT_NOTICE = "No embedding model is available: search uses full text only."
 MAX_CSV_ROWS = 10_000
+
+
+async def knowledge_status_of(
+    session: AsyncSession, tenant_id: uuid.UUID, embedder: Embedder | None
+) -> schemas.KnowledgeStatus:
+    return schemas.KnowledgeStatus(
+        mode="hybrid" if embedder else "full-text",
+        embedding_model=embedder.model_id if embedder else None,
+        notice=None if embedder else FULL_TEXT_NOTICE,
+        documents=await DocumentRepository(session, tenant_id).status_counts(),
+        qa_pairs=await QaRepository(session, tenant_id).count(),
+    )
 
 
 class DocumentService:
