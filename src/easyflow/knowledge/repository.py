@@ -15,21 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.knowledge.chunking import ChunkText
 from easyflow.knowledge.embeddings import safe_model_literal, vector_literal
+from easyflow.knowledge.query import FullTextQuery, Word
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 
 CANDIDATES = 20
-
-# Any of the question's words (OR), numbers left out: "через 3 дня" should not match every price list.
-_QUERY_CTE = """
-WITH q AS (
-    SELECT to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), '')) AS query
-    FROM unnest(tsvector_to_array(to_tsvector('russian', :query))) AS lexeme
-    WHERE lexeme !~ '^[0-9]+$'
-)
-"""
-# Heading words rank like body words: a heading path starts with the document's title, and weighting it
-# favoured every chunk of a document whose title shares a word with the question.
-_RANK = "ts_rank_cd('{{1,1,1,1}}', {tsv}, q.query, 1)"
+# Chunks ranked at most per full-text search, gathered strictest level first (see FullTextQuery.levels):
+# ranking reads each candidate's tsvector (~20 µs a row with the scoring), so this bounds the search's cost.
+MAX_RANKED = 200
+# Document words sharing a misspelt word's first letters, read as correction candidates.
+NEIGHBOURS = 200
 
 
 @dataclass(frozen=True)
@@ -63,9 +57,62 @@ async def knowledge_exists(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     return bool(result.scalar_one())
 
 
-async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
-    result = await session.execute(text("SELECT tsvector_to_array(to_tsvector('russian', :query))"), {"query": query})
-    return list(result.scalar_one() or [])
+async def analyse_words(
+    session: AsyncSession, tenant_id: uuid.UUID, words: list[str], alternatives: list[str]
+) -> tuple[list[Word], int]:
+    """Each word's lexemes and its alternative wording's (colloquial, transliterated), with the number of the
+    tenant's chunks containing each; for a word none of whose lexemes the chunks contain, the tenant's words
+    sharing its first three letters (correction candidates). Also the tenant's number of chunks."""
+    rows = await session.execute(
+        text(
+            """
+WITH input AS (
+    SELECT n, word, alternative
+    FROM unnest(CAST(:words AS text[]), CAST(:alternatives AS text[])) WITH ORDINALITY AS i(word, alternative, n)
+), lexemes AS (
+    SELECT i.n, false AS alternative, l.lexeme
+    FROM input i, unnest(tsvector_to_array(to_tsvector('russian', i.word))) AS l(lexeme)
+    UNION ALL
+    SELECT i.n, true, l.lexeme
+    FROM input i, unnest(tsvector_to_array(to_tsvector('russian', i.alternative))) AS l(lexeme)
+), counted AS (
+    SELECT l.n, l.alternative, l.lexeme, coalesce(t.chunks, 0) AS chunks,
+           bool_or(NOT l.alternative AND t.chunks > 0) OVER (PARTITION BY l.n) AS known
+    FROM lexemes l LEFT JOIN knowledge_terms t ON t.tenant_id = :tenant AND t.lexeme = l.lexeme
+)
+SELECT c.n, c.alternative, c.lexeme, c.chunks, near.lexemes AS near_lexemes, near.chunks AS near_chunks
+FROM counted c
+LEFT JOIN LATERAL (
+    SELECT array_agg(v.lexeme) AS lexemes, array_agg(v.chunks) AS chunks
+    FROM (
+        SELECT k.lexeme, k.chunks FROM knowledge_terms k
+        WHERE NOT c.alternative AND NOT coalesce(c.known, false) AND length(c.lexeme) >= 4
+          AND k.tenant_id = :tenant AND k.chunks > 0
+          AND k.lexeme >= left(c.lexeme, 3) COLLATE "C" AND k.lexeme < (left(c.lexeme, 3) || chr(1114111)) COLLATE "C"
+          AND (length(k.lexeme) <= length(c.lexeme) + 2 OR starts_with(k.lexeme, c.lexeme))
+        ORDER BY k.chunks DESC, k.lexeme
+        LIMIT :neighbours
+    ) v
+) near ON true
+UNION ALL
+SELECT 0, false, '', chunks, NULL, NULL FROM knowledge_terms WHERE tenant_id = :tenant AND lexeme = ''"""
+        ),
+        {"words": words, "alternatives": alternatives, "tenant": tenant_id, "neighbours": NEIGHBOURS},
+    )
+    lexemes: list[dict[str, int]] = [{} for _ in words]
+    others: list[dict[str, int]] = [{} for _ in words]
+    neighbours: list[dict[str, int]] = [{} for _ in words]
+    total = 0
+    for n, alternative, lexeme, chunks, near_lexemes, near_chunks in rows:
+        if n == 0:
+            total = chunks
+            continue
+        (others if alternative else lexemes)[n - 1][lexeme] = chunks
+        neighbours[n - 1].update(zip(near_lexemes or [], near_chunks or [], strict=True))
+    found = [
+        Word(word, lexemes[i], others[i], neighbours[i]) for i, word in enumerate(words) if lexemes[i] or others[i]
+    ]
+    return found, total
 
 
 class DocumentRepository(TenantScopedRepository[Document]):
@@ -163,11 +210,24 @@ class ChunkRepository:
             ],
         )
 
-    async def fulltext(self, query: str, limit: int = CANDIDATES) -> list[Hit]:
-        """Chunks sharing words with the query, best first; through easyflow_fulltext_chunks, which keeps
-        to the transaction's tenant itself so the full-text index can be used (see its migration)."""
+    async def fulltext(self, query: FullTextQuery, limit: int = CANDIDATES) -> list[Hit]:
+        """Chunks sharing words with the query, best first; through easyflow_search_chunks, which ranks at
+        most MAX_RANKED candidates and keeps to the transaction's tenant itself so the full-text index can
+        be used (see its migration)."""
+        if query.empty:
+            return []
         rows = await self.session.execute(
-            text("SELECT * FROM easyflow_fulltext_chunks(:query, :limit)"), {"query": query, "limit": limit}
+            text(
+                "SELECT * FROM easyflow_search_chunks(CAST(:levels AS tsquery[]), CAST(:terms AS tsquery[]), "
+                "CAST(:weights AS float8[]), :limit, :candidates)"
+            ),
+            {
+                "levels": query.levels(),
+                "terms": [term.tsquery() for term in query.terms],
+                "weights": [term.weight for term in query.terms],
+                "limit": limit,
+                "candidates": MAX_RANKED,
+            },
         )
         return [Hit("chunk", r.id, r.filename, r.section, r.body, list(r.lexemes)) for r in rows]
 
@@ -212,20 +272,31 @@ class QaRepository(TenantScopedRepository[QaPair]):
         )
         return [(row.id, row.question) for row in await self.session.execute(statement)]
 
-    async def fulltext(self, query: str, limit: int = CANDIDATES) -> list[Hit]:
+    async def fulltext(self, query: FullTextQuery, limit: int = CANDIDATES) -> list[Hit]:
+        """Pairs whose question or answer shares words with the query, ranked as chunks are (a tenant has
+        few pairs: all matches are ranked)."""
+        if query.empty:
+            return []
         rows = await self.session.execute(
             text(
-                _QUERY_CTE
-                + """
+                """
 SELECT p.id, p.question, p.answer, tsvector_to_array(to_tsvector('russian', p.question)) AS lexemes
-FROM qa_pairs p, q
-WHERE p.tenant_id = :tenant AND p.tsv @@ q.query
-ORDER BY """
-                + _RANK.format(tsv="p.tsv")
-                + """ DESC, p.id
+FROM qa_pairs p
+WHERE p.tenant_id = :tenant AND p.tsv @@ CAST(:any AS tsquery)
+ORDER BY (
+    SELECT coalesce(sum(t.weight), 0)
+    FROM unnest(CAST(:terms AS tsquery[]), CAST(:weights AS float8[])) AS t(term, weight)
+    WHERE p.tsv @@ t.term
+) DESC, ts_rank(p.tsv, CAST(:any AS tsquery)) DESC, p.id
 LIMIT :limit"""
             ),
-            {"query": query, "tenant": self.tenant_id, "limit": limit},
+            {
+                "any": query.any_term(),
+                "terms": [term.tsquery() for term in query.terms],
+                "weights": [term.weight for term in query.terms],
+                "tenant": self.tenant_id,
+                "limit": limit,
+            },
         )
         return [Hit("qa", r.id, QA_DOCUMENT, r.question, r.answer, list(r.lexemes)) for r in rows]
 

@@ -1,9 +1,11 @@
-"""Hybrid search: full text (PostgreSQL, Russian and English stemming) and vectors (pgvector HNSW),
-fused by reciprocal rank; question-answer pairs compete on their questions.
+"""Hybrid search: full text (PostgreSQL, Russian and English stemming, spoken forms and typos mapped to the
+tenant's own words, rare words weighing more: see query.py) and vectors (pgvector HNSW), fused by
+reciprocal rank; question-answer pairs compete on their questions.
 
 Each result's `score` (0..1) says how sure the match is, for the offline answerer's threshold: the share
-of the query's words the passage contains, or, with embeddings, the cosine similarity rescaled between
-the model's "unrelated" and "clearly related" levels, whichever is higher. Order is by fused rank.
+of the query's words the passage contains (in any of their accepted forms), or, with embeddings, the
+cosine similarity rescaled between the model's "unrelated" and "clearly related" levels, whichever is
+higher. Order is by fused rank.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.knowledge.embeddings import Embedder
-from easyflow.knowledge.repository import ChunkRepository, Hit, QaRepository, knowledge_exists, query_lexemes
+from easyflow.knowledge.query import FullTextQuery, colloquial, plan, transliterate
+from easyflow.knowledge.repository import ChunkRepository, Hit, QaRepository, analyse_words, knowledge_exists
 from easyflow.knowledge.retrieval import Passage
 
 # Reciprocal-rank fusion, tuned on bench/retrieval.py: a small k trusts the top ranks, and full text counts
 # half as much as vectors when both exist (dense similarity handles paraphrase; words, exact terms).
 RRF_K = 10
 FULL_TEXT_WEIGHT = 0.5
+MAX_WORDS = 32  # of a question, for full text
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ class KnowledgeSearch:
         if not await knowledge_exists(session, tenant_id):
             return SearchOutcome([], self.mode)  # nothing to find: spare the query embedding (CPU-heavy locally)
         text_weight = FULL_TEXT_WEIGHT if self.embedder is not None else 1.0
-        rankings = [(text_weight, await chunks.fulltext(query)), (text_weight, await pairs.fulltext(query))]
+        words = await self.understand(session, tenant_id, query)
+        rankings = [(text_weight, await chunks.fulltext(words)), (text_weight, await pairs.fulltext(words))]
         if self.embedder is not None:
             vector = await self.embedder.embed_query(query)
             model, dimensions = self.embedder.model_id, self.embedder.dimensions
@@ -53,10 +58,17 @@ class KnowledgeSearch:
                 (1.0, await chunks.nearest(vector, model, dimensions)),
                 (1.0, await pairs.nearest(vector, model, dimensions)),
             ]
-        wanted = set(await query_lexemes(session, query))
-        return SearchOutcome(self._fuse(rankings, wanted, limit), self.mode)
+        return SearchOutcome(self._fuse(rankings, words.wanted, limit), self.mode)
 
-    def _fuse(self, rankings: list[tuple[float, list[Hit]]], wanted: set[str], limit: int) -> list[Passage]:
+    @staticmethod
+    async def understand(session: AsyncSession, tenant_id: uuid.UUID, query: str) -> FullTextQuery:
+        """The question's words as full-text terms, in the forms the tenant's chunks use."""
+        words = query.split()[:MAX_WORDS]
+        alternatives = [" ".join(filter(None, (colloquial(word), transliterate(word)))) for word in words]
+        analysed, total = await analyse_words(session, tenant_id, words, alternatives)
+        return plan(analysed, total)
+
+    def _fuse(self, rankings: list[tuple[float, list[Hit]]], wanted: list[frozenset[str]], limit: int) -> list[Passage]:
         fused: dict[tuple[str, uuid.UUID], float] = {}
         hits: dict[tuple[str, uuid.UUID], Hit] = {}
         similarity: dict[tuple[str, uuid.UUID], float] = {}
@@ -70,8 +82,9 @@ class KnowledgeSearch:
         best = sorted(fused, key=lambda key: fused[key], reverse=True)[:limit]
         return [self._passage(hits[key], wanted, similarity.get(key)) for key in best]
 
-    def _passage(self, hit: Hit, wanted: set[str], similarity: float | None) -> Passage:
-        coverage = len(wanted & set(hit.lexemes)) / len(wanted) if wanted else 0.0
+    def _passage(self, hit: Hit, wanted: list[frozenset[str]], similarity: float | None) -> Passage:
+        lexemes = set(hit.lexemes)
+        coverage = sum(1 for forms in wanted if forms & lexemes) / len(wanted) if wanted else 0.0
         confidence = coverage
         if similarity is not None and self.embedder is not None:
             floor, ceiling = self.embedder.similarity_floor, self.embedder.similarity_ceiling
