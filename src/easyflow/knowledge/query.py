@@ -219,6 +219,9 @@ def quote(lexeme: str) -> str:
 class FullTextQuery:
     terms: list[Term]  # the words the tenant's chunks contain (in some form), rarest first
     wanted: list[frozenset[str]]  # every non-number word's forms, found or not: the coverage denominator
+    # Every word as a term, those no chunk contains at the highest weight: for question-answer pairs, whose
+    # words the chunk vocabulary does not count.
+    words: list[Term] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -226,6 +229,9 @@ class FullTextQuery:
 
     def any_term(self) -> str:
         return " | ".join(term.tsquery() for term in self.terms)
+
+    def any_word(self) -> str:
+        return " | ".join(term.tsquery() for term in self.words)
 
     def levels(self) -> list[str]:
         """tsqueries from strictest to loosest, each excluding the ones before: all terms, then all but the
@@ -245,6 +251,7 @@ def plan(words: list[Word], total_chunks: int) -> FullTextQuery:
     """Terms for the question's words: the forms found in the tenant's chunks, weighted by rarity."""
     terms: dict[tuple[str, ...], Term] = {}
     wanted: list[frozenset[str]] = []
+    all_words: list[Term] = []
     for word in words:
         own = {lexeme: chunks for lexeme, chunks in word.lexemes.items() if not _NUMBER.match(lexeme)}
         if not own:
@@ -256,14 +263,15 @@ def plan(words: list[Word], total_chunks: int) -> FullTextQuery:
             for stem in own:
                 for lexeme in corrections(stem, word.neighbours):
                     forms[lexeme] = word.neighbours[lexeme]
-        wanted.append(frozenset(own) | frozenset(forms))
-        if not forms:
-            continue
-        key = tuple(sorted(forms))
-        chunks = min(max(forms.values()), total_chunks)
-        terms[key] = Term(key, chunks, idf(chunks, total_chunks))
+        every = frozenset(own) | frozenset(forms)
+        wanted.append(every)
+        chunks = min(max(forms.values(), default=0), total_chunks)
+        all_words.append(Term(tuple(sorted(every)), chunks, idf(chunks, total_chunks)))
+        if forms:
+            key = tuple(sorted(forms))
+            terms[key] = Term(key, chunks, idf(chunks, total_chunks))
     ordered = sorted(terms.values(), key=lambda term: (-term.weight, term.forms))
-    return FullTextQuery(ordered, wanted)
+    return FullTextQuery(ordered, wanted, all_words)
 
 
 def idf(chunks: int, total: int) -> float:

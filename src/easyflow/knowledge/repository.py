@@ -273,9 +273,9 @@ class QaRepository(TenantScopedRepository[QaPair]):
         return [(row.id, row.question) for row in await self.session.execute(statement)]
 
     async def fulltext(self, query: FullTextQuery, limit: int = CANDIDATES) -> list[Hit]:
-        """Pairs whose question or answer shares words with the query, ranked as chunks are (a tenant has
-        few pairs: all matches are ranked)."""
-        if query.empty:
+        """Pairs whose question or answer shares words with the query, ranked as chunks are but by every word
+        (the vocabulary counts chunks, not pairs); a tenant has few pairs, so all matches are ranked."""
+        if not query.words:
             return []
         rows = await self.session.execute(
             text(
@@ -291,9 +291,9 @@ ORDER BY (
 LIMIT :limit"""
             ),
             {
-                "any": query.any_term(),
-                "terms": [term.tsquery() for term in query.terms],
-                "weights": [term.weight for term in query.terms],
+                "any": query.any_word(),
+                "terms": [term.tsquery() for term in query.words],
+                "weights": [term.weight for term in query.words],
                 "tenant": self.tenant_id,
                 "limit": limit,
             },
