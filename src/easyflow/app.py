@@ -13,6 +13,10 @@ from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
 from easyflow.channels.router import router as channels_router
 from easyflow.channels.router import webhooks as webhooks_router
+from easyflow.channels.widget_live import WidgetLimits
+from easyflow.channels.widget_routes import UPLOAD_PATHS as WIDGET_UPLOAD_PATHS
+from easyflow.channels.widget_routes import WidgetCors
+from easyflow.channels.widget_routes import router as widget_router
 from easyflow.config import Settings, get_settings
 from easyflow.conversations.router import router as conversations_router
 from easyflow.db.database import Database
@@ -76,6 +80,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.widget_limits = WidgetLimits(settings)
     app.state.login_limiter = LoginRateLimiter.from_settings(
         settings.redis_url, settings.login_rate_limit_per_account, settings.login_rate_limit_per_ip
     )
@@ -90,13 +95,15 @@ def create_app(
         knowledge_router,
         channels_router,
         webhooks_router,
+        widget_router,
     ):
         app.include_router(router)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         upload_bytes=settings.max_upload_bytes,
-        upload_paths=UPLOAD_PATHS,
+        upload_paths=UPLOAD_PATHS + WIDGET_UPLOAD_PATHS,
     )
+    app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

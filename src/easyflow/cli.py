@@ -105,9 +105,10 @@ def _serve(
     port: int | None,
     *,
     run_worker: bool,
-    before_serving: Callable[[Settings], str] | None = None,
+    before_serving: Callable[[Settings], tuple[str, Settings]] | None = None,
 ) -> None:
-    """Start or reach the database, migrate it, run `before_serving` (which returns a banner), serve."""
+    """Start or reach the database, migrate it, run `before_serving` (which returns a banner and the
+    settings to serve with), serve."""
     import uvicorn
 
     from easyflow.app import create_app
@@ -122,7 +123,8 @@ def _serve(
         _prepare(url, settings)
         served = settings.model_copy(update={"database_url": url})
         if before_serving is not None:
-            typer.echo(before_serving(served))
+            banner, served = before_serving(served)
+            typer.echo(banner)
         uvicorn.run(
             create_app(served, run_worker_in_process=run_worker),
             host=host or settings.host,
@@ -383,22 +385,27 @@ def demo(
 
     settings = _settings()
 
-    def seed_and_describe(served: Settings) -> str:
-        seeded = _run(served, seed_demo)
-        base = f"http://{host or settings.host}:{port or settings.port}"
-        return "\n".join(
+    def seed_and_describe(served: Settings) -> tuple[str, Settings]:
+        listen_port = port or settings.port
+        base = f"http://{host or settings.host}:{listen_port}".replace("://0.0.0.0:", "://127.0.0.1:")
+        origins = sorted({base, f"http://127.0.0.1:{listen_port}", f"http://localhost:{listen_port}"})
+        seeded = _run(served, lambda database: seed_demo(database, served, origins))
+        banner = "\n".join(
             [
                 "",
                 "easyflow demo is starting:",
+                f"  demo shop      {base}/demo/shop   (the chat widget is in the corner)",
                 f"  API docs       {base}/docs",
                 f"  readiness      {base}/health/ready",
                 f"  tenant id      {seeded.tenant_id}",
                 f"  owner sign-in  {DEMO_EMAIL} / {DEMO_PASSWORD}   (POST {base}/api/v1/auth/login)",
                 f"  API key        {seeded.api_key}",
                 f'  try            curl -H "Authorization: Bearer {seeded.api_key}" {base}/api/v1/tenant',
+                f'  widget tag     <script src="{base}/widget.js" data-channel="{seeded.widget_key}" async></script>',
                 "",
             ]
         )
+        return banner, served.model_copy(update={"demo_widget_key": seeded.widget_key})
 
     _serve(settings, host, port, run_worker=True, before_serving=seed_and_describe)
 

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     login_rate_limit_per_account: str = "10/minute"
     login_rate_limit_per_ip: str = "30/minute"
+    widget_messages_per_visitor: str = Field(
+        default="20/minute", description="Messages and files one widget visitor may send (limits syntax)."
+    )
+    widget_sessions_per_ip: str = Field(
+        default="30/minute", description="New widget chat sessions one client IP may start (limits syntax)."
+    )
+    demo_widget_key: str | None = Field(
+        default=None, description="Set by `easyflow demo`: serve the demo shop page at /demo/shop with this widget."
+    )
+    widget_max_file_bytes: int = Field(default=10 * 1024 * 1024, description="Largest file a widget visitor may send.")
 
     agent_timeout_seconds: float = 30.0
     offline_min_score: float = Field(

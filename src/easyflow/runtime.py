@@ -1,5 +1,6 @@
 """What request handlers and background jobs share in one process: settings, the database, the
-credential box, an HTTP client for outbound calls, the embedding model and the knowledge retriever."""
+credential box, an HTTP client for outbound calls, the embedding model, the knowledge retriever and the
+live-event hub."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from easyflow.kit.crypto import SecretBox
 from easyflow.knowledge.embeddings import Embedder, build_embedder
 from easyflow.knowledge.retrieval import KnowledgeRetriever
 from easyflow.knowledge.search import KnowledgeSearch
+from easyflow.live.hub import LiveHub
 
 OUTBOUND_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
@@ -26,6 +28,7 @@ class Runtime:
     http: httpx.AsyncClient
     embedder: Embedder | None
     retriever: KnowledgeRetriever
+    live: LiveHub
     # Long-lived clients that channels keep per process (e.g. one Telegram session per bot), closed with it.
     clients: dict[str, Any] = field(default_factory=dict)
 
@@ -40,10 +43,12 @@ class Runtime:
             http=http,
             embedder=embedder,
             retriever=KnowledgeSearch(embedder, vectors_available=database.capabilities.vector_columns),
+            live=LiveHub(database.url),
         )
 
     async def close(self) -> None:
         for client in self.clients.values():
             await client.session.close()
         self.clients.clear()
+        await self.live.close()
         await self.http.aclose()

@@ -74,6 +74,8 @@ class Reply:
 
     text: str
     usage: Usage | None = None
+    # Seconds between streamed pieces: a slow model, for watching a reply arrive word by word.
+    pace_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,9 @@ class Malformed:
 Behaviour = Reply | ToolCalls | Error | Delay | Malformed
 
 
-def reply(text: str, *, usage: Usage | None = None) -> Reply:
-    """Script a text answer."""
-    return Reply(text, usage)
+def reply(text: str, *, usage: Usage | None = None, pace_seconds: float = 0.0) -> Reply:
+    """Script a text answer (streamed `pace_seconds` apart per word when the client streams)."""
+    return Reply(text, usage, pace_seconds)
 
 
 def tool_call(
@@ -438,8 +440,11 @@ async def _openai_chunks(
         return f"data: {_dumps(payload)}\n\n"
 
     yield chunk({"role": "assistant", "content": None if calls else "", "refusal": None})
+    pace = scripted.pace_seconds if isinstance(scripted, Reply) else 0.0
     for piece in _text_pieces(scripted.text):
         yield chunk({"content": piece})
+        if pace:
+            await asyncio.sleep(pace)
     for index, call in enumerate(calls):
         header = {"name": call.name, "arguments": ""}
         call_id = call.call_id or _new_id("call_")

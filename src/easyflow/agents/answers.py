@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -86,5 +87,9 @@ class Reply:
     flag_reason: str | None = None
 
 
+# Receives the reply's text as written so far, while the model is still writing it.
+DraftSink = Callable[[str], Awaitable[None]]
+
+
 class Answerer(Protocol):
-    async def answer(self, request: ReplyRequest) -> Reply: ...
+    async def answer(self, request: ReplyRequest, on_draft: DraftSink | None = None) -> Reply: ...

@@ -3,22 +3,38 @@ window and a `search_knowledge` tool, with a validated answer (text, optional qu
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, Field
-from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ToolCallPart,
+    ToolCallPartDelta,
+    UserPromptPart,
+)
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
-from easyflow.agents.answers import AssistantProfile, Citation, Reply, ReplyRequest, Turn, Usage
+from easyflow.agents.answers import AssistantProfile, Citation, DraftSink, Reply, ReplyRequest, Turn, Usage
 from easyflow.agents.offline import Search
 from easyflow.knowledge.retrieval import Passage
 from easyflow.models.agents import ModelProvider
 
 LANGUAGE_NAMES = {"ru": "Russian", "en": "English", "ky": "Kyrgyz", "kk": "Kazakh"}
 CONTEXT_PASSAGES = 3
+# pydantic-ai's name for the tool through which the model returns a structured answer.
+OUTPUT_TOOL_PREFIX = "final_result"
 
 
 class AssistantAnswer(BaseModel):
@@ -113,12 +129,57 @@ class _Seen:
             self.passages[passage.chunk_id] = passage
 
 
+class _DraftFollower:
+    """Follows the parts the model streams and hands on the customer-facing text written so far: plain
+    text as it grows, or the `text` field of the structured answer, read from its partial JSON."""
+
+    def __init__(self, on_draft: DraftSink) -> None:
+        self.on_draft = on_draft
+        self.last = ""
+
+    async def __call__(self, _: RunContext[None], events: AsyncIterable[AgentStreamEvent]) -> None:
+        parts: dict[int, tuple[bool, str]] = {}  # index -> (is the output tool's JSON, what arrived so far)
+        async for event in events:
+            if isinstance(event, PartStartEvent):
+                part = event.part
+                if isinstance(part, TextPart):
+                    parts[event.index] = (False, part.content)
+                elif isinstance(part, ToolCallPart) and part.tool_name.startswith(OUTPUT_TOOL_PREFIX):
+                    parts[event.index] = (True, part.args if isinstance(part.args, str) else "")
+                else:
+                    continue
+            elif isinstance(event, PartDeltaEvent) and event.index in parts:
+                is_json, buffer = parts[event.index]
+                delta = event.delta
+                if isinstance(delta, TextPartDelta):
+                    buffer += delta.content_delta
+                elif isinstance(delta, ToolCallPartDelta) and isinstance(delta.args_delta, str):
+                    buffer += delta.args_delta
+                parts[event.index] = (is_json, buffer)
+            else:
+                continue
+            await self._hand_on(*parts[event.index])
+
+    async def _hand_on(self, is_json: bool, buffer: str) -> None:
+        text = buffer
+        if is_json:
+            try:
+                partial = pydantic_core.from_json(buffer, allow_partial="trailing-strings") if buffer else {}
+            except ValueError:
+                return
+            text = partial.get("text", "") if isinstance(partial, dict) else ""
+        text = text.strip() if isinstance(text, str) else ""
+        if text and text != self.last:
+            self.last = text
+            await self.on_draft(text)
+
+
 class LlmAnswerer:
     def __init__(self, search: Search, *, model: Model | None = None) -> None:
         self.search = search
         self.model = model
 
-    async def answer(self, request: ReplyRequest) -> Reply:
+    async def answer(self, request: ReplyRequest, on_draft: DraftSink | None = None) -> Reply:
         profile = request.assistant
         question = _prompt(request.new_messages)
         seen = _Seen()
@@ -142,7 +203,11 @@ class LlmAnswerer:
                 return [{"id": p.chunk_id, "document": p.document, "section": p.section, "text": p.text} for p in found]
 
         async with agent:  # closes the provider's HTTP client
-            result = await agent.run(question, message_history=_history(request.history))
+            result = await agent.run(
+                question,
+                message_history=_history(request.history),
+                event_stream_handler=_DraftFollower(on_draft) if on_draft else None,
+            )
         output = result.output
         answer = output if isinstance(output, AssistantAnswer) else AssistantAnswer(text=str(output))
         usage = result.usage

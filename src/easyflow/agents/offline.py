@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
-from easyflow.agents.answers import Citation, Reply, ReplyRequest
+from easyflow.agents.answers import Citation, DraftSink, Reply, ReplyRequest
 from easyflow.agents.phrases import phrase
 from easyflow.knowledge.retrieval import Passage
 
@@ -44,7 +44,8 @@ class OfflineAnswerer:
         self.search = search
         self.min_score = min_score
 
-    async def answer(self, request: ReplyRequest) -> Reply:
+    async def answer(self, request: ReplyRequest, on_draft: DraftSink | None = None) -> Reply:
+        # Nothing is generated word by word here: the whole reply is ready at once.
         language = request.language
         texts = [turn.text for turn in request.new_messages if turn.text.strip()]
         question = " ".join(text for text in texts if not is_greeting(text)).strip()

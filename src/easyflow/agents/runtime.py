@@ -7,7 +7,7 @@ import asyncio
 
 import structlog
 
-from easyflow.agents.answers import Answerer, Reply, ReplyRequest
+from easyflow.agents.answers import Answerer, DraftSink, Reply, ReplyRequest
 from easyflow.agents.llm import LlmAnswerer
 from easyflow.agents.offline import OfflineAnswerer, Search
 from easyflow.agents.phrases import phrase
@@ -27,11 +27,12 @@ class AgentRuntime:
             return OfflineAnswerer(self.search, min_score=self.min_offline_score)
         return LlmAnswerer(self.search)
 
-    async def answer(self, request: ReplyRequest) -> Reply:
+    async def answer(self, request: ReplyRequest, on_draft: DraftSink | None = None) -> Reply:
+        """The reply; with `on_draft`, its text is also handed over as the model writes it."""
         answerer = self.answerer_for(request)
         offline = isinstance(answerer, OfflineAnswerer)
         try:
-            return await asyncio.wait_for(answerer.answer(request), timeout=self.timeout_seconds)
+            return await asyncio.wait_for(answerer.answer(request, on_draft), timeout=self.timeout_seconds)
         except TimeoutError:
             log.warning("agent.timeout", conversation_id=str(request.conversation_id), seconds=self.timeout_seconds)
             return Reply(

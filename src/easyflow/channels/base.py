@@ -72,6 +72,14 @@ class TypingChannel(Protocol):
     async def show_typing(self, runtime: Runtime, channel: ChannelRecord, recipient: str) -> None: ...
 
 
+@runtime_checkable
+class LiveChannel(Protocol):
+    """A channel whose customers watch the conversation live (the website widget): "typing…" and the reply
+    as it is written reach them as live events rather than through a platform's API."""
+
+    watched_live: bool
+
+
 CHANNELS: dict[str, Channel] = {}
 
 

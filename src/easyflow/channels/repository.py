@@ -38,6 +38,10 @@ class ChannelDirectory:
     async def get(self, channel_id: uuid.UUID) -> ChannelRecord | None:
         return await self.session.get(ChannelRecord, channel_id, populate_existing=True)
 
+    async def by_public_key(self, public_key: str) -> ChannelRecord | None:
+        statement = select(ChannelRecord).where(ChannelRecord.public_key == public_key)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def polling_telegram(self) -> list[uuid.UUID]:
         statement = select(ChannelRecord.id).where(
             ChannelRecord.type == "telegram",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from easyflow.kit.schemas import Output, StrictInput
 from easyflow.models.channels import ChannelStatus
@@ -24,19 +24,47 @@ class TelegramChannelCreate(StrictInput):
     )
 
 
+Origins = Annotated[list[AnyHttpUrl], Field(min_length=1, max_length=20)]
+Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="CSS hex colour, e.g. #2563eb")]
+PrechatField = Literal["name", "phone"]
+
+
+def _origins_only(origins: list[AnyHttpUrl] | None) -> list[AnyHttpUrl] | None:
+    for origin in origins or []:
+        if (origin.path or "/") != "/" or origin.query or origin.fragment:
+            raise ValueError(f"{origin} is not an origin: use scheme://host[:port] only")
+    return origins
+
+
 class WidgetChannelCreate(StrictInput):
     type: Literal["widget"]
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    allowed_origins: Annotated[list[AnyHttpUrl], Field(min_length=1, max_length=20)]
+    allowed_origins: Origins = Field(description="Sites that may show the widget, e.g. https://shop.example.")
     assistant_id: uuid.UUID | None = None
+    title: Annotated[str, Field(max_length=80)] | None = Field(default=None, description="Panel title (the name).")
+    greeting: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None, description="First line the visitor sees; the page's language picks a default when unset."
+    )
+    color: Color = "#2563eb"
+    position: Literal["right", "left"] = "right"
+    prechat_fields: list[PrechatField] = Field(
+        default_factory=list, max_length=2, description="Ask these before the first message (all required)."
+    )
 
-    @field_validator("allowed_origins")
-    @classmethod
-    def _origins_only(cls, origins: list[AnyHttpUrl]) -> list[AnyHttpUrl]:
-        for origin in origins:
-            if (origin.path or "/") != "/" or origin.query or origin.fragment:
-                raise ValueError(f"{origin} is not an origin: use scheme://host[:port] only")
-        return origins
+    _check_origins = field_validator("allowed_origins")(_origins_only)
+
+
+class WidgetSettingsUpdate(StrictInput):
+    """Widget settings to change; fields left out keep their values."""
+
+    allowed_origins: Origins | None = None
+    title: Annotated[str, Field(max_length=80)] | None = None
+    greeting: Annotated[str, Field(max_length=500)] | None = None
+    color: Color | None = None
+    position: Literal["right", "left"] | None = None
+    prechat_fields: Annotated[list[PrechatField], Field(max_length=2)] | None = None
+
+    _check_origins = field_validator("allowed_origins")(_origins_only)
 
 
 ChannelCreate = Annotated[TelegramChannelCreate | WidgetChannelCreate, Field(discriminator="type")]
@@ -46,6 +74,7 @@ class ChannelUpdate(StrictInput):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     status: ChannelStatus | None = Field(default=None, description="`paused` stops answering; `active` resumes.")
     assistant_id: uuid.UUID | None = None
+    widget: WidgetSettingsUpdate | None = Field(default=None, description="Widget channels: origins and looks.")
 
 
 class ChannelRead(Output):
@@ -63,3 +92,63 @@ class ChannelCreated(ChannelRead):
     identity_secret: str | None = Field(
         default=None, description="Widget only: signs logged-in visitors' ids (HMAC-SHA256). Shown only now."
     )
+
+
+class WidgetSessionStart(StrictInput):
+    """What the widget script sends when a page opens it."""
+
+    visitor_token: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="The token this browser was given before: same visitor, same history."
+    )
+    user_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="The site's own id of a signed-in customer (needs `user_signature`)."
+    )
+    user_signature: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="hex HMAC-SHA256 of user_id with the channel's identity secret."
+    )
+
+
+class WidgetAppearance(BaseModel):
+    title: str
+    greeting: str | None
+    color: str
+    position: str
+    prechat_fields: list[str]
+
+
+class WidgetSessionStarted(BaseModel):
+    visitor_token: str
+    identified: bool = Field(description="The visitor is the site's signed-in customer `user_id`.")
+    settings: WidgetAppearance
+
+
+class WidgetAttachment(BaseModel):
+    name: str
+    size: int
+    content_type: str
+
+
+class WidgetMessage(BaseModel):
+    id: uuid.UUID
+    position: int = Field(description="Order within the conversation; ask for messages after the last one seen.")
+    role: Literal["visitor", "assistant", "operator"]
+    client_id: str | None = Field(default=None, description="The visitor's own messages: the id the widget chose.")
+    text: str
+    buttons: list[str]
+    attachments: list[WidgetAttachment]
+    created_at: datetime
+
+
+class WidgetMessageSend(StrictInput):
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    client_id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = Field(
+        description="Chosen by the widget per message; sending it again (after a reconnect) stores it once."
+    )
+    name: Annotated[str, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=40, pattern=r"^[0-9+()\- ]*$")] | None = None
+
+
+class WidgetMessageAccepted(BaseModel):
+    client_id: str
+    message_id: uuid.UUID
+    duplicate: bool

@@ -12,6 +12,8 @@ from easyflow.agents.repository import AssistantRepository
 from easyflow.channels import schemas
 from easyflow.channels.base import connectable
 from easyflow.channels.repository import ChannelRepository
+from easyflow.channels.widget import CHANNEL_TYPE as WIDGET
+from easyflow.channels.widget import widget_config
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 
@@ -65,6 +67,10 @@ class ChannelService:
             record.name = changes.name
         if changes.status is not None:
             record.status = changes.status
+        if changes.widget is not None:
+            if record.type != WIDGET:
+                raise Unprocessable("widget: only widget channels have widget settings.")
+            record.config = widget_config(changes.widget, record.config)
         await self.session.flush()
         return record
 

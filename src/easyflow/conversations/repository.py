@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import undefer
 
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.conversations import (
     Contact,
     ContactIdentity,
     Conversation,
+    ConversationFile,
     ConversationStatus,
     DeliveryStatus,
     Message,
@@ -73,6 +75,16 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
             Conversation.contact_id == contact_id,
             Conversation.channel_key == channel_key,
             Conversation.status == ConversationStatus.open,
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def latest_for(self, contact_id: uuid.UUID, channel_key: str) -> Conversation | None:
+        """The contact's most recent conversation through the channel, open or closed."""
+        statement = (
+            self.scoped()
+            .where(Conversation.contact_id == contact_id, Conversation.channel_key == channel_key)
+            .order_by(Conversation.created_at.desc())
+            .limit(1)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
@@ -218,9 +230,35 @@ class MessageRepository(TenantScopedRepository[Message]):
         statement = statement.order_by(Message.position).limit(limit)
         return (await self.session.execute(statement)).scalars().all()
 
+    async def visible_after(self, conversation_id: uuid.UUID, position: int, limit: int) -> Sequence[Message]:
+        """What the customer sees of the conversation after `position`, oldest first (no system notes)."""
+        statement = (
+            self.scoped()
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.position > position,
+                Message.role != MessageRole.system,
+            )
+            .order_by(Message.position)
+            .limit(limit)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
     async def set_delivery(self, message_id: uuid.UUID, status: DeliveryStatus, error: str | None = None) -> None:
         await self.session.execute(
             update(Message)
             .where(Message.tenant_id == self.tenant_id, Message.id == message_id)
             .values(delivery_status=status, delivery_error=error)
         )
+
+
+class ConversationFileRepository(TenantScopedRepository[ConversationFile]):
+    model = ConversationFile
+
+    async def content_of(self, conversation_id: uuid.UUID, file_id: uuid.UUID) -> ConversationFile | None:
+        statement = (
+            self.scoped()
+            .where(ConversationFile.conversation_id == conversation_id, ConversationFile.id == file_id)
+            .options(undefer(ConversationFile.content))
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from easyflow.channels.api import CHANNEL_TYPE, IDENTITY_KIND
 from easyflow.conversations import schemas
@@ -79,4 +80,20 @@ async def conversation_messages(
     """The conversation's messages, oldest first."""
     return await ConversationQueries(session, principal.tenant_id).messages_of(
         conversation_id, after=after, limit=limit
+    )
+
+
+@router.get("/conversations/{conversation_id}/files/{file_id}", tags=["conversations"])
+async def conversation_file(
+    conversation_id: uuid.UUID, file_id: uuid.UUID, principal: Viewer, session: Session
+) -> Response:
+    """A file the customer sent (its id is in the message's `attachments[].file_id`), as a download."""
+    stored = await ConversationQueries(session, principal.tenant_id).file(conversation_id, file_id)
+    return Response(
+        stored.content,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.name)}",
+            "X-Content-Type-Options": "nosniff",
+        },
     )

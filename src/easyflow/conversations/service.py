@@ -17,18 +17,27 @@ from easyflow.agents.llm import summarize
 from easyflow.agents.repository import AssistantRepository
 from easyflow.agents.runtime import AgentRuntime
 from easyflow.agents.service import assistant_profile
-from easyflow.channels.base import CHANNELS, Outgoing, TypingChannel
+from easyflow.channels.base import CHANNELS, LiveChannel, Outgoing, TypingChannel
 from easyflow.channels.repository import ChannelRepository
 from easyflow.conversations import schemas
-from easyflow.conversations.repository import ContactRepository, ConversationRepository, MessageRepository
+from easyflow.conversations.repository import (
+    ContactRepository,
+    ConversationFileRepository,
+    ConversationRepository,
+    MessageRepository,
+)
 from easyflow.db.session import scope_to_tenant
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.kit.jobs import defer
 from easyflow.knowledge.retrieval import Passage
+from easyflow.live.events import LiveEvent
+from easyflow.live.publisher import DraftPublisher, publish
+from easyflow.live.repository import LiveRepository
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.conversations import (
     Contact,
     Conversation,
+    ConversationFile,
     ConversationStatus,
     DeliveryStatus,
     Message,
@@ -91,6 +100,9 @@ class InboundService:
         contact = await self._contact(inbound)
         conversation_id = await self._open_conversation(contact, channel, inbound.assistant_id)
         now = _now()
+        # Lock the conversation before the message takes its position: positions within a conversation then
+        # follow commit order, so a reader that has seen position N never later finds a smaller one appear.
+        await self.conversations.touch(conversation_id, now)
         message_id = await self.messages.insert_inbound(
             {
                 "conversation_id": conversation_id,
@@ -109,7 +121,7 @@ class InboundService:
             raced = await self.messages.by_dedupe_key(dedupe_key)
             assert raced is not None
             return schemas.AcceptedMessage(conversation_id=raced.conversation_id, message_id=raced.id, duplicate=True)
-        await self.conversations.touch(conversation_id, now)
+        await LiveRepository(self.session).notify(LiveEvent(conversation_id, "message"))
         await defer(self.session, REPLY_JOB, tenant_id=str(self.tenant_id), conversation_id=str(conversation_id))
         return schemas.AcceptedMessage(conversation_id=conversation_id, message_id=message_id, duplicate=False)
 
@@ -209,6 +221,14 @@ class ConversationQueries:
         messages = await self.messages.of_conversation(conversation_id, after=after, limit=limit)
         return [schemas.MessageRead.model_validate(m) for m in messages]
 
+    async def file(self, conversation_id: uuid.UUID, file_id: uuid.UUID) -> ConversationFile:
+        stored = await ConversationFileRepository(self.conversations.session, self.conversations.tenant_id).content_of(
+            conversation_id, file_id
+        )
+        if stored is None:
+            raise NotFound("No such file in this conversation.")
+        return stored
+
 
 def _conversation(conversation: Conversation, contact: Contact) -> schemas.ConversationRead:
     return schemas.ConversationRead(
@@ -255,17 +275,20 @@ class ReplyPipeline:
         self.database = runtime.database
 
     async def reply(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> uuid.UUID | None:
-        request, pending_ids, pushes = await self._gather(tenant_id, conversation_id)
+        request, pending_ids, pushes, channel_type = await self._gather(tenant_id, conversation_id)
         if request is None:
             return None
-        if pushes:
+        watched_live = isinstance(CHANNELS[channel_type], LiveChannel)
+        if watched_live:
+            await publish(self.database, LiveEvent(conversation_id, "typing"))
+        elif pushes:
             await self._show_typing(tenant_id, conversation_id)
         agent = AgentRuntime(
             lambda query, limit: self._search(tenant_id, query, limit),
             timeout_seconds=self.runtime.settings.agent_timeout_seconds,
             min_offline_score=self.runtime.settings.offline_min_score,
         )
-        reply = await agent.answer(request)
+        reply = await agent.answer(request, DraftPublisher(self.database, conversation_id) if watched_live else None)
         async with self.database.session() as session, session.begin():
             await scope_to_tenant(session, tenant_id)
             conversation = await ConversationRepository(session, tenant_id).get_for_update(conversation_id)
@@ -289,6 +312,7 @@ class ReplyPipeline:
                 )
             )
             await messages.mark_answered(still_pending, now)
+            await LiveRepository(session).notify(LiveEvent(conversation_id, "message"))
             conversation.last_activity_at = now
             conversation.language = request.language
             if reply.needs_human and not conversation.needs_human:
@@ -354,15 +378,16 @@ class ReplyPipeline:
 
     async def _gather(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
-    ) -> tuple[ReplyRequest | None, set[uuid.UUID], bool]:
-        """What the answerer needs, the messages it answers, and whether the reply must be pushed out."""
+    ) -> tuple[ReplyRequest | None, set[uuid.UUID], bool, str]:
+        """What the answerer needs, the messages it answers, whether the reply must be pushed out, and the
+        conversation's channel type."""
         async with self.database.session() as session, session.begin():
             await scope_to_tenant(session, tenant_id)
             conversation = await ConversationRepository(session, tenant_id).get(conversation_id)
             messages = MessageRepository(session, tenant_id)
             pending = list(await messages.unanswered(conversation_id)) if conversation else []
             if conversation is None or not pending:
-                return None, set(), False
+                return None, set(), False, ""
             assistant = await self._assistant_of(session, tenant_id, conversation)
             tenant = await TenantRepository(session).get(tenant_id)
             earlier = await messages.recent(
@@ -383,7 +408,7 @@ class ReplyPipeline:
                 is_first_exchange=not await messages.has_replies(conversation_id),
             )
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
-            return request, {m.id for m in pending}, pushes
+            return request, {m.id for m in pending}, pushes, conversation.channel_type
 
     def _profile(self, assistant: Assistant) -> AssistantProfile:
         return assistant_profile(assistant, self.runtime.secrets)

@@ -16,3 +16,8 @@ def sqlalchemy_url(url: str) -> URL:
 def redacted(url: str | URL) -> str:
     """The URL with its password hidden, fit for logs and error messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def psycopg_conninfo(url: str) -> str:
+    """The URL as plain psycopg (procrastinate, LISTEN connections) takes it, password included."""
+    return sqlalchemy_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -8,6 +8,7 @@ first, so routes that never read their body answer problem+json too.
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,20 +20,21 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 class BodySizeLimitMiddleware:
-    """`max_bytes` for every request, except the upload paths, which take `upload_bytes` (plus envelope)."""
+    """`max_bytes` for every request, except the upload paths (regular expressions matching the whole
+    path), which take `upload_bytes` (plus envelope)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = 0, upload_paths: tuple[str, ...] = ()) -> None:
         self.default = RequestBodyLimitMiddleware(app, max_body_size=max_bytes)
         self.uploads = RequestBodyLimitMiddleware(app, max_body_size=upload_bytes + MULTIPART_OVERHEAD)
         self.max_bytes = max_bytes
         self.upload_bytes = upload_bytes + MULTIPART_OVERHEAD
-        self.upload_paths = upload_paths
+        self.upload_paths = re.compile("|".join(f"(?:{path})" for path in upload_paths)) if upload_paths else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.default(scope, receive, send)
             return
-        is_upload = scope["path"] in self.upload_paths
+        is_upload = self.upload_paths is not None and self.upload_paths.fullmatch(scope["path"]) is not None
         limit = self.upload_bytes if is_upload else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:

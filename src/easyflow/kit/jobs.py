@@ -20,7 +20,7 @@ from procrastinate import JobContext, RetryStrategy
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from easyflow.db.urls import sqlalchemy_url
+from easyflow.db.urls import psycopg_conninfo
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
@@ -96,8 +96,9 @@ async def run_job(runtime: Runtime, name: str, args: dict[str, Any], *, attempt_
 
 def build_job_app(database_url: str) -> procrastinate.App:
     """A procrastinate app with every declared job (import the domains' tasks modules first)."""
-    conninfo = sqlalchemy_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4))
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=psycopg_conninfo(database_url), min_size=1, max_size=4)
+    )
     for spec in JOBS.values():
         app.task(name=spec.name, pass_context=True, retry=spec.retry, queue=spec.queue)(_procrastinate_task(spec))
 

@@ -15,6 +15,8 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -150,3 +152,18 @@ class Message(IdMixin, CreatedAtMixin, TenantOwned, Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(300))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reply_to: Mapped[list[str]] = mapped_column(JSONB, default=list)
+
+
+class ConversationFile(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """A file a customer sent (bytes kept here: widget uploads are small and must outlive the browser)."""
+
+    __tablename__ = "conversation_files"
+
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

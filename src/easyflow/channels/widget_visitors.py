@@ -1,0 +1,238 @@
+"""Use cases of a website widget's visitors: open a chat session, read the conversation after a position,
+send a message or a file. Every call names the widget by its public key and is checked against the
+widget's allowed origins; everything after the session start needs the visitor's signed token."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.channels import schemas
+from easyflow.channels.repository import ChannelDirectory
+from easyflow.channels.service import credentials_of
+from easyflow.channels.widget import (
+    CHANNEL_TYPE,
+    SITE_USER_IDENTITY,
+    VisitorIdentity,
+    anonymous_visitor,
+    issue_visitor_token,
+    origin_allowed,
+    read_visitor_token,
+    signature_valid,
+)
+from easyflow.conversations.repository import (
+    ContactRepository,
+    ConversationFileRepository,
+    ConversationRepository,
+    MessageRepository,
+)
+from easyflow.conversations.service import ChannelRef, Inbound, InboundService
+from easyflow.db.session import enter_system_scope, scope_to_tenant
+from easyflow.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMedia
+from easyflow.models.channels import ChannelRecord, ChannelStatus
+from easyflow.models.conversations import ConversationFile, Message, MessageRole
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+HISTORY_PAGE = 200
+ROLES_SHOWN = {MessageRole.contact: "visitor", MessageRole.assistant: "assistant", MessageRole.operator: "operator"}
+# What visitors may send, told by the file's first bytes (never by its name): pictures and documents.
+_FILE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", "image"),
+    (b"\xff\xd8\xff", "image/jpeg", "image"),
+    (b"GIF87a", "image/gif", "image"),
+    (b"GIF89a", "image/gif", "image"),
+    (b"%PDF-", "application/pdf", "document"),
+)
+
+
+@dataclass(frozen=True)
+class Visitor:
+    channel: ChannelRecord
+    identity: VisitorIdentity
+
+
+def sniff_attachment(data: bytes) -> tuple[str, str]:
+    """(content type, kind) of a file a visitor may send; UnsupportedMedia otherwise."""
+    for signature, content_type, kind in _FILE_SIGNATURES:
+        if data.startswith(signature):
+            return content_type, kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", "image"
+    if b"\x00" not in data[:8192]:
+        try:
+            data.decode("utf-8")
+            return "text/plain", "document"
+        except UnicodeDecodeError:
+            pass
+    raise UnsupportedMedia("Only pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files can be sent here.")
+
+
+def widget_message(message: Message) -> schemas.WidgetMessage:
+    return schemas.WidgetMessage(
+        id=message.id,
+        position=message.position,
+        role=ROLES_SHOWN[message.role],
+        client_id=message.external_id if message.role == MessageRole.contact else None,
+        text=message.text,
+        buttons=message.buttons,
+        attachments=[
+            schemas.WidgetAttachment(
+                name=str(a.get("name", "")), size=int(a.get("size", 0)), content_type=str(a.get("content_type", ""))
+            )
+            for a in message.attachments
+        ],
+        created_at=message.created_at,
+    )
+
+
+class WidgetVisitors:
+    def __init__(self, session: AsyncSession, runtime: Runtime) -> None:
+        self.session = session
+        self.runtime = runtime
+
+    async def channel(self, public_key: str, origin: str | None) -> ChannelRecord:
+        """The widget, with the transaction scoped to its tenant. A browser always names the page's origin on
+        cross-site calls, and it must be one the tenant allowed; calls without one are not from a browser."""
+        await enter_system_scope(self.session)
+        channel = await ChannelDirectory(self.session).by_public_key(public_key)
+        if channel is None or channel.type != CHANNEL_TYPE:
+            raise NotFound("No chat widget has this key.")
+        if origin is not None and not origin_allowed(channel, origin):
+            raise Forbidden(f"The chat widget is not enabled for {origin[:200]}; add it to the allowed origins.")
+        await scope_to_tenant(self.session, channel.tenant_id)
+        return channel
+
+    async def start(
+        self, public_key: str, origin: str | None, request: schemas.WidgetSessionStart
+    ) -> schemas.WidgetSessionStarted:
+        channel = await self.channel(public_key, origin)
+        if origin is None:
+            raise Forbidden("A chat session starts from a web page: the Origin header is required.")
+        if channel.status == ChannelStatus.paused:
+            raise Conflict("This chat is paused by the business.")
+        identity = self._identity(channel, request)
+        token = issue_visitor_token(self.runtime.settings.signing_key(), channel.id, identity)
+        config = channel.config
+        return schemas.WidgetSessionStarted(
+            visitor_token=token,
+            identified=identity.kind == SITE_USER_IDENTITY,
+            settings=schemas.WidgetAppearance(
+                title=config.get("title") or channel.name,
+                greeting=config.get("greeting"),
+                color=config.get("color", "#2563eb"),
+                position=config.get("position", "right"),
+                prechat_fields=config.get("prechat_fields", []),
+            ),
+        )
+
+    def _identity(self, channel: ChannelRecord, request: schemas.WidgetSessionStart) -> VisitorIdentity:
+        if request.user_id is not None:
+            secret = credentials_of(channel, self.runtime).get("identity_secret", "")
+            if not request.user_signature or not signature_valid(secret, request.user_id, request.user_signature):
+                raise Forbidden("user_signature does not match user_id: sign it with the widget's identity secret.")
+            return VisitorIdentity(SITE_USER_IDENTITY, request.user_id)
+        if request.visitor_token:
+            try:
+                return read_visitor_token(self.runtime.settings.signing_key(), request.visitor_token, channel.id)
+            except Unauthorized:  # an old or foreign token: this browser simply starts as a new visitor
+                return anonymous_visitor(channel.id)
+        return anonymous_visitor(channel.id)
+
+    async def visitor(self, public_key: str, origin: str | None, token: str) -> Visitor:
+        channel = await self.channel(public_key, origin)
+        return Visitor(channel, read_visitor_token(self.runtime.settings.signing_key(), token, channel.id))
+
+    async def visitor_again(self, visitor: Visitor, *, reload: bool = False) -> Visitor:
+        """A visitor checked earlier in this live session, in this transaction (with the widget re-read when
+        its state matters: it may have been paused or deleted since)."""
+        if not reload:
+            await scope_to_tenant(self.session, visitor.channel.tenant_id)
+            return visitor
+        await enter_system_scope(self.session)
+        channel = await ChannelDirectory(self.session).get(visitor.channel.id)
+        if channel is None:
+            raise NotFound("This chat widget was removed.")
+        await scope_to_tenant(self.session, channel.tenant_id)
+        return Visitor(channel, visitor.identity)
+
+    async def conversation_of(self, visitor: Visitor) -> uuid.UUID | None:
+        contact = await ContactRepository(self.session, visitor.channel.tenant_id).by_identity(
+            visitor.identity.kind, visitor.identity.external_id
+        )
+        if contact is None:
+            return None
+        conversations = ConversationRepository(self.session, visitor.channel.tenant_id)
+        conversation = await conversations.latest_for(contact.id, str(visitor.channel.id))
+        return conversation.id if conversation else None
+
+    async def messages_after(self, conversation_id: uuid.UUID, tenant_id: uuid.UUID, position: int) -> list[Message]:
+        return list(
+            await MessageRepository(self.session, tenant_id).visible_after(conversation_id, position, HISTORY_PAGE)
+        )
+
+    async def history(self, visitor: Visitor, after: int) -> list[schemas.WidgetMessage]:
+        conversation_id = await self.conversation_of(visitor)
+        if conversation_id is None:
+            return []
+        return [widget_message(m) for m in await self.messages_after(conversation_id, visitor.channel.tenant_id, after)]
+
+    async def send(
+        self, visitor: Visitor, body: schemas.WidgetMessageSend, attachments: list[dict[str, object]] | None = None
+    ) -> tuple[schemas.WidgetMessageAccepted, uuid.UUID]:
+        """Store the visitor's message with the job that answers it; the same client_id is stored once."""
+        channel = visitor.channel
+        if channel.status == ChannelStatus.paused:
+            raise Conflict("This chat is paused by the business.")
+        accepted = await InboundService(self.session, channel.tenant_id).accept(
+            ChannelRef(type=CHANNEL_TYPE, key=str(channel.id)),
+            Inbound(
+                identity_kind=visitor.identity.kind,
+                contact_external_id=visitor.identity.external_id,
+                text=body.text,
+                external_message_id=body.client_id,
+                contact_name=body.name or None,
+                contact_phone=body.phone or None,
+                attachments=list(attachments or []),
+                assistant_id=channel.assistant_id,
+            ),
+        )
+        answer = schemas.WidgetMessageAccepted(
+            client_id=body.client_id, message_id=accepted.message_id, duplicate=accepted.duplicate
+        )
+        return answer, accepted.conversation_id
+
+    async def send_file(
+        self, visitor: Visitor, filename: str, data: bytes, body: schemas.WidgetMessageSend, *, max_bytes: int
+    ) -> schemas.WidgetMessageAccepted:
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"The file is larger than the {max_bytes:,} bytes a chat accepts.".replace(",", " "))
+        if not data:
+            raise UnsupportedMedia("The file is empty.")
+        content_type, kind = sniff_attachment(data)
+        file_id = uuid.uuid4()
+        name = (filename.replace("\\", "/").rsplit("/", 1)[-1] or "file")[:255]
+        attachment: dict[str, object] = {
+            "kind": kind,
+            "name": name,
+            "size": len(data),
+            "content_type": content_type,
+            "file_id": str(file_id),
+        }
+        accepted, conversation_id = await self.send(visitor, body, [attachment])
+        if not accepted.duplicate:
+            await ConversationFileRepository(self.session, visitor.channel.tenant_id).add(
+                ConversationFile(
+                    id=file_id,
+                    conversation_id=conversation_id,
+                    name=name,
+                    content_type=content_type,
+                    size=len(data),
+                    content=data,
+                )
+            )
+        return accepted

@@ -1,0 +1,175 @@
+"""The widget's live connection against a real server process: hello, send, typing, the reply streamed as
+drafts and then stored, resuming after a position with nothing lost or doubled, the long-polling
+fallback, and refusals (bad token, foreign origin, malformed frames)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.channels.conftest import WidgetServer
+from tests.doubles.llm_server import LLMServer, reply
+
+pytestmark = pytest.mark.slow
+
+
+async def new_visitor(server: WidgetServer, origin: str | None = None) -> str:
+    async with httpx.AsyncClient() as http:
+        started = await http.post(
+            f"{server.base}/widget/v1/{server.public_key}/session", json={}, headers={"Origin": origin or server.site}
+        )
+    assert started.status_code == 200, started.text
+    return str(started.json()["visitor_token"])
+
+
+def live_url(server: WidgetServer) -> str:
+    return server.base.replace("http://", "ws://") + f"/widget/v1/{server.public_key}/live"
+
+
+async def hello(server: WidgetServer, token: str, after: int = 0, origin: str | None = None) -> ClientConnection:
+    socket = await connect(live_url(server), origin=origin or server.site)  # type: ignore[arg-type]
+    await socket.send(json.dumps({"type": "hello", "token": token, "after": after}))
+    assert json.loads(await asyncio.wait_for(socket.recv(), 10)) == {"type": "ready"}
+    return socket
+
+
+async def frames_until(socket: ClientConnection, done: Any, seconds: float = 20) -> list[dict[str, Any]]:
+    """Frames received until `done(frame)` is true for one of them (that one included)."""
+    received: list[dict[str, Any]] = []
+    async with asyncio.timeout(seconds):
+        while True:
+            frame = json.loads(await socket.recv())
+            received.append(frame)
+            if done(frame):
+                return received
+
+
+def is_reply(frame: dict[str, Any]) -> bool:
+    return frame["type"] == "message" and frame["message"]["role"] == "assistant"
+
+
+async def test_a_reply_streams_as_drafts_then_arrives_once(widget_server: WidgetServer, llm: LLMServer) -> None:
+    answer = "Доставка по городу стоит триста рублей и занимает один или два дня."
+    llm.double.script(reply(answer, pace_seconds=0.12))
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        await socket.send(json.dumps({"type": "send", "text": "Сколько стоит доставка?", "client_id": "live-send-01"}))
+        frames = await frames_until(socket, is_reply)
+
+    kinds = [f["type"] for f in frames]
+    assert kinds[0] == "ack" and frames[0]["duplicate"] is False
+    own = [f["message"] for f in frames if f["type"] == "message" and f["message"]["role"] == "visitor"]
+    assert [(m["text"], m["client_id"]) for m in own] == [("Сколько стоит доставка?", "live-send-01")]
+    assert "typing" in kinds
+    drafts = [f["text"] for f in frames if f["type"] == "draft"]
+    assert len(drafts) >= 3, kinds
+    assert all(answer.startswith(draft) for draft in drafts)
+    assert len(set(drafts)) == len(drafts) and drafts == sorted(drafts, key=len)
+    assert frames[-1]["message"]["text"] == answer
+    assert kinds.index("typing") < kinds.index("draft") < len(kinds) - 1
+
+
+async def test_reconnecting_after_a_position_resumes_without_loss_or_doubles(
+    widget_server: WidgetServer, llm: LLMServer
+) -> None:
+    llm.double.script(reply("Первый ответ."), reply("Второй ответ.", pace_seconds=0.1))
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        await socket.send(json.dumps({"type": "send", "text": "Вопрос один", "client_id": "resume-msg-1"}))
+        first = await frames_until(socket, is_reply)
+    seen = max(f["message"]["position"] for f in first if f["type"] == "message")
+
+    # While the page is away, another message of the visitor (another tab, over HTTP) is answered.
+    async with httpx.AsyncClient() as http:
+        sent = await http.post(
+            f"{widget_server.base}/widget/v1/{widget_server.public_key}/messages",
+            json={"text": "Вопрос два", "client_id": "resume-msg-2"},
+            headers={"Authorization": f"Bearer {token}", "Origin": widget_server.site},
+        )
+        assert sent.status_code == 202
+    async with await hello(widget_server, token, after=seen) as socket:
+        resumed = await frames_until(socket, is_reply)
+        # The first exchange is not sent again; resending an old message (a retry after a drop) stores nothing.
+        await socket.send(json.dumps({"type": "send", "text": "Вопрос один", "client_id": "resume-msg-1"}))
+        ack = await frames_until(socket, lambda f: f["type"] == "ack")
+    messages = [f["message"] for f in resumed if f["type"] == "message"]
+    assert [(m["role"], m["text"]) for m in messages] == [("visitor", "Вопрос два"), ("assistant", "Второй ответ.")]
+    assert all(m["position"] > seen for m in messages)
+    assert ack[-1]["duplicate"] is True
+
+    async with await hello(widget_server, token) as socket:  # a reload reads the whole history
+        history = await frames_until(
+            socket, lambda f: f["type"] == "message" and f["message"]["text"] == "Второй ответ."
+        )
+    texts = [f["message"]["text"] for f in history if f["type"] == "message"]
+    assert texts == ["Вопрос один", "Первый ответ.", "Вопрос два", "Второй ответ."]
+
+
+async def test_long_polling_waits_for_the_reply(widget_server: WidgetServer, llm: LLMServer) -> None:
+    llm.double.script(reply("Отвечаю по HTTP.", pace_seconds=0.05))
+    token = await new_visitor(widget_server)
+    headers = {"Authorization": f"Bearer {token}", "Origin": widget_server.site}
+    base = f"{widget_server.base}/widget/v1/{widget_server.public_key}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        sent = await http.post(
+            f"{base}/messages", json={"text": "Есть кто?", "client_id": "poll-msg-01"}, headers=headers
+        )
+        assert sent.status_code == 202
+        first = (await http.get(f"{base}/messages", params={"after": 0, "wait": 0}, headers=headers)).json()["messages"]
+        assert [m["role"] for m in first] == ["visitor"]
+        waited = await http.get(
+            f"{base}/messages", params={"after": first[-1]["position"], "wait": 20}, headers=headers
+        )
+    assert [m["text"] for m in waited.json()["messages"]] == ["Отвечаю по HTTP."]
+
+
+async def test_a_bad_token_or_a_foreign_origin_closes_the_socket(widget_server: WidgetServer) -> None:
+    async with await connect(live_url(widget_server), origin=widget_server.site) as socket:  # type: ignore[arg-type]
+        await socket.send(json.dumps({"type": "hello", "token": "forged.token.value", "after": 0}))
+        error = json.loads(await socket.recv())
+        assert error["type"] == "error" and error["status"] == 401
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+    token = await new_visitor(widget_server)
+    foreign = widget_server.foreign_site
+    async with await connect(live_url(widget_server), origin=foreign) as socket:  # type: ignore[arg-type]
+        await socket.send(json.dumps({"type": "hello", "token": token, "after": 0}))
+        error = json.loads(await socket.recv())
+        assert error["status"] == 403 and foreign in error["detail"]
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_malformed_frames_get_errors_and_the_socket_stays_usable(widget_server: WidgetServer) -> None:
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        await socket.send("not json at all")
+        assert json.loads(await socket.recv())["status"] == 400
+        await socket.send(json.dumps({"type": "launch-missiles"}))
+        assert json.loads(await socket.recv())["status"] == 400
+        await socket.send(json.dumps({"type": "send", "text": "", "client_id": "abcdefgh"}))
+        invalid = json.loads(await socket.recv())
+        assert invalid["status"] == 422 and invalid["client_id"] == "abcdefgh"
+        await socket.send("x" * 20_000)
+        assert json.loads(await socket.recv())["status"] == 400
+        await socket.send(json.dumps({"type": "ping"}))
+        assert json.loads(await socket.recv()) == {"type": "pong"}
+
+
+async def test_a_socket_that_never_says_hello_is_closed(widget_server: WidgetServer) -> None:
+    async with await connect(live_url(widget_server), origin=widget_server.site) as socket:  # type: ignore[arg-type]
+        await socket.send(json.dumps({"type": "send", "text": "hi", "client_id": uuid.uuid4().hex}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), 15))["status"] == 400
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 15)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
