@@ -175,6 +175,36 @@ async def test_start_payloads_photos_documents_and_buttons(
     assert len(double.answered_callbacks) == 1
 
 
+async def test_photos_and_documents_are_fetched_and_kept_for_operators(
+    client: httpx.AsyncClient, bot: dict, runtime: Runtime, telegram: TelegramServer, tenant_a: TenantFixture
+) -> None:
+    double = telegram.double
+    photo = b"\xff\xd8\xff\xe0" + "снимок".encode() + b"\x00" * 32 + b"\xff\xd9"
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    await send_update(client, telegram, bot, double.photo_update(6001, CHAT, content=photo, caption="Вот фото"))
+    await send_update(client, telegram, bot, double.document_update(6002, CHAT, content=pdf, file_name="счёт.pdf"))
+    huge = double.document_update(6003, CHAT, file_name="видео.mp4", mime_type="video/mp4", file_size=30 * 1024 * 1024)
+    await send_update(client, telegram, bot, huge)
+    ran = await run_queued_jobs(runtime)
+    assert ran.count("channels.telegram_fetch_files") == 3
+
+    conversation = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"][0]
+    url = f"/api/v1/conversations/{conversation['id']}"
+    contact_messages = [
+        m for m in (await client.get(f"{url}/messages", headers=tenant_a.headers)).json() if m["role"] == "contact"
+    ]
+    downloads = []
+    for message in contact_messages[:2]:
+        [attachment] = message["attachments"]
+        download = await client.get(f"{url}/files/{attachment['stored_file_id']}", headers=tenant_a.headers)
+        assert download.status_code == 200
+        downloads.append((download.content, download.headers["content-type"]))
+    assert downloads == [(photo, "image/jpeg"), (pdf, "application/pdf")]
+    [too_big] = contact_messages[2]["attachments"]
+    assert "stored_file_id" not in too_big and "20 MB" in too_big["not_stored"]
+    assert len(double.calls_to("getFile")) == 2
+
+
 async def test_long_replies_are_split_and_reserved_characters_escaped(
     client: httpx.AsyncClient,
     bot: dict,

@@ -19,9 +19,11 @@ from easyflow.channels.telegram import (
     inbound_of,
     parse_update,
 )
+from easyflow.channels.telegram_files import FETCH_FILES_JOB, needs_fetching
 from easyflow.conversations.service import ChannelRef, Inbound, InboundService
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import NotFound, Unauthorized
+from easyflow.kit.jobs import defer
 from easyflow.kit.security import constant_time_equals
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 
@@ -49,7 +51,7 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
     inbound = inbound_of(update)
     if inbound is None or channel.status == ChannelStatus.paused:
         return None
-    await InboundService(session, channel.tenant_id).accept(
+    accepted = await InboundService(session, channel.tenant_id).accept(
         ChannelRef(type=TELEGRAM, key=str(channel.id)),
         Inbound(
             identity_kind=IDENTITY_KIND,
@@ -61,6 +63,8 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
             assistant_id=channel.assistant_id,
         ),
     )
+    if not accepted.duplicate and needs_fetching(inbound["attachments"]):
+        await defer(session, FETCH_FILES_JOB, tenant_id=str(channel.tenant_id), message_id=str(accepted.message_id))
     return inbound["callback_query_id"]
 
 

@@ -244,6 +244,13 @@ class MessageRepository(TenantScopedRepository[Message]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
+    async def set_attachments(self, message_id: uuid.UUID, attachments: list[dict[str, Any]]) -> None:
+        await self.session.execute(
+            update(Message)
+            .where(Message.tenant_id == self.tenant_id, Message.id == message_id)
+            .values(attachments=attachments)
+        )
+
     async def set_delivery(self, message_id: uuid.UUID, status: DeliveryStatus, error: str | None = None) -> None:
         await self.session.execute(
             update(Message)

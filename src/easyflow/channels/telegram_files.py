@@ -1,0 +1,111 @@
+"""Photos and documents customers send a Telegram bot, fetched in the background (getFile, then the file
+download) and kept with the conversation, so operators have them after Telegram's links expire. The
+webhook stays fast: it only stores the message and the job."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError
+
+from easyflow.channels.repository import ChannelRepository
+from easyflow.channels.service import credentials_of
+from easyflow.channels.telegram import bot_for
+from easyflow.conversations.repository import ConversationFileRepository, ConversationRepository, MessageRepository
+from easyflow.db.session import scope_to_tenant
+from easyflow.kit.jobs import job
+from easyflow.models.conversations import ConversationFile
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+FETCH_FILES_JOB = "channels.telegram_fetch_files"
+# Bots may download files of up to 20 MB (https://core.telegram.org/bots/api#getfile).
+BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+FETCHED_KINDS = ("photo", "document")
+SAFE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain")
+
+
+def needs_fetching(attachments: list[dict[str, Any]]) -> bool:
+    return any(a.get("kind") in FETCHED_KINDS and a.get("file_id") for a in attachments)
+
+
+def _content_type(attachment: dict[str, Any]) -> str:
+    claimed = "image/jpeg" if attachment["kind"] == "photo" else str(attachment.get("mime_type") or "")
+    return claimed if claimed in SAFE_CONTENT_TYPES else "application/octet-stream"
+
+
+class TelegramFiles:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.database = runtime.database
+
+    async def fetch(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            message = await MessageRepository(session, tenant_id).get(message_id)
+            conversation = (
+                await ConversationRepository(session, tenant_id).get(message.conversation_id) if message else None
+            )
+            channel = (
+                await ChannelRepository(session, tenant_id).get(uuid.UUID(conversation.channel_key))
+                if conversation
+                else None
+            )
+            if message is None or channel is None:
+                return
+            attachments = [dict(a) for a in message.attachments]
+            token = credentials_of(channel, self.runtime)["token"]
+        fetched: list[ConversationFile] = []
+        for attachment in attachments:
+            if (
+                attachment.get("kind") in FETCHED_KINDS
+                and attachment.get("file_id")
+                and "stored_file_id" not in attachment
+            ):
+                stored = await self._download(token, attachment)
+                if stored is not None:
+                    stored.conversation_id = message.conversation_id
+                    attachment["stored_file_id"] = str(stored.id)
+                    fetched.append(stored)
+        async with self.database.session() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            for stored in fetched:
+                await ConversationFileRepository(session, tenant_id).add(stored)
+            await MessageRepository(session, tenant_id).set_attachments(message_id, attachments)
+
+    async def _download(self, token: str, attachment: dict[str, Any]) -> ConversationFile | None:
+        """The file, or None with the reason noted on the attachment when it cannot be had (network trouble
+        raises, so the job retries)."""
+        if (attachment.get("size") or 0) > BOT_DOWNLOAD_LIMIT:
+            attachment["not_stored"] = "Telegram lets bots download files of up to 20 MB only."
+            return None
+        try:
+            async with bot_for(self.runtime, token) as bot:
+                described = await bot.get_file(attachment["file_id"])
+                if not described.file_path:
+                    attachment["not_stored"] = "Telegram gave no download path for the file."
+                    return None
+                buffer = io.BytesIO()
+                await bot.download_file(described.file_path, destination=buffer)
+        except TelegramBadRequest as error:
+            attachment["not_stored"] = f"Telegram refused the download: {error.message}"[:300]
+            return None
+        except (TelegramNetworkError, TelegramAPIError):
+            log.warning("telegram.file_download_failed", file_kind=attachment["kind"])
+            raise
+        content = buffer.getvalue()
+        name = str(attachment.get("name") or f"{attachment['kind']}.jpg")
+        return ConversationFile(
+            id=uuid.uuid4(), name=name[:255], content_type=_content_type(attachment), size=len(content), content=content
+        )
+
+
+@job(FETCH_FILES_JOB, max_attempts=5)
+async def fetch_telegram_files(runtime: Runtime, *, tenant_id: str, message_id: str) -> None:
+    await TelegramFiles(runtime).fetch(uuid.UUID(tenant_id), uuid.UUID(message_id))
