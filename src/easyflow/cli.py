@@ -380,7 +380,8 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Serve on the embedded database with a seeded demo tenant, printing where to go and how to sign in."""
+    """Serve on the embedded database with a seeded demo tenant and a demo shop page carrying the chat
+    widget, printing where to go and how to sign in."""
     from easyflow.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 
     settings = _settings()
