@@ -63,6 +63,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         log_format="json",
         # Full text by default (fast); tests of embeddings give their runtime an embedder of their own.
         embedding_provider="none",
+        # The webhook receiver double listens on 127.0.0.1 (tests of the refusal turn this off).
+        allow_private_webhooks=True,
     )
 
 

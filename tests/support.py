@@ -38,5 +38,6 @@ def process_env(database_url: str, data_dir: str, **extra: str) -> dict[str, str
         "EASYFLOW_SECRET_KEY": "process-test-key-" + "z" * 40,
         "EASYFLOW_LOG_FORMAT": "json",
         "EASYFLOW_EMBEDDING_PROVIDER": "none",  # not what these tests are about; keeps start-up light
+        "EASYFLOW_ALLOW_PRIVATE_WEBHOOKS": "true",  # the webhook receiver double is on 127.0.0.1
         **extra,
     }

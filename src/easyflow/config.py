@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     widget_sessions_per_ip: str = Field(
         default="30/minute", description="New widget chat sessions one client IP may start (limits syntax)."
     )
+    allow_private_webhooks: bool = Field(
+        default=False,
+        description="Let tenants point webhooks at loopback/private addresses (only on a network you trust).",
+    )
     demo_widget_key: str | None = Field(
         default=None, description="Set by `easyflow demo`: serve the demo shop page at /demo/shop with this widget."
     )

@@ -12,6 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.app import create_app
+from easyflow.config import Settings
 from easyflow.conversations.service import DeliveryService
 from easyflow.kit.jobs import run_job
 from easyflow.knowledge.retrieval import Passage
@@ -130,3 +132,46 @@ async def test_a_reply_job_that_keeps_failing_flags_the_conversation(
     conversation = (await client.get(conversation_url, headers=tenant_a.headers)).json()
     assert conversation["needs_human"] is True
     assert "ConnectionError" in conversation["flag_reason"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://localhost/hook",
+    ],
+)
+async def test_webhooks_into_private_networks_are_refused(
+    settings: Settings, runtime: Runtime, tenant_a: TenantFixture, url: str
+) -> None:
+    strict = create_app(settings.model_copy(update={"allow_private_webhooks": False}), runtime=runtime)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=strict), base_url="http://testserver") as client:
+        refused = await client.put("/api/v1/tenant/webhook", json={"url": url}, headers=tenant_a.headers)
+        assert refused.status_code == 422, refused.text
+        assert "private or local address" in refused.json()["detail"]
+        assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] is None
+        public = await client.put(
+            "/api/v1/tenant/webhook", json={"url": "https://93.184.216.34/hook"}, headers=tenant_a.headers
+        )
+        assert public.status_code == 200
+
+
+async def test_a_webhook_that_now_points_inside_is_not_called(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, webhook_receiver: WebhookReceiver
+) -> None:
+    await set_webhook(client, tenant_a, webhook_receiver.url)  # allowed when it was set...
+    runtime.settings = runtime.settings.model_copy(update={"allow_private_webhooks": False})  # ...not any more
+    accepted = (await client.post(POST, json=message("Привет"), headers=tenant_a.headers)).json()
+    with pytest.raises(Exception, match="private or local address"):
+        await run_queued_jobs(runtime, last_attempt=True)
+    assert webhook_receiver.received == []
+    messages = (
+        await client.get(f"/api/v1/conversations/{accepted['conversation_id']}/messages", headers=tenant_a.headers)
+    ).json()
+    assert messages[-1]["delivery_status"] == "failed"
+    assert "private or local address" in messages[-1]["delivery_error"]

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from easyflow.channels.base import Delivery, Outgoing, register
+from easyflow.kit.destinations import check_public_destination
+from easyflow.kit.errors import Unprocessable
 from easyflow.models.conversations import DeliveryStatus
 
 if TYPE_CHECKING:
@@ -63,6 +65,12 @@ class ApiChannel:
     async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery:
         if not outgoing.tenant_webhook_url or not outgoing.tenant_webhook_secret:
             return Delivery(DeliveryStatus.stored)
+        try:  # again at sending time: the name may resolve elsewhere now than when it was set
+            await check_public_destination(
+                outgoing.tenant_webhook_url, allow_private=runtime.settings.allow_private_webhooks
+            )
+        except Unprocessable as error:
+            raise WebhookRejected(error.detail) from error
         body = webhook_body(outgoing)
         timestamp = str(int(time.time()))
         headers = {

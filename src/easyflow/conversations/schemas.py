@@ -85,6 +85,7 @@ class MessageRead(Output):
     citations: list[dict[str, Any]]
     usage: dict[str, Any] | None
     delivery_status: DeliveryStatus
+    delivery_error: str | None = Field(default=None, description="Why the last delivery attempt failed.")
     external_id: str | None
     created_at: datetime
 

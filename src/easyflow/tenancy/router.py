@@ -66,9 +66,13 @@ async def set_webhook(
 ) -> schemas.WebhookRead:
     """Receive the API channel's replies at `url`. Each POST carries `X-Easyflow-Signature:
     sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, `X-Easyflow-Timestamp` and an
-    `Idempotency-Key`; failed deliveries are retried with backoff."""
+    `Idempotency-Key`; failed deliveries are retried with backoff. The URL must be a public address
+    (422 for loopback and private networks, unless the operator allows them)."""
     secrets = request.app.state.runtime.secrets
-    return await TenantService(session).set_webhook(principal.tenant_id, str(body.url), secrets)
+    allow_private = request.app.state.settings.allow_private_webhooks
+    return await TenantService(session).set_webhook(
+        principal.tenant_id, str(body.url), secrets, allow_private=allow_private
+    )
 
 
 @router.delete("/tenant/webhook", tags=["tenant"], status_code=status.HTTP_204_NO_CONTENT)

@@ -13,6 +13,7 @@ from easyflow.agents.service import create_default_assistant
 from easyflow.config import Settings
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.crypto import SecretBox
+from easyflow.kit.destinations import check_public_destination
 from easyflow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from easyflow.kit.security import (
     constant_time_equals,
@@ -236,8 +237,11 @@ class TenantService:
             raise NotFound("Tenant not found.")
         return tenant
 
-    async def set_webhook(self, tenant_id: uuid.UUID, url: str, secrets: SecretBox) -> schemas.WebhookRead:
+    async def set_webhook(
+        self, tenant_id: uuid.UUID, url: str, secrets: SecretBox, *, allow_private: bool
+    ) -> schemas.WebhookRead:
         """Point the API channel's reply webhook at `url` with a new signing secret (shown only now)."""
+        await check_public_destination(url, allow_private=allow_private)
         tenant = await self.read(tenant_id)
         secret = new_secret()
         tenant.webhook_url = url
