@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -181,6 +182,36 @@ def test_demo_is_ready_within_30_seconds_on_the_embedded_database(tmp_path: Path
             f"{base}/api/v1/auth/login", json={"email": "demo-owner@example.com", "password": "demo-password"}
         )
         assert login.status_code == 200
+        assert f"{base}/demo/shop" in banner
+        shop = httpx.get(f"{base}/demo/shop")
+        key = re.search(r'data-channel="(wk_\w+)"', shop.text)
+        assert shop.status_code == 200 and key is not None
+        session = httpx.post(f"{base}/widget/v1/{key.group(1)}/session", json={}, headers={"Origin": base})
+        assert session.status_code == 200, session.text  # the demo's own origin is allowed
+        token = session.json()["visitor_token"]
+        sent = httpx.post(
+            f"{base}/widget/v1/{key.group(1)}/messages",
+            json={"text": "Сколько стоит доставка?", "client_id": "demo-question-1"},
+            headers={"Origin": base, "Authorization": f"Bearer {token}"},
+        )
+        assert sent.status_code == 202
+        answer = httpx.get(
+            f"{base}/widget/v1/{key.group(1)}/messages",
+            params={"after": 0, "wait": 10},
+            headers={"Origin": base, "Authorization": f"Bearer {token}"},
+            timeout=15,
+        ).json()["messages"]
+        for _ in range(20):  # the first call may return with the visitor's own message only
+            if any(m["role"] == "assistant" for m in answer):
+                break
+            answer += httpx.get(
+                f"{base}/widget/v1/{key.group(1)}/messages",
+                params={"after": answer[-1]["position"], "wait": 10},
+                headers={"Origin": base, "Authorization": f"Bearer {token}"},
+                timeout=15,
+            ).json()["messages"]
+        reply = next(m for m in answer if m["role"] == "assistant")
+        assert "300 ₽" in reply["text"]  # answered from the demo shop's Q&A, without any LLM
     finally:
         stop(demo)
     assert not (tmp_path / "demo-data" / "pgdata" / "postmaster.pid").exists(), "demo stops its database on exit"

@@ -213,3 +213,17 @@ def test_the_prechat_form_and_a_file(page: Any, widget_server: WidgetServer, llm
     conversations = httpx.get(f"{widget_server.base}/api/v1/conversations", headers=headers, timeout=10).json()
     contact = next(c["contact"] for c in conversations["items"] if c["contact"]["name"] == "Анна")
     assert contact["phone"] == "+7 999 123-45-67"
+
+
+def test_where_websockets_are_blocked_the_widget_falls_back_to_polling(
+    page: Any, widget_server: WidgetServer, llm: LLMServer
+) -> None:
+    page.route_web_socket(re.compile(r"/live$"), lambda socket: socket.close())  # e.g. a proxy that drops them
+    llm.double.script(reply("Отвечаю без WebSocket."))
+    page.goto(widget_server.page())
+    expect(widget(page)).to_have_attribute("data-state", "polling", timeout=SECONDS)
+    page.get_by_role("button", name="Открыть чат").click()
+    say(page, "Работает?")
+    expect(page.locator(".msg.assistant")).to_contain_text("Отвечаю без WebSocket.", timeout=SECONDS)
+    expect(page.locator(".msg.visitor")).to_have_count(1)
+    expect(page.locator(".msg.pending")).to_have_count(0)

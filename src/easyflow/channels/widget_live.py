@@ -9,8 +9,9 @@ while waiting: thousands of idle pages cost no connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from easyflow.channels import schemas
@@ -75,7 +76,7 @@ class VisitorFeed:
 
     async def follow(
         self, conversation_id: uuid.UUID
-    ) -> AsyncIterator[tuple[list[schemas.WidgetMessage], list[LiveEvent]]]:
+    ) -> AsyncGenerator[tuple[list[schemas.WidgetMessage], list[LiveEvent]], None]:
         """(new messages, ephemeral events) each time something happens in the conversation, forever."""
         async with self.runtime.live.subscribe(conversation_id) as subscription:
             backlog = await self.unseen()  # read after subscribing: nothing can slip between the two
@@ -91,8 +92,8 @@ class VisitorFeed:
         if found or seconds <= 0 or self.conversation_id is None:
             return found
         try:
-            async with asyncio.timeout(seconds):
-                async for messages, _ in self.follow(self.conversation_id):
+            async with asyncio.timeout(seconds), contextlib.aclosing(self.follow(self.conversation_id)) as updates:
+                async for messages, _ in updates:
                     if messages:
                         return messages
         except TimeoutError:

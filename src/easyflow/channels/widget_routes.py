@@ -23,12 +23,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile, WebSocket, status
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from easyflow.channels import schemas
 from easyflow.channels.widget_live import VisitorFeed, WidgetLimits
-from easyflow.channels.widget_visitors import WidgetVisitors
+from easyflow.channels.widget_visitors import Visitor, WidgetVisitors
 from easyflow.kit.errors import DomainError, InvalidInput, NotFound, Unauthorized
 from easyflow.tenancy.auth import Session
 
@@ -80,6 +81,16 @@ def _limits(request: Request) -> WidgetLimits:
     return limits
 
 
+async def _sender(
+    request: Request, session: AsyncSession, public_key: str, authorization: str | None, origin: str | None
+) -> tuple[WidgetVisitors, Visitor]:
+    """The visitor who is sending, checked (widget, origin, token) and counted against their message limit."""
+    visitors = WidgetVisitors(session, request.app.state.runtime)
+    visitor = await visitors.visitor(public_key, origin, _visitor_token(authorization))
+    await _limits(request).messages.hit(visitor.identity.external_id)
+    return visitors, visitor
+
+
 @router.post(PREFIX + "/{public_key}/session")
 async def start_session(
     public_key: str,
@@ -118,9 +129,7 @@ async def send_message(
     authorization: Annotated[str | None, Header()] = None,
     origin: Annotated[str | None, Header()] = None,
 ) -> schemas.WidgetMessageAccepted:
-    visitors = WidgetVisitors(session, request.app.state.runtime)
-    visitor = await visitors.visitor(public_key, origin, _visitor_token(authorization))
-    await _limits(request).messages.hit(visitor.identity.external_id)
+    visitors, visitor = await _sender(request, session, public_key, authorization, origin)
     accepted, _ = await visitors.send(visitor, body)
     return accepted
 
@@ -136,9 +145,7 @@ async def send_file(
     authorization: Annotated[str | None, Header()] = None,
     origin: Annotated[str | None, Header()] = None,
 ) -> schemas.WidgetMessageAccepted:
-    visitors = WidgetVisitors(session, request.app.state.runtime)
-    visitor = await visitors.visitor(public_key, origin, _visitor_token(authorization))
-    await _limits(request).messages.hit(visitor.identity.external_id)
+    visitors, visitor = await _sender(request, session, public_key, authorization, origin)
     name = file.filename or "file"
     try:
         body = schemas.WidgetMessageSend(text=text.strip() or name, client_id=client_id)
