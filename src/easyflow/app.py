@@ -106,8 +106,8 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        upload_bytes=settings.max_upload_bytes,
-        upload_paths=UPLOAD_PATHS + WIDGET_UPLOAD_PATHS,
+        uploads=[(path, settings.max_upload_bytes) for path in UPLOAD_PATHS]
+        + [(path, settings.widget_max_file_bytes) for path in WIDGET_UPLOAD_PATHS],
     )
     app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

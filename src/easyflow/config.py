@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     demo_widget_key: str | None = Field(
         default=None, description="Set by `easyflow demo`: serve the demo shop page at /demo/shop with this widget."
     )
+    widget_reads_per_visitor: str = Field(
+        default="120/minute", description="Connections and polls one widget visitor may open (limits syntax)."
+    )
     widget_max_file_bytes: int = Field(default=10 * 1024 * 1024, description="Largest file a widget visitor may send.")
 
     agent_timeout_seconds: float = 30.0

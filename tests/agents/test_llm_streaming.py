@@ -9,6 +9,7 @@ import uuid
 from easyflow.agents.answers import AssistantProfile, ReplyRequest, Turn
 from easyflow.agents.llm import LlmAnswerer
 from easyflow.knowledge.retrieval import Passage
+from easyflow.live.publisher import DraftPublisher
 from tests.doubles.llm_server import LLMServer, reply, tool_call
 
 OUTPUT_TOOL = "final_result"
@@ -85,3 +86,15 @@ async def test_without_a_draft_sink_the_provider_is_not_asked_to_stream(llm: LLM
     answer = await LlmAnswerer(no_passages).answer(request_to(llm, "Привет"))
     assert answer.text == "Здравствуйте!"
     assert not llm.double.requests[-1]["json"].get("stream")
+
+
+class UnreachableDatabase:
+    def session(self) -> None:
+        raise ConnectionError("the database went away")
+
+
+async def test_a_draft_that_cannot_be_published_does_not_cost_the_reply(llm: LLMServer) -> None:
+    llm.double.script(reply("Ответ всё равно дойдёт до клиента, даже без черновиков."))
+    drafts = DraftPublisher(UnreachableDatabase(), uuid.uuid4())  # type: ignore[arg-type]
+    answer = await LlmAnswerer(no_passages).answer(request_to(llm, "Привет"), drafts)
+    assert answer.text == "Ответ всё равно дойдёт до клиента, даже без черновиков."

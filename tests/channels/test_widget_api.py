@@ -343,3 +343,58 @@ async def test_the_demo_shop_page_exists_only_in_the_demo(settings: Settings, ru
             assert page.status_code == expected
             if expected == 200:
                 assert '<script src="/widget.js" data-channel="wk_demo123" async></script>' in page.text
+
+
+async def test_another_visitor_reusing_a_client_id_sends_their_own_message(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    widget = await make_widget(client, tenant_a)
+    alice = await visitor_token(client, widget["public_key"])
+    bob = await visitor_token(client, widget["public_key"])
+    await send(client, widget["public_key"], alice, "Мой заказ 4711", client_id="predictable-1")
+    bobs = await send(client, widget["public_key"], bob, "Привет", client_id="predictable-1")
+    assert bobs.status_code == 202 and bobs.json()["duplicate"] is False
+    assert [m["text"] for m in await read(client, widget["public_key"], bob)] == ["Привет"]
+    assert [m["text"] for m in await read(client, widget["public_key"], alice)] == ["Мой заказ 4711"]
+
+
+async def test_a_signed_in_customers_token_does_not_outlive_their_sign_out(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    widget = await make_widget(client, tenant_a)
+    signature = identity_signature(widget["identity_secret"], "customer-7")
+    token = await visitor_token(client, widget["public_key"], user_id="customer-7", user_signature=signature)
+    await send(client, widget["public_key"], token, "Мой адрес: ул. Ленина, 5")
+    # Signed out: the page no longer vouches for the customer, but the browser still holds their token.
+    next_person = await start(client, widget["public_key"], visitor_token=token)
+    assert next_person.json()["identified"] is False
+    assert await read(client, widget["public_key"], next_person.json()["visitor_token"]) == []
+
+
+async def test_a_long_conversation_is_read_whole(settings: Settings, runtime: Runtime, tenant_a: TenantFixture) -> None:
+    roomy = settings.model_copy(update={"widget_messages_per_visitor": "1000/minute"})
+    transport = httpx.ASGITransport(app=create_app(roomy, runtime=runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        widget = await make_widget(client, tenant_a)
+        token = await visitor_token(client, widget["public_key"])
+        for number in range(230):  # more than one page of the history
+            assert (await send(client, widget["public_key"], token, f"сообщение {number}")).status_code == 202
+        history = await read(client, widget["public_key"], token)
+    assert [m["text"] for m in history] == [f"сообщение {number}" for number in range(230)]
+
+
+async def test_the_same_site_user_id_at_another_tenant_has_its_own_limit(
+    settings: Settings, runtime: Runtime, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    strict = settings.model_copy(update={"widget_messages_per_visitor": "1/minute"})
+    transport = httpx.ASGITransport(app=create_app(strict, runtime=runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        tokens = []
+        for tenant in (tenant_a, tenant_b):
+            widget = await make_widget(client, tenant)
+            signature = identity_signature(widget["identity_secret"], "42")
+            token = await visitor_token(client, widget["public_key"], user_id="42", user_signature=signature)
+            tokens.append((widget["public_key"], token))
+        assert (await send(client, *tokens[0], "раз")).status_code == 202
+        assert (await send(client, *tokens[0], "два")).status_code == 429
+        assert (await send(client, *tokens[1], "раз")).status_code == 202  # tenant B's "42" is not throttled

@@ -10,10 +10,12 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from easyflow.live.hub import APPLICATION_NAME
 from tests.channels.conftest import WidgetServer
 from tests.doubles.llm_server import LLMServer, reply
 
@@ -173,3 +175,80 @@ async def test_a_socket_that_never_says_hello_is_closed(widget_server: WidgetSer
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), 15)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def auth(server: WidgetServer, token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Origin": server.site}
+
+
+async def test_a_socket_opened_before_the_conversation_follows_it_wherever_it_starts(
+    widget_server: WidgetServer, llm: LLMServer
+) -> None:
+    llm.double.script(reply("Фото получили, спасибо."))
+    token = await new_visitor(widget_server)
+    base = f"{widget_server.base}/widget/v1/{widget_server.public_key}"
+    async with await hello(widget_server, token) as first_tab, await hello(widget_server, token) as second_tab:
+        async with httpx.AsyncClient() as http:  # the first thing the visitor does is send a picture over HTTP
+            sent = await http.post(
+                f"{base}/files",
+                files={"file": ("фото.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "image/png")},
+                data={"client_id": "first-is-a-file"},
+                headers=auth(widget_server, token),
+            )
+            assert sent.status_code == 202
+        for tab in (first_tab, second_tab):
+            frames = await frames_until(tab, is_reply)
+            messages = [f["message"] for f in frames if f["type"] == "message"]
+            assert [(m["role"], m["text"]) for m in messages] == [
+                ("visitor", "фото.png"),
+                ("assistant", "Фото получили, спасибо."),
+            ]
+
+
+async def test_after_an_operator_closes_the_conversation_the_next_one_is_followed(
+    widget_server: WidgetServer, llm: LLMServer
+) -> None:
+    llm.double.script(reply("Первый разговор."), reply("Второй разговор."))
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        await socket.send(json.dumps({"type": "send", "text": "Вопрос", "client_id": "before-closing"}))
+        await frames_until(socket, is_reply)
+        async with httpx.AsyncClient() as http:
+            operator = {"Authorization": f"Bearer {widget_server.api_key}"}
+            conversations = (await http.get(f"{widget_server.base}/api/v1/conversations", headers=operator)).json()
+            mine = next(c for c in conversations["items"] if c["status"] == "open" and c["channel_type"] == "widget")
+            closed = await http.patch(
+                f"{widget_server.base}/api/v1/conversations/{mine['id']}", json={"status": "closed"}, headers=operator
+            )
+            assert closed.status_code == 200
+        await socket.send(json.dumps({"type": "send", "text": "Ещё вопрос", "client_id": "after-closing"}))
+        frames = await frames_until(socket, is_reply)
+    messages = [f["message"] for f in frames if f["type"] == "message"]
+    assert [m["text"] for m in messages] == ["Ещё вопрос", "Второй разговор."]
+
+
+async def test_live_events_survive_the_listening_connection_being_killed(
+    widget_server: WidgetServer, llm: LLMServer
+) -> None:
+    llm.double.script(reply("Связь восстановлена."))
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        with psycopg.connect(widget_server.database_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (APPLICATION_NAME,),
+            ).fetchone()
+        assert killed is not None and killed[0] >= 1
+        await socket.send(json.dumps({"type": "send", "text": "Алло?", "client_id": "after-the-kill"}))
+        frames = await frames_until(socket, is_reply, seconds=30)
+    assert [f["message"]["text"] for f in frames if f["type"] == "message"] == ["Алло?", "Связь восстановлена."]
+
+
+async def test_binary_frames_are_refused_without_breaking_the_socket(widget_server: WidgetServer) -> None:
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        await socket.send(b"\x00\x01binary")
+        error = json.loads(await socket.recv())
+        assert error["status"] == 400 and "binary" in error["detail"]
+        await socket.send(json.dumps({"type": "ping"}))
+        assert json.loads(await socket.recv()) == {"type": "pong"}

@@ -65,8 +65,8 @@ class ApiChannel:
     async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery:
         if not outgoing.tenant_webhook_url or not outgoing.tenant_webhook_secret:
             return Delivery(DeliveryStatus.stored)
-        try:  # again at sending time: the name may resolve elsewhere now than when it was set
-            await check_public_destination(
+        try:  # again at sending time, and sent to the address checked: the name may resolve elsewhere now
+            destination = await check_public_destination(
                 outgoing.tenant_webhook_url, allow_private=runtime.settings.allow_private_webhooks
             )
         except Unprocessable as error:
@@ -81,7 +81,12 @@ class ApiChannel:
             "User-Agent": "easyflow-webhooks/1",
         }
         try:
-            response = await runtime.http.post(outgoing.tenant_webhook_url, content=body, headers=headers)
+            response = await runtime.http.post(
+                destination.url,
+                content=body,
+                headers={**headers, **destination.headers},
+                extensions=destination.extensions,
+            )
         except httpx.HTTPError as error:
             raise WebhookRejected(f"webhook unreachable: {type(error).__name__}") from error
         if response.status_code >= 300:

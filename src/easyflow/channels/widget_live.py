@@ -2,8 +2,10 @@
 
 Messages are always read from the database after the last position the page has seen, so reconnecting
 with that position resumes exactly: nothing is lost and nothing comes twice. Live events only say when to
-read again (and carry the ephemeral "typing…" and the reply's draft). No database connection is held
-while waiting: thousands of idle pages cost no connections.
+read again (and carry the ephemeral "typing…" and the reply's draft). The feed follows the visitor's watch
+key as well as their conversation, so it notices a conversation that starts or changes anywhere (another
+tab, a file sent over HTTP, an operator closing the old one). No database connection is held while
+waiting: thousands of idle pages cost no connections.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from easyflow.channels import schemas
-from easyflow.channels.widget_visitors import Visitor, WidgetVisitors, widget_message
+from easyflow.channels.widget_visitors import HISTORY_PAGE, Visitor, WidgetVisitors, widget_message
 from easyflow.kit.ratelimit import Throttle, limit_storage
-from easyflow.live.events import LiveEvent
+from easyflow.live.events import LiveEvent, watch_key
+from easyflow.live.hub import Subscription
 
 if TYPE_CHECKING:
     from easyflow.config import Settings
@@ -25,7 +28,8 @@ if TYPE_CHECKING:
 
 
 class WidgetLimits:
-    """Per-IP session starts and per-visitor messages, so one page cannot flood an assistant."""
+    """Per-IP session starts, and per-visitor messages and reads, so one page cannot flood an assistant or
+    the database. Visitors are counted per widget: a site's user id "42" is not another tenant's "42"."""
 
     def __init__(self, settings: Settings) -> None:
         storage = limit_storage(settings.redis_url, "easyflow-widget")
@@ -33,6 +37,11 @@ class WidgetLimits:
         self.messages = Throttle(
             storage, settings.widget_messages_per_visitor, "You are sending messages too fast; wait a moment."
         )
+        self.reads = Throttle(storage, settings.widget_reads_per_visitor, "Too many reconnects; wait a moment.")
+
+    @staticmethod
+    def key(visitor: Visitor) -> str:
+        return f"{visitor.channel.id}:{visitor.identity.kind}:{visitor.identity.external_id}"
 
 
 class VisitorFeed:
@@ -44,55 +53,81 @@ class VisitorFeed:
         self.conversation_id: uuid.UUID | None = None
         self.position = 0
 
-    async def open(self, token: str, after: int) -> None:
-        """Check the widget, the origin and the token (DomainError on failure)."""
+    async def open(self, token: str, after: int, limits: WidgetLimits) -> None:
+        """Check the widget, the origin and the token (DomainError on failure), and count the read."""
         async with self.runtime.database.session() as session, session.begin():
             visitors = WidgetVisitors(session, self.runtime)
             self.visitor = await visitors.visitor(self.public_key, self.origin, token)
             self.conversation_id = await visitors.conversation_of(self.visitor)
+        await limits.reads.hit(WidgetLimits.key(self.visitor))
         self.position = max(0, after)
+
+    @property
+    def watch(self) -> uuid.UUID:
+        assert self.visitor is not None
+        identity = self.visitor.identity
+        return watch_key(self.visitor.channel.tenant_id, identity.kind, identity.external_id)
 
     async def send(self, body: schemas.WidgetMessageSend, limits: WidgetLimits) -> schemas.WidgetMessageAccepted:
         assert self.visitor is not None
-        await limits.messages.hit(self.visitor.identity.external_id)
+        await limits.messages.hit(WidgetLimits.key(self.visitor))
         async with self.runtime.database.session() as session, session.begin():
             visitors = WidgetVisitors(session, self.runtime)
             visitor = await visitors.visitor_again(self.visitor, reload=True)
-            accepted, conversation_id = await visitors.send(visitor, body)
-        self.conversation_id = conversation_id
+            accepted, _ = await visitors.send(visitor, body)
         return accepted
 
     async def unseen(self) -> list[schemas.WidgetMessage]:
-        """Messages after the position seen; moves the position past them."""
-        if self.visitor is None or self.conversation_id is None:
-            return []
+        """Every message after the position seen, page by page; moves the position past them."""
+        found: list[schemas.WidgetMessage] = []
+        while self.visitor is not None and self.conversation_id is not None:
+            async with self.runtime.database.session() as session, session.begin():
+                visitors = WidgetVisitors(session, self.runtime)
+                await visitors.visitor_again(self.visitor)
+                page = await visitors.messages_after(
+                    self.conversation_id, self.visitor.channel.tenant_id, self.position
+                )
+            if page:
+                self.position = page[-1].position
+            found.extend(widget_message(m) for m in page)
+            if len(page) < HISTORY_PAGE:
+                break
+        return found
+
+    async def _find_conversation(self, subscription: Subscription) -> None:
+        """Follow the visitor's current conversation (it may have started or changed since we looked)."""
+        assert self.visitor is not None
         async with self.runtime.database.session() as session, session.begin():
             visitors = WidgetVisitors(session, self.runtime)
-            await visitors.visitor_again(self.visitor)
-            found = await visitors.messages_after(self.conversation_id, self.visitor.channel.tenant_id, self.position)
-        if found:
-            self.position = found[-1].position
-        return [widget_message(m) for m in found]
+            current = await visitors.conversation_of(await visitors.visitor_again(self.visitor))
+        if current is not None and current not in subscription.keys:
+            if self.conversation_id is not None:
+                self.runtime.live.unfollow(subscription, self.conversation_id)
+            self.runtime.live.follow(subscription, current)
+        self.conversation_id = current
 
-    async def follow(
-        self, conversation_id: uuid.UUID
-    ) -> AsyncGenerator[tuple[list[schemas.WidgetMessage], list[LiveEvent]], None]:
-        """(new messages, ephemeral events) each time something happens in the conversation, forever."""
-        async with self.runtime.live.subscribe(conversation_id) as subscription:
-            backlog = await self.unseen()  # read after subscribing: nothing can slip between the two
+    async def follow(self) -> AsyncGenerator[tuple[list[schemas.WidgetMessage], list[LiveEvent]], None]:
+        """(new messages, ephemeral events) each time something happens to the visitor, forever."""
+        keys = [self.watch] + ([self.conversation_id] if self.conversation_id else [])
+        async with self.runtime.live.subscribe(*keys) as subscription:
+            await self._find_conversation(subscription)  # after subscribing: nothing can slip in between
+            backlog = await self.unseen()
             if backlog:
                 yield backlog, []
             while True:
-                changed, events = await subscription.wait()
-                yield (await self.unseen() if changed else []), events
+                changed, moved, events = await subscription.wait()
+                if moved:
+                    await self._find_conversation(subscription)
+                messages = await self.unseen() if changed or moved else []
+                yield messages, [e for e in events if e.conversation_id == self.conversation_id]
 
     async def wait_for_messages(self, seconds: float) -> list[schemas.WidgetMessage]:
         """Long polling: what is unseen now, or the first messages to arrive within `seconds`."""
         found = await self.unseen()
-        if found or seconds <= 0 or self.conversation_id is None:
+        if found or seconds <= 0:
             return found
         try:
-            async with asyncio.timeout(seconds), contextlib.aclosing(self.follow(self.conversation_id)) as updates:
+            async with asyncio.timeout(seconds), contextlib.aclosing(self.follow()) as updates:
                 async for messages, _ in updates:
                     if messages:
                         return messages

@@ -20,6 +20,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile, WebSocket, status
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
@@ -32,6 +33,8 @@ from easyflow.channels.widget_live import VisitorFeed, WidgetLimits
 from easyflow.channels.widget_visitors import Visitor, WidgetVisitors
 from easyflow.kit.errors import DomainError, InvalidInput, NotFound, Unauthorized
 from easyflow.tenancy.auth import Session
+
+log = structlog.get_logger(__name__)
 
 PREFIX = "/widget/v1"
 UPLOAD_PATHS = (PREFIX + "/[^/]+/files",)
@@ -87,7 +90,7 @@ async def _sender(
     """The visitor who is sending, checked (widget, origin, token) and counted against their message limit."""
     visitors = WidgetVisitors(session, request.app.state.runtime)
     visitor = await visitors.visitor(public_key, origin, _visitor_token(authorization))
-    await _limits(request).messages.hit(visitor.identity.external_id)
+    await _limits(request).messages.hit(WidgetLimits.key(visitor))
     return visitors, visitor
 
 
@@ -116,7 +119,7 @@ async def read_messages(
     """The conversation after `after`, oldest first; with `wait`, holds until something arrives (the fallback
     when WebSockets are blocked)."""
     feed = VisitorFeed(request.app.state.runtime, public_key, origin)
-    await feed.open(_visitor_token(authorization), after)
+    await feed.open(_visitor_token(authorization), after, _limits(request))
     return {"messages": await feed.wait_for_messages(wait)}
 
 
@@ -165,7 +168,7 @@ async def live(websocket: WebSocket, public_key: str) -> None:
         if hello.get("type") != "hello" or not isinstance(hello.get("token"), str):
             raise InvalidInput('The first frame must be {"type": "hello", "token": ..., "after": ...}.')
         after = hello.get("after", 0)
-        await feed.open(hello["token"], after if isinstance(after, int) else 0)
+        await feed.open(hello["token"], after if isinstance(after, int) else 0, websocket.app.state.widget_limits)
     except (TimeoutError, WebSocketDisconnect):
         with contextlib.suppress(Exception):
             await websocket.close(code=1008)
@@ -174,22 +177,28 @@ async def live(websocket: WebSocket, public_key: str) -> None:
         await _refuse(websocket, error)
         return
     await websocket.send_json({"type": "ready"})
-    conversation_started = asyncio.Event()
-    if feed.conversation_id is not None:
-        conversation_started.set()
-    pushing = asyncio.create_task(_push(websocket, feed, conversation_started))
-    try:
-        await _serve_frames(websocket, feed, websocket.app.state.widget_limits, conversation_started)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        pushing.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pushing
+    pushing = asyncio.create_task(_push(websocket, feed))
+    serving = asyncio.create_task(_serve_frames(websocket, feed, websocket.app.state.widget_limits))
+    done, _ = await asyncio.wait((pushing, serving), return_when=asyncio.FIRST_COMPLETED)
+    for task in (pushing, serving):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+            await task
+    if pushing in done and not pushing.cancelled() and pushing.exception() is not None:
+        # Following the conversation failed (e.g. the database went away): close, so the page reconnects and
+        # resumes from its position, rather than stay connected to a feed that no longer moves.
+        log.warning("widget.live_failed", error_type=type(pushing.exception()).__name__)
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1011)
 
 
 async def _frame(websocket: WebSocket) -> dict[str, Any]:
-    raw = await websocket.receive_text()
+    received = await websocket.receive()
+    if received["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(received.get("code", 1000))
+    raw = received.get("text")
+    if raw is None:
+        raise InvalidInput("Frames must be JSON text, not binary.")
     if len(raw) > MAX_FRAME_CHARS:
         raise InvalidInput(f"Frames are limited to {MAX_FRAME_CHARS} characters.")
     try:
@@ -207,10 +216,9 @@ async def _refuse(websocket: WebSocket, error: DomainError) -> None:
         await websocket.close(code=CLOSE_CODES.get(error.status, 1008))
 
 
-async def _serve_frames(
-    websocket: WebSocket, feed: VisitorFeed, limits: WidgetLimits, conversation_started: asyncio.Event
-) -> None:
+async def _serve_frames(websocket: WebSocket, feed: VisitorFeed, limits: WidgetLimits) -> None:
     while True:
+        frame: dict[str, Any] = {}
         try:
             frame = await _frame(websocket)
             kind = frame.get("type")
@@ -219,7 +227,6 @@ async def _serve_frames(
             elif kind == "send":
                 body = schemas.WidgetMessageSend.model_validate({k: v for k, v in frame.items() if k != "type"})
                 accepted = await feed.send(body, limits)
-                conversation_started.set()
                 await websocket.send_json({"type": "ack", **accepted.model_dump(mode="json")})
             else:
                 raise InvalidInput(f"Unknown frame type {str(kind)[:40]!r}.")
@@ -232,13 +239,16 @@ async def _serve_frames(
             if error.status in CLOSE_CODES:  # the widget or the visitor is gone: nothing more to do here
                 await _refuse(websocket, error)
                 return
-            await websocket.send_json({"type": "error", "status": error.status, "detail": error.detail})
+            answer: dict[str, Any] = {"type": "error", "status": error.status, "detail": error.detail}
+            if "client_id" in frame:  # the page keeps the message and knows which one
+                answer["client_id"] = frame["client_id"]
+            if "Retry-After" in error.headers:
+                answer["retry_after"] = int(error.headers["Retry-After"])
+            await websocket.send_json(answer)
 
 
-async def _push(websocket: WebSocket, feed: VisitorFeed, conversation_started: asyncio.Event) -> None:
-    await conversation_started.wait()
-    assert feed.conversation_id is not None
-    async for messages, events in feed.follow(feed.conversation_id):
+async def _push(websocket: WebSocket, feed: VisitorFeed) -> None:
+    async for messages, events in feed.follow():
         for message in messages:
             await websocket.send_json({"type": "message", "message": message.model_dump(mode="json")})
         for event in events:

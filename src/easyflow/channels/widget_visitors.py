@@ -32,6 +32,7 @@ from easyflow.conversations.repository import (
 from easyflow.conversations.service import ChannelRef, Inbound, InboundService
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMedia
+from easyflow.kit.security import sha256_hex
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.conversations import ConversationFile, Message, MessageRole
 
@@ -72,12 +73,19 @@ def sniff_attachment(data: bytes) -> tuple[str, str]:
     raise UnsupportedMedia("Only pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files can be sent here.")
 
 
+def _visitor_tag(visitor: Visitor) -> str:
+    """Scopes a client_id to its visitor: another visitor choosing the same id sends another message."""
+    return sha256_hex(f"{visitor.identity.kind}:{visitor.identity.external_id}")[:16]
+
+
 def widget_message(message: Message) -> schemas.WidgetMessage:
     return schemas.WidgetMessage(
         id=message.id,
         position=message.position,
         role=ROLES_SHOWN[message.role],
-        client_id=message.external_id if message.role == MessageRole.contact else None,
+        client_id=message.external_id.rsplit(":", 1)[-1]
+        if message.role == MessageRole.contact and message.external_id
+        else None,
         text=message.text,
         buttons=message.buttons,
         attachments=[
@@ -133,14 +141,19 @@ class WidgetVisitors:
     def _identity(self, channel: ChannelRecord, request: schemas.WidgetSessionStart) -> VisitorIdentity:
         if request.user_id is not None:
             secret = credentials_of(channel, self.runtime).get("identity_secret", "")
-            if not request.user_signature or not signature_valid(secret, request.user_id, request.user_signature):
+            signature = request.user_signature
+            if not secret or not signature or not signature_valid(secret, request.user_id, signature):
                 raise Forbidden("user_signature does not match user_id: sign it with the widget's identity secret.")
             return VisitorIdentity(SITE_USER_IDENTITY, request.user_id)
         if request.visitor_token:
             try:
-                return read_visitor_token(self.runtime.settings.signing_key(), request.visitor_token, channel.id)
+                known = read_visitor_token(self.runtime.settings.signing_key(), request.visitor_token, channel.id)
             except Unauthorized:  # an old or foreign token: this browser simply starts as a new visitor
                 return anonymous_visitor(channel.id)
+            # A signed-in customer's token counts only while the site still vouches for them: after they sign
+            # out, the next person at this browser must not see their chat.
+            if known.kind != SITE_USER_IDENTITY:
+                return known
         return anonymous_visitor(channel.id)
 
     async def visitor(self, public_key: str, origin: str | None, token: str) -> Visitor:
@@ -194,7 +207,7 @@ class WidgetVisitors:
                 identity_kind=visitor.identity.kind,
                 contact_external_id=visitor.identity.external_id,
                 text=body.text,
-                external_message_id=body.client_id,
+                external_message_id=f"{_visitor_tag(visitor)}:{body.client_id}",
                 contact_name=body.name or None,
                 contact_phone=body.phone or None,
                 attachments=list(attachments or []),

@@ -30,7 +30,7 @@ from easyflow.db.session import scope_to_tenant
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.kit.jobs import defer
 from easyflow.knowledge.retrieval import Passage
-from easyflow.live.events import LiveEvent
+from easyflow.live.events import LiveEvent, watch_key
 from easyflow.live.publisher import DraftPublisher, publish
 from easyflow.live.repository import LiveRepository
 from easyflow.models.agents import Assistant, ModelProvider
@@ -121,7 +121,8 @@ class InboundService:
             raced = await self.messages.by_dedupe_key(dedupe_key)
             assert raced is not None
             return schemas.AcceptedMessage(conversation_id=raced.conversation_id, message_id=raced.id, duplicate=True)
-        await LiveRepository(self.session).notify(LiveEvent(conversation_id, "message"))
+        watcher = watch_key(self.tenant_id, inbound.identity_kind, inbound.contact_external_id)
+        await LiveRepository(self.session).notify(LiveEvent(conversation_id, "message", watcher=watcher))
         await defer(self.session, REPLY_JOB, tenant_id=str(self.tenant_id), conversation_id=str(conversation_id))
         return schemas.AcceptedMessage(conversation_id=conversation_id, message_id=message_id, duplicate=False)
 

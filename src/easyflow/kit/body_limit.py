@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -20,27 +21,27 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 class BodySizeLimitMiddleware:
-    """`max_bytes` for every request, except the upload paths (regular expressions matching the whole
-    path), which take `upload_bytes` (plus envelope)."""
+    """`max_bytes` for every request, except upload paths (regular expressions matching the whole path),
+    each with its own file limit (plus envelope)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = 0, upload_paths: tuple[str, ...] = ()) -> None:
-        self.default = RequestBodyLimitMiddleware(app, max_body_size=max_bytes)
-        self.uploads = RequestBodyLimitMiddleware(app, max_body_size=upload_bytes + MULTIPART_OVERHEAD)
-        self.max_bytes = max_bytes
-        self.upload_bytes = upload_bytes + MULTIPART_OVERHEAD
-        self.upload_paths = re.compile("|".join(f"(?:{path})" for path in upload_paths)) if upload_paths else None
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: Sequence[tuple[str, int]] = ()) -> None:
+        self.default = (max_bytes, RequestBodyLimitMiddleware(app, max_body_size=max_bytes))
+        self.uploads = [
+            (re.compile(path), (limit, RequestBodyLimitMiddleware(app, max_body_size=limit)))
+            for path, file_bytes in uploads
+            for limit in (file_bytes + MULTIPART_OVERHEAD,)
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.default(scope, receive, send)
+            await self.default[1](scope, receive, send)
             return
-        is_upload = self.upload_paths is not None and self.upload_paths.fullmatch(scope["path"]) is not None
-        limit = self.upload_bytes if is_upload else self.max_bytes
+        limit, limited = next((chosen for path, chosen in self.uploads if path.fullmatch(scope["path"])), self.default)
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, send, limit)
             return
-        await (self.uploads if is_upload else self.default)(scope, receive, send)
+        await limited(scope, receive, send)
 
     async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         body = json.dumps(

@@ -1,35 +1,85 @@
 """Where tenants may make the platform send requests. A tenant's webhook URL is chosen by a stranger to
 the operator: without this check it could point the platform at its own network (the database, metadata
 services, admin panels on loopback). Loopback, private, link-local, shared and reserved addresses are
-refused unless the operator allows them (`EASYFLOW_ALLOW_PRIVATE_WEBHOOKS`, e.g. on a trusted LAN)."""
+refused, including IPv4 addresses wrapped in IPv6 (mapped, compatible, 6to4, NAT64), unless the operator
+allows them (`EASYFLOW_ALLOW_PRIVATE_WEBHOOKS`, e.g. on a trusted LAN).
+
+The check resolves the name once and the request then goes to that very address (`pinned`), so a name that
+answers differently the second time (DNS rebinding) cannot slip past it."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from easyflow.kit.errors import Unprocessable
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
-async def check_public_destination(url: str, *, allow_private: bool) -> None:
-    """Unprocessable unless every address the URL's host resolves to is a public one."""
+
+@dataclass(frozen=True)
+class Destination:
+    """The URL to request and what to send with it so the server still sees (and TLS checks) the name."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def is_public(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        return inner.is_global
+    return ip.is_global
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        resolved = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise Unprocessable(f"url: the host {host[:100]!r} cannot be resolved.") from error
+    return [ipaddress.ip_address(address[0]) for *_, address in resolved]
+
+
+async def check_public_destination(url: str, *, allow_private: bool) -> Destination:
+    """Where to send a request for `url`: its public address, pinned. Unprocessable when any address the
+    host resolves to is not public (unless `allow_private`, which sends to the URL as it is)."""
     if allow_private:
-        return
+        return Destination(url)
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        resolved = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, ValueError) as error:
-        raise Unprocessable(f"url: the host {host[:100]!r} cannot be resolved.") from error
-    for *_, address in resolved:
-        ip = ipaddress.ip_address(address[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global:
+    except ValueError as error:
+        raise Unprocessable("url: the port is not a number from 1 to 65535.") from error
+    addresses = await _resolve(host, port)
+    for ip in addresses:
+        if not is_public(ip):
             raise Unprocessable(
                 f"url: {host[:100]} is a private or local address ({ip}); webhooks must be reachable on the "
                 "public internet (the operator can allow private ones with EASYFLOW_ALLOW_PRIVATE_WEBHOOKS)."
             )
+    chosen = addresses[0]
+    literal = f"[{chosen}]" if isinstance(chosen, ipaddress.IPv6Address) else str(chosen)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host_header = f"{host}:{parts.port}" if parts.port else host
+    return Destination(
+        url=urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")),
+        headers={"Host": host_header},
+        extensions={"sni_hostname": host} if parts.scheme == "https" else {},
+    )

@@ -21,15 +21,26 @@ MAX_PAYLOAD_BYTES = 7900
 EventKind = Literal["message", "typing", "draft"]
 
 
+def watch_key(tenant_id: uuid.UUID, identity_kind: str, external_id: str) -> uuid.UUID:
+    """A customer's own key for live events, known before any conversation exists: a page follows it to learn
+    that a conversation of theirs started or moved (another tab wrote, an operator closed the old one)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"easyflow:{tenant_id}:{identity_kind}:{external_id}")
+
+
 @dataclass(frozen=True)
 class LiveEvent:
     conversation_id: uuid.UUID
     kind: EventKind
     text: str = ""
+    # On a customer's own messages: their watch key, so their pages hear of it in any conversation.
+    watcher: uuid.UUID | None = None
 
     def payload(self) -> str | None:
         """The NOTIFY payload, or None when it would be too large to send."""
-        encoded = json.dumps({"c": str(self.conversation_id), "k": self.kind, "t": self.text}, ensure_ascii=False)
+        fields = {"c": str(self.conversation_id), "k": self.kind, "t": self.text}
+        if self.watcher is not None:
+            fields["w"] = str(self.watcher)
+        encoded = json.dumps(fields, ensure_ascii=False)
         return encoded if len(encoded.encode()) <= MAX_PAYLOAD_BYTES else None
 
     @classmethod
@@ -39,6 +50,7 @@ class LiveEvent:
             kind = raw["k"]
             if kind not in ("message", "typing", "draft"):
                 return None
-            return cls(uuid.UUID(raw["c"]), kind, str(raw.get("t", "")))
-        except (ValueError, KeyError, TypeError):
+            watcher = uuid.UUID(raw["w"]) if raw.get("w") else None
+            return cls(uuid.UUID(raw["c"]), kind, str(raw.get("t", "")), watcher)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None

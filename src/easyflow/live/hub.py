@@ -1,6 +1,6 @@
 """Fan live events out to the WebSocket sessions of this process: one LISTEN connection per process,
-opened when the first session subscribes, re-opened if it drops (every subscriber is then told to
-re-read, since events may have been missed meanwhile)."""
+opened when the first session subscribes, checked every LIVENESS_SECONDS and re-opened if it drops (every
+subscriber is then told to re-read, since events may have been missed meanwhile)."""
 
 from __future__ import annotations
 
@@ -20,41 +20,55 @@ log = structlog.get_logger(__name__)
 
 RECONNECT_MAX_SECONDS = 10.0
 EPHEMERAL_BACKLOG = 32
+# A LISTEN connection that a NAT or a fail-over dropped without a reset would otherwise look alive for hours.
+LIVENESS_SECONDS = 30.0
+# How the LISTEN connection shows in pg_stat_activity.
+APPLICATION_NAME = "easyflow-live"
 
 
 class Subscription:
-    """What happened in one conversation since the subscriber last looked.
+    """What happened since the subscriber last looked, for the keys it follows (a conversation, and a
+    customer's watch key).
 
-    New messages are a flag, not a queue: the subscriber reads them from the database by position, so
-    any number of `message` events costs one read. Typing and drafts are kept briefly, newest last.
+    New messages are flags, not a queue: the subscriber reads them from the database by position, so any
+    number of `message` events costs one read. `moved` says a message arrived in a conversation the
+    subscriber does not follow (yet). Typing and drafts are kept briefly, newest last.
     """
 
-    def __init__(self, conversation_id: uuid.UUID) -> None:
-        self.conversation_id = conversation_id
+    def __init__(self, keys: set[uuid.UUID]) -> None:
+        self.keys = keys
         self.messages_changed = False
+        self.moved = False
         self.ephemeral: deque[LiveEvent] = deque(maxlen=EPHEMERAL_BACKLOG)
         self._wake = asyncio.Event()
 
     def push(self, event: LiveEvent) -> None:
+        followed = event.conversation_id in self.keys
         if event.kind == "message":
-            self.messages_changed = True
-            self.ephemeral.clear()  # a draft or typing older than the message it led to is stale
-        else:
+            if followed:
+                self.messages_changed = True
+                self.ephemeral.clear()  # a draft or typing older than the message it led to is stale
+            else:
+                self.moved = True
+        elif followed:
             self.ephemeral.append(event)
+        else:
+            return
         self._wake.set()
 
     def resync(self) -> None:
-        self.messages_changed = True
+        self.messages_changed = self.moved = True
         self._wake.set()
 
-    async def wait(self) -> tuple[bool, list[LiveEvent]]:
-        """Block until something happens; return whether messages changed, and the ephemeral events."""
+    async def wait(self) -> tuple[bool, bool, list[LiveEvent]]:
+        """Block until something happens; return (messages changed, moved, the ephemeral events)."""
         await self._wake.wait()
         self._wake.clear()
-        changed, self.messages_changed = self.messages_changed, False
+        changed, moved = self.messages_changed, self.moved
+        self.messages_changed = self.moved = False
         events = list(self.ephemeral)
         self.ephemeral.clear()
-        return changed, events
+        return changed, moved, events
 
 
 class LiveHub:
@@ -65,23 +79,33 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, conversation_id: uuid.UUID) -> AsyncIterator[Subscription]:
-        """Events of one conversation from the moment this returns (the LISTEN is in place by then)."""
-        subscription = Subscription(conversation_id)
-        self.subscribers.setdefault(conversation_id, set()).add(subscription)
+    async def subscribe(self, *keys: uuid.UUID) -> AsyncIterator[Subscription]:
+        """Events of these keys from the moment this returns (the LISTEN is in place by then)."""
+        subscription = Subscription(set())
+        for key in keys:
+            self.follow(subscription, key)
         try:
             self._ensure_listening()
             await self._listening.wait()
             yield subscription
         finally:
-            group = self.subscribers.get(conversation_id)
-            if group is not None:
-                group.discard(subscription)
-                if not group:
-                    del self.subscribers[conversation_id]
+            for key in list(subscription.keys):
+                self.unfollow(subscription, key)
 
-    def subscriber_count(self) -> int:
-        return sum(len(group) for group in self.subscribers.values())
+    def follow(self, subscription: Subscription, key: uuid.UUID) -> None:
+        subscription.keys.add(key)
+        self.subscribers.setdefault(key, set()).add(subscription)
+
+    def unfollow(self, subscription: Subscription, key: uuid.UUID) -> None:
+        subscription.keys.discard(key)
+        group = self.subscribers.get(key)
+        if group is not None:
+            group.discard(subscription)
+            if not group:
+                del self.subscribers[key]
+
+    def subscription_count(self) -> int:
+        return len({id(s) for group in self.subscribers.values() for s in group})
 
     def _ensure_listening(self) -> None:
         if self._task is None or self._task.done():
@@ -91,23 +115,30 @@ class LiveHub:
         event = LiveEvent.parse(payload)
         if event is None:
             return
-        for subscription in self.subscribers.get(event.conversation_id, ()):
+        targets = set(self.subscribers.get(event.conversation_id, ()))
+        if event.watcher is not None:
+            targets |= self.subscribers.get(event.watcher, set())
+        for subscription in targets:
             subscription.push(event)
 
     async def _listen(self) -> None:
         delay = 0.2
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as connection:
+                async with await psycopg.AsyncConnection.connect(
+                    self.conninfo, autocommit=True, application_name=APPLICATION_NAME
+                ) as connection:
                     await connection.execute(f"LISTEN {LIVE_CHANNEL}")
                     if self._listening.is_set():  # a reconnect: what was sent meanwhile is unknown
-                        for group in self.subscribers.values():
+                        for group in list(self.subscribers.values()):
                             for subscription in group:
                                 subscription.resync()
                     self._listening.set()
                     delay = 0.2
-                    async for notification in connection.notifies():
-                        self.dispatch(notification.payload)
+                    while True:
+                        async for notification in connection.notifies(timeout=LIVENESS_SECONDS):
+                            self.dispatch(notification.payload)
+                        await connection.execute("SELECT 1")  # raises if the connection died quietly
             except asyncio.CancelledError:
                 raise
             except Exception as error:

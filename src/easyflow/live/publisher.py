@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+
+import structlog
 
 from easyflow.db.database import Database
 from easyflow.live.events import LiveEvent
 from easyflow.live.repository import LiveRepository
 
+log = structlog.get_logger(__name__)
+
 # Drafts more often than this only cost database round trips; the eye does not see the difference.
 DRAFT_INTERVAL_SECONDS = 0.1
+DRAFT_TIMEOUT_SECONDS = 1.0
 
 
 async def publish(database: Database, event: LiveEvent) -> None:
@@ -32,4 +38,8 @@ class DraftPublisher:
         if now - self.sent_at < DRAFT_INTERVAL_SECONDS:
             return
         self.sent_at = now
-        await publish(self.database, LiveEvent(self.conversation_id, "draft", text))
+        try:
+            async with asyncio.timeout(DRAFT_TIMEOUT_SECONDS):
+                await publish(self.database, LiveEvent(self.conversation_id, "draft", text))
+        except Exception as error:  # a draft is cosmetic: never let it cost the reply being written
+            log.info("live.draft_not_published", error_type=type(error).__name__)

@@ -140,8 +140,9 @@
     quick.style.color = color;
     title.textContent = settings.title;
     panel.style.setProperty("--ef-color", color);
-    var greeting = settings.greeting || t.greeting;
-    log.insertBefore(el("div", { class: "msg greeting", text: greeting }), log.firstChild);
+    var greeting = log.querySelector(".greeting");
+    if (!greeting) greeting = log.insertBefore(el("div", { class: "msg greeting" }), log.firstChild);
+    greeting.textContent = settings.greeting || t.greeting;
   }
 
   function toggle(open) {
@@ -162,9 +163,12 @@
   }
 
   function showPrechat() {
+    var existing = panel.querySelector(".prechat input");
+    if (existing) { existing.focus(); return; }
     var fields = {};
     var inputs = state.settings.prechat_fields.map(function (name) {
       var field = el("input", { name: name, type: name === "phone" ? "tel" : "text", required: "", autocomplete: name === "phone" ? "tel" : "name" });
+      field.addEventListener("input", function () { field.setCustomValidity(""); });
       fields[name] = field;
       return el("label", {}, [document.createTextNode(t[name]), field]);
     });
@@ -190,6 +194,8 @@
   function notice(text, stateName) {
     host.setAttribute("data-state", stateName);
     body.style.display = "none";
+    var shown = panel.querySelector(".notice");
+    if (shown) { shown.textContent = text; return; }
     panel.appendChild(el("p", { class: "notice", role: "alert", text: text }));
   }
 
@@ -310,7 +316,7 @@
     var data = new FormData();
     data.append("file", file);
     data.append("client_id", clientId);
-    log.appendChild(el("div", { class: "msg visitor pending", "data-client-id": clientId, style: "background:" + state.settings.color }, [el("div", { class: "file", text: "📄 " + file.name })]));
+    log.appendChild(el("div", { class: "msg visitor pending", "data-client-id": clientId, style: "background:" + (state.settings ? state.settings.color : "#2563eb") }, [el("div", { class: "file", text: "📄 " + file.name })]));
     request("POST", "/files", data).then(acked, function (error) {
       markFailed({ client_id: clientId }, error.status === 413 ? t.tooLarge : error.detail);
     });
@@ -341,11 +347,14 @@
       host.setAttribute("data-state", "connecting");
       connect();
     }, function (error) {
+      if (!error.status || error.status >= 500 || error.status === 429) {  // the network or the server: try again
+        state.startFailures = (state.startFailures || 0) + 1;
+        setTimeout(start, Math.min(30000, 1000 * Math.pow(2, state.startFailures)));
+        return;
+      }
       state.refused = true;
       applySettings({ title: "", color: "#666", position: "right", prechat_fields: [] });
-      if (error.status === 409) notice(t.paused, "paused");
-      else if (error.status === 403 || error.status === 404 || !error.status) notice(t.refused, "refused");
-      else { notice(t.offline, "error"); setTimeout(function () { location.reload(); }, 60000); }
+      notice(error.status === 409 ? t.paused : t.refused, error.status === 409 ? "paused" : "refused");
     });
   }
 
@@ -356,6 +365,7 @@
     state.socket = socket;
     socket.onopen = function () { socket.send(JSON.stringify({ type: "hello", token: state.token, after: state.position })); };
     socket.onmessage = function (event) {
+      if (state.socket !== socket) return;
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       state.lastHeard = Date.now();
@@ -372,7 +382,9 @@
       else if (frame.type === "draft") showDraft(frame.text);
       else if (frame.type === "error") {
         var item = state.outbox.filter(function (other) { return other.client_id === frame.client_id; })[0];
-        if (item) markFailed(item, frame.detail);
+        if (item && frame.status === 429) {  // too fast: the message waits and goes again
+          setTimeout(function () { item.inFlight = false; flushOutbox(); }, 1000 * (frame.retry_after || 5));
+        } else if (item) markFailed(item, frame.detail);
         if (frame.status === 401) { state.token = null; save(); }
       }
     };
@@ -422,7 +434,9 @@
     });
   }
 
-  window.addEventListener("online", function () { if (!state.ready && !state.polling && state.token) connect(); });
+  window.addEventListener("online", function () {
+    if (!state.socket && !state.polling && state.token && !state.refused) connect();
+  });
   window.EasyflowWidget = { open: function () { toggle(true); }, close: function () { toggle(false); } };
 
   function mount() { document.body.appendChild(host); start(); }

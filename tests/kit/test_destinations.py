@@ -1,0 +1,62 @@
+"""Tenant-chosen URLs may only reach public addresses, IPv4 hidden in IPv6 included, and a request goes to
+the very address that was checked (a name that resolves elsewhere the second time gains nothing)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from easyflow.kit import destinations
+from easyflow.kit.destinations import check_public_destination
+from easyflow.kit.errors import Unprocessable
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://0.0.0.0/hook",
+        "http://100.64.0.1/hook",  # carrier-grade NAT
+        "http://[fe80::1]/hook",
+        "http://[fc00::1]/hook",
+        "http://[::ffff:10.0.0.1]/hook",  # IPv4-mapped
+        "http://[::127.0.0.1]/hook",  # IPv4-compatible
+        "http://[2002:7f00:1::1]/hook",  # 6to4 of 127.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",  # NAT64 of 169.254.169.254
+    ],
+)
+async def test_private_addresses_are_refused(url: str) -> None:
+    with pytest.raises(Unprocessable, match="private or local address"):
+        await check_public_destination(url, allow_private=False)
+    assert (await check_public_destination(url, allow_private=True)).url == url
+
+
+async def test_a_public_address_is_pinned_with_the_name_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        assert (host, port) == ("hooks.example", 8443)
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    monkeypatch.setattr(destinations, "_resolve", resolve)
+    destination = await check_public_destination("https://hooks.example:8443/in?x=1", allow_private=False)
+    assert destination.url == "https://93.184.216.34:8443/in?x=1"
+    assert destination.headers == {"Host": "hooks.example:8443"}
+    assert destination.extensions == {"sni_hostname": "hooks.example"}  # TLS still checks the name
+
+
+async def test_a_name_that_rebinds_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter([["93.184.216.34"], ["93.184.216.34", "169.254.169.254"]])
+
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address(a) for a in next(answers)]
+
+    monkeypatch.setattr(destinations, "_resolve", resolve)
+    await check_public_destination("http://rebind.example/hook", allow_private=False)
+    with pytest.raises(Unprocessable, match=r"169\.254\.169\.254"):
+        await check_public_destination("http://rebind.example/hook", allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["http://no-such-host.invalid/hook", "http://hooks.example:99999/hook"])
+async def test_unresolvable_hosts_and_bad_ports_are_refused(url: str) -> None:
+    with pytest.raises(Unprocessable, match="url:"):
+        await check_public_destination(url, allow_private=False)
