@@ -44,7 +44,7 @@ Method
    of the tenant's chunks each question's full-text query matches (all of which it ranks) is counted.
    Baseline: exact brute force in numpy over the same vectors (float32 matrix @ query, argpartition top 20),
    same queries; and HNSW's recall@10 / recall@20: the share of numpy's exact nearest chunks that the SQL
-   nearest-neighbour query of the search (`ChunkRepository.nearest`) returns at the server's hnsw.ef_search.
+   nearest-neighbour query of the search (`ChunkRepository.nearest`) returns at the hnsw.ef_search it sets.
    Target: search p95 < 50 ms.
 
 The PostgreSQL server and its temporary folder are removed on any exit (SIGTERM and Ctrl-C included). Progress
@@ -92,7 +92,7 @@ from easyflow.db.session import scope_to_tenant
 from easyflow.db.urls import sqlalchemy_url
 from easyflow.knowledge.embeddings import BATCH, Embedder, LocalE5
 from easyflow.knowledge.maintenance import ensure_vector_indexes
-from easyflow.knowledge.repository import CANDIDATES, MAX_RANKED, ChunkRepository, vector_index_sql
+from easyflow.knowledge.repository import CANDIDATES, HNSW_EF_SEARCH, MAX_RANKED, ChunkRepository, vector_index_sql
 from easyflow.knowledge.search import KnowledgeSearch
 from easyflow.knowledge.service import DocumentService, IngestionPipeline
 from easyflow.observability.logging import configure_logging
@@ -719,7 +719,7 @@ async def _scale(
             "SELECT pg_total_relation_size('chunks'), coalesce(sum(pg_relation_size(indexrelid)), 0) "
             "FROM pg_index WHERE indrelid = 'chunks'::regclass AND pg_get_indexdef(indexrelid) LIKE '%hnsw%'"
         ).fetchall()[0]
-        ef_search = str(connection.execute("SHOW hnsw.ef_search").fetchall()[0][0])
+        ef_search = str(HNSW_EF_SEARCH)  # what ChunkRepository.nearest sets for its transaction
     table_megabytes, index_megabytes = sizes[0] / 2**20, sizes[1] / 2**20
     shares = await _fulltext_match_shares(url, settings, tenant_id, questions, args.chunks)
 

@@ -19,6 +19,9 @@ from easyflow.knowledge.query import FullTextQuery, Word
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 
 CANDIDATES = 20
+# The HNSW search beam: pgvector's default of 40 found only 0.70 of the exact 10 nearest chunks at 100k
+# chunks (bench/retrieval.py); a wider beam costs a few milliseconds.
+HNSW_EF_SEARCH = 100
 # Chunks ranked at most per full-text search, gathered strictest level first (see FullTextQuery.levels):
 # ranking reads each candidate's tsvector (~20 µs a row with the scoring), so this bounds the search's cost.
 MAX_RANKED = 200
@@ -233,6 +236,7 @@ class ChunkRepository:
 
     async def nearest(self, vector: list[float], model_id: str, dimensions: int, limit: int = CANDIDATES) -> list[Hit]:
         cast = f"vector({int(dimensions)})"
+        await self.session.execute(text(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}"))
         rows = await self.session.execute(
             text(
                 f"""
