@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -521,22 +521,30 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+FindingsT = TypeVar("FindingsT")
+
+
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def main() -> int:
-    args = parse_args()
+def run_benchmark(measure: Callable[[], FindingsT], conclude: Callable[[FindingsT], None]) -> int:
+    """Every benchmark's main: quiet logs; SIGTERM and Ctrl-C unwind through `measure`, which stops the
+    servers and PostgreSQL it started on the way out; then the figures are reported."""
     configure_logging("WARNING")
-    # SIGTERM and Ctrl-C unwind through `run`, which stops the servers and PostgreSQL on the way out.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        results = run(args)
+        findings = measure()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    report(results, verdict(results), args)
+    conclude(findings)
     return 0
+
+
+def main() -> int:
+    args = parse_args()
+    return run_benchmark(lambda: run(args), lambda results: report(results, verdict(results), args))
 
 
 if __name__ == "__main__":

@@ -57,7 +57,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import statistics
 import sys
 import tempfile
@@ -78,7 +77,6 @@ from sqlalchemy.engine import make_url
 
 from easyflow.db import migrate
 from easyflow.db.embedded import EmbeddedPostgres
-from easyflow.observability.logging import configure_logging
 from http_baseline import (
     DISTURBED_OTHER_PERCENT,
     HOST,
@@ -88,7 +86,6 @@ from http_baseline import (
     _create_tenant,
     _easyflow_command,
     _easyflow_env,
-    _exit_on_sigterm,
     _free_port,
     _machine_busy_seconds,
     _positive,
@@ -96,6 +93,7 @@ from http_baseline import (
     _start_server,
     _tail,
     _wait_ready,
+    run_benchmark,
 )
 
 TARGET_INSERT_SHARE = 0.30
@@ -786,16 +784,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    configure_logging("WARNING")
-    # SIGTERM and Ctrl-C unwind through `run`, which stops the servers, the load generator and PostgreSQL.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        findings = run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    report(findings, verdict(findings, args), args)
-    return 0
+    return run_benchmark(lambda: run(args), lambda findings: report(findings, verdict(findings, args), args))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import statistics
 import struct
 import subprocess
@@ -95,7 +94,6 @@ from easyflow.knowledge.maintenance import ensure_vector_indexes
 from easyflow.knowledge.repository import CANDIDATES, HNSW_EF_SEARCH, MAX_RANKED, ChunkRepository, vector_index_sql
 from easyflow.knowledge.search import KnowledgeSearch
 from easyflow.knowledge.service import DocumentService, IngestionPipeline
-from easyflow.observability.logging import configure_logging
 from easyflow.runtime import Runtime
 from http_baseline import (
     DISTURBED_OTHER_PERCENT,
@@ -103,10 +101,10 @@ from http_baseline import (
     _cpu_spent,
     _easyflow_command,
     _easyflow_env,
-    _exit_on_sigterm,
     _machine_busy_seconds,
     _positive,
     _postmaster_pid,
+    run_benchmark,
 )
 
 DATA = Path(__file__).resolve().parent / "data" / "knowledge"
@@ -1215,16 +1213,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    configure_logging("WARNING")
-    # SIGTERM and Ctrl-C unwind through `run`, which closes the database and stops PostgreSQL.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        findings = run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    report(findings, verdict(findings), args)
-    return 0
+    return run_benchmark(lambda: run(args), lambda findings: report(findings, verdict(findings), args))
 
 
 if __name__ == "__main__":

@@ -63,7 +63,6 @@ import random
 import re
 import resource
 import secrets
-import signal
 import statistics
 import sys
 import tempfile
@@ -97,12 +96,12 @@ from http_baseline import (
     _create_tenant,
     _easyflow_command,
     _easyflow_env,
-    _exit_on_sigterm,
     _free_port,
     _positive,
     _postmaster_pid,
     _start_server,
     _wait_ready,
+    run_benchmark,
 )
 from pipeline import Watched, _CpuMeter, _logged_errors
 
@@ -1078,16 +1077,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    configure_logging("WARNING")
-    # SIGTERM and Ctrl-C unwind through `run`, which stops the servers, the storing process and PostgreSQL.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        findings = run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    report(findings, verdict(findings, args), args)
-    return 0
+    return run_benchmark(lambda: run(args), lambda findings: report(findings, verdict(findings, args), args))
 
 
 if __name__ == "__main__":
