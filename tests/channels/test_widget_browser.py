@@ -195,7 +195,9 @@ def test_the_prechat_form_and_a_file(page: Any, widget_server: WidgetServer, llm
     url = widget_server.page().replace(widget_server.public_key, created["public_key"])
     page.goto(url)
     expect(widget(page)).to_have_attribute("data-state", "online", timeout=SECONDS)
-    page.get_by_role("button", name="Открыть чат").click()
+    launcher = page.get_by_role("button", name="Открыть чат")
+    expect(launcher).to_have_css("background-color", "rgb(170, 51, 102)")  # the widget's own colour
+    launcher.click()
     page.get_by_role("button", name="Начать чат").click()  # empty fields are not accepted
     expect(page.get_by_role("textbox", name="Напишите сообщение…")).to_be_hidden()
     page.get_by_label("Имя").fill("Анна")

@@ -21,7 +21,7 @@
       offline: "Нет связи. Переподключаемся…", failed: "Не удалось отправить", retry: "Повторить",
       name: "Имя", phone: "Телефон", start: "Начать чат", prechat: "Представьтесь, пожалуйста",
       required: "Заполните это поле", tooLarge: "Файл слишком большой", you: "Вы", assistant: "Ассистент",
-      operator: "Оператор", sending: "отправляется", log: "Сообщения чата"
+      operator: "Оператор", sending: "отправляется", log: "Сообщения чата", file: "Файл"
     },
     en: {
       open: "Open chat", close: "Close chat", placeholder: "Type a message…", send: "Send",
@@ -30,7 +30,7 @@
       offline: "Connection lost. Reconnecting…", failed: "Not sent", retry: "Retry",
       name: "Name", phone: "Phone", start: "Start chat", prechat: "Please introduce yourself",
       required: "Please fill in this field", tooLarge: "The file is too large", you: "You",
-      assistant: "Assistant", operator: "Operator", sending: "sending", log: "Chat messages"
+      assistant: "Assistant", operator: "Operator", sending: "sending", log: "Chat messages", file: "File"
     }
   };
   function pickLanguage() {
@@ -97,6 +97,7 @@
     "textarea{flex:1;resize:none;border:1px solid #ccd;border-radius:8px;padding:8px;font-size:14px;max-height:100px}",
     "form button,.prechat button{border:0;border-radius:8px;padding:8px 12px;color:#fff;cursor:pointer;font-size:14px}",
     ".attach{background:#eef0f3!important;color:#333!important}",
+    ".icon{display:flex;align-items:center;justify-content:center;padding:8px!important}.icon svg{width:20px;height:20px;fill:currentColor}",
     ".prechat{padding:16px;display:flex;flex-direction:column;gap:10px}",
     ".prechat label{display:flex;flex-direction:column;font-size:13px;gap:4px}",
     ".prechat input{border:1px solid #ccd;border-radius:8px;padding:8px;font-size:14px}",
@@ -114,8 +115,10 @@
   var quick = el("div", { class: "quick", role: "group" });
   var input = el("textarea", { rows: "1", "aria-label": t.placeholder, placeholder: t.placeholder, maxlength: "4000" });
   var fileInput = el("input", { type: "file", class: "sr", tabindex: "-1", "aria-hidden": "true", accept: "image/*,.pdf,.txt" });
-  var attachButton = el("button", { type: "button", class: "attach", "aria-label": t.attach, text: "📎", onclick: function () { fileInput.click(); } });
-  var sendButton = el("button", { type: "submit", text: t.send });
+  var attachButton = el("button", { type: "button", class: "attach icon", "aria-label": t.attach, title: t.attach, onclick: function () { fileInput.click(); } });
+  attachButton.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z"/></svg>';
+  var sendButton = el("button", { type: "submit", class: "icon", "aria-label": t.send, title: t.send });
+  sendButton.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 20.5 21 12 3 3.5v6.6L15 12 3 13.9z"/></svg>';
   var form = el("form", { onsubmit: function (e) { e.preventDefault(); submit(); } }, [attachButton, fileInput, input, sendButton]);
   var body = el("div", { style: "display:contents" }, [log, status, quick, form]);
   var header = el("header", {}, [title, closeButton]);
@@ -217,7 +220,7 @@
     ]);
     if (message.role === "visitor") bubble.style.background = state.settings ? state.settings.color : "#2563eb";
     message.attachments.forEach(function (file) {
-      bubble.appendChild(el("div", { class: "file", text: "📄 " + file.name }));
+      bubble.appendChild(el("div", { class: "file", text: t.file + ": " + file.name }));
     });
     var after = null;
     for (var i = 0; i < log.children.length; i++) {
@@ -316,7 +319,7 @@
     var data = new FormData();
     data.append("file", file);
     data.append("client_id", clientId);
-    log.appendChild(el("div", { class: "msg visitor pending", "data-client-id": clientId, style: "background:" + (state.settings ? state.settings.color : "#2563eb") }, [el("div", { class: "file", text: "📄 " + file.name })]));
+    log.appendChild(el("div", { class: "msg visitor pending", "data-client-id": clientId, style: "background:" + (state.settings ? state.settings.color : "#2563eb") }, [el("div", { class: "file", text: t.file + ": " + file.name })]));
     request("POST", "/files", data).then(acked, function (error) {
       markFailed({ client_id: clientId }, error.status === 413 ? t.tooLarge : error.detail);
     });
