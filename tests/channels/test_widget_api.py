@@ -319,6 +319,13 @@ async def test_oversized_files_and_message_floods_are_limited(
             headers=auth(token),
         )
         assert too_big.status_code == 413
+        far_too_big = await client.post(  # refused by its Content-Length, before the form is read
+            f"/widget/v1/{widget['public_key']}/files",
+            files={"file": ("huge.png", PNG + b"\x00" * 200_000, "image/png")},
+            data={"client_id": "upload-0004"},
+            headers=auth(token),
+        )
+        assert far_too_big.status_code == 413 and far_too_big.headers["content-type"] == "application/problem+json"
         assert (await send(client, widget["public_key"], token, "раз")).status_code == 202
         flooded = await send(client, widget["public_key"], token, "два")
         assert flooded.status_code == 429 and int(flooded.headers["retry-after"]) >= 1

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.channels.conftest import WidgetServer
-from tests.doubles.llm_server import LLMServer, reply, tool_call
+from tests.doubles.llm_server import LLMServer, delay, reply, tool_call
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -65,12 +65,13 @@ def test_a_visitor_sends_and_watches_the_reply_stream_in(
     page: Any, widget_server: WidgetServer, llm: LLMServer
 ) -> None:
     answer = "Доставка по городу стоит триста рублей, привозим за один или два дня, бесплатно от трёх тысяч."
-    llm.double.script(reply(answer, pace_seconds=0.1))
+    llm.double.script(delay(1.5, then=reply(answer, pace_seconds=0.1)))  # the model thinks before it writes
     frames: list[str] = []
     page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(str(frame))))
     open_chat(page, widget_server.page())
     expect(page.get_by_role("heading", name="Магазин")).to_be_visible()
     say(page, "Сколько стоит доставка?")
+    expect(page.get_by_role("status")).to_have_text("Печатает…", timeout=SECONDS)
 
     draft = page.locator(".msg.draft")
     expect(draft).to_be_visible(timeout=SECONDS)
@@ -79,6 +80,7 @@ def test_a_visitor_sends_and_watches_the_reply_stream_in(
     final = page.locator(".msg.assistant")
     expect(final).to_contain_text(answer, timeout=SECONDS)
     expect(draft).to_have_count(0)
+    expect(page.get_by_role("status")).to_have_text("")
     expect(final).to_have_count(1)
     expect(page.locator(".msg.visitor")).to_have_count(1)
     expect(page.locator(".msg.visitor")).to_contain_text("Сколько стоит доставка?")
