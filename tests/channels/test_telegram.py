@@ -4,6 +4,7 @@ replies."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -13,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.channels.polling import TelegramPoller
 from easyflow.channels.telegram import escape_markdown, split_message
+from easyflow.conversations import service as conversation_service
 from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
-from tests.doubles.llm_server import LLMServer, reply
+from tests.doubles.llm_server import LLMServer, delay, reply
 from tests.doubles.telegram_server import TelegramServer
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -225,6 +227,30 @@ async def test_long_replies_are_split_and_reserved_characters_escaped(
     assert all(len(p["plain_text"]) <= 4096 for p in parts)
     assert " ".join(p["plain_text"] for p in parts) == long_text
     assert all(p["plain_text"].rstrip().endswith("!") for p in parts)
+
+
+async def test_typing_is_shown_for_as_long_as_the_model_thinks(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    tenant_a: TenantFixture,
+    llm: LLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(conversation_service, "TYPING_REFRESH_SECONDS", 0.2)
+    assistant = (await client.get("/api/v1/assistants", headers=tenant_a.headers)).json()["items"][0]
+    model = {"provider": "openai_compatible", "model_name": "m", "base_url": llm.base_url, "api_key": "k"}
+    await client.patch(f"/api/v1/assistants/{assistant['id']}", json={"model": model}, headers=tenant_a.headers)
+    llm.double.script(delay(1.2, then=reply("Подумал и отвечаю.")))
+    await send_update(client, telegram, bot, telegram.double.text_update(6101, CHAT, "Сложный вопрос"))
+    await run_queued_jobs(runtime)
+    typing = [a for a in telegram.double.chat_actions if a["action"] == "typing"]
+    assert len(typing) >= 4  # renewed every 0.2 s while the model took 1.2 s...
+    await asyncio.sleep(0.6)
+    assert len([a for a in telegram.double.chat_actions if a["action"] == "typing"]) == len(typing)  # ...not after
+    [sent] = telegram.double.sent_messages(CHAT)
+    assert sent["plain_text"] == "Подумал и отвечаю."
 
 
 async def test_a_paused_channel_takes_updates_but_does_not_answer(

@@ -3,10 +3,13 @@ answer it with the assistant, deliver the answer. Services only flush; callers c
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from easyflow.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 REPLY_JOB = "conversations.reply"
 DELIVER_JOB = "conversations.deliver"
@@ -56,6 +60,8 @@ SUMMARIZE_JOB = "conversations.summarize"
 HISTORY_MAX_MESSAGES = 40
 # Once this many messages lie beyond the summary, all but the newest HISTORY_MAX_MESSAGES are folded into it.
 SUMMARIZE_AFTER_MESSAGES = 2 * HISTORY_MAX_MESSAGES
+# Telegram shows "typing…" for five seconds (or until the message arrives): renew it a little sooner.
+TYPING_REFRESH_SECONDS = 4.0
 # Without a tokenizer per provider, ~3.5 characters per token is a fair average for Russian and English.
 CHARS_PER_TOKEN = 3.5
 
@@ -262,6 +268,31 @@ def _within_budget(messages: list[Message], token_budget: int) -> list[Message]:
     return list(reversed(kept))
 
 
+async def _while_typing(show_typing: Callable[[], Awaitable[None]], work: Awaitable[T]) -> T:
+    """Await `work`, showing "typing…" now and again every TYPING_REFRESH_SECONDS until it is done (messengers
+    drop the indicator after about five seconds, and a model may think for thirty)."""
+
+    async def show() -> None:
+        try:
+            await show_typing()
+        except Exception as error:  # cosmetic: never let it cost the reply
+            log.info("conversation.typing_failed", error_type=type(error).__name__)
+
+    async def keep_showing() -> None:
+        while True:
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+            await show()
+
+    await show()  # before the work starts; renewals only come with slow answers
+    indicator = asyncio.create_task(keep_showing())
+    try:
+        return await work
+    finally:
+        indicator.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await indicator
+
+
 class ReplyPipeline:
     """Answers every customer message of a conversation not yet answered, in one reply.
 
@@ -280,16 +311,14 @@ class ReplyPipeline:
         if request is None:
             return None
         watched_live = isinstance(CHANNELS[channel_type], LiveChannel)
-        if watched_live:
-            await publish(self.database, LiveEvent(conversation_id, "typing"))
-        elif pushes:
-            await self._show_typing(tenant_id, conversation_id)
+        typing = await self._typing_indicator(tenant_id, conversation_id, watched_live=watched_live, pushes=pushes)
         agent = AgentRuntime(
             lambda query, limit: self._search(tenant_id, query, limit),
             timeout_seconds=self.runtime.settings.agent_timeout_seconds,
             min_offline_score=self.runtime.settings.offline_min_score,
         )
-        reply = await agent.answer(request, DraftPublisher(self.database, conversation_id) if watched_live else None)
+        answering = agent.answer(request, DraftPublisher(self.database, conversation_id) if watched_live else None)
+        reply = await _while_typing(typing, answering) if typing else await answering
         async with self.database.session() as session, session.begin():
             await scope_to_tenant(session, tenant_id)
             conversation = await ConversationRepository(session, tenant_id).get_for_update(conversation_id)
@@ -363,19 +392,26 @@ class ReplyPipeline:
             raise LookupError(f"tenant {tenant_id} has no assistant")
         return assistant
 
-    async def _show_typing(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
-        """Let the customer see that the assistant is writing, on channels that can show it."""
+    async def _typing_indicator(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, *, watched_live: bool, pushes: bool
+    ) -> Callable[[], Awaitable[None]] | None:
+        """How to show the customer that the assistant is writing, on channels that can (None elsewhere)."""
+        if watched_live:
+            return lambda: publish(self.database, LiveEvent(conversation_id, "typing"))
+        if not pushes:
+            return None
         async with self.database.session() as session, session.begin():
             await scope_to_tenant(session, tenant_id)
             row = await ConversationRepository(session, tenant_id).with_contact(conversation_id)
             if row is None or row[0].channel_key == row[0].channel_type:
-                return
+                return None
             conversation, contact = row
             channel = await ChannelRepository(session, tenant_id).get(uuid.UUID(conversation.channel_key))
             recipient = await ContactRepository(session, tenant_id).identity_of(contact.id, conversation.channel_type)
         handler = CHANNELS.get(conversation.channel_type)
-        if channel is not None and recipient is not None and isinstance(handler, TypingChannel):
-            await handler.show_typing(self.runtime, channel, recipient)
+        if channel is None or recipient is None or not isinstance(handler, TypingChannel):
+            return None
+        return lambda: handler.show_typing(self.runtime, channel, recipient)
 
     async def _gather(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
