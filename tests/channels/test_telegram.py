@@ -5,6 +5,7 @@ replies."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 
 import httpx
@@ -313,3 +314,37 @@ async def test_without_a_public_https_address_the_bot_is_polled(
     await poller.poll_once(uuid.UUID(channel["id"]))
     await run_queued_jobs(runtime)
     assert len(double.sent_messages(CHAT)) == 1
+
+
+def image_parts(request: dict) -> list[str]:
+    """The data URLs of the pictures in the last user message an OpenAI-style request carried."""
+    content = [m for m in request["json"]["messages"] if m["role"] == "user"][-1]["content"]
+    if isinstance(content, str):
+        return []
+    return [part["image_url"]["url"] for part in content if part.get("type") == "image_url"]
+
+
+@pytest.mark.parametrize("sees_pictures", [True, False])
+async def test_a_photo_is_fetched_before_the_reply_and_shown_to_a_model_that_sees(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    tenant_a: TenantFixture,
+    llm: LLMServer,
+    sees_pictures: bool,
+) -> None:
+    assistant = (await client.get("/api/v1/assistants", headers=tenant_a.headers)).json()["items"][0]
+    model = {"provider": "openai", "model_name": "gpt-4o", "base_url": llm.base_url, "sees_pictures": sees_pictures}
+    changed = await client.patch(
+        f"/api/v1/assistants/{assistant['id']}", json={"model": model}, headers=tenant_a.headers
+    )
+    assert changed.json()["model"]["sees_pictures"] is sees_pictures
+    llm.double.script(reply("Красивая стрижка, запишем!"))
+    photo = b"\xff\xd8\xff\xe0" + b"\x42" * 64 + b"\xff\xd9"
+    await send_update(client, telegram, bot, telegram.double.photo_update(6201, CHAT, content=photo, caption="Так"))
+    ran = await run_queued_jobs(runtime)
+    assert ran[:2] == ["channels.telegram_fetch_files", "conversations.reply"]
+    expected = ["data:image/jpeg;base64," + base64.b64encode(photo).decode()] if sees_pictures else []
+    assert image_parts(llm.double.requests[-1]) == expected
+    assert telegram.double.sent_messages(CHAT)[-1]["plain_text"] == "Красивая стрижка, запишем!"

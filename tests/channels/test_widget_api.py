@@ -4,6 +4,7 @@ and isolation between widgets and tenants."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import uuid
 from typing import Any
@@ -20,6 +21,7 @@ from easyflow.config import Settings
 from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
+from tests.doubles.llm_server import LLMServer, reply
 
 SITE = "https://lotos.example"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -282,7 +284,7 @@ async def test_a_visitor_sends_a_picture_and_an_operator_downloads_it(
 
     conversation = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"][0]
     stored = (await client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=tenant_a.headers)).json()
-    file_id = stored[0]["attachments"][0]["file_id"]
+    file_id = stored[0]["attachments"][0]["stored_file_id"]
     download = await client.get(f"/api/v1/conversations/{conversation['id']}/files/{file_id}", headers=tenant_a.headers)
     assert download.status_code == 200 and download.content == PNG
     assert download.headers["content-type"] == "image/png"
@@ -405,3 +407,27 @@ async def test_the_same_site_user_id_at_another_tenant_has_its_own_limit(
         assert (await send(client, *tokens[0], "раз")).status_code == 202
         assert (await send(client, *tokens[0], "два")).status_code == 429
         assert (await send(client, *tokens[1], "раз")).status_code == 202  # tenant B's "42" is not throttled
+
+
+async def test_a_picture_from_the_widget_is_shown_to_a_model_that_sees(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    assistant = (await client.get("/api/v1/assistants", headers=tenant_a.headers)).json()["items"][0]
+    model = {"provider": "openai", "model_name": "gpt-4o", "base_url": llm.base_url, "sees_pictures": True}
+    await client.patch(f"/api/v1/assistants/{assistant['id']}", json={"model": model}, headers=tenant_a.headers)
+    llm.double.script(reply("Вижу скриншот ошибки оплаты."))
+    widget = await make_widget(client, tenant_a)
+    token = await visitor_token(client, widget["public_key"])
+    await client.post(
+        f"/widget/v1/{widget['public_key']}/files",
+        files={"file": ("ошибка.png", PNG, "image/png")},
+        data={"client_id": "screenshot-01", "text": "Не проходит оплата"},
+        headers=auth(token),
+    )
+    await run_queued_jobs(runtime)
+    question = [m for m in llm.double.requests[-1]["json"]["messages"] if m["role"] == "user"][-1]["content"]
+    assert {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}} in [
+        {k: v for k, v in part.items() if k in ("type", "image_url")} for part in question
+    ]
+    assert any("Не проходит оплата" in part.get("text", "") for part in question)
+    assert (await read(client, widget["public_key"], token))[-1]["text"] == "Вижу скриншот ошибки оплаты."

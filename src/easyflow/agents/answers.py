@@ -11,10 +11,19 @@ Speaker = Literal["contact", "assistant", "operator", "system"]
 
 
 @dataclass(frozen=True)
+class Picture:
+    """A picture the customer sent, for models that can look at it."""
+
+    data: bytes
+    media_type: str
+
+
+@dataclass(frozen=True)
 class Turn:
     role: Speaker
     text: str
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    pictures: list[Picture] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class AssistantProfile:
     input_price_per_million: float
     output_price_per_million: float
     enabled_tools: list[str]
+    sees_pictures: bool = False
 
 
 @dataclass(frozen=True)

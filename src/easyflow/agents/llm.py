@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from pydantic_ai import Agent, RunContext
 from pydantic_ai.messages import (
     AgentStreamEvent,
+    BinaryContent,
     ModelMessage,
     ModelRequest,
     ModelResponse,
@@ -21,6 +22,7 @@ from pydantic_ai.messages import (
     TextPartDelta,
     ToolCallPart,
     ToolCallPartDelta,
+    UserContent,
     UserPromptPart,
 )
 from pydantic_ai.models import Model
@@ -33,6 +35,8 @@ from easyflow.models.agents import ModelProvider
 
 LANGUAGE_NAMES = {"ru": "Russian", "en": "English", "ky": "Kyrgyz", "kk": "Kazakh"}
 CONTEXT_PASSAGES = 3
+# Pictures shown to the model with one reply (each costs input tokens, so a photo series is capped).
+MAX_PICTURES = 4
 # pydantic-ai's name for the tool through which the model returns a structured answer.
 OUTPUT_TOOL_PREFIX = "final_result"
 
@@ -116,6 +120,12 @@ def _prompt(turns: list[Turn]) -> str:
             line += f"\n[attachment: {attachment.get('kind', 'file')} {attachment.get('name', '')}]".rstrip()
         lines.append(line)
     return "\n".join(lines)
+
+
+def _with_pictures(question: str, turns: list[Turn]) -> list[UserContent]:
+    """The question followed by the pictures the customer sent with it (at most MAX_PICTURES)."""
+    pictures = [picture for turn in turns for picture in turn.pictures][:MAX_PICTURES]
+    return [question, *(BinaryContent(data=p.data, media_type=p.media_type) for p in pictures)]
 
 
 @dataclass
@@ -204,7 +214,7 @@ class LlmAnswerer:
 
         async with agent:  # closes the provider's HTTP client
             result = await agent.run(
-                question,
+                _with_pictures(question, request.new_messages) if profile.sees_pictures else question,
                 message_history=_history(request.history),
                 event_stream_handler=_DraftFollower(on_draft) if on_draft else None,
             )

@@ -29,6 +29,11 @@ class ModelConfig(StrictInput):
     max_tokens: Annotated[int, Field(ge=16, le=32000)] = 800
     input_price_per_million: Annotated[float, Field(ge=0)] = 0.0
     output_price_per_million: Annotated[float, Field(ge=0)] = 0.0
+    sees_pictures: bool = Field(
+        default=False,
+        description="The model accepts images (e.g. GPT-4o, Claude, Gemini): pictures customers send are shown to "
+        "it. Leave off for text-only models, which would refuse such requests.",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> ModelConfig:
@@ -70,6 +75,7 @@ class ModelRead(Output):
     max_tokens: int
     input_price_per_million: float
     output_price_per_million: float
+    sees_pictures: bool
 
 
 class AssistantRead(Output):

@@ -95,6 +95,7 @@ class AssistantService:
         assistant.max_tokens = model.max_tokens
         assistant.input_price_per_million = model.input_price_per_million
         assistant.output_price_per_million = model.output_price_per_million
+        assistant.sees_pictures = model.sees_pictures
         if model.api_key is not None:
             assistant.api_key_encrypted = self.secrets.encrypt(model.api_key)
         elif not (keep_key and same_provider):
@@ -119,6 +120,7 @@ def assistant_profile(assistant: Assistant, secrets: SecretBox) -> AssistantProf
         input_price_per_million=assistant.input_price_per_million,
         output_price_per_million=assistant.output_price_per_million,
         enabled_tools=list(assistant.enabled_tools),
+        sees_pictures=assistant.sees_pictures,
     )
 
 
@@ -139,6 +141,7 @@ def read_assistant(assistant: Assistant) -> schemas.AssistantRead:
             max_tokens=assistant.max_tokens,
             input_price_per_million=assistant.input_price_per_million,
             output_price_per_million=assistant.output_price_per_million,
+            sees_pictures=assistant.sees_pictures,
         ),
         enabled_tools=assistant.enabled_tools,
         knowledge_scope=assistant.knowledge_scope,

@@ -1,9 +1,13 @@
 """Photos and documents customers send a Telegram bot, fetched in the background (getFile, then the file
-download) and kept with the conversation, so operators have them after Telegram's links expire. The
-webhook stays fast: it only stores the message and the job."""
+download) and kept with the conversation, so operators have them after Telegram's links expire and an
+assistant whose model sees pictures is shown them. The webhook stays fast: it only stores the message and
+the job, which holds the conversation's lock ahead of the reply job. So that a Telegram outage cannot hold
+the reply back for a retry schedule, a file that cannot be had after DOWNLOAD_ATTEMPTS is noted as not
+stored, with the reason, and the reply goes ahead."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -28,6 +32,8 @@ FETCH_FILES_JOB = "channels.telegram_fetch_files"
 # Bots may download files of up to 20 MB (https://core.telegram.org/bots/api#getfile).
 BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 FETCHED_KINDS = ("photo", "document")
+DOWNLOAD_ATTEMPTS = 2
+DOWNLOAD_TIMEOUT_SECONDS = 20
 SAFE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain")
 
 
@@ -80,25 +86,29 @@ class TelegramFiles:
             await MessageRepository(session, tenant_id).set_attachments(message_id, attachments)
 
     async def _download(self, token: str, attachment: dict[str, Any]) -> ConversationFile | None:
-        """The file, or None with the reason noted on the attachment when it cannot be had (network trouble
-        raises, so the job retries)."""
+        """The file, or None with the reason noted on the attachment when it cannot be had."""
         if (attachment.get("size") or 0) > BOT_DOWNLOAD_LIMIT:
             attachment["not_stored"] = "Telegram lets bots download files of up to 20 MB only."
             return None
-        try:
-            async with bot_for(self.runtime, token) as bot:
-                described = await bot.get_file(attachment["file_id"])
-                if not described.file_path:
-                    attachment["not_stored"] = "Telegram gave no download path for the file."
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                async with bot_for(self.runtime, token) as bot:
+                    described = await bot.get_file(attachment["file_id"], request_timeout=DOWNLOAD_TIMEOUT_SECONDS)
+                    if not described.file_path:
+                        attachment["not_stored"] = "Telegram gave no download path for the file."
+                        return None
+                    buffer = io.BytesIO()
+                    await bot.download_file(described.file_path, destination=buffer, timeout=DOWNLOAD_TIMEOUT_SECONDS)
+                break
+            except TelegramBadRequest as error:
+                attachment["not_stored"] = f"Telegram refused the download: {error.message}"[:300]
+                return None
+            except (TelegramNetworkError, TelegramAPIError) as error:
+                log.warning("telegram.file_download_failed", file_kind=attachment["kind"], attempt=attempt)
+                if attempt == DOWNLOAD_ATTEMPTS:
+                    attachment["not_stored"] = f"Telegram could not be reached: {type(error).__name__}"
                     return None
-                buffer = io.BytesIO()
-                await bot.download_file(described.file_path, destination=buffer)
-        except TelegramBadRequest as error:
-            attachment["not_stored"] = f"Telegram refused the download: {error.message}"[:300]
-            return None
-        except (TelegramNetworkError, TelegramAPIError):
-            log.warning("telegram.file_download_failed", file_kind=attachment["kind"])
-            raise
+                await asyncio.sleep(1.0)
         content = buffer.getvalue()
         name = str(attachment.get("name") or f"{attachment['kind']}.jpg")
         return ConversationFile(
@@ -106,6 +116,6 @@ class TelegramFiles:
         )
 
 
-@job(FETCH_FILES_JOB, max_attempts=5)
-async def fetch_telegram_files(runtime: Runtime, *, tenant_id: str, message_id: str) -> None:
+@job(FETCH_FILES_JOB, lock="conversation:{conversation_id}", max_attempts=3)
+async def fetch_telegram_files(runtime: Runtime, *, tenant_id: str, conversation_id: str, message_id: str) -> None:
     await TelegramFiles(runtime).fetch(uuid.UUID(tenant_id), uuid.UUID(message_id))

@@ -51,7 +51,17 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
     inbound = inbound_of(update)
     if inbound is None or channel.status == ChannelStatus.paused:
         return None
-    accepted = await InboundService(session, channel.tenant_id).accept(
+
+    async def fetch_files_first(conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        await defer(
+            session,
+            FETCH_FILES_JOB,
+            tenant_id=str(channel.tenant_id),
+            conversation_id=str(conversation_id),
+            message_id=str(message_id),
+        )
+
+    await InboundService(session, channel.tenant_id).accept(
         ChannelRef(type=TELEGRAM, key=str(channel.id)),
         Inbound(
             identity_kind=IDENTITY_KIND,
@@ -62,9 +72,9 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
             attachments=inbound["attachments"],
             assistant_id=channel.assistant_id,
         ),
+        # Photos and documents are fetched before the reply, so the assistant can be shown them.
+        before_reply=fetch_files_first if needs_fetching(inbound["attachments"]) else None,
     )
-    if not accepted.duplicate and needs_fetching(inbound["attachments"]):
-        await defer(session, FETCH_FILES_JOB, tenant_id=str(channel.tenant_id), message_id=str(accepted.message_id))
     return inbound["callback_query_id"]
 
 

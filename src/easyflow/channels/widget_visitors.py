@@ -234,7 +234,7 @@ class WidgetVisitors:
             "name": name,
             "size": len(data),
             "content_type": content_type,
-            "file_id": str(file_id),
+            "stored_file_id": str(file_id),
         }
         accepted, conversation_id = await self.send(visitor, body, [attachment])
         if not accepted.duplicate:

@@ -262,6 +262,23 @@ class MessageRepository(TenantScopedRepository[Message]):
 class ConversationFileRepository(TenantScopedRepository[ConversationFile]):
     model = ConversationFile
 
+    async def pictures(
+        self, conversation_id: uuid.UUID, file_ids: list[uuid.UUID], max_bytes: int
+    ) -> list[ConversationFile]:
+        """The conversation's stored images among `file_ids` no larger than `max_bytes`, in the order asked."""
+        statement = (
+            self.scoped()
+            .where(
+                ConversationFile.conversation_id == conversation_id,
+                ConversationFile.id.in_(file_ids),
+                ConversationFile.content_type.startswith("image/"),
+                ConversationFile.size <= max_bytes,
+            )
+            .options(undefer(ConversationFile.content))
+        )
+        found = {f.id: f for f in (await self.session.execute(statement)).scalars()}
+        return [found[i] for i in file_ids if i in found]
+
     async def content_of(self, conversation_id: uuid.UUID, file_id: uuid.UUID) -> ConversationFile | None:
         statement = (
             self.scoped()

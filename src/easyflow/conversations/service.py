@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from easyflow.agents.answers import AssistantProfile, ReplyRequest, Turn
+from easyflow.agents.answers import AssistantProfile, Picture, ReplyRequest, Turn
 from easyflow.agents.language import reply_language
 from easyflow.agents.llm import summarize
 from easyflow.agents.repository import AssistantRepository
@@ -60,6 +60,8 @@ SUMMARIZE_JOB = "conversations.summarize"
 HISTORY_MAX_MESSAGES = 40
 # Once this many messages lie beyond the summary, all but the newest HISTORY_MAX_MESSAGES are folded into it.
 SUMMARIZE_AFTER_MESSAGES = 2 * HISTORY_MAX_MESSAGES
+# Larger pictures are named to the model but not shown (providers refuse or charge heavily for them).
+MAX_PICTURE_BYTES = 5 * 1024 * 1024
 # Telegram shows "typing…" for five seconds (or until the message arrives): renew it a little sooner.
 TYPING_REFRESH_SECONDS = 4.0
 # Without a tokenizer per provider, ~3.5 characters per token is a fair average for Russian and English.
@@ -68,6 +70,9 @@ CHARS_PER_TOKEN = 3.5
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+BeforeReply = Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,12 @@ class InboundService:
         self.conversations = ConversationRepository(session, tenant_id)
         self.messages = MessageRepository(session, tenant_id)
 
-    async def accept(self, channel: ChannelRef, inbound: Inbound) -> schemas.AcceptedMessage:
-        """Store the message and the job that will answer it; a redelivered message is acknowledged again."""
+    async def accept(
+        self, channel: ChannelRef, inbound: Inbound, *, before_reply: BeforeReply | None = None
+    ) -> schemas.AcceptedMessage:
+        """Store the message and the job that will answer it; a redelivered message is acknowledged again.
+        `before_reply(conversation_id, message_id)` may queue work the reply must wait for (jobs holding the
+        conversation's lock run in the order they were queued)."""
         dedupe_key = f"{channel.key}:{inbound.external_message_id}"
         seen = await self.messages.by_dedupe_key(dedupe_key)
         if seen is not None:
@@ -129,6 +138,8 @@ class InboundService:
             return schemas.AcceptedMessage(conversation_id=raced.conversation_id, message_id=raced.id, duplicate=True)
         watcher = watch_key(self.tenant_id, inbound.identity_kind, inbound.contact_external_id)
         await LiveRepository(self.session).notify(LiveEvent(conversation_id, "message", watcher=watcher))
+        if before_reply is not None:
+            await before_reply(conversation_id, message_id)
         await defer(self.session, REPLY_JOB, tenant_id=str(self.tenant_id), conversation_id=str(conversation_id))
         return schemas.AcceptedMessage(conversation_id=conversation_id, message_id=message_id, duplicate=False)
 
@@ -252,8 +263,8 @@ def _conversation(conversation: Conversation, contact: Contact) -> schemas.Conve
     )
 
 
-def _turn(message: Message) -> Turn:
-    return Turn(role=message.role.value, text=message.text, attachments=message.attachments)
+def _turn(message: Message, pictures: list[Picture] | None = None) -> Turn:
+    return Turn(role=message.role.value, text=message.text, attachments=message.attachments, pictures=pictures or [])
 
 
 def _within_budget(messages: list[Message], token_budget: int) -> list[Message]:
@@ -433,6 +444,9 @@ class ReplyPipeline:
             unsummarized = [m for m in earlier if m.position > conversation.summarized_up_to]
             history = _within_budget(unsummarized, self.runtime.settings.history_token_budget)
             language = reply_language(" ".join(m.text for m in pending), conversation.language, assistant.language)
+            pictures = (
+                await self._pictures(session, tenant_id, conversation_id, pending) if assistant.sees_pictures else {}
+            )
             request = ReplyRequest(
                 tenant_id=tenant_id,
                 conversation_id=conversation_id,
@@ -441,11 +455,28 @@ class ReplyPipeline:
                 language=language,
                 summary=conversation.summary,
                 history=[_turn(m) for m in history],
-                new_messages=[_turn(m) for m in pending],
+                new_messages=[_turn(m, pictures.get(m.id, [])) for m in pending],
                 is_first_exchange=not await messages.has_replies(conversation_id),
             )
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
             return request, {m.id for m in pending}, pushes, conversation.channel_type
+
+    async def _pictures(
+        self, session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, messages: list[Message]
+    ) -> dict[uuid.UUID, list[Picture]]:
+        """The stored pictures each message carries (its attachments' `stored_file_id`), for models that see."""
+        wanted = {
+            message.id: [uuid.UUID(a["stored_file_id"]) for a in message.attachments if a.get("stored_file_id")]
+            for message in messages
+        }
+        every_id = [file_id for ids in wanted.values() for file_id in ids]
+        if not every_id:
+            return {}
+        stored = await ConversationFileRepository(session, tenant_id).pictures(
+            conversation_id, every_id, MAX_PICTURE_BYTES
+        )
+        by_id = {f.id: Picture(f.content, f.content_type) for f in stored}
+        return {message_id: [by_id[i] for i in ids if i in by_id] for message_id, ids in wanted.items()}
 
     def _profile(self, assistant: Assistant) -> AssistantProfile:
         return assistant_profile(assistant, self.runtime.secrets)

@@ -49,5 +49,7 @@ class Assistant(IdMixin, CreatedAtMixin, TenantOwned, Base):
     # Prices in the tenant's billing currency per million tokens, to record each reply's cost.
     input_price_per_million: Mapped[float] = mapped_column(Float, default=0.0)
     output_price_per_million: Mapped[float] = mapped_column(Float, default=0.0)
+    # The model accepts images: pictures customers send are shown to it, not only named.
+    sees_pictures: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled_tools: Mapped[list[str]] = mapped_column(JSONB, default=list)
     knowledge_scope: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
