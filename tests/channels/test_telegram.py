@@ -46,6 +46,17 @@ async def send_update(
     )
 
 
+async def use_model(client: httpx.AsyncClient, tenant: TenantFixture, llm: LLMServer, **model: object) -> dict:
+    """Give the tenant's default assistant a model on the LLM double; returns the assistant."""
+    assistant = (await client.get("/api/v1/assistants", headers=tenant.headers)).json()["items"][0]
+    config = {"provider": "openai_compatible", "model_name": "gpt-4o", "base_url": llm.base_url, **model}
+    changed = await client.patch(
+        f"/api/v1/assistants/{assistant['id']}", json={"model": config}, headers=tenant.headers
+    )
+    assert changed.status_code == 200, changed.text
+    return dict(changed.json())
+
+
 async def stored_messages(session: AsyncSession) -> list[tuple]:
     await enter_system_scope(session)
     rows = await session.execute(
@@ -216,9 +227,7 @@ async def test_long_replies_are_split_and_reserved_characters_escaped(
     tenant_a: TenantFixture,
     llm: LLMServer,
 ) -> None:
-    assistant = (await client.get("/api/v1/assistants", headers=tenant_a.headers)).json()["items"][0]
-    model = {"provider": "openai_compatible", "model_name": "m", "base_url": llm.base_url, "api_key": "k"}
-    await client.patch(f"/api/v1/assistants/{assistant['id']}", json={"model": model}, headers=tenant_a.headers)
+    await use_model(client, tenant_a, llm)
     long_text = " ".join(f"Пункт {i}: цена 1.500 (скидка -10%) — см. [прайс]!" for i in range(200))
     llm.double.script(reply(long_text))
     await send_update(client, telegram, bot, telegram.double.text_update(6001, CHAT, "Расскажите всё"))
@@ -240,9 +249,7 @@ async def test_typing_is_shown_for_as_long_as_the_model_thinks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(conversation_service, "TYPING_REFRESH_SECONDS", 0.2)
-    assistant = (await client.get("/api/v1/assistants", headers=tenant_a.headers)).json()["items"][0]
-    model = {"provider": "openai_compatible", "model_name": "m", "base_url": llm.base_url, "api_key": "k"}
-    await client.patch(f"/api/v1/assistants/{assistant['id']}", json={"model": model}, headers=tenant_a.headers)
+    await use_model(client, tenant_a, llm)
     llm.double.script(delay(1.2, then=reply("Подумал и отвечаю.")))
     await send_update(client, telegram, bot, telegram.double.text_update(6101, CHAT, "Сложный вопрос"))
     await run_queued_jobs(runtime)
@@ -334,12 +341,8 @@ async def test_a_photo_is_fetched_before_the_reply_and_shown_to_a_model_that_see
     llm: LLMServer,
     sees_pictures: bool,
 ) -> None:
-    assistant = (await client.get("/api/v1/assistants", headers=tenant_a.headers)).json()["items"][0]
-    model = {"provider": "openai", "model_name": "gpt-4o", "base_url": llm.base_url, "sees_pictures": sees_pictures}
-    changed = await client.patch(
-        f"/api/v1/assistants/{assistant['id']}", json={"model": model}, headers=tenant_a.headers
-    )
-    assert changed.json()["model"]["sees_pictures"] is sees_pictures
+    changed = await use_model(client, tenant_a, llm, provider="openai", sees_pictures=sees_pictures)
+    assert changed["model"]["sees_pictures"] is sees_pictures
     llm.double.script(reply("Красивая стрижка, запишем!"))
     photo = b"\xff\xd8\xff\xe0" + b"\x42" * 64 + b"\xff\xd9"
     await send_update(client, telegram, bot, telegram.double.photo_update(6201, CHAT, content=photo, caption="Так"))
