@@ -259,3 +259,53 @@ def test_kb_import_and_search_with_the_local_embedding_model(cli_env: dict[str, 
     assert "2800" in best["text"]
     human = run(env, "kb", "search", "--tenant", tenant["tenant_id"], "маникюр")
     assert "(hybrid search)" in human.stderr and "Маникюр" in human.stdout
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["behind-a-trusted-proxy", "no-proxy-configured"])
+def test_per_address_limits_count_forwarded_clients_only_behind_trusted_proxies(
+    cli_env: dict[str, str], tmp_path: Path, trusted: bool
+) -> None:
+    env = {**cli_env, "EASYFLOW_WIDGET_SESSIONS_PER_IP": "2/minute"}
+    if trusted:
+        env["EASYFLOW_TRUSTED_PROXIES"] = "127.0.0.1"
+    assert run(env, "migrate").returncode == 0
+    created = run(
+        env,
+        "tenant",
+        "create",
+        "--name",
+        "P",
+        "--owner-email",
+        "p@example.com",
+        "--owner-password",
+        "pw-123456",
+        "--json",
+    )
+    api_key = json.loads(created.stdout)["api_key"]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [EASYFLOW, "serve", "--port", str(port), "--no-worker"],
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(base, server, 60)
+        widget = httpx.post(
+            f"{base}/api/v1/channels",
+            json={"type": "widget", "name": "Site", "allowed_origins": ["https://shop.example"]},
+            headers={"Authorization": f"Bearer {api_key}"},
+        ).json()
+
+        def start_from(client_ip: str) -> int:
+            headers = {"Origin": "https://shop.example", "X-Forwarded-For": client_ip}
+            return httpx.post(f"{base}/widget/v1/{widget['public_key']}/session", json={}, headers=headers).status_code
+
+        assert [start_from("198.51.100.1") for _ in range(3)] == [200, 200, 429]
+        # Another visitor behind the same proxy has a limit of their own only if the proxy is trusted;
+        # otherwise the header is anyone's to forge and the connection's address counts.
+        assert start_from("198.51.100.2") == (200 if trusted else 429)
+    finally:
+        stop(server)

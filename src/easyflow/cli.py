@@ -131,6 +131,9 @@ def _serve(
             port=port or settings.port,
             log_config=None,
             access_log=False,
+            # Behind a proxy, per-address limits (sign-in, new widget chats) must count the real clients.
+            proxy_headers=served.trusted_proxies is not None,
+            forwarded_allow_ips=served.trusted_proxies,
         )
     finally:
         if embedded is not None:

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     widget_sessions_per_ip: str = Field(
         default="30/minute", description="New widget chat sessions one client IP may start (limits syntax)."
     )
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-"
+        "separated IPs or networks, or *). Unset: the client address is the connection's, as it should be when "
+        "nothing stands in front of easyflow.",
+    )
     allow_private_webhooks: bool = Field(
         default=False,
         description="Let tenants point webhooks at loopback/private addresses (only on a network you trust).",
