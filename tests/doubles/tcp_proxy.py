@@ -15,7 +15,6 @@ class TcpProxy:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = 0
-        self.connections_cut = 0
         self.refusing = False  # while True, new connections are reset at once (the network is down)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy", daemon=True)
@@ -53,9 +52,7 @@ class TcpProxy:
             self._writers.clear()
             return len(writers)
 
-        cut = asyncio.run_coroutine_threadsafe(reset_all(), self._loop).result(timeout=5)
-        self.connections_cut += cut
-        return cut
+        return asyncio.run_coroutine_threadsafe(reset_all(), self._loop).result(timeout=5)
 
     async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         if self.refusing:

@@ -188,12 +188,6 @@ class WidgetVisitors:
             await MessageRepository(self.session, tenant_id).visible_after(conversation_id, position, HISTORY_PAGE)
         )
 
-    async def history(self, visitor: Visitor, after: int) -> list[schemas.WidgetMessage]:
-        conversation_id = await self.conversation_of(visitor)
-        if conversation_id is None:
-            return []
-        return [widget_message(m) for m in await self.messages_after(conversation_id, visitor.channel.tenant_id, after)]
-
     async def send(
         self, visitor: Visitor, body: schemas.WidgetMessageSend, attachments: list[dict[str, object]] | None = None
     ) -> tuple[schemas.WidgetMessageAccepted, uuid.UUID]:

@@ -104,9 +104,6 @@ class LiveHub:
             if not group:
                 del self.subscribers[key]
 
-    def subscription_count(self) -> int:
-        return len({id(s) for group in self.subscribers.values() for s in group})
-
     def _ensure_listening(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._listen(), name="easyflow-live-hub")
