@@ -18,7 +18,7 @@
       open: "Открыть чат", close: "Закрыть чат", placeholder: "Напишите сообщение…", send: "Отправить",
       attach: "Прикрепить файл", typing: "Печатает…", greeting: "Здравствуйте! Чем можем помочь?",
       refused: "Чат недоступен на этом сайте.", paused: "Чат временно не работает.",
-      offline: "Нет связи. Переподключаемся…", failed: "Не удалось отправить", retry: "Повторить",
+      offline: "Нет связи. Переподключаемся…", failed: "Не удалось отправить",
       name: "Имя", phone: "Телефон", start: "Начать чат", prechat: "Представьтесь, пожалуйста",
       required: "Заполните это поле", tooLarge: "Файл слишком большой", you: "Вы", assistant: "Ассистент",
       operator: "Оператор", sending: "отправляется", log: "Сообщения чата", file: "Файл"
@@ -27,7 +27,7 @@
       open: "Open chat", close: "Close chat", placeholder: "Type a message…", send: "Send",
       attach: "Attach a file", typing: "Typing…", greeting: "Hello! How can we help?",
       refused: "Chat is not available on this site.", paused: "Chat is temporarily unavailable.",
-      offline: "Connection lost. Reconnecting…", failed: "Not sent", retry: "Retry",
+      offline: "Connection lost. Reconnecting…", failed: "Not sent",
       name: "Name", phone: "Phone", start: "Start chat", prechat: "Please introduce yourself",
       required: "Please fill in this field", tooLarge: "The file is too large", you: "You",
       assistant: "Assistant", operator: "Operator", sending: "sending", log: "Chat messages", file: "File"
@@ -142,7 +142,6 @@
     sendButton.style.background = color;
     quick.style.color = color;
     title.textContent = settings.title;
-    panel.style.setProperty("--ef-color", color);
     var greeting = log.querySelector(".greeting");
     if (!greeting) greeting = log.insertBefore(el("div", { class: "msg greeting" }), log.firstChild);
     greeting.textContent = settings.greeting || t.greeting;
