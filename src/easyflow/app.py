@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,10 +49,6 @@ def create_app(
         owned = runtime is None
         if owned:
             app.state.runtime = Runtime.create(settings, await Database.open(settings))
-        # Start-up leaves ~400k long-lived objects (imported modules, models); frozen, every later full garbage
-        # collection skips them, which shortens the pauses that stall all open WebSockets at once.
-        gc.collect()
-        gc.freeze()
         worker = None
         if run_worker_in_process:
             worker = asyncio.create_task(

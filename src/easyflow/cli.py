@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import uuid
@@ -125,8 +126,13 @@ def _serve(
         if before_serving is not None:
             banner, served = before_serving(served)
             typer.echo(banner)
+        app = create_app(served, run_worker_in_process=run_worker)
+        # Start-up leaves ~400k long-lived objects (imported modules, models); frozen, every later full garbage
+        # collection skips them, which shortens the pauses that stall all open WebSockets at once.
+        gc.collect()
+        gc.freeze()
         uvicorn.run(
-            create_app(served, run_worker_in_process=run_worker),
+            app,
             host=host or settings.host,
             port=port or settings.port,
             log_config=None,

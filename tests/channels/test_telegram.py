@@ -351,3 +351,60 @@ async def test_a_photo_is_fetched_before_the_reply_and_shown_to_a_model_that_see
     expected = ["data:image/jpeg;base64," + base64.b64encode(photo).decode()] if sees_pictures else []
     assert image_parts(llm.double.requests[-1]) == expected
     assert telegram.double.sent_messages(CHAT)[-1]["plain_text"] == "Красивая стрижка, запишем!"
+
+
+async def test_an_album_is_answered_photo_by_photo_each_one_seen(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    tenant_a: TenantFixture,
+    llm: LLMServer,
+) -> None:
+    await use_model(client, tenant_a, llm, provider="openai", sees_pictures=True)
+    llm.double.script(reply("Первое фото."), reply("Второе фото."), reply("Третье фото."))
+    photos = [b"\xff\xd8\xff\xe0" + bytes([n]) * 40 + b"\xff\xd9" for n in (1, 2, 3)]
+    for n, photo in enumerate(photos):  # an album: three updates at once, before any job runs
+        await send_update(client, telegram, bot, telegram.double.photo_update(6300 + n, CHAT, content=photo))
+    await run_queued_jobs(runtime)
+    seen = [image_parts(request) for request in llm.double.requests[-3:]]
+    assert seen == [["data:image/jpeg;base64," + base64.b64encode(photo).decode()] for photo in photos]
+
+
+async def test_a_document_that_only_claims_to_be_a_picture_is_not_shown_as_one(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    tenant_a: TenantFixture,
+    llm: LLMServer,
+) -> None:
+    await use_model(client, tenant_a, llm, provider="openai", sees_pictures=True)
+    llm.double.script(reply("Получили документ."))
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    update = telegram.double.document_update(6400, CHAT, content=pdf, file_name="фото.png", mime_type="image/png")
+    await send_update(client, telegram, bot, update)
+    await run_queued_jobs(runtime)
+    assert image_parts(llm.double.requests[-1]) == []
+    conversation = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"][0]
+    url = f"/api/v1/conversations/{conversation['id']}"
+    [attachment] = (await client.get(f"{url}/messages", headers=tenant_a.headers)).json()[0]["attachments"]
+    stored = await client.get(f"{url}/files/{attachment['stored_file_id']}", headers=tenant_a.headers)
+    assert stored.headers["content-type"] == "application/pdf" and stored.content == pdf
+
+
+async def test_an_expired_file_link_is_noted_and_the_reply_still_goes_out(
+    client: httpx.AsyncClient, bot: dict, runtime: Runtime, telegram: TelegramServer, tenant_a: TenantFixture
+) -> None:
+    await send_update(client, telegram, bot, telegram.double.photo_update(6500, CHAT, caption="Вот"))
+    telegram.double.expire_file_links()
+    ran = await run_queued_jobs(runtime)  # nothing raises: the job notes the failure and the reply follows
+    assert ran[:2] == ["channels.telegram_fetch_files", "conversations.reply"]
+    conversation = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"][0]
+    messages = (
+        await client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=tenant_a.headers)
+    ).json()
+    [attachment] = messages[0]["attachments"]
+    assert "stored_file_id" not in attachment and "could not be reached" in attachment["not_stored"]
+    assert "awaiting_file" not in attachment
+    assert len(telegram.double.sent_messages(CHAT)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import uuid
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.conversations.service import DeliveryService
+from easyflow.kit import destinations
 from easyflow.kit.jobs import run_job
 from easyflow.knowledge.retrieval import Passage
 from easyflow.runtime import Runtime
@@ -175,3 +177,30 @@ async def test_a_webhook_that_now_points_inside_is_not_called(
     ).json()
     assert messages[-1]["delivery_status"] == "failed"
     assert "private or local address" in messages[-1]["delivery_error"]
+
+
+async def test_a_checked_webhook_is_called_at_the_address_that_was_checked(
+    client: httpx.AsyncClient,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    webhook_receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The name is resolved once, by the check; the request goes to the checked addresses in turn (the first
+    refuses connections) with the name in Host. The receiver on 127.0.0.1 stands in for a public server."""
+    resolved: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        resolved.append(host)
+        return [ipaddress.ip_address("::1"), ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(destinations, "_resolve", resolve)
+    monkeypatch.setattr(destinations, "is_public", lambda ip: True)
+    port = webhook_receiver.url.split(":")[2].split("/")[0]
+    await set_webhook(client, tenant_a, f"http://hooks.example:{port}/hook")
+    runtime.settings = runtime.settings.model_copy(update={"allow_private_webhooks": False})
+    await client.post(POST, json=message("Привет"), headers=tenant_a.headers)
+    await run_queued_jobs(runtime)
+    [delivery] = webhook_receiver.received
+    assert delivery.headers["host"] == f"hooks.example:{port}"
+    assert resolved == ["hooks.example"]  # at sending time, by the check only: httpx never looked the name up

@@ -864,6 +864,12 @@ class TelegramDouble:
 
     # --- files ---
 
+    def expire_file_links(self) -> None:
+        """Downloads now answer 404 while getFile still describes the files (Telegram's download links last
+        at least an hour, then a bot must not count on them)."""
+        with self._lock:
+            self._file_paths.clear()
+
     def add_file(
         self,
         content: bytes,

@@ -29,7 +29,7 @@ from easyflow.kit.errors import Unprocessable
 async def test_private_addresses_are_refused(url: str) -> None:
     with pytest.raises(Unprocessable, match="private or local address"):
         await check_public_destination(url, allow_private=False)
-    assert (await check_public_destination(url, allow_private=True)).url == url
+    assert (await check_public_destination(url, allow_private=True)).urls == [url]
 
 
 async def test_a_public_address_is_pinned_with_the_name_kept(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,9 +39,22 @@ async def test_a_public_address_is_pinned_with_the_name_kept(monkeypatch: pytest
 
     monkeypatch.setattr(destinations, "_resolve", resolve)
     destination = await check_public_destination("https://hooks.example:8443/in?x=1", allow_private=False)
-    assert destination.url == "https://93.184.216.34:8443/in?x=1"
+    assert destination.urls == ["https://93.184.216.34:8443/in?x=1"]
     assert destination.headers == {"Host": "hooks.example:8443"}
     assert destination.extensions == {"sni_hostname": "hooks.example"}  # TLS still checks the name
+    assert destination.pinned
+
+
+async def test_every_checked_address_is_tried_and_url_credentials_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address("2606:4700::1111"), ipaddress.ip_address("1.1.1.1")]
+
+    monkeypatch.setattr(destinations, "_resolve", resolve)
+    destination = await check_public_destination("http://user:p%40ss@hooks.example/in", allow_private=False)
+    assert destination.urls == ["http://[2606:4700::1111]/in", "http://1.1.1.1/in"]
+    assert destination.headers == {"Host": "hooks.example", "Authorization": "Basic dXNlcjpwQHNz"}  # user:p@ss
+    literal = await check_public_destination("http://[2606:4700::1]:8080/x", allow_private=False)
+    assert literal.headers == {"Host": "[2606:4700::1]:8080"}
 
 
 async def test_a_name_that_rebinds_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

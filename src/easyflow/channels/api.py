@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from easyflow.channels.base import Delivery, Outgoing, register
-from easyflow.kit.destinations import check_public_destination
+from easyflow.kit.destinations import Destination, check_public_destination
 from easyflow.kit.errors import Unprocessable
 from easyflow.models.conversations import DeliveryStatus
 
@@ -56,6 +56,23 @@ def webhook_body(outgoing: Outgoing) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+async def _post_to_first_reachable(
+    client: httpx.AsyncClient, destination: Destination, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST to the destination's addresses in turn until one connects (as a browser falls back from IPv6)."""
+    unreachable: httpx.HTTPError | None = None
+    for url in destination.urls:
+        try:
+            return await client.post(
+                url, content=body, headers={**headers, **destination.headers}, extensions=destination.extensions
+            )
+        except httpx.ConnectError as error:
+            unreachable = error
+        except httpx.HTTPError as error:
+            raise WebhookRejected(f"webhook unreachable: {type(error).__name__}") from error
+    raise WebhookRejected(f"webhook unreachable: {type(unreachable).__name__}") from unreachable
+
+
 class ApiChannel:
     type = CHANNEL_TYPE
 
@@ -80,15 +97,11 @@ class ApiChannel:
             "Idempotency-Key": str(outgoing.message.id),
             "User-Agent": "easyflow-webhooks/1",
         }
-        try:
-            response = await runtime.http.post(
-                destination.url,
-                content=body,
-                headers={**headers, **destination.headers},
-                extensions=destination.extensions,
-            )
-        except httpx.HTTPError as error:
-            raise WebhookRejected(f"webhook unreachable: {type(error).__name__}") from error
+        if destination.pinned:
+            async with httpx.AsyncClient(timeout=runtime.http.timeout, follow_redirects=False) as own:
+                response = await _post_to_first_reachable(own, destination, body, headers)
+        else:
+            response = await _post_to_first_reachable(runtime.http, destination, body, headers)
         if response.status_code >= 300:
             raise WebhookRejected(f"webhook answered HTTP {response.status_code}")
         return Delivery(DeliveryStatus.sent)

@@ -38,6 +38,7 @@ from pydantic import ValidationError
 
 from easyflow.channels.base import Connection, Delivery, Outgoing, register
 from easyflow.channels.service import credentials_of
+from easyflow.conversations.service import AWAITING_FILE
 from easyflow.kit.errors import InvalidInput, ServiceUnavailable, Unprocessable
 from easyflow.kit.security import new_secret
 from easyflow.models.channels import ChannelRecord
@@ -242,7 +243,9 @@ def inbound_of(update: Update) -> dict[str, Any] | None:
     attachments: list[dict[str, Any]] = []
     if message.photo:
         largest = message.photo[-1]
-        attachments.append({"kind": "photo", "file_id": largest.file_id, "size": largest.file_size})
+        attachments.append(
+            {"kind": "photo", "file_id": largest.file_id, "size": largest.file_size, AWAITING_FILE: True}
+        )
     if message.document is not None:
         document = message.document
         attachments.append(
@@ -252,6 +255,7 @@ def inbound_of(update: Update) -> dict[str, Any] | None:
                 "name": document.file_name or "",
                 "mime_type": document.mime_type or "",
                 "size": document.file_size,
+                AWAITING_FILE: True,
             }
         )
     text = message.text or message.caption or ""

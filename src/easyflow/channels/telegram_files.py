@@ -12,13 +12,16 @@ import io
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import structlog
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError
 
 from easyflow.channels.repository import ChannelRepository
 from easyflow.channels.service import credentials_of
 from easyflow.channels.telegram import bot_for
+from easyflow.conversations.files import OPAQUE, sniff_content_type
 from easyflow.conversations.repository import ConversationFileRepository, ConversationRepository, MessageRepository
+from easyflow.conversations.service import AWAITING_FILE
 from easyflow.db.session import scope_to_tenant
 from easyflow.kit.jobs import job
 from easyflow.models.conversations import ConversationFile
@@ -31,19 +34,12 @@ log = structlog.get_logger(__name__)
 FETCH_FILES_JOB = "channels.telegram_fetch_files"
 # Bots may download files of up to 20 MB (https://core.telegram.org/bots/api#getfile).
 BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
-FETCHED_KINDS = ("photo", "document")
 DOWNLOAD_ATTEMPTS = 2
 DOWNLOAD_TIMEOUT_SECONDS = 20
-SAFE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain")
 
 
 def needs_fetching(attachments: list[dict[str, Any]]) -> bool:
-    return any(a.get("kind") in FETCHED_KINDS and a.get("file_id") for a in attachments)
-
-
-def _content_type(attachment: dict[str, Any]) -> str:
-    claimed = "image/jpeg" if attachment["kind"] == "photo" else str(attachment.get("mime_type") or "")
-    return claimed if claimed in SAFE_CONTENT_TYPES else "application/octet-stream"
+    return any(a.get(AWAITING_FILE) for a in attachments)
 
 
 class TelegramFiles:
@@ -69,11 +65,7 @@ class TelegramFiles:
             token = credentials_of(channel, self.runtime)["token"]
         fetched: list[ConversationFile] = []
         for attachment in attachments:
-            if (
-                attachment.get("kind") in FETCHED_KINDS
-                and attachment.get("file_id")
-                and "stored_file_id" not in attachment
-            ):
+            if attachment.pop(AWAITING_FILE, False) and "stored_file_id" not in attachment:
                 stored = await self._download(token, attachment)
                 if stored is not None:
                     stored.conversation_id = message.conversation_id
@@ -103,7 +95,7 @@ class TelegramFiles:
             except TelegramBadRequest as error:
                 attachment["not_stored"] = f"Telegram refused the download: {error.message}"[:300]
                 return None
-            except (TelegramNetworkError, TelegramAPIError) as error:
+            except (TelegramNetworkError, TelegramAPIError, aiohttp.ClientError, TimeoutError) as error:
                 log.warning("telegram.file_download_failed", file_kind=attachment["kind"], attempt=attempt)
                 if attempt == DOWNLOAD_ATTEMPTS:
                     attachment["not_stored"] = f"Telegram could not be reached: {type(error).__name__}"
@@ -111,11 +103,18 @@ class TelegramFiles:
                 await asyncio.sleep(1.0)
         content = buffer.getvalue()
         name = str(attachment.get("name") or f"{attachment['kind']}.jpg")
+        recognised = sniff_content_type(content)  # not the sender's claim: a "picture" must be one
         return ConversationFile(
-            id=uuid.uuid4(), name=name[:255], content_type=_content_type(attachment), size=len(content), content=content
+            id=uuid.uuid4(),
+            name=name[:255],
+            content_type=recognised[0] if recognised else OPAQUE,
+            size=len(content),
+            content=content,
         )
 
 
-@job(FETCH_FILES_JOB, lock="conversation:{conversation_id}", max_attempts=3)
-async def fetch_telegram_files(runtime: Runtime, *, tenant_id: str, conversation_id: str, message_id: str) -> None:
+@job(FETCH_FILES_JOB, lock="conversation:{conversation_id}", max_attempts=2)
+async def fetch_telegram_files(
+    runtime: Runtime, *, tenant_id: str, message_id: str, conversation_id: str | None = None
+) -> None:
     await TelegramFiles(runtime).fetch(uuid.UUID(tenant_id), uuid.UUID(message_id))

@@ -184,10 +184,11 @@ async def live(websocket: WebSocket, public_key: str) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
             await task
-    if pushing in done and not pushing.cancelled() and pushing.exception() is not None:
-        # Following the conversation failed (e.g. the database went away): close, so the page reconnects and
-        # resumes from its position, rather than stay connected to a feed that no longer moves.
-        log.warning("widget.live_failed", error_type=type(pushing.exception()).__name__)
+    failed = next((task.exception() for task in done if not task.cancelled() and task.exception() is not None), None)
+    if failed is not None and not isinstance(failed, WebSocketDisconnect):
+        # Following the conversation or serving a frame failed (e.g. the database went away): close, so the
+        # page reconnects and resumes from its position, rather than stay on a socket that no longer works.
+        log.warning("widget.live_failed", error_type=type(failed).__name__)
         with contextlib.suppress(Exception):
             await websocket.close(code=1011)
 

@@ -23,6 +23,7 @@ from easyflow.channels.widget import (
     read_visitor_token,
     signature_valid,
 )
+from easyflow.conversations.files import sniff_content_type
 from easyflow.conversations.repository import (
     ContactRepository,
     ConversationFileRepository,
@@ -41,14 +42,6 @@ if TYPE_CHECKING:
 
 HISTORY_PAGE = 200
 ROLES_SHOWN = {MessageRole.contact: "visitor", MessageRole.assistant: "assistant", MessageRole.operator: "operator"}
-# What visitors may send, told by the file's first bytes (never by its name): pictures and documents.
-_FILE_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png", "image"),
-    (b"\xff\xd8\xff", "image/jpeg", "image"),
-    (b"GIF87a", "image/gif", "image"),
-    (b"GIF89a", "image/gif", "image"),
-    (b"%PDF-", "application/pdf", "document"),
-)
 
 
 @dataclass(frozen=True)
@@ -59,18 +52,10 @@ class Visitor:
 
 def sniff_attachment(data: bytes) -> tuple[str, str]:
     """(content type, kind) of a file a visitor may send; UnsupportedMedia otherwise."""
-    for signature, content_type, kind in _FILE_SIGNATURES:
-        if data.startswith(signature):
-            return content_type, kind
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp", "image"
-    if b"\x00" not in data[:8192]:
-        try:
-            data.decode("utf-8")
-            return "text/plain", "document"
-        except UnicodeDecodeError:
-            pass
-    raise UnsupportedMedia("Only pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files can be sent here.")
+    recognised = sniff_content_type(data)
+    if recognised is None:
+        raise UnsupportedMedia("Only pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files can be sent here.")
+    return recognised
 
 
 def _visitor_tag(visitor: Visitor) -> str:

@@ -263,9 +263,10 @@ class ConversationFileRepository(TenantScopedRepository[ConversationFile]):
     model = ConversationFile
 
     async def pictures(
-        self, conversation_id: uuid.UUID, file_ids: list[uuid.UUID], max_bytes: int
+        self, conversation_id: uuid.UUID, file_ids: list[uuid.UUID], *, max_bytes: int, newest: int
     ) -> list[ConversationFile]:
-        """The conversation's stored images among `file_ids` no larger than `max_bytes`, in the order asked."""
+        """The `newest` of the conversation's stored images among `file_ids` no larger than `max_bytes`, with
+        their bytes, in the order asked (only those are read into memory)."""
         statement = (
             self.scoped()
             .where(
@@ -274,6 +275,8 @@ class ConversationFileRepository(TenantScopedRepository[ConversationFile]):
                 ConversationFile.content_type.startswith("image/"),
                 ConversationFile.size <= max_bytes,
             )
+            .order_by(ConversationFile.created_at.desc())
+            .limit(newest)
             .options(undefer(ConversationFile.content))
         )
         found = {f.id: f for f in (await self.session.execute(statement)).scalars()}

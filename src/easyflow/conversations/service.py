@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents.answers import AssistantProfile, Picture, ReplyRequest, Turn
 from easyflow.agents.language import reply_language
-from easyflow.agents.llm import summarize
+from easyflow.agents.llm import MAX_PICTURES, summarize
 from easyflow.agents.repository import AssistantRepository
 from easyflow.agents.runtime import AgentRuntime
 from easyflow.agents.service import assistant_profile
@@ -60,10 +60,13 @@ SUMMARIZE_JOB = "conversations.summarize"
 HISTORY_MAX_MESSAGES = 40
 # Once this many messages lie beyond the summary, all but the newest HISTORY_MAX_MESSAGES are folded into it.
 SUMMARIZE_AFTER_MESSAGES = 2 * HISTORY_MAX_MESSAGES
+# A channel marks an attachment with this while its file is still being fetched (see `_ready`).
+AWAITING_FILE = "awaiting_file"
 # Larger pictures are named to the model but not shown (providers refuse or charge heavily for them).
 MAX_PICTURE_BYTES = 5 * 1024 * 1024
 # Telegram shows "typing…" for five seconds (or until the message arrives): renew it a little sooner.
 TYPING_REFRESH_SECONDS = 4.0
+TYPING_TIMEOUT_SECONDS = 2.0
 # Without a tokenizer per provider, ~3.5 characters per token is a fair average for Russian and English.
 CHARS_PER_TOKEN = 3.5
 
@@ -263,6 +266,16 @@ def _conversation(conversation: Conversation, contact: Contact) -> schemas.Conve
     )
 
 
+def _ready(pending: list[Message]) -> list[Message]:
+    """The unanswered messages a reply may answer now: up to the first whose file is still being fetched
+    (its own fetch and reply jobs are queued behind this one, so the model will see it then). The oldest
+    message is always ready, so a fetch that never finished cannot hold the conversation up."""
+    for index, message in enumerate(pending):
+        if index > 0 and any(a.get(AWAITING_FILE) for a in message.attachments):
+            return pending[:index]
+    return pending
+
+
 def _turn(message: Message, pictures: list[Picture] | None = None) -> Turn:
     return Turn(role=message.role.value, text=message.text, attachments=message.attachments, pictures=pictures or [])
 
@@ -285,8 +298,9 @@ async def _while_typing(show_typing: Callable[[], Awaitable[None]], work: Awaita
 
     async def show() -> None:
         try:
-            await show_typing()
-        except Exception as error:  # cosmetic: never let it cost the reply
+            async with asyncio.timeout(TYPING_TIMEOUT_SECONDS):
+                await show_typing()
+        except Exception as error:  # cosmetic: never let it cost (or delay) the reply
             log.info("conversation.typing_failed", error_type=type(error).__name__)
 
     async def keep_showing() -> None:
@@ -433,7 +447,7 @@ class ReplyPipeline:
             await scope_to_tenant(session, tenant_id)
             conversation = await ConversationRepository(session, tenant_id).get(conversation_id)
             messages = MessageRepository(session, tenant_id)
-            pending = list(await messages.unanswered(conversation_id)) if conversation else []
+            pending = _ready(list(await messages.unanswered(conversation_id))) if conversation else []
             if conversation is None or not pending:
                 return None, set(), False, ""
             assistant = await self._assistant_of(session, tenant_id, conversation)
@@ -473,7 +487,7 @@ class ReplyPipeline:
         if not every_id:
             return {}
         stored = await ConversationFileRepository(session, tenant_id).pictures(
-            conversation_id, every_id, MAX_PICTURE_BYTES
+            conversation_id, every_id, max_bytes=MAX_PICTURE_BYTES, newest=MAX_PICTURES
         )
         by_id = {f.id: Picture(f.content, f.content_type) for f in stored}
         return {message_id: [by_id[i] for i in ids if i in by_id] for message_id, ids in wanted.items()}

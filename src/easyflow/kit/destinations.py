@@ -4,17 +4,19 @@ services, admin panels on loopback). Loopback, private, link-local, shared and r
 refused, including IPv4 addresses wrapped in IPv6 (mapped, compatible, 6to4, NAT64), unless the operator
 allows them (`EASYFLOW_ALLOW_PRIVATE_WEBHOOKS`, e.g. on a trusted LAN).
 
-The check resolves the name once and the request then goes to that very address (`pinned`), so a name that
-answers differently the second time (DNS rebinding) cannot slip past it."""
+The check resolves the name once and the request then goes to those very addresses (`pinned`), so a name that
+answers differently the second time (DNS rebinding) cannot slip past it; pinned requests get a connection of
+their own, never one opened for another host on the same address."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import socket
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from easyflow.kit.errors import Unprocessable
 
@@ -25,11 +27,17 @@ _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 @dataclass(frozen=True)
 class Destination:
-    """The URL to request and what to send with it so the server still sees (and TLS checks) the name."""
+    """Where to send a request: the URLs to try in turn (one per checked address, or the URL itself), and
+    what to send with them so the server still sees, and TLS still checks, the name."""
 
-    url: str
+    urls: list[str]
     headers: dict[str, str] = field(default_factory=dict)
     extensions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pinned(self) -> bool:
+        """The URLs name addresses, not the host: connections must not be shared with other hosts'."""
+        return bool(self.headers)
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -60,7 +68,7 @@ async def check_public_destination(url: str, *, allow_private: bool) -> Destinat
     """Where to send a request for `url`: its public address, pinned. Unprocessable when any address the
     host resolves to is not public (unless `allow_private`, which sends to the URL as it is)."""
     if allow_private:
-        return Destination(url)
+        return Destination([url])
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
@@ -74,12 +82,14 @@ async def check_public_destination(url: str, *, allow_private: bool) -> Destinat
                 f"url: {host[:100]} is a private or local address ({ip}); webhooks must be reachable on the "
                 "public internet (the operator can allow private ones with EASYFLOW_ALLOW_PRIVATE_WEBHOOKS)."
             )
-    chosen = addresses[0]
-    literal = f"[{chosen}]" if isinstance(chosen, ipaddress.IPv6Address) else str(chosen)
-    netloc = f"{literal}:{parts.port}" if parts.port else literal
-    host_header = f"{host}:{parts.port}" if parts.port else host
-    return Destination(
-        url=urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")),
-        headers={"Host": host_header},
-        extensions={"sni_hostname": host} if parts.scheme == "https" else {},
-    )
+    name = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets in Host
+    headers = {"Host": f"{name}:{parts.port}" if parts.port else name}
+    if parts.username is not None:  # credentials in the URL were Basic auth; the pinned URLs drop them
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode()
+    urls = []
+    for ip in dict.fromkeys(addresses):
+        literal = f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+        netloc = f"{literal}:{parts.port}" if parts.port else literal
+        urls.append(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")))
+    return Destination(urls, headers, {"sni_hostname": host} if parts.scheme == "https" else {})

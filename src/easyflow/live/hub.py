@@ -22,6 +22,7 @@ RECONNECT_MAX_SECONDS = 10.0
 EPHEMERAL_BACKLOG = 32
 # A LISTEN connection that a NAT or a fail-over dropped without a reset would otherwise look alive for hours.
 LIVENESS_SECONDS = 30.0
+LIVENESS_TIMEOUT_SECONDS = 5.0
 # How the LISTEN connection shows in pg_stat_activity.
 APPLICATION_NAME = "easyflow-live"
 
@@ -123,7 +124,14 @@ class LiveHub:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.conninfo, autocommit=True, application_name=APPLICATION_NAME
+                    self.conninfo,
+                    autocommit=True,
+                    application_name=APPLICATION_NAME,
+                    # A peer that vanished without a reset is noticed by the kernel in about a minute.
+                    keepalives=1,
+                    keepalives_idle=30,
+                    keepalives_interval=10,
+                    keepalives_count=3,
                 ) as connection:
                     await connection.execute(f"LISTEN {LIVE_CHANNEL}")
                     if self._listening.is_set():  # a reconnect: what was sent meanwhile is unknown
@@ -135,7 +143,8 @@ class LiveHub:
                     while True:
                         async for notification in connection.notifies(timeout=LIVENESS_SECONDS):
                             self.dispatch(notification.payload)
-                        await connection.execute("SELECT 1")  # raises if the connection died quietly
+                        async with asyncio.timeout(LIVENESS_TIMEOUT_SECONDS):  # a dead connection raises or times out
+                            await connection.execute("SELECT 1")
             except asyncio.CancelledError:
                 raise
             except Exception as error:
