@@ -231,3 +231,24 @@ def test_where_websockets_are_blocked_the_widget_falls_back_to_polling(
     expect(page.locator(".msg.assistant")).to_contain_text("Отвечаю без WebSocket.", timeout=SECONDS)
     expect(page.locator(".msg.visitor")).to_have_count(1)
     expect(page.locator(".msg.pending")).to_have_count(0)
+
+
+def test_a_reply_that_arrives_while_the_panel_is_closed_is_counted_as_unread(
+    page: Any, widget_server: WidgetServer, llm: LLMServer
+) -> None:
+    llm.double.script(delay(1.0, then=reply("Ответ, пока чат закрыт.")))
+    open_chat(page, widget_server.page())
+    say(page, "Ответьте, когда сможете")
+    page.keyboard.press("Escape")  # the visitor closes the panel before the reply comes
+    launcher = page.locator(".launcher")
+    badge = page.locator(".badge")
+    expect(badge).to_have_text("1", timeout=SECONDS)
+    expect(launcher).to_have_attribute("aria-label", "Открыть чат (1 новых)")
+
+    page.reload()  # still unread after a reload...
+    expect(page.locator(".badge")).to_have_text("1", timeout=SECONDS)
+    page.locator(".launcher").click()  # ...until the panel is opened
+    expect(page.locator(".badge")).to_be_hidden()
+    page.reload()
+    expect(widget(page)).to_have_attribute("data-state", "online", timeout=SECONDS)
+    expect(page.locator(".badge")).to_be_hidden()

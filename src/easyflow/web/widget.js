@@ -21,7 +21,7 @@
       offline: "Нет связи. Переподключаемся…", failed: "Не удалось отправить",
       name: "Имя", phone: "Телефон", start: "Начать чат", prechat: "Представьтесь, пожалуйста",
       required: "Заполните это поле", tooLarge: "Файл слишком большой", you: "Вы", assistant: "Ассистент",
-      operator: "Оператор", sending: "отправляется", log: "Сообщения чата", file: "Файл"
+      operator: "Оператор", sending: "отправляется", log: "Сообщения чата", file: "Файл", unread: "новых"
     },
     en: {
       open: "Open chat", close: "Close chat", placeholder: "Type a message…", send: "Send",
@@ -30,7 +30,7 @@
       offline: "Connection lost. Reconnecting…", failed: "Not sent",
       name: "Name", phone: "Phone", start: "Start chat", prechat: "Please introduce yourself",
       required: "Please fill in this field", tooLarge: "The file is too large", you: "You",
-      assistant: "Assistant", operator: "Operator", sending: "sending", log: "Chat messages", file: "File"
+      assistant: "Assistant", operator: "Operator", sending: "sending", log: "Chat messages", file: "File", unread: "unread"
     }
   };
   function pickLanguage() {
@@ -42,7 +42,7 @@
 
   var stored = load();
   var state = {
-    token: stored.token || null, profile: stored.profile || null, settings: null, position: 0,
+    token: stored.token || null, profile: stored.profile || null, read: stored.read || 0, unread: 0, settings: null, position: 0,
     messages: {}, order: [], outbox: [], socket: null, ready: false, polling: false, failures: 0,
     everOpened: false, retryTimer: null, pingTimer: null, typingTimer: null, open: false, refused: false
   };
@@ -51,7 +51,7 @@
     try { return JSON.parse(localStorage.getItem(storeKey) || "{}") || {}; } catch (e) { return {}; }
   }
   function save() {
-    try { localStorage.setItem(storeKey, JSON.stringify({ token: state.token, profile: state.profile })); } catch (e) { /* private mode */ }
+    try { localStorage.setItem(storeKey, JSON.stringify({ token: state.token, profile: state.profile, read: state.read })); } catch (e) { /* private mode */ }
   }
   function newId() {
     var bytes = new Uint8Array(12);
@@ -78,6 +78,8 @@
     "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
     ".launcher{position:fixed;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000;display:flex;align-items:center;justify-content:center}",
     ".launcher svg{width:28px;height:28px;fill:currentColor}",
+    ".badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#d33;color:#fff;font-size:12px;line-height:20px;padding:0 5px}",
+    ".badge[hidden]{display:none}",
     ".panel{position:fixed;bottom:88px;width:360px;max-width:calc(100vw - 24px);height:520px;max-height:calc(100vh - 110px);background:#fff;color:#111;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000}",
     ".panel[hidden]{display:none}",
     ".right{right:20px}.left{left:20px}",
@@ -108,6 +110,8 @@
 
   var launcher = el("button", { class: "launcher right", type: "button", "aria-label": t.open, "aria-expanded": "false", "aria-controls": "ef-panel", onclick: function () { toggle(); } });
   launcher.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
+  var badge = el("span", { class: "badge", "aria-hidden": "true", hidden: "" });
+  launcher.appendChild(badge);
   var title = el("h2", { id: "ef-title", text: "" });
   var closeButton = el("button", { type: "button", "aria-label": t.close, text: "×", onclick: function () { toggle(false); } });
   var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": t.log, tabindex: "0" });
@@ -147,11 +151,25 @@
     greeting.textContent = settings.greeting || t.greeting;
   }
 
+  function markRead() {
+    state.read = state.position;
+    state.unread = 0;
+    save();
+    showUnread();
+  }
+
+  function showUnread() {
+    badge.textContent = String(state.unread);
+    badge.hidden = !state.unread;
+    var label = state.open ? t.close : t.open;
+    launcher.setAttribute("aria-label", state.unread ? label + " (" + state.unread + " " + t.unread + ")" : label);
+  }
+
   function toggle(open) {
     state.open = open === undefined ? !state.open : open;
     panel.hidden = !state.open;
     launcher.setAttribute("aria-expanded", String(state.open));
-    launcher.setAttribute("aria-label", state.open ? t.close : t.open);
+    if (state.open) markRead(); else showUnread();
     if (state.open) {
       if (needsPrechat()) showPrechat(); else input.focus();
       log.scrollTop = log.scrollHeight;
@@ -228,6 +246,8 @@
     }
     log.insertBefore(bubble, after || draftBubble() || pendingStart());
     state.order.push(message.id);
+    if (state.open) markRead();
+    else if (message.role !== "visitor" && message.position > state.read) { state.unread += 1; showUnread(); }
     showQuickReplies(message);
     log.scrollTop = log.scrollHeight;
   }
