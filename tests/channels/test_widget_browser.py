@@ -223,12 +223,15 @@ def test_where_websockets_are_blocked_the_widget_falls_back_to_polling(
     page: Any, widget_server: WidgetServer, llm: LLMServer
 ) -> None:
     page.route_web_socket(re.compile(r"/live$"), lambda socket: socket.close())  # e.g. a proxy that drops them
-    llm.double.script(reply("Отвечаю без WebSocket."))
+    answer = "Отвечаю без WebSocket, " + " ".join(f"слово{i}" for i in range(40)) + "."
+    llm.double.script(delay(1.0, then=reply(answer, pace_seconds=0.1)))
     page.goto(widget_server.page())
     expect(widget(page)).to_have_attribute("data-state", "polling", timeout=SECONDS)
     page.get_by_role("button", name="Открыть чат").click()
     say(page, "Работает?")
-    expect(page.locator(".msg.assistant")).to_contain_text("Отвечаю без WebSocket.", timeout=SECONDS)
+    expect(page.locator(".msg.draft")).to_be_visible(timeout=SECONDS)  # the reply streams, a second at a time
+    expect(page.locator(".msg.assistant")).to_contain_text(answer, timeout=SECONDS)
+    expect(page.locator(".msg.draft")).to_have_count(0)
     expect(page.locator(".msg.visitor")).to_have_count(1)
     expect(page.locator(".msg.pending")).to_have_count(0)
 

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from easyflow.live.hub import APPLICATION_NAME
 from tests.channels.conftest import WidgetServer
-from tests.doubles.llm_server import LLMServer, reply
+from tests.doubles.llm_server import LLMServer, delay, reply
 
 pytestmark = pytest.mark.slow
 
@@ -130,6 +130,28 @@ async def test_long_polling_waits_for_the_reply(widget_server: WidgetServer, llm
             f"{base}/messages", params={"after": first[-1]["position"], "wait": 20}, headers=headers
         )
     assert [m["text"] for m in waited.json()["messages"]] == ["Отвечаю по HTTP."]
+
+
+async def test_long_polling_gets_the_draft_while_a_reply_streams(widget_server: WidgetServer, llm: LLMServer) -> None:
+    answer = " ".join(f"слово{i}" for i in range(40)) + "."
+    llm.double.script(delay(0.5, then=reply(answer, pace_seconds=0.1)))
+    token = await new_visitor(widget_server)
+    headers = {"Authorization": f"Bearer {token}", "Origin": widget_server.site}
+    base = f"{widget_server.base}/widget/v1/{widget_server.public_key}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        await http.post(
+            f"{base}/messages", json={"text": "Длинный ответ?", "client_id": "poll-draft-1"}, headers=headers
+        )
+        position = (await http.get(f"{base}/messages", headers=headers)).json()["messages"][-1]["position"]
+        polls = []
+        while not polls or not polls[-1]["messages"]:
+            polls.append(
+                (await http.get(f"{base}/messages", params={"after": position, "wait": 20}, headers=headers)).json()
+            )
+    drafts = [p["draft"] for p in polls if p["draft"]]
+    assert drafts and all(answer.startswith(d) for d in drafts)
+    assert len(polls) <= 10  # batched: about one poll a second while ~4.5 s of reply stream, not one per draft
+    assert [m["text"] for m in polls[-1]["messages"]] == [answer]
 
 
 async def test_a_bad_token_or_a_foreign_origin_closes_the_socket(widget_server: WidgetServer) -> None:

@@ -139,6 +139,12 @@ class WidgetMessage(BaseModel):
     created_at: datetime
 
 
+class WidgetUpdates(BaseModel):
+    messages: list[WidgetMessage]
+    typing: bool = Field(default=False, description="The assistant is writing.")
+    draft: str | None = Field(default=None, description="The reply as written so far (replaced by its message).")
+
+
 class WidgetMessageSend(StrictInput):
     text: Annotated[str, Field(min_length=1, max_length=4000)]
     client_id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = Field(

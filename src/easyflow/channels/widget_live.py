@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from easyflow.runtime import Runtime
 
 
+# While a reply streams, a polling page gets its draft at most this often (each poll counts against the
+# visitor's read limit).
+DRAFT_BATCH_SECONDS = 1.0
+
+
 class WidgetLimits:
     """Per-IP session starts, and per-visitor messages and reads, so one page cannot flood an assistant or
     the database. Visitors are counted per widget: a site's user id "42" is not another tenant's "42"."""
@@ -121,16 +126,28 @@ class VisitorFeed:
                 messages = await self.unseen() if changed or moved else []
                 yield messages, [e for e in events if e.conversation_id == self.conversation_id]
 
-    async def wait_for_messages(self, seconds: float) -> list[schemas.WidgetMessage]:
-        """Long polling: what is unseen now, or the first messages to arrive within `seconds`."""
+    async def wait_for_updates(self, seconds: float) -> schemas.WidgetUpdates:
+        """Long polling: what is unseen now, or what happens within `seconds`: messages at once; "typing…" and
+        the reply's draft gathered for up to DRAFT_BATCH_SECONDS, so a polling page asks about once a second
+        while a reply streams."""
         found = await self.unseen()
+        update = schemas.WidgetUpdates(messages=found)
         if found or seconds <= 0:
-            return found
-        try:
-            async with asyncio.timeout(seconds), contextlib.aclosing(self.follow()) as updates:
-                async for messages, _ in updates:
-                    if messages:
-                        return messages
-        except TimeoutError:
-            pass
-        return []
+            return update
+        clock = asyncio.get_running_loop()
+        deadline = clock.time() + seconds
+        async with contextlib.aclosing(self.follow()) as updates:
+            while (remaining := deadline - clock.time()) > 0:
+                try:
+                    async with asyncio.timeout(remaining):
+                        messages, events = await anext(updates)
+                except TimeoutError:
+                    break
+                if messages:  # a finished message replaces any draft of it
+                    return schemas.WidgetUpdates(messages=messages)
+                for event in events:
+                    update.typing = update.typing or event.kind == "typing"
+                    update.draft = event.text if event.kind == "draft" else update.draft
+                if events:
+                    deadline = min(deadline, clock.time() + DRAFT_BATCH_SECONDS)
+        return update

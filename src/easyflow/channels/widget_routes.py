@@ -115,12 +115,12 @@ async def read_messages(
     wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_SECONDS, description="Long-poll up to this many s.")] = 0,
     authorization: Annotated[str | None, Header()] = None,
     origin: Annotated[str | None, Header()] = None,
-) -> dict[str, list[schemas.WidgetMessage]]:
+) -> schemas.WidgetUpdates:
     """The conversation after `after`, oldest first; with `wait`, holds until something arrives (the fallback
-    when WebSockets are blocked)."""
+    when WebSockets are blocked): a message, or "typing…" and the reply as written so far."""
     feed = VisitorFeed(request.app.state.runtime, public_key, origin)
     await feed.open(_visitor_token(authorization), after, _limits(request))
-    return {"messages": await feed.wait_for_messages(wait)}
+    return await feed.wait_for_updates(wait)
 
 
 @router.post(PREFIX + "/{public_key}/messages", status_code=status.HTTP_202_ACCEPTED)

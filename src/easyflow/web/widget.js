@@ -449,7 +449,10 @@
     request("GET", "/messages?after=" + state.position + "&wait=25").then(function (answer) {
       state.pollInFlight = false;
       answer.messages.forEach(render);
-      setTimeout(poll, answer.messages.length ? 0 : 1000);
+      if (!answer.messages.length && answer.draft) showDraft(answer.draft);
+      else if (!answer.messages.length && answer.typing) showTyping(true);
+      var news = answer.messages.length || answer.draft || answer.typing;
+      setTimeout(poll, news ? 0 : 1000);
     }, function () {
       state.pollInFlight = false;
       setTimeout(poll, 3000);
