@@ -26,6 +26,7 @@ from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import ApiKeyService, MemberService, TenantService
 
 T = TypeVar("T")
+WEBSOCKET_MAX_FRAME_BYTES = 64 * 1024
 
 app = typer.Typer(
     help="easyflow: AI assistants for small businesses. Without EASYFLOW_DATABASE_URL every command uses "
@@ -140,6 +141,8 @@ def _serve(
             # Behind a proxy, per-address limits (sign-in, new widget chats) must count the real clients.
             proxy_headers=served.trusted_proxies is not None,
             forwarded_allow_ips=served.trusted_proxies,
+            # WebSocket frames are small JSON (the widget's are under 16 KB); uvicorn would buffer up to 16 MiB.
+            ws_max_size=WEBSOCKET_MAX_FRAME_BYTES,
         )
     finally:
         if embedded is not None:

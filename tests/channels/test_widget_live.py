@@ -274,3 +274,12 @@ async def test_binary_frames_are_refused_without_breaking_the_socket(widget_serv
         assert error["status"] == 400 and "binary" in error["detail"]
         await socket.send(json.dumps({"type": "ping"}))
         assert json.loads(await socket.recv()) == {"type": "pong"}
+
+
+async def test_an_oversized_frame_closes_the_socket_before_it_is_buffered(widget_server: WidgetServer) -> None:
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        await socket.send(json.dumps({"type": "send", "text": "x" * 200_000, "client_id": "too-big-frame"}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
