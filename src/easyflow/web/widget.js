@@ -322,6 +322,13 @@
   function acked(answer) {
     var local = log.querySelector('[data-client-id="' + answer.client_id + '"]');
     if (local) local.setAttribute("data-message-id", answer.message_id);
+    // Every accepted message is answered, so "typing…" shows from here until the reply or its draft (the
+    // server's own typing event may come before this page follows the new conversation, and be missed).
+    var own = state.messages[answer.message_id];
+    var answered = own && state.order.some(function (id) {
+      return state.messages[id].role !== "visitor" && state.messages[id].position > own.position;
+    });
+    if (!answer.duplicate && !answered && !draftBubble()) showTyping(true);
   }
 
   function markFailed(item, detail) {
