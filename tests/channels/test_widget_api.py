@@ -431,3 +431,37 @@ async def test_a_picture_from_the_widget_is_shown_to_a_model_that_sees(
     ]
     assert any("Не проходит оплата" in part.get("text", "") for part in question)
     assert (await read(client, widget["public_key"], token))[-1]["text"] == "Вижу скриншот ошибки оплаты."
+
+
+@pytest.mark.parametrize("after", ["-1", str(2**63), "not-a-number"])
+async def test_a_position_out_of_range_is_refused(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, after: str
+) -> None:
+    widget = await make_widget(client, tenant_a)
+    token = await visitor_token(client, widget["public_key"])
+    await send(client, widget["public_key"], token, "Привет")  # a conversation exists, so a read would run
+    refused = await client.get(
+        f"/widget/v1/{widget['public_key']}/messages", params={"after": after}, headers=auth(token)
+    )
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+
+
+async def test_another_tenant_cannot_download_a_customers_file(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    widget = await make_widget(client, tenant_a)
+    token = await visitor_token(client, widget["public_key"])
+    await client.post(
+        f"/widget/v1/{widget['public_key']}/files",
+        files={"file": ("паспорт.png", PNG, "image/png")},
+        data={"client_id": "private-file-1"},
+        headers=auth(token),
+    )
+    conversation = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"][0]
+    url = f"/api/v1/conversations/{conversation['id']}"
+    file_id = (await client.get(f"{url}/messages", headers=tenant_a.headers)).json()[0]["attachments"][0][
+        "stored_file_id"
+    ]
+    assert (await client.get(f"{url}/files/{file_id}", headers=tenant_a.headers)).status_code == 200
+    stolen = await client.get(f"{url}/files/{file_id}", headers=tenant_b.headers)
+    assert stolen.status_code == 404 and stolen.content != PNG

@@ -273,6 +273,15 @@ async def test_live_events_survive_the_listening_connection_being_killed(
     assert [f["message"]["text"] for f in frames if f["type"] == "message"] == ["Алло?", "Связь восстановлена."]
 
 
+@pytest.mark.parametrize("after", [-1, 2**63, "12", True])
+async def test_a_hello_with_a_bad_position_is_refused(widget_server: WidgetServer, after: object) -> None:
+    token = await new_visitor(widget_server)
+    async with await connect(live_url(widget_server), origin=widget_server.site) as socket:  # type: ignore[arg-type]
+        await socket.send(json.dumps({"type": "hello", "token": token, "after": after}))
+        error = json.loads(await socket.recv())
+        assert error["status"] == 400 and "after" in error["detail"]
+
+
 async def test_binary_frames_are_refused_without_breaking_the_socket(widget_server: WidgetServer) -> None:
     token = await new_visitor(widget_server)
     async with await hello(widget_server, token) as socket:

@@ -41,6 +41,8 @@ UPLOAD_PATHS = (PREFIX + "/[^/]+/files",)
 HELLO_TIMEOUT_SECONDS = 10.0
 MAX_FRAME_CHARS = 16_000
 LONG_POLL_MAX_SECONDS = 25.0
+# Positions are PostgreSQL bigints; a larger "after" is malformed, not a query to run.
+MAX_POSITION = 2**63 - 1
 # WebSocket close codes in the application range, mirroring the HTTP statuses.
 CLOSE_CODES = {401: 4401, 403: 4403, 404: 4404, 409: 4409}
 
@@ -111,7 +113,7 @@ async def start_session(
 async def read_messages(
     public_key: str,
     request: Request,
-    after: Annotated[int, Query(ge=0, description="The last position the page has seen.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="The last position the page has seen.")] = 0,
     wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_SECONDS, description="Long-poll up to this many s.")] = 0,
     authorization: Annotated[str | None, Header()] = None,
     origin: Annotated[str | None, Header()] = None,
@@ -168,7 +170,9 @@ async def live(websocket: WebSocket, public_key: str) -> None:
         if hello.get("type") != "hello" or not isinstance(hello.get("token"), str):
             raise InvalidInput('The first frame must be {"type": "hello", "token": ..., "after": ...}.')
         after = hello.get("after", 0)
-        await feed.open(hello["token"], after if isinstance(after, int) else 0, websocket.app.state.widget_limits)
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_POSITION:
+            raise InvalidInput(f'"after" must be a position from 0 to {MAX_POSITION}.')
+        await feed.open(hello["token"], after, websocket.app.state.widget_limits)
     except (TimeoutError, WebSocketDisconnect):
         with contextlib.suppress(Exception):
             await websocket.close(code=1008)
