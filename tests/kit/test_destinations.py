@@ -24,6 +24,13 @@ from easyflow.kit.errors import Unprocessable
         "http://[::127.0.0.1]/hook",  # IPv4-compatible
         "http://[2002:7f00:1::1]/hook",  # 6to4 of 127.0.0.1
         "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",  # NAT64 of 169.254.169.254
+        "http://[64:ff9b:1::a00:1]/hook",  # local-use NAT64 (RFC 8215), which may lead into a LAN
+        "http://[64:ff9b:1::808:808]/hook",  # local-use NAT64 even around a public IPv4
+        "http://224.0.0.1/hook",  # multicast, which Python counts as global
+        "http://239.255.255.250/hook",
+        "http://[ff0e::1]/hook",  # global-scope IPv6 multicast
+        "http://[::ffff:224.0.0.1]/hook",  # multicast wrapped in IPv6
+        "http://255.255.255.255/hook",
     ],
 )
 async def test_private_addresses_are_refused(url: str) -> None:

@@ -1,8 +1,10 @@
 """Where tenants may make the platform send requests. A tenant's webhook URL is chosen by a stranger to
 the operator: without this check it could point the platform at its own network (the database, metadata
-services, admin panels on loopback). Loopback, private, link-local, shared and reserved addresses are
-refused, including IPv4 addresses wrapped in IPv6 (mapped, compatible, 6to4, NAT64), unless the operator
-allows them (`EASYFLOW_ALLOW_PRIVATE_WEBHOOKS`, e.g. on a trusted LAN).
+services, admin panels on loopback). Only globally routable unicast addresses are allowed: loopback, private,
+link-local, shared, reserved and multicast ones are refused, including IPv4 addresses wrapped in IPv6 (mapped,
+compatible, 6to4, NAT64) and the local-use NAT64 prefix, unless the operator allows them
+(`EASYFLOW_ALLOW_PRIVATE_WEBHOOKS` for webhooks, `EASYFLOW_ALLOW_PRIVATE_MODEL_URLS` for model base URLs,
+e.g. on a trusted LAN).
 
 The check resolves the name once and the request then goes to those very addresses (`pinned`), so a name that
 answers differently the second time (DNS rebinding) cannot slip past it; pinned requests get a connection of
@@ -23,6 +25,9 @@ from easyflow.kit.errors import Unprocessable
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# RFC 8215: NAT64 for an operator's own network, so it can lead to private IPv4 addresses; the Python this
+# runs on may still count it as global.
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 @dataclass(frozen=True)
@@ -50,23 +55,31 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
+def _globally_routable_unicast(ip: IPAddress) -> bool:
+    # is_global alone lets multicast through (224.0.0.1 is "global").
+    return ip.is_global and not ip.is_multicast
+
+
 def is_public(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
-        return inner.is_global
-    return ip.is_global
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL_USE:
+            return False
+        if (inner := _embedded_ipv4(ip)) is not None:
+            return _globally_routable_unicast(inner)
+    return _globally_routable_unicast(ip)
 
 
 async def _resolve(host: str, port: int) -> list[IPAddress]:
-    try:
-        resolved = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise Unprocessable(f"url: the host {host[:100]!r} cannot be resolved.") from error
+    resolved = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [ipaddress.ip_address(address[0]) for *_, address in resolved]
 
 
-async def check_public_destination(url: str, *, allow_private: bool) -> Destination:
+async def check_public_destination(
+    url: str, *, allow_private: bool, field: str = "url", setting: str = "EASYFLOW_ALLOW_PRIVATE_WEBHOOKS"
+) -> Destination:
     """Where to send a request for `url`: its public address, pinned. Unprocessable when any address the
-    host resolves to is not public (unless `allow_private`, which sends to the URL as it is)."""
+    host resolves to is not public (unless `allow_private`, which sends to the URL as it is); the message
+    names the request's `field` and the `setting` that would allow it."""
     if allow_private:
         return Destination([url])
     parts = urlsplit(url)
@@ -74,13 +87,16 @@ async def check_public_destination(url: str, *, allow_private: bool) -> Destinat
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as error:
-        raise Unprocessable("url: the port is not a number from 1 to 65535.") from error
-    addresses = await _resolve(host, port)
+        raise Unprocessable(f"{field}: the port is not a number from 1 to 65535.") from error
+    try:
+        addresses = await _resolve(host, port)
+    except (socket.gaierror, UnicodeError) as error:
+        raise Unprocessable(f"{field}: the host {host[:100]!r} cannot be resolved.") from error
     for ip in addresses:
         if not is_public(ip):
             raise Unprocessable(
-                f"url: {host[:100]} is a private or local address ({ip}); webhooks must be reachable on the "
-                "public internet (the operator can allow private ones with EASYFLOW_ALLOW_PRIVATE_WEBHOOKS)."
+                f"{field}: {host[:100]} is a private or local address ({ip}); it must be reachable on the "
+                f"public internet (the operator can allow private ones with {setting})."
             )
     name = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets in Host
     headers = {"Host": f"{name}:{parts.port}" if parts.port else name}
