@@ -9,7 +9,6 @@ time in the order they were deferred (procrastinate's locks), which keeps a conv
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import procrastinate
 import structlog
 from procrastinate import JobContext, RetryStrategy
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.urls import psycopg_conninfo
@@ -72,14 +70,16 @@ def job(
 async def defer(session: AsyncSession, name: str, **args: Any) -> int:
     """Enqueue job `name` in the session's transaction; it runs once the transaction commits."""
     spec = JOBS[name]
-    result = await session.execute(
-        text(
-            "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, NULL, "
-            "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))"
-        ),
-        {"queue": spec.queue, "task": name, "lock": spec.lock_for(args), "args": json.dumps(args)},
-    )
-    return int(result.scalar_one())
+    # procrastinate's public defer, on the very connection (and so the transaction) of the session: the
+    # job commits or rolls back with the data it works on.
+    connection = await (await session.connection()).get_raw_connection()
+    return await _DEFERRER.configure_task(
+        name, queue=spec.queue, lock=spec.lock_for(args), connection=connection.driver_connection
+    ).defer_async(**args)
+
+
+# Only builds jobs and hands them to the caller's connection: its pool is never opened.
+_DEFERRER = procrastinate.App(connector=procrastinate.PsycopgConnector())
 
 
 async def run_job(runtime: Runtime, name: str, args: dict[str, Any], *, attempt_is_last: bool) -> None:
