@@ -65,6 +65,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         embedding_provider="none",
         # The webhook receiver double listens on 127.0.0.1 (tests of the refusal turn this off).
         allow_private_webhooks=True,
+        # So does the LLM double assistants are pointed at (tests of the refusal turn this off).
+        allow_private_model_urls=True,
     )
 
 

@@ -30,14 +30,17 @@ def drop_database(server_url: str, name: str) -> None:
 
 
 def process_env(database_url: str, data_dir: str, **extra: str) -> dict[str, str]:
-    """The environment of an `easyflow` process run by a test, on its own database."""
+    """The environment of an `easyflow` process run by a test, on its own database of the embedded server
+    (migrating as the owner, serving as the app's login, as with the embedded default)."""
     return {
         **os.environ,
         "EASYFLOW_DATABASE_URL": database_url,
+        "EASYFLOW_DATABASE_APP_URL": app_login_url(database_url),
         "EASYFLOW_DATA_DIR": data_dir,
         "EASYFLOW_SECRET_KEY": "process-test-key-" + "z" * 40,
         "EASYFLOW_LOG_FORMAT": "json",
         "EASYFLOW_EMBEDDING_PROVIDER": "none",  # not what these tests are about; keeps start-up light
         "EASYFLOW_ALLOW_PRIVATE_WEBHOOKS": "true",  # the webhook receiver double is on 127.0.0.1
+        "EASYFLOW_ALLOW_PRIVATE_MODEL_URLS": "true",  # and so is the LLM double
         **extra,
     }

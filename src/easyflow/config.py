@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         default=False,
         description="Let tenants point webhooks at loopback/private addresses (only on a network you trust).",
     )
+    allow_private_model_urls: bool = Field(
+        default=False,
+        description="Let tenants point an assistant's model base_url at loopback/private addresses, e.g. Ollama "
+        "on this host or the LAN (only on a network you trust).",
+    )
     demo_widget_key: str | None = Field(
         default=None, description="Set by `easyflow demo`: serve the demo shop page at /demo/shop with this widget."
     )

@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.app import create_app
+from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope
 from easyflow.models.tenancy import Role
+from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, make_key
 
 URL = "/api/v1/assistants"
@@ -54,7 +57,7 @@ async def test_create_with_a_model_keeps_the_key_encrypted_and_hidden(
     assert stored and "sk-very-secret-key" not in stored
 
 
-async def test_update_keeps_the_key_unless_the_provider_changes(
+async def test_update_keeps_the_key_while_it_goes_to_the_same_place(
     client: httpx.AsyncClient, tenant_a: TenantFixture
 ) -> None:
     created = (await client.post(URL, json={"name": "A", "model": MODEL}, headers=tenant_a.headers)).json()
@@ -66,6 +69,54 @@ async def test_update_keeps_the_key_unless_the_provider_changes(
     assert kept["model"]["has_api_key"] is True and kept["model"]["temperature"] == 0.9
     offline = (await client.patch(url, json={"model": {"provider": "none"}}, headers=tenant_a.headers)).json()
     assert offline["model"]["has_api_key"] is False
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        {"base_url": "http://127.0.0.1:9999/v1"},  # the tenant admin's own server
+        {"provider": "openai", "model_name": "gpt-4o", "base_url": None},
+        {"provider": "anthropic", "model_name": "claude"},
+    ],
+)
+async def test_sending_the_stored_key_elsewhere_requires_the_key_again(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, elsewhere: dict[str, object]
+) -> None:
+    created = (await client.post(URL, json={"name": "A", "model": MODEL}, headers=tenant_a.headers)).json()
+    url = f"{URL}/{created['id']}"
+    moved = {**{k: v for k, v in MODEL.items() if k != "api_key"}, **elsewhere}
+    refused = await client.patch(url, json={"model": moved}, headers=tenant_a.headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["detail"].startswith("model.api_key:") and "again" in refused.json()["detail"]
+    unchanged = (await client.get(url, headers=tenant_a.headers)).json()["model"]
+    assert unchanged["base_url"] == MODEL["base_url"] and unchanged["provider"] == MODEL["provider"]
+    assert unchanged["has_api_key"] is True
+    with_key = await client.patch(url, json={"model": {**moved, "api_key": "sk-new"}}, headers=tenant_a.headers)
+    assert with_key.status_code == 200, with_key.text
+    assert with_key.json()["model"]["has_api_key"] is True
+
+
+async def test_model_urls_into_private_networks_are_refused_unless_allowed(
+    settings: Settings, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    strict = create_app(settings.model_copy(update={"allow_private_model_urls": False}), runtime=runtime)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=strict), base_url="http://testserver") as client:
+        for base_url in ["http://127.0.0.1:11434/v1", "http://[64:ff9b:1::a00:1]/v1", "http://224.0.0.1/v1"]:
+            refused = await client.post(
+                URL, json={"name": "A", "model": {**MODEL, "base_url": base_url}}, headers=tenant_a.headers
+            )
+            assert refused.status_code == 422, refused.text
+            detail = refused.json()["detail"]
+            assert "private or local address" in detail and "EASYFLOW_ALLOW_PRIVATE_MODEL_URLS" in detail
+        default = (await client.get(URL, headers=tenant_a.headers)).json()["items"][0]
+        patched = await client.patch(f"{URL}/{default['id']}", json={"model": MODEL}, headers=tenant_a.headers)
+        assert patched.status_code == 422
+        public = {**MODEL, "base_url": "https://93.184.216.34/v1"}
+        created = await client.post(URL, json={"name": "A", "model": public}, headers=tenant_a.headers)
+        assert created.status_code == 201, created.text
+        official = {"provider": "openai", "model_name": "gpt-4o", "api_key": "sk-x"}  # no base_url: nothing to check
+        assert (await client.post(URL, json={"name": "B", "model": official}, headers=tenant_a.headers)).is_success
 
 
 async def test_switching_the_default(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:

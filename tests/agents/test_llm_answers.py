@@ -163,6 +163,20 @@ async def test_a_failing_provider_gets_a_polite_fallback_and_a_flag(
     assert conversation["flag_reason"].startswith("the language model failed")
 
 
+async def test_a_model_url_that_now_points_inside_is_not_called(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    await use_model(client, tenant_a, llm)  # allowed when it was set...
+    runtime.settings = runtime.settings.model_copy(update={"allow_private_model_urls": False})  # ...not any more
+    llm.double.script(reply("never sent"))
+    answer, conversation = await ask(client, tenant_a, runtime, "Привет")
+    assert llm.double.requests == []  # neither the question nor the key left
+    assert answer["role"] == "assistant" and answer["text"] != "never sent"
+    assert conversation["needs_human"] is True
+    assert "private or local address" in conversation["flag_reason"]
+    assert "EASYFLOW_ALLOW_PRIVATE_MODEL_URLS" in conversation["flag_reason"]
+
+
 async def test_a_malformed_tool_call_is_corrected_by_the_model(
     client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
 ) -> None:

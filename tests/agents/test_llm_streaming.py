@@ -56,7 +56,9 @@ async def test_plain_text_is_handed_on_as_it_streams(llm: LLMServer) -> None:
         drafts.append(text)
 
     llm.double.script(reply("Мы работаем каждый день с десяти утра до девяти вечера."))
-    answer = await LlmAnswerer(no_passages).answer(request_to(llm, "Когда вы открыты?"), collect)
+    answer = await LlmAnswerer(no_passages, allow_private_urls=True).answer(
+        request_to(llm, "Когда вы открыты?"), collect
+    )
 
     assert answer.text == "Мы работаем каждый день с десяти утра до девяти вечера."
     assert llm.double.requests[-1]["json"]["stream"] is True
@@ -73,7 +75,7 @@ async def test_the_structured_answer_streams_its_text_field_only(llm: LLMServer)
 
     text = "На какой день вас записать? Есть окна сегодня и завтра."
     llm.double.script(tool_call(OUTPUT_TOOL, {"text": text, "buttons": ["Сегодня", "Завтра"]}))
-    answer = await LlmAnswerer(no_passages).answer(request_to(llm, "Хочу записаться"), collect)
+    answer = await LlmAnswerer(no_passages, allow_private_urls=True).answer(request_to(llm, "Хочу записаться"), collect)
 
     assert answer.text == text and answer.buttons == ["Сегодня", "Завтра"]
     assert len(drafts) >= 3
@@ -83,7 +85,7 @@ async def test_the_structured_answer_streams_its_text_field_only(llm: LLMServer)
 
 async def test_without_a_draft_sink_the_provider_is_not_asked_to_stream(llm: LLMServer) -> None:
     llm.double.script(reply("Здравствуйте!"))
-    answer = await LlmAnswerer(no_passages).answer(request_to(llm, "Привет"))
+    answer = await LlmAnswerer(no_passages, allow_private_urls=True).answer(request_to(llm, "Привет"))
     assert answer.text == "Здравствуйте!"
     assert not llm.double.requests[-1]["json"].get("stream")
 
@@ -96,5 +98,5 @@ class UnreachableDatabase:
 async def test_a_draft_that_cannot_be_published_does_not_cost_the_reply(llm: LLMServer) -> None:
     llm.double.script(reply("Ответ всё равно дойдёт до клиента, даже без черновиков."))
     drafts = DraftPublisher(UnreachableDatabase(), uuid.uuid4())  # type: ignore[arg-type]
-    answer = await LlmAnswerer(no_passages).answer(request_to(llm, "Привет"), drafts)
+    answer = await LlmAnswerer(no_passages, allow_private_urls=True).answer(request_to(llm, "Привет"), drafts)
     assert answer.text == "Ответ всё равно дойдёт до клиента, даже без черновиков."

@@ -30,6 +30,7 @@ from pydantic_ai.settings import ModelSettings
 
 from easyflow.agents.answers import AssistantProfile, Citation, DraftSink, Reply, ReplyRequest, Turn, Usage
 from easyflow.agents.offline import Search
+from easyflow.agents.service import check_model_url
 from easyflow.knowledge.retrieval import Passage
 from easyflow.models.agents import ModelProvider
 
@@ -185,12 +186,15 @@ class _DraftFollower:
 
 
 class LlmAnswerer:
-    def __init__(self, search: Search, *, model: Model | None = None) -> None:
+    def __init__(self, search: Search, *, allow_private_urls: bool, model: Model | None = None) -> None:
         self.search = search
+        self.allow_private_urls = allow_private_urls
         self.model = model
 
     async def answer(self, request: ReplyRequest, on_draft: DraftSink | None = None) -> Reply:
         profile = request.assistant
+        if self.model is None:
+            await check_model_url(profile.base_url, allow_private=self.allow_private_urls)
         question = _prompt(request.new_messages)
         seen = _Seen()
         passages = await self.search(question, CONTEXT_PASSAGES)
@@ -238,8 +242,11 @@ class LlmAnswerer:
         )
 
 
-async def summarize(profile: AssistantProfile, previous: str, turns: list[Turn], language: str) -> str:
+async def summarize(
+    profile: AssistantProfile, previous: str, turns: list[Turn], language: str, *, allow_private_urls: bool
+) -> str:
     """Fold older turns into the conversation's running summary (a few sentences)."""
+    await check_model_url(profile.base_url, allow_private=allow_private_urls)
     transcript = "\n".join(f"{turn.role}: {turn.text}" for turn in turns)
     agent: Agent[None, str] = Agent(
         build_model(profile),

@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api/v1/assistants", tags=["assistants"])
 
 
 def _service(request: Request, session: Session, tenant_id: uuid.UUID) -> AssistantService:
-    return AssistantService(session, tenant_id, request.app.state.runtime.secrets)
+    allow_private = request.app.state.settings.allow_private_model_urls
+    return AssistantService(session, tenant_id, request.app.state.runtime.secrets, allow_private_urls=allow_private)
 
 
 @router.get("")
@@ -35,7 +36,9 @@ async def list_assistants(
 async def create_assistant(
     body: schemas.AssistantCreate, request: Request, principal: Admin, session: Session
 ) -> schemas.AssistantRead:
-    """Create an assistant. Without a model (`provider: none`) it answers from the knowledge base only."""
+    """Create an assistant. Without a model (`provider: none`) it answers from the knowledge base only. A
+    `base_url` must be a public address (422 for loopback and private networks, unless the operator allows
+    them)."""
     return read_assistant(await _service(request, session, principal.tenant_id).create(body))
 
 
@@ -50,7 +53,8 @@ async def read_one(
 async def update_assistant(
     assistant_id: uuid.UUID, body: schemas.AssistantUpdate, request: Request, principal: Admin, session: Session
 ) -> schemas.AssistantRead:
-    """Change an assistant. A `model` without `api_key` keeps the stored key when the provider is unchanged."""
+    """Change an assistant. A `model` without `api_key` keeps the stored key while the provider and `base_url`
+    stay the same; changing either requires the key again (422), so the key never goes anywhere new."""
     return read_assistant(await _service(request, session, principal.tenant_id).update(assistant_id, body))
 
 

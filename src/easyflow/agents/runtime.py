@@ -11,21 +11,25 @@ from easyflow.agents.answers import Answerer, DraftSink, Reply, ReplyRequest
 from easyflow.agents.llm import LlmAnswerer
 from easyflow.agents.offline import OfflineAnswerer, Search
 from easyflow.agents.phrases import phrase
+from easyflow.kit.errors import Unprocessable
 from easyflow.models.agents import ModelProvider
 
 log = structlog.get_logger(__name__)
 
 
 class AgentRuntime:
-    def __init__(self, search: Search, *, timeout_seconds: float, min_offline_score: float) -> None:
+    def __init__(
+        self, search: Search, *, timeout_seconds: float, min_offline_score: float, allow_private_urls: bool
+    ) -> None:
         self.search = search
         self.timeout_seconds = timeout_seconds
         self.min_offline_score = min_offline_score
+        self.allow_private_urls = allow_private_urls
 
     def answerer_for(self, request: ReplyRequest) -> Answerer:
         if request.assistant.provider == ModelProvider.none:
             return OfflineAnswerer(self.search, min_score=self.min_offline_score)
-        return LlmAnswerer(self.search)
+        return LlmAnswerer(self.search, allow_private_urls=self.allow_private_urls)
 
     async def answer(self, request: ReplyRequest, on_draft: DraftSink | None = None) -> Reply:
         """The reply; with `on_draft`, its text is also handed over as the model writes it."""
@@ -39,6 +43,13 @@ class AgentRuntime:
                 text=phrase("timeout", request.language),
                 needs_human=True,
                 flag_reason=f"the assistant did not answer within {self.timeout_seconds:g} s",
+            )
+        except Unprocessable as error:  # the model's address was refused: say why where the tenant sees it
+            log.warning("agent.model_refused", error=error.detail)
+            return Reply(
+                text=phrase("unavailable", request.language),
+                needs_human=True,
+                flag_reason=f"the language model cannot be called: {error.detail}",
             )
         except Exception as error:
             if offline:

@@ -10,8 +10,9 @@ from easyflow.agents import schemas
 from easyflow.agents.answers import AssistantProfile
 from easyflow.agents.repository import AssistantRepository
 from easyflow.kit.crypto import SecretBox
-from easyflow.kit.errors import Conflict, NotFound
-from easyflow.models.agents import Assistant
+from easyflow.kit.destinations import check_public_destination
+from easyflow.kit.errors import Conflict, NotFound, Unprocessable
+from easyflow.models.agents import Assistant, ModelProvider
 
 DEFAULT_ASSISTANT = {
     "ru": ("Ассистент", "Здравствуйте! Я виртуальный помощник. Чем могу помочь?"),
@@ -35,13 +36,26 @@ async def create_default_assistant(session: AsyncSession, tenant_id: uuid.UUID, 
     )
 
 
+async def check_model_url(base_url: str | None, *, allow_private: bool) -> None:
+    """Unprocessable when the model's base URL leads into the platform's own network; checked when it is
+    set and again before every call, since the name may resolve elsewhere by then."""
+    if base_url is not None:
+        await check_public_destination(
+            base_url, allow_private=allow_private, field="model.base_url", setting="EASYFLOW_ALLOW_PRIVATE_MODEL_URLS"
+        )
+
+
 class AssistantService:
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID, secrets: SecretBox) -> None:
+    def __init__(
+        self, session: AsyncSession, tenant_id: uuid.UUID, secrets: SecretBox, *, allow_private_urls: bool
+    ) -> None:
         self.session = session
         self.secrets = secrets
+        self.allow_private_urls = allow_private_urls
         self.assistants = AssistantRepository(session, tenant_id)
 
     async def create(self, request: schemas.AssistantCreate) -> Assistant:
+        await check_model_url(_base_url(request.model), allow_private=self.allow_private_urls)
         if request.is_default:
             await self.assistants.clear_default()
         assistant = Assistant(
@@ -67,6 +81,8 @@ class AssistantService:
 
     async def update(self, assistant_id: uuid.UUID, changes: schemas.AssistantUpdate) -> Assistant:
         assistant = await self.get(assistant_id)
+        if changes.model is not None:
+            await check_model_url(_base_url(changes.model), allow_private=self.allow_private_urls)
         fields = changes.model_dump(exclude_unset=True, exclude={"model", "is_default"})
         for field, value in fields.items():
             if value is None:
@@ -87,10 +103,25 @@ class AssistantService:
         await self.assistants.delete(assistant)
 
     def _apply_model(self, assistant: Assistant, model: schemas.ModelConfig, *, keep_key: bool = False) -> None:
-        same_provider = assistant.provider == model.provider
+        base_url = _base_url(model)
+        # A stored key may only go where it went before: otherwise whoever may edit the assistant could point
+        # it at their own server and receive the key with the next request.
+        same_destination = assistant.provider == model.provider and assistant.base_url == base_url
+        if (
+            keep_key
+            and model.api_key is None
+            and assistant.api_key_encrypted is not None
+            and model.provider != ModelProvider.none
+            and not same_destination
+        ):
+            raise Unprocessable(
+                "model.api_key: the provider or base_url changes where the stored key is sent; enter the "
+                "api_key again to use it there.",
+                errors=[{"field": "model.api_key", "message": "required when provider or base_url changes"}],
+            )
         assistant.provider = model.provider
         assistant.model_name = model.model_name
-        assistant.base_url = str(model.base_url).rstrip("/") if model.base_url else None
+        assistant.base_url = base_url
         assistant.temperature = model.temperature
         assistant.max_tokens = model.max_tokens
         assistant.input_price_per_million = model.input_price_per_million
@@ -98,8 +129,12 @@ class AssistantService:
         assistant.sees_pictures = model.sees_pictures
         if model.api_key is not None:
             assistant.api_key_encrypted = self.secrets.encrypt(model.api_key)
-        elif not (keep_key and same_provider):
+        elif not keep_key or model.provider == ModelProvider.none:
             assistant.api_key_encrypted = None
+
+
+def _base_url(model: schemas.ModelConfig) -> str | None:
+    return str(model.base_url).rstrip("/") if model.base_url else None
 
 
 def assistant_profile(assistant: Assistant, secrets: SecretBox) -> AssistantProfile:

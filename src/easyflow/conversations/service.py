@@ -341,6 +341,7 @@ class ReplyPipeline:
             lambda query, limit: self._search(tenant_id, query, limit),
             timeout_seconds=self.runtime.settings.agent_timeout_seconds,
             min_offline_score=self.runtime.settings.offline_min_score,
+            allow_private_urls=self.runtime.settings.allow_private_model_urls,
         )
         answering = agent.answer(request, DraftPublisher(self.database, conversation_id) if watched_live else None)
         reply = await _while_typing(typing, answering) if typing else await answering
@@ -400,7 +401,13 @@ class ReplyPipeline:
                 conversation.language or assistant.language,
                 self._profile(assistant),
             )
-        summary = await summarize(profile, previous, [_turn(m) for m in to_fold], language)
+        summary = await summarize(
+            profile,
+            previous,
+            [_turn(m) for m in to_fold],
+            language,
+            allow_private_urls=self.runtime.settings.allow_private_model_urls,
+        )
         async with self.database.session() as session, session.begin():
             await scope_to_tenant(session, tenant_id)
             conversation = await ConversationRepository(session, tenant_id).get_for_update(conversation_id)
