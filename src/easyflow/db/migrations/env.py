@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 import easyflow.models  # noqa: F401  (registers every table on Base.metadata)
+from easyflow.db import job_queue_schema
 from easyflow.db.base import Base
 from easyflow.db.rls import create_app_role_sql
 from easyflow.db.urls import sqlalchemy_url
@@ -25,6 +26,9 @@ def run_migrations_online() -> None:
             context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
             with context.begin_transaction():
                 context.run_migrations()
+                # The job queue follows the installed procrastinate, which can change without a revision of ours.
+                with job_queue_schema.cursor(connection) as cursor:
+                    job_queue_schema.catch_up(cursor)
             connection.execute(text(create_app_role_sql()))
             connection.commit()
         finally:

@@ -1,4 +1,5 @@
-"""The procrastinate job queue's tables, types and functions.
+"""The procrastinate job queue's tables, types and functions: the installed procrastinate's own schema,
+and the version it came from (later versions' migrations are applied by `job_queue_schema.catch_up`).
 
 Revision ID: 20261123_job_queue
 Revises: 20261123_tenancy
@@ -8,7 +9,8 @@ Create Date: 2026-11-23
 from __future__ import annotations
 
 from alembic import op
-from procrastinate.schema import SchemaManager
+
+from easyflow.db import job_queue_schema
 
 revision = "20261123_job_queue"
 down_revision = "20261123_tenancy"
@@ -34,25 +36,17 @@ BEGIN
     LOOP
         EXECUTE format('DROP TYPE IF EXISTS %I CASCADE', item.typname);
     END LOOP;
+    DROP TABLE IF EXISTS easyflow_job_queue_schema;
 END
 $$;
 """
 
 
-def _run_script(script: str) -> None:
-    """Send a whole SQL script as it is: with no parameters psycopg does not read its `%` and `:` signs."""
-    dbapi_connection = op.get_bind().connection.dbapi_connection
-    assert dbapi_connection is not None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(script)
-    finally:
-        cursor.close()
-
-
 def upgrade() -> None:
-    _run_script(SchemaManager.get_schema())
+    with job_queue_schema.cursor(op.get_bind()) as cursor:
+        job_queue_schema.create(cursor)
 
 
 def downgrade() -> None:
-    _run_script(DROP_PROCRASTINATE)
+    with job_queue_schema.cursor(op.get_bind()) as cursor:
+        cursor.execute(DROP_PROCRASTINATE)
