@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="Let tenants point an assistant's model base_url at loopback/private addresses, e.g. Ollama "
         "on this host or the LAN (only on a network you trust).",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a Prometheus scraper sends to read /metrics. Unset: /metrics answers only "
+        "clients on this host's loopback.",
+    )
     demo_widget_key: str | None = Field(
         default=None, description="Set by `easyflow demo`: serve the demo shop page at /demo/shop with this widget."
     )

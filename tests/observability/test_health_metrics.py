@@ -7,8 +7,13 @@ import json
 import httpx
 import pytest
 import structlog
+from pydantic import SecretStr
+
+from easyflow.app import create_app
+from easyflow.config import Settings
 
 from easyflow.observability.logging import configure_logging
+from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture
 
 
@@ -19,13 +24,49 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "pgvector": "ok"}
 
 
-async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
-    await client.get(f"/api/v1/users/{tenant_a.owner_id}", headers=tenant_a.headers)
-    text = (await client.get("/metrics")).text
+async def metrics_client(
+    settings: Settings, runtime: Runtime, *, client: str = "127.0.0.1", token: str | None = None
+) -> httpx.AsyncClient:
+    app = create_app(settings.model_copy(update={"metrics_token": token and SecretStr(token)}), runtime=runtime)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(client, 50000)), base_url="http://t")
+
+
+async def test_metrics_count_requests_by_route_template(
+    settings: Settings, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    async with await metrics_client(settings, runtime) as local:
+        await local.get(f"/api/v1/users/{tenant_a.owner_id}", headers=tenant_a.headers)
+        text = (await local.get("/metrics")).text
     assert 'easyflow_http_requests_total{method="GET",route="/api/v1/users/{user_id}",status="200"} 1.0' in text
     assert "easyflow_http_request_duration_seconds_bucket" in text
     assert "easyflow_db_pool_size" in text
     assert str(tenant_a.owner_id) not in text  # ids never become label values
+
+
+async def test_without_a_token_metrics_answer_only_this_hosts_clients(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime
+) -> None:
+    refused = await client.get("/metrics")  # the test client comes from 203.0.113.7
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "EASYFLOW_METRICS_TOKEN" in refused.json()["detail"]
+    async with await metrics_client(settings, runtime, client="::1") as local:
+        assert (await local.get("/metrics")).status_code == 200
+        # what a reverse proxy on this host forwards comes from elsewhere
+        assert (await local.get("/metrics", headers={"X-Forwarded-For": "198.51.100.1"})).status_code == 403
+        assert (await local.get("/metrics", headers={"Forwarded": "for=198.51.100.1"})).status_code == 403
+
+
+async def test_with_a_token_metrics_need_it_from_everywhere(settings: Settings, runtime: Runtime) -> None:
+    async with await metrics_client(settings, runtime, client="203.0.113.9", token="scrape-Секрет-42") as remote:
+        assert (await remote.get("/metrics")).status_code == 401
+        wrong = await remote.get("/metrics", headers={"Authorization": "Bearer scrape-Секрет-41".encode()})
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+        assert (await remote.get("/metrics", headers={"Authorization": "Basic c2NyYXBl"})).status_code == 401
+        right = await remote.get("/metrics", headers={"Authorization": "Bearer scrape-Секрет-42".encode()})
+        assert right.status_code == 200 and "easyflow_http_requests_total" in right.text
+    async with await metrics_client(settings, runtime, token="scrape-Секрет-42") as local:
+        assert (await local.get("/metrics")).status_code == 401  # the token binds loopback clients too
 
 
 async def test_request_ids_are_echoed_or_made(client: httpx.AsyncClient) -> None:

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from easyflow.db.migrate import head_revision
+from easyflow.observability.metrics import check_metrics_access
 
 router = APIRouter(tags=["health"])
 
@@ -43,6 +44,8 @@ async def ready(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    client_host = request.client.host if request.client else None
+    check_metrics_access(request.app.state.settings.metrics_token, client_host, request.headers)
     app_metrics = request.app.state.metrics
     app_metrics.observe_pool(request.app.state.runtime.database.engine)
     return Response(generate_latest(app_metrics.registry), media_type=CONTENT_TYPE_LATEST)
