@@ -11,7 +11,6 @@ from pydantic import SecretStr
 
 from easyflow.app import create_app
 from easyflow.config import Settings
-
 from easyflow.observability.logging import configure_logging
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture
