@@ -4,6 +4,7 @@ transaction that is rolled back, and talks to the real app over HTTP (httpx thro
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.db import migrate
 from easyflow.db.database import Database
-from easyflow.db.embedded import EmbeddedPostgres
+from easyflow.db.embedded import EmbeddedPostgres, app_login_url
 from easyflow.db.session import scope_to_tenant
 from easyflow.kit.jobs import JOBS, run_job
 from easyflow.models.tenancy import Role
@@ -27,7 +28,7 @@ from easyflow.runtime import Runtime
 from easyflow.tenancy import schemas
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import ApiKeyService, MemberService, TenantService
-from tests.support import create_database, drop_database
+from tests.support import create_database, drop_database, private_folder
 
 pytest_plugins = ["tests.doubles.webhook_receiver", "tests.doubles.llm_server", "tests.doubles.telegram_server"]
 
@@ -36,12 +37,16 @@ assert wiring.REGISTERING_MODULES
 
 
 @pytest.fixture(scope="session")
-def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def embedded_server() -> Iterator[str]:
     """The embedded server's URL of its `easyflow` database (tests create their own databases beside it)."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"))
-    url = server.start()
-    yield url
-    server.stop()
+    folder = private_folder()
+    server = EmbeddedPostgres(folder)
+    try:
+        url = server.start()
+        yield url
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +62,8 @@ def database_url(embedded_server: str) -> Iterator[str]:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         database_url=database_url,
+        # The app logs in as its own role, as it does on the embedded server, so RLS binds every test's queries.
+        database_app_url=app_login_url(database_url),
         data_dir=tmp_path_factory.mktemp("data"),
         secret_key=TEST_SECRET_KEY,
         public_url="http://testserver",
@@ -181,6 +188,14 @@ async def tenant_a(database: Database, connection: AsyncConnection) -> TenantFix
 @pytest.fixture
 async def tenant_b(database: Database, connection: AsyncConnection) -> TenantFixture:
     return await make_tenant(database, "Tour agency B")
+
+
+@pytest.fixture
+def server_folder() -> Iterator[Path]:
+    """A data folder for an embedded server of the test's own (see `private_folder`)."""
+    folder = private_folder()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def project_root() -> Path:

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
+import httpx
 import psycopg
 from sqlalchemy.engine import make_url
+
+from easyflow.db.embedded import app_login_url
+
+EASYFLOW = str(Path(sys.executable).parent / "easyflow")
 
 
 def admin_database_url(url: str) -> str:
     """The same server's `postgres` database, for CREATE/DROP DATABASE."""
     return make_url(url).set(database="postgres").render_as_string(hide_password=False)
+
+
+def private_folder() -> Path:
+    """A temporary folder outside pytest's own: as root an embedded server runs as its own system user, and
+    every pytest start makes /tmp/pytest-of-root private again, locking such a server out of a folder there."""
+    return Path(tempfile.mkdtemp(prefix="easyflow-tests-"))
 
 
 def _conninfo(url: str) -> str:
@@ -44,3 +62,34 @@ def process_env(database_url: str, data_dir: str, **extra: str) -> dict[str, str
         "EASYFLOW_ALLOW_PRIVATE_MODEL_URLS": "true",  # and so is the LLM double
         **extra,
     }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `easyflow ARGS...` to the end."""
+    return subprocess.run([EASYFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def wait_ready(base: str, process: subprocess.Popen[str], seconds: float) -> float:
+    """Wait for a started server's /health/ready to answer 200; the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited early:\n{process.stderr.read() if process.stderr else ''}")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{base}/health/ready did not answer 200 within {seconds} s")
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)

@@ -6,10 +6,7 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,20 +14,9 @@ import httpx
 import pytest
 
 from easyflow.knowledge.embeddings import local_model_installed
-from tests.support import create_database, drop_database, process_env
+from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, stop, wait_ready
 
-EASYFLOW = str(Path(sys.executable).parent / "easyflow")
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([EASYFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
@@ -39,25 +25,6 @@ def cli_env(embedded_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     url = create_database(embedded_server, name)
     yield process_env(url, str(tmp_path / "data"))
     drop_database(embedded_server, name)
-
-
-def wait_ready(base: str, process: subprocess.Popen[str], seconds: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited early:\n{process.stderr.read() if process.stderr else ''}")
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                return time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{base}/health/ready did not answer 200 within {seconds} s")
-
-
-def stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=30)
 
 
 def test_help_names_every_command() -> None:
@@ -159,9 +126,9 @@ def test_serve_answers_real_http_and_stops_on_sigterm(cli_env: dict[str, str]) -
         assert stop(server) in (0, 128 + signal.SIGTERM)
 
 
-def test_demo_is_ready_within_30_seconds_on_the_embedded_database(tmp_path: Path) -> None:
+def test_demo_is_ready_within_30_seconds_on_the_embedded_database(server_folder: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EASYFLOW_")}
-    env["EASYFLOW_DATA_DIR"] = str(tmp_path / "demo-data")
+    env["EASYFLOW_DATA_DIR"] = str(server_folder / "demo-data")
     port = free_port()
     demo = subprocess.Popen(
         [EASYFLOW, "demo", "--port", str(port)], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -214,7 +181,7 @@ def test_demo_is_ready_within_30_seconds_on_the_embedded_database(tmp_path: Path
         assert "300 ₽" in reply["text"]  # answered from the demo shop's Q&A, without any LLM
     finally:
         stop(demo)
-    assert not (tmp_path / "demo-data" / "pgdata" / "postmaster.pid").exists(), "demo stops its database on exit"
+    assert not (server_folder / "demo-data" / "pgdata" / "postmaster.pid").exists(), "demo stops its database on exit"
 
 
 def test_kb_import_and_search_with_the_local_embedding_model(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -9,13 +9,14 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from easyflow.config import Settings, get_settings
 from easyflow.db import migrate as migrations
-from easyflow.db.database import Database, resolve_url
+from easyflow.db.database import Database, resolve_url, with_server
+from easyflow.db.embedded import EmbeddedDataNeedsUpgrade, EmbeddedPostgres
 from easyflow.db.session import scope_to_tenant
 from easyflow.db.urls import redacted
 from easyflow.kit.errors import DomainError, NotFound
@@ -66,8 +67,22 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except DomainError as error:
-        typer.secho(f"error: {error.detail}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from error
+        _fail(error.detail, error)
+    except EmbeddedDataNeedsUpgrade as error:
+        _fail(str(error), error)
+
+
+def _fail(message: str, error: Exception) -> NoReturn:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=1) from error
+
+
+def _resolve(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The server to use (see `resolve_url`); a data folder of an older embedded server is a clear refusal."""
+    try:
+        return resolve_url(settings)
+    except EmbeddedDataNeedsUpgrade as error:
+        _fail(str(error), error)
 
 
 def _print(data: dict[str, Any], as_json: bool, lines: list[str]) -> None:
@@ -82,13 +97,45 @@ def _print(data: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 def migrate() -> None:
     """Apply database migrations up to the latest schema."""
     settings = _settings()
-    url, embedded = resolve_url(settings)
+    url, embedded = _resolve(settings)
     try:
         migrations.upgrade(url)
         typer.echo(f"database {redacted(url)} is at revision {migrations.current_revision(url)}")
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+@app.command("upgrade-embedded")
+def upgrade_embedded(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="The data folder holding pgdata/ [default: EASYFLOW_DATA_DIR].")
+    ] = None,
+    old_bin: Annotated[
+        Path | None,
+        typer.Option(help="Binaries of the old PostgreSQL [default: those of the installed pgserver package]."),
+    ] = None,
+) -> None:
+    """Upgrade an embedded data folder made by an older PostgreSQL (easyflow before PostgreSQL 18 used
+    pgserver's 16) to the bundled version with pg_upgrade. The old folder is kept beside it as a backup.
+    Stop every easyflow process using the folder first."""
+    from easyflow.db.embedded_upgrade import UpgradeError, update_extensions, upgrade_data_folder
+
+    folder = data_dir or _settings().data_dir
+    typer.echo(f"Upgrading {folder.resolve() / 'pgdata'} (this copies the data; it can take a while) ...", err=True)
+    try:
+        result = upgrade_data_folder(folder, old_bin=old_bin)
+    except UpgradeError as error:
+        _fail(str(error), error)
+    server = EmbeddedPostgres(folder)
+    try:
+        updated = update_extensions(server.start())
+    finally:
+        server.stop()
+    typer.echo(f"Upgraded PostgreSQL {result.from_version} -> {result.to_version}.")
+    if updated:
+        typer.echo(f"pgvector updated in: {', '.join(updated)}.")
+    typer.echo(f"The old folder is kept at {result.backup}; delete it once you have checked your data.")
 
 
 @app.command()
@@ -120,10 +167,10 @@ def _serve(
     signal.signal(signal.SIGTERM, _exit_on_signal)
     if settings.database_url is None:
         typer.echo(f"Starting the embedded PostgreSQL in {settings.data_dir.resolve()} ...", err=True)
-    url, embedded = resolve_url(settings)
+    url, embedded = _resolve(settings)
     try:
-        _prepare(url, settings)
-        served = settings.model_copy(update={"database_url": url})
+        served = with_server(settings, url, embedded)
+        _prepare(served)
         if before_serving is not None:
             banner, served = before_serving(served)
             typer.echo(banner)
@@ -149,16 +196,17 @@ def _serve(
             embedded.stop()
 
 
-def _prepare(url: str, settings: Settings) -> None:
-    """What a server or worker does before it starts: migrate, index the embedding model, queue
-    re-embedding of knowledge that another model embedded."""
+def _prepare(served: Settings) -> None:
+    """What a server or worker does before it starts: migrate and index the embedding model (as the schema's
+    owner), queue re-embedding of knowledge that another model embedded."""
     from easyflow import wiring
     from easyflow.knowledge.maintenance import ensure_vector_indexes, queue_reembedding
 
     assert wiring.REGISTERING_MODULES
-    migrations.upgrade(url)
-    ensure_vector_indexes(url, settings)
-    _run(settings.model_copy(update={"database_url": url}), lambda database: queue_reembedding(database, settings))
+    assert served.database_url is not None
+    migrations.upgrade(served.database_url)
+    ensure_vector_indexes(served.database_url, served)
+    _run(served, lambda database: queue_reembedding(database, served))
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -168,10 +216,22 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 @app.command()
 def worker(
     concurrency: Annotated[
-        int | None, typer.Option(help="Jobs run at once [default: EASYFLOW_WORKER_CONCURRENCY].")
+        int | None,
+        typer.Option(
+            help="Conversation jobs (replies, deliveries) run at once [default: EASYFLOW_WORKER_CONCURRENCY].", min=1
+        ),
+    ] = None,
+    ingestion_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Knowledge-base jobs run at once, in slots of their own "
+            "[default: EASYFLOW_WORKER_INGESTION_CONCURRENCY].",
+            min=1,
+        ),
     ] = None,
 ) -> None:
-    """Work the background job queue (replies, deliveries) until stopped; run as many as you need."""
+    """Work the background job queues (replies, deliveries, knowledge ingestion) until stopped; run as many
+    as you need."""
     from easyflow import wiring
     from easyflow.kit.jobs import run_worker
     from easyflow.runtime import Runtime
@@ -184,7 +244,7 @@ def worker(
         task = asyncio.ensure_future(
             run_worker(
                 runtime,
-                concurrency=concurrency or settings.worker_concurrency,
+                pools=wiring.worker_pools(settings, replies=concurrency, ingestion=ingestion_concurrency),
                 stalled_after_seconds=settings.stalled_job_seconds,
                 heartbeat_seconds=settings.worker_heartbeat_seconds,
                 companions=wiring.worker_companions(runtime),
@@ -200,10 +260,11 @@ def worker(
         finally:
             await runtime.close()
 
-    url, embedded = resolve_url(settings)
+    url, embedded = _resolve(settings)
     try:
-        _prepare(url, settings)
-        _run(settings.model_copy(update={"database_url": url}), work)
+        served = with_server(settings, url, embedded)
+        _prepare(served)
+        _run(served, work)
     finally:
         if embedded is not None:
             embedded.stop()

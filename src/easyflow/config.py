@@ -21,7 +21,15 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str | None = Field(
         default=None,
-        description="postgresql:// URL of an external server; unset starts the embedded PostgreSQL.",
+        description="postgresql:// URL of an external server, as the schema's owner (migrations run with it); "
+        "unset starts the embedded PostgreSQL.",
+    )
+    database_app_url: str | None = Field(
+        default=None,
+        description="postgresql:// URL the app and workers log in with: a role that is neither superuser nor "
+        "the schema's owner, so row-level security binds it. Unset with the embedded server: its `easyflow_app` "
+        "login. Unset with an external server: the owner URL, switched to `easyflow_app` by SET ROLE (a "
+        "readiness warning says so).",
     )
     data_dir: Path = Path(".easyflow")
     public_url: str = "http://127.0.0.1:8000"
@@ -86,7 +94,17 @@ class Settings(BaseSettings):
         default=0.3, description="How sure retrieval must be (0..1) before the offline answerer quotes a passage."
     )
     history_token_budget: int = 3000
-    worker_concurrency: int = 8
+    worker_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Jobs a worker runs at once for conversations (replies, deliveries, files, summaries).",
+    )
+    worker_ingestion_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Jobs a worker runs at once for the knowledge base (ingestion, re-embedding), in slots of "
+        "their own: uploads never take the conversations' slots.",
+    )
     worker_heartbeat_seconds: float = 10.0
     stalled_job_seconds: float = 30.0
 

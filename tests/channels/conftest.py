@@ -22,8 +22,7 @@ from starlette.routing import Route
 from tests.doubles.llm_server import LLMServer
 from tests.doubles.serving import ThreadedServer
 from tests.doubles.tcp_proxy import TcpProxy
-from tests.support import create_database, drop_database, process_env
-from tests.test_cli import EASYFLOW, free_port, run, wait_ready
+from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, wait_ready
 
 
 def _page(request: Request) -> HTMLResponse:

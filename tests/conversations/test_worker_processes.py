@@ -17,8 +17,7 @@ import psycopg
 import pytest
 
 from tests.doubles.llm_server import LLMServer, delay, reply
-from tests.support import create_database, drop_database, process_env
-from tests.test_cli import EASYFLOW, free_port, run, wait_ready
+from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -195,3 +194,78 @@ def test_a_worker_killed_mid_reply_loses_nothing_and_doubles_nothing(live_env: d
     finally:
         for process in (api, worker):
             stop(process)
+
+
+def new_tenants(env: dict[str, str], count: int) -> list[dict[str, str]]:
+    """`count` tenants, created by as many `easyflow tenant create` processes at once."""
+    processes = [
+        start(
+            env,
+            "tenant",
+            "create",
+            "--name",
+            f"Tenant {number}",
+            "--owner-email",
+            f"{uuid.uuid4().hex[:8]}@example.com",
+            "--owner-password",
+            "live-password",
+            "--json",
+        )
+        for number in range(count)
+    ]
+    created = [process.communicate(timeout=120) for process in processes]
+    assert all(process.returncode == 0 for process in processes), [stderr for _, stderr in created]
+    return [dict(json.loads(stdout)) for stdout, _ in created]
+
+
+def queue_states(env: dict[str, str], queue: str) -> list[str]:
+    with psycopg.connect(env["EASYFLOW_DATABASE_URL"]) as conn:
+        rows = conn.execute("SELECT status FROM procrastinate_jobs WHERE queue_name = %s", (queue,)).fetchall()
+        return [row[0] for row in rows]
+
+
+def test_replies_keep_their_slots_while_eight_tenants_upload(live_env: dict[str, str], llm: LLMServer) -> None:
+    """Eight tenants upload documents at once and the embeddings provider takes 60 s to answer: ingestion
+    holds every slot of its own pool, and a customer's message is still answered within seconds by the same
+    worker. With one shared pool the uploads would take all the slots and the reply would wait a minute."""
+    llm.double.embedding_delay_seconds = 60
+    env = {
+        **live_env,
+        "EASYFLOW_EMBEDDING_PROVIDER": "openai",
+        "EASYFLOW_EMBEDDING_URL": llm.base_url,
+        "EASYFLOW_EMBEDDING_API_KEY": "k",
+        "EASYFLOW_EMBEDDING_DIMENSIONS": "64",
+    }
+    *uploaders, customer = new_tenants(env, 9)
+    port = free_port()
+    api = start(env, "serve", "--port", str(port), "--no-worker")
+    worker = start(env, "worker", "--concurrency", "2", "--ingestion-concurrency", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, api, 30)
+        for number, tenant in enumerate(uploaders):
+            for page in range(2):
+                text = f"Раздел {page}. Доставка по городу занимает один день. Магазин {number} работает с 9 до 21.\n"
+                uploaded = httpx.post(
+                    f"{base}/api/v1/knowledge/documents",
+                    files={"file": (f"guide-{page}.txt", (text * 40).encode(), "text/plain")},
+                    headers={"Authorization": f"Bearer {tenant['api_key']}"},
+                    timeout=10,
+                )
+                assert uploaded.status_code == 202, uploaded.text
+        deadline = time.monotonic() + 60
+        while queue_states(env, "knowledge").count("doing") < 2:
+            assert time.monotonic() < deadline, "ingestion never took its slots"
+            time.sleep(0.1)
+
+        sent = time.monotonic()
+        assert post(base, customer["api_key"], "c", "Когда вы работаете?").status_code == 202
+        wait_until_all_answered(env, 1, 15)
+        assert time.monotonic() - sent < 15
+        waiting = queue_states(env, "knowledge")
+        assert waiting.count("doing") == 2, "ingestion kept its slots the whole time (its provider is still thinking)"
+        assert waiting.count("todo") == 14, "the other uploads wait for an ingestion slot, not for a reply's"
+    finally:
+        worker.send_signal(signal.SIGKILL)  # a graceful stop would wait out the embeddings provider
+        worker.wait()
+        stop(api)

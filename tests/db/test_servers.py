@@ -33,11 +33,11 @@ def _answers(url: str) -> bool:
 
 
 @pytest.mark.slow
-def test_embedded_server_starts_again_after_its_postgres_was_killed(tmp_path: Path) -> None:
-    first = EmbeddedPostgres(tmp_path)
+def test_embedded_server_starts_again_after_its_postgres_was_killed(server_folder: Path) -> None:
+    first = EmbeddedPostgres(server_folder)
     url = first.start()
     assert _answers(url)
-    pid = _postmaster_pid(tmp_path)
+    pid = _postmaster_pid(server_folder)
     os.kill(pid, signal.SIGKILL)  # a power-loss-like crash of the database itself
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -48,27 +48,27 @@ def test_embedded_server_starts_again_after_its_postgres_was_killed(tmp_path: Pa
         time.sleep(0.05)
     first._server = None  # this handle's server is gone; a new process would start from scratch
 
-    second = EmbeddedPostgres(tmp_path)
+    second = EmbeddedPostgres(server_folder)
     try:
         url = second.start()
         assert _answers(url)
-        assert _postmaster_pid(tmp_path) != pid
+        assert _postmaster_pid(server_folder) != pid
     finally:
         second.stop()
-    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+    assert not (server_folder / "pgdata" / "postmaster.pid").exists()
 
 
 @pytest.mark.slow
-def test_embedded_server_forgets_holders_that_died(tmp_path: Path) -> None:
-    server = EmbeddedPostgres(tmp_path)
+def test_embedded_server_forgets_holders_that_died(server_folder: Path) -> None:
+    server = EmbeddedPostgres(server_folder)
     server.start()
-    handles = tmp_path / "pgdata" / ".handle_pids.json"
+    handles = server_folder / "pgdata" / ".handle_pids.json"
     handles.write_text("[999999999]")  # a process that used the server and was killed
     server.stop()
-    second = EmbeddedPostgres(tmp_path)
+    second = EmbeddedPostgres(server_folder)
     second.start()
     second.stop()
-    assert not (tmp_path / "pgdata" / "postmaster.pid").exists(), "the last live holder stops the server"
+    assert not (server_folder / "pgdata" / "postmaster.pid").exists(), "the last live holder stops the server"
 
 
 def _external_server_or_skip() -> None:

@@ -10,11 +10,19 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from easyflow.config import Settings
-from easyflow.db.embedded import EmbeddedPostgres
+from easyflow.db.embedded import EmbeddedPostgres, app_login_url
 from easyflow.db.rls import APP_ROLE
 from easyflow.db.urls import redacted, sqlalchemy_url
 
 log = structlog.get_logger(__name__)
+
+MIN_SERVER_VERSION = 150000
+MIN_PGVECTOR_VERSION = (0, 8, 2)  # 0.6.0-0.8.1 have CVE-2026-3172
+# Contrib modules and what goes without them; the server still serves everything else.
+CONTRIB_EXTENSIONS = {
+    "pg_trgm": "typo-tolerant matching of the knowledge vocabulary falls back to edit distance in Python",
+    "btree_gist": "booking cannot guarantee that two appointments never overlap",
+}
 
 
 @dataclass
@@ -22,10 +30,21 @@ class Capabilities:
     """What the connected server offers; features that need something missing say so instead of failing."""
 
     server_version: str = ""
+    server_version_num: int = 0
     pgvector: bool = False
     pgvector_version: str | None = None
     vector_columns: bool = False  # the knowledge tables have embedding columns (pgvector was there at migration)
+    extensions: dict[str, str] = field(default_factory=dict)  # contrib module -> installed version
+    bypasses_rls: bool = False  # logged in as a superuser or BYPASSRLS role (SET ROLE then confines it)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def server_supported(self) -> bool:
+        return self.server_version_num >= MIN_SERVER_VERSION
+
+    @property
+    def pgvector_current(self) -> bool:
+        return self.pgvector_version is not None and _version_tuple(self.pgvector_version) >= MIN_PGVECTOR_VERSION
 
 
 class Database:
@@ -43,8 +62,10 @@ class Database:
 
     @classmethod
     async def open(cls, settings: Settings, *, pool_size: int | None = None) -> Database:
-        """Open the configured server; with no URL, start the embedded one (and stop it on close)."""
-        url, embedded = resolve_url(settings)
+        """Open the configured server as the app's login; with no URL, start the embedded one (and stop it
+        on close)."""
+        owner_url, embedded = resolve_url(settings)
+        url = app_url(settings, owner_url, embedded)
         engine = create_engine(url, pool_size=pool_size or settings.db_pool_size)
         db = cls(url, embedded, engine)
         try:
@@ -56,34 +77,34 @@ class Database:
 
     async def inspect_server(self) -> None:
         async with self.engine.connect() as connection:
-            version = (await connection.execute(text("SHOW server_version"))).scalar_one()
-            available = (
-                await connection.execute(
-                    text("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
-                )
-            ).scalar_one_or_none()
-            vector_columns = (
+            row = (
                 await connection.execute(
                     text(
-                        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
-                        "current_schema() AND table_name = 'chunks' AND column_name = 'embedding')"
-                    )
+                        "SELECT current_setting('server_version'), current_setting('server_version_num')::int,"
+                        " (SELECT default_version FROM pg_available_extensions WHERE name = 'vector'),"
+                        " (SELECT extversion FROM pg_extension WHERE extname = 'vector'),"
+                        " EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+                        "  AND table_name = 'chunks' AND column_name = 'embedding'),"
+                        " (SELECT coalesce(jsonb_object_agg(extname, extversion), '{}') FROM pg_extension"
+                        "  WHERE extname = ANY(:contrib)),"
+                        " (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = session_user)"
+                    ),
+                    {"contrib": list(CONTRIB_EXTENSIONS)},
                 )
-            ).scalar_one()
+            ).one()
+        version, version_num, available, installed, vector_columns, extensions, bypasses = row
         self.capabilities = Capabilities(
             server_version=str(version),
+            server_version_num=int(version_num),
             pgvector=available is not None,
-            pgvector_version=available,
+            pgvector_version=installed or available,
             vector_columns=bool(vector_columns),
+            extensions=dict(extensions),
+            bypasses_rls=bool(bypasses),
         )
-        if available is None:
-            message = (
-                f"PostgreSQL at {redacted(self.url)} has no pgvector extension: "
-                "knowledge search will use full text only. "
-                "Install pgvector >= 0.8.2 on the server to enable vector search."
-            )
+        for message in server_warnings(self.capabilities, self.url):
             self.capabilities.warnings.append(message)
-            log.warning("database.pgvector_missing", detail=message)
+            log.warning("database.capability_missing", detail=message)
 
     def session(self) -> AsyncSession:
         return self.sessions()
@@ -94,12 +115,58 @@ class Database:
             self.embedded.stop()
 
 
+def server_warnings(capabilities: Capabilities, url: str) -> list[str]:
+    """What the server lacks, each with what goes without it and what to install."""
+    where = f"PostgreSQL at {redacted(url)}"
+    warnings = []
+    if not capabilities.server_supported:
+        warnings.append(f"{where} is version {capabilities.server_version}; easyflow needs PostgreSQL 15 or newer.")
+    if not capabilities.pgvector:
+        warnings.append(
+            f"{where} has no pgvector extension: knowledge search will use full text only. "
+            "Install pgvector >= 0.8.2 on the server to enable vector search."
+        )
+    elif not capabilities.pgvector_current:
+        warnings.append(
+            f"{where} has pgvector {capabilities.pgvector_version}: versions before 0.8.2 have CVE-2026-3172 and "
+            "no iterative index scans. Upgrade pgvector to 0.8.2 or newer (then ALTER EXTENSION vector UPDATE)."
+        )
+    for extension, without in CONTRIB_EXTENSIONS.items():
+        if extension not in capabilities.extensions:
+            warnings.append(f"{where} has no {extension} extension (PostgreSQL contrib): {without}.")
+    if capabilities.bypasses_rls:
+        warnings.append(
+            f"The app logs in to {where} as a role that bypasses row-level security and switches to {APP_ROLE} "
+            "with SET ROLE. Set EASYFLOW_DATABASE_APP_URL to a login role that is neither superuser nor owner."
+        )
+    return warnings
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
 def resolve_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
-    """The configured server, or the embedded one started in the data folder."""
+    """The configured server as its owner, or the embedded one started in the data folder."""
     if settings.database_url:
         return settings.database_url, None
     embedded = EmbeddedPostgres(settings.data_dir)
     return embedded.start(), embedded
+
+
+def app_url(settings: Settings, owner_url: str, embedded: EmbeddedPostgres | None) -> str:
+    """The URL the app and workers log in with (see `Settings.database_app_url`)."""
+    if settings.database_app_url:
+        return settings.database_app_url
+    return app_login_url(owner_url) if embedded is not None else owner_url
+
+
+def with_server(settings: Settings, owner_url: str, embedded: EmbeddedPostgres | None) -> Settings:
+    """The settings of a process that started (or reached) its server: both URLs filled in, so what it opens
+    later reaches the same server as the same roles."""
+    return settings.model_copy(
+        update={"database_url": owner_url, "database_app_url": app_url(settings, owner_url, embedded)}
+    )
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

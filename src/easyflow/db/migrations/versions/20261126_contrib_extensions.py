@@ -31,7 +31,7 @@ EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING '{extension} is available but this user may not create it';
 END
 $$;
-"""
+"""  # noqa: S608  (names from EXTENSIONS)
 
 
 def upgrade() -> None:
