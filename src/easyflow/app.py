@@ -54,7 +54,7 @@ def create_app(
             worker = asyncio.create_task(
                 run_worker(
                     app.state.runtime,
-                    concurrency=settings.worker_concurrency,
+                    pools=wiring.worker_pools(settings),
                     stalled_after_seconds=settings.stalled_job_seconds,
                     heartbeat_seconds=settings.worker_heartbeat_seconds,
                     companions=wiring.worker_companions(app.state.runtime),

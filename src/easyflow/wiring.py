@@ -8,8 +8,11 @@ from easyflow.channels import telegram as _telegram_channel
 from easyflow.channels import telegram_files as _telegram_files
 from easyflow.channels import widget as _widget_channel
 from easyflow.channels.polling import TelegramPoller
+from easyflow.config import Settings
 from easyflow.conversations import tasks as _conversation_tasks
+from easyflow.kit.jobs import WorkerPool
 from easyflow.knowledge import tasks as _knowledge_tasks
+from easyflow.knowledge.tasks import KNOWLEDGE_QUEUE
 from easyflow.runtime import Runtime
 
 REGISTERING_MODULES = (
@@ -25,3 +28,12 @@ REGISTERING_MODULES = (
 def worker_companions(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     """Loops every worker runs beside the job queue."""
     return [TelegramPoller(runtime).run()]
+
+
+def worker_pools(settings: Settings, *, replies: int | None = None, ingestion: int | None = None) -> list[WorkerPool]:
+    """A worker's slots: the knowledge base's bulk work in a pool of its own, so it can never hold the slots
+    a customer's reply needs; every other queue (conversations first of all) in the replies pool."""
+    return [
+        WorkerPool("replies", replies or settings.worker_concurrency),
+        WorkerPool("ingestion", ingestion or settings.worker_ingestion_concurrency, (KNOWLEDGE_QUEUE,)),
+    ]

@@ -200,6 +200,8 @@ class LLMDouble:
 
     def __init__(self, *, embedding_dimensions: int = 64, models: Sequence[str] = DEFAULT_MODELS) -> None:
         self.embedding_dimensions = embedding_dimensions
+        # A slow embeddings provider: every `POST /v1/embeddings` waits this long before it answers.
+        self.embedding_delay_seconds = 0.0
         self.models = tuple(models)
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Behaviour] = deque()
@@ -223,10 +225,11 @@ class LLMDouble:
             return self.requests[-1]
 
     def reset(self) -> None:
-        """Forget the script and the request log."""
+        """Forget the script, the request log and any embeddings delay."""
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.embedding_delay_seconds = 0.0
 
     def embed(self, text: str, dimensions: int | None = None) -> list[float]:
         """The vector `POST /v1/embeddings` returns for `text`."""
@@ -515,6 +518,7 @@ async def embeddings(request: Request) -> Response:
     dimensions = body.get("dimensions") or double.embedding_dimensions
     if not isinstance(dimensions, int) or dimensions < 1:
         return _openai_error(Error(400, message="'dimensions' must be a positive integer."))
+    await asyncio.sleep(double.embedding_delay_seconds)
     data = []
     for index, text in enumerate(texts):
         vector: list[float] | str = double.embed(text, dimensions)

@@ -4,6 +4,7 @@ Domains declare handlers with `@job("<domain>.<verb>", ...)`; a handler takes th
 the job's arguments (ids, never objects). `defer` enqueues inside the caller's own SQLAlchemy transaction,
 so a job exists exactly when the data it will work on was committed. Jobs sharing a `lock` run one at a
 time in the order they were deferred (procrastinate's locks), which keeps a conversation's messages in order.
+A worker process splits its slots into pools (`WorkerPool`), each working its own queues.
 """
 
 from __future__ import annotations
@@ -129,30 +130,54 @@ async def retry_stalled_jobs(app: procrastinate.App, stalled_after_seconds: floa
     return len(stalled)
 
 
+@dataclass(frozen=True)
+class WorkerPool:
+    """Job slots of their own for some queues, which work on other queues cannot take: chat replies keep
+    theirs while every tenant uploads documents. `queues=None` takes every queue no other pool names."""
+
+    name: str
+    concurrency: int
+    queues: tuple[str, ...] | None = None
+
+
+def pool_queues(pools: Sequence[WorkerPool]) -> list[list[str]]:
+    """The queues each pool works, in the pools' order."""
+    named = {queue for pool in pools for queue in pool.queues or ()}
+    known = {spec.queue for spec in JOBS.values()} | {DEFAULT_QUEUE}  # DEFAULT_QUEUE: the periodic job's
+    return [list(pool.queues) if pool.queues is not None else sorted(known - named) for pool in pools]
+
+
 async def run_worker(
     runtime: Runtime,
     *,
-    concurrency: int,
+    pools: Sequence[WorkerPool],
     stalled_after_seconds: float,
     heartbeat_seconds: float,
     companions: Sequence[Coroutine[Any, Any, None]] = (),
 ) -> None:
-    """Work the queue until cancelled, with `companions` (long-running loops such as channel pollers)
-    beside it; first requeue the jobs a crashed worker left behind."""
+    """Work the queues until cancelled, one procrastinate worker per pool, with `companions` (long-running
+    loops such as channel pollers) beside them; first requeue the jobs a crashed worker left behind."""
     app = build_job_app(runtime.database.url)
     loops = [asyncio.create_task(companion) for companion in companions]
     async with app.open_async():
         await retry_stalled_jobs(app, stalled_after_seconds)
         try:
-            await app.run_worker_async(
-                concurrency=concurrency,
-                install_signal_handlers=False,
-                update_heartbeat_interval=heartbeat_seconds,
-                stalled_worker_timeout=stalled_after_seconds,
-                fetch_job_polling_interval=1.0,
-                additional_context={"runtime": runtime, "stalled_after_seconds": stalled_after_seconds},
-                delete_jobs="successful",
-            )
+            async with asyncio.TaskGroup() as workers:
+                for pool, queues in zip(pools, pool_queues(pools), strict=True):
+                    log.info("worker.pool", pool=pool.name, queues=queues, concurrency=pool.concurrency)
+                    workers.create_task(
+                        app.run_worker_async(
+                            name=pool.name,
+                            queues=queues,
+                            concurrency=pool.concurrency,
+                            install_signal_handlers=False,
+                            update_heartbeat_interval=heartbeat_seconds,
+                            stalled_worker_timeout=stalled_after_seconds,
+                            fetch_job_polling_interval=1.0,
+                            additional_context={"runtime": runtime, "stalled_after_seconds": stalled_after_seconds},
+                            delete_jobs="successful",
+                        )
+                    )
         except asyncio.CancelledError:
             log.info("worker.stopped")
             raise
