@@ -99,8 +99,11 @@ async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient
 
 
 async def test_duplicated_request_is_a_clear_conflict(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
-    body = {"email": "twice@example.com", "password": "long-enough", "role": "viewer"}
-    assert (await client.post("/api/v1/users", json=body, headers=tenant_a.headers)).status_code == 201
+    body = {"email": "twice@example.com", "password": "twice-Дважды-2026", "role": "viewer"}
+    assert (await client.post("/api/v1/users", json=body, headers=tenant_a.headers)).status_code == 202
+    assert (await client.post("/api/v1/users", json=body, headers=tenant_a.headers)).status_code == 202  # still invited
+    login = {"email": "twice@example.com", "password": "twice-Дважды-2026"}
+    assert (await client.post("/api/v1/auth/login", json=login)).status_code == 200  # joins on first sign-in
     assert_problem(await client.post("/api/v1/users", json=body, headers=tenant_a.headers), 409)
     assert (await member_emails(client, tenant_a)).count("twice@example.com") == 1
 

@@ -71,6 +71,28 @@ class Membership(IdMixin, CreatedAtMixin, TenantOwned, Base):
     role: Mapped[Role] = mapped_column(role_type)
 
 
+class Invitation(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """A tenant asks a user to join with a role; the user becomes a member only by accepting, so a tenant
+    admin cannot pull someone else's account into their tenant."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(role_type)
+    # The account was created by this invitation with a password the admin chose: signing in with it is
+    # the acceptance (the person has no other tenant to sign in to first).
+    joins_on_sign_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
 class ApiKey(IdMixin, CreatedAtMixin, TenantOwned, Base):
     """A tenant API key: `ef_<prefix>_<secret>`; only the prefix and a hash of the whole key are kept."""
 

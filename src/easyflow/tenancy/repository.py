@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.kit.repository import TenantScopedRepository
-from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
+from easyflow.models.tenancy import ApiKey, Invitation, Membership, RefreshToken, Role, Tenant, User
 
 
 class TenantRepository:
@@ -119,6 +119,52 @@ class MembershipDirectory:
             .order_by(Membership.created_at)
         )
         return (await self.session.execute(statement)).all()
+
+
+class InvitationRepository(TenantScopedRepository[Invitation]):
+    model = Invitation
+
+    async def for_user(self, user_id: uuid.UUID) -> Invitation | None:
+        result = await self.session.execute(self.scoped().where(Invitation.user_id == user_id))
+        return result.scalar_one_or_none()
+
+
+class InvitationDirectory:
+    """A user's invitations across tenants, read in system scope and always filtered by that user."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of_user(self, user_id: uuid.UUID) -> Sequence[tuple[Invitation, Tenant]]:
+        statement = (
+            select(Invitation, Tenant)
+            .join(Tenant, Tenant.id == Invitation.tenant_id)
+            .where(Invitation.user_id == user_id)
+            .order_by(Invitation.created_at)
+        )
+        return (await self.session.execute(statement)).all()
+
+    async def one_of_user(self, invitation_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Invitation, Tenant] | None:
+        statement = (
+            select(Invitation, Tenant)
+            .join(Tenant, Tenant.id == Invitation.tenant_id)
+            .where(Invitation.id == invitation_id, Invitation.user_id == user_id)
+            .with_for_update(of=Invitation)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return (row[0], row[1]) if row is not None else None
+
+    async def joining_on_sign_in(self, user_id: uuid.UUID) -> Sequence[Invitation]:
+        statement = (
+            select(Invitation)
+            .where(Invitation.user_id == user_id, Invitation.joins_on_sign_in.is_(True))
+            .with_for_update()
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def delete(self, invitation: Invitation) -> None:
+        await self.session.delete(invitation)
+        await self.session.flush()
 
 
 class ApiKeyRepository(TenantScopedRepository[ApiKey]):

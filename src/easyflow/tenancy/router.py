@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from easyflow.kit.schemas import Page
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import Admin, AppSettings, CurrentPrincipal, Session, Viewer
-from easyflow.tenancy.service import ApiKeyService, AuthService, MemberService, TenantService
+from easyflow.tenancy.service import ApiKeyService, AuthService, InvitationService, MemberService, TenantService
 
 router = APIRouter(prefix="/api/v1")
 
@@ -90,10 +90,13 @@ async def list_users(
     return Page(items=items, total=total)
 
 
-@router.post("/users", tags=["users"], status_code=status.HTTP_201_CREATED)
-async def add_user(body: schemas.MemberCreate, principal: Admin, session: Session) -> schemas.MemberRead:
-    """Create a user with a password, or add an existing user (no password) to this tenant."""
-    return await MemberService(session, principal).add(body)
+@router.post("/users", tags=["users"], status_code=status.HTTP_202_ACCEPTED)
+async def add_user(body: schemas.MemberCreate, principal: Admin, session: Session) -> schemas.MemberInvited:
+    """Invite someone by e-mail. An address without an account gets one with `password`, and joins this
+    tenant when it first signs in; an existing account is invited (its password is never changed) and joins
+    when its owner accepts (`POST /api/v1/invitations/{id}/accept`). The answer is the same in both cases,
+    so it does not tell whether the address has an account."""
+    return await MemberService(session, principal).invite(body)
 
 
 @router.get("/users/{user_id}", tags=["users"])
@@ -113,6 +116,27 @@ async def update_user(
 async def remove_user(user_id: uuid.UUID, principal: Admin, session: Session) -> Response:
     """Remove a member from this tenant and sign them out of it (the account itself stays)."""
     await MemberService(session, principal).remove(user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/invitations", tags=["invitations"])
+async def list_invitations(principal: CurrentPrincipal, session: Session) -> list[schemas.InvitationRead]:
+    """The signed-in person's invitations to join other tenants (access tokens only; 403 for API keys)."""
+    return await InvitationService(session).list(principal)
+
+
+@router.post("/invitations/{invitation_id}/accept", tags=["invitations"])
+async def accept_invitation(
+    invitation_id: uuid.UUID, principal: CurrentPrincipal, session: Session
+) -> schemas.MembershipRead:
+    """Join the inviting tenant with the role offered; sign in to it with `tenant_id` at /auth/login."""
+    return await InvitationService(session).accept(principal, invitation_id)
+
+
+@router.delete("/invitations/{invitation_id}", tags=["invitations"], status_code=status.HTTP_204_NO_CONTENT)
+async def decline_invitation(invitation_id: uuid.UUID, principal: CurrentPrincipal, session: Session) -> Response:
+    """Decline: the invitation is deleted."""
+    await InvitationService(session).decline(principal, invitation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -84,9 +84,26 @@ class MemberCreate(StrictInput):
     email: EmailStr
     name: Annotated[str, Field(max_length=200)] = ""
     password: Password | None = Field(
-        default=None, description="Required for a new user; omit it to add an existing user to this tenant."
+        default=None,
+        description="The password of the account when the address has none yet; ignored for an existing account "
+        "(that person is invited and keeps their own).",
     )
     role: Role = Role.operator
+
+
+class MemberInvited(Output):
+    """The same answer whether or not the address has an account, so it reveals nothing about that."""
+
+    email: str
+    role: Role
+
+
+class InvitationRead(Output):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    tenant_name: str
+    role: Role
+    invited_at: datetime
 
 
 class MemberUpdate(StrictInput):

@@ -24,13 +24,15 @@ from easyflow.kit.security import (
     split_token,
     verify_password,
 )
-from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
+from easyflow.models.tenancy import ApiKey, Invitation, Membership, RefreshToken, Role, Tenant, User
 from easyflow.tenancy import schemas
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.ratelimit import LoginRateLimiter
 from easyflow.tenancy.repository import (
     ApiKeyDirectory,
     ApiKeyRepository,
+    InvitationDirectory,
+    InvitationRepository,
     MemberAccess,
     MembershipDirectory,
     MembershipRepository,
@@ -103,6 +105,7 @@ class AuthService:
         password_ok = verify_password(user.password_hash if user else None, request.password)
         if user is None or not password_ok or not user.is_active:
             raise Unauthorized("Wrong email or password.")
+        await InvitationService(self.session).accept_on_sign_in(user.id)
         memberships = await MembershipDirectory(self.session).of_user(user.id)
         chosen = next(
             (m for m, _ in memberships if request.tenant_id in (None, m.tenant_id)),
@@ -279,7 +282,47 @@ class MemberService:
         membership, user = await self._member(user_id)
         return _member(membership, user)
 
+    async def invite(self, request: schemas.MemberCreate) -> schemas.MemberInvited:
+        """Ask `request.email` to join with a role. A new address gets an account with the given password
+        that joins on its first sign-in; an existing account is invited and joins only if its owner accepts.
+        The answer is the same either way, so it tells nothing about which addresses have accounts."""
+        self._may_grant(request.role)
+        # Hashed whether or not it is used, so both answers take as long.
+        password_hash = hash_password(request.password) if request.password is not None else None
+        users = UserRepository(self.session)
+        user = await users.get_by_email(request.email)
+        joins_on_sign_in = user is None
+        if user is None and password_hash is not None:
+            user = await users.add(User(email=request.email, name=request.name, password_hash=password_hash))
+        if user is not None:
+            if await self.memberships.for_user(user.id) is not None:  # the tenant's own members are no secret
+                raise Conflict("This user is already a member of the tenant.")
+            await self._invite(user.id, request.role, joins_on_sign_in=joins_on_sign_in)
+        return schemas.MemberInvited(email=request.email.lower(), role=request.role)
+
+    async def _invite(self, user_id: uuid.UUID, role: Role, *, joins_on_sign_in: bool) -> None:
+        invitations = InvitationRepository(self.session, self.principal.tenant_id)
+        invitation = await invitations.for_user(user_id)
+        if invitation is not None:
+            invitation.role = role
+            await self.session.flush()
+            return
+        try:
+            async with self.session.begin_nested():
+                await invitations.add(
+                    Invitation(
+                        user_id=user_id,
+                        role=role,
+                        joins_on_sign_in=joins_on_sign_in,
+                        invited_by=self.principal.user_id,
+                    )
+                )
+        except IntegrityError:
+            pass  # invited by a concurrent request a moment ago: the invitation stands either way
+
     async def add(self, request: schemas.MemberCreate) -> schemas.MemberRead:
+        """Make the user a member at once (creating the account if needed): for the platform's operator
+        (`easyflow user add`), never for a tenant admin, who can only invite."""
         self._may_grant(request.role)
         users = UserRepository(self.session)
         user = await users.get_by_email(request.email)
@@ -342,6 +385,72 @@ class MemberService:
     def _may_change(self, membership: Membership) -> None:
         if membership.role == Role.owner and self.principal.role != Role.owner:
             raise Forbidden("Only an owner can change or remove an owner.")
+
+
+class InvitationService:
+    """The invited person's side: see the invitations addressed to them, accept or decline them. Each read
+    crosses tenants (system scope) but is always filtered by the person's own user id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.invitations = InvitationDirectory(session)
+
+    async def list(self, principal: Principal) -> list[schemas.InvitationRead]:
+        user_id = _signed_in_user(principal)
+        await enter_system_scope(self.session)
+        rows = await self.invitations.of_user(user_id)
+        await scope_to_tenant(self.session, principal.tenant_id)
+        return [_invitation(invitation, tenant) for invitation, tenant in rows]
+
+    async def accept(self, principal: Principal, invitation_id: uuid.UUID) -> schemas.MembershipRead:
+        user_id = _signed_in_user(principal)
+        await enter_system_scope(self.session)
+        invitation, tenant = await self._find(invitation_id, user_id)
+        membership = await self._join(invitation)
+        await scope_to_tenant(self.session, principal.tenant_id)
+        return schemas.MembershipRead(tenant_id=tenant.id, tenant_name=tenant.name, role=membership.role)
+
+    async def decline(self, principal: Principal, invitation_id: uuid.UUID) -> None:
+        user_id = _signed_in_user(principal)
+        await enter_system_scope(self.session)
+        invitation, _ = await self._find(invitation_id, user_id)
+        await self.invitations.delete(invitation)
+        await scope_to_tenant(self.session, principal.tenant_id)
+
+    async def accept_on_sign_in(self, user_id: uuid.UUID) -> None:
+        """Join the tenants whose invitation created this account (the caller is in system scope)."""
+        for invitation in await self.invitations.joining_on_sign_in(user_id):
+            await self._join(invitation)
+
+    async def _find(self, invitation_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Invitation, Tenant]:
+        found = await self.invitations.one_of_user(invitation_id, user_id)
+        if found is None:  # someone else's invitation is as unknown as one that never existed
+            raise NotFound("No such invitation for you.")
+        return found
+
+    async def _join(self, invitation: Invitation) -> Membership:
+        memberships = MembershipRepository(self.session, invitation.tenant_id)
+        membership = await memberships.for_user(invitation.user_id) or await memberships.add(
+            Membership(user_id=invitation.user_id, role=invitation.role)
+        )
+        await self.invitations.delete(invitation)
+        return membership
+
+
+def _signed_in_user(principal: Principal) -> uuid.UUID:
+    if principal.user_id is None:
+        raise Forbidden("Invitations belong to a person: sign in (POST /api/v1/auth/login), not an API key.")
+    return principal.user_id
+
+
+def _invitation(invitation: Invitation, tenant: Tenant) -> schemas.InvitationRead:
+    return schemas.InvitationRead(
+        id=invitation.id,
+        tenant_id=tenant.id,
+        tenant_name=tenant.name,
+        role=invitation.role,
+        invited_at=invitation.created_at,
+    )
 
 
 def _member(membership: Membership, user: User) -> schemas.MemberRead:
