@@ -17,12 +17,45 @@ from tests.conftest import TenantFixture
 TENANT_TABLES = ["memberships", "api_keys", "refresh_tokens"]
 
 
-async def test_the_app_connects_as_a_role_that_cannot_bypass_rls(session: AsyncSession) -> None:
+async def test_the_app_logs_in_as_a_role_that_cannot_bypass_rls_even_after_reset_role(session: AsyncSession) -> None:
+    """Not a superuser switched by SET ROLE (which injected SQL could RESET): the login itself is bound."""
+    await session.execute(text("RESET ROLE"))
     row = (
-        await session.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"))
+        await session.execute(
+            text(
+                "SELECT session_user, current_user, rolsuper, rolbypassrls,"
+                " pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE relname = 'api_keys'), 'MEMBER')"
+                " FROM pg_roles WHERE rolname = session_user"
+            )
+        )
     ).one()
-    assert (await session.execute(text("SELECT current_user"))).scalar_one() == "easyflow_app"
-    assert row == (False, False)
+    assert row == ("easyflow_app", "easyflow_app", False, False, False)
+
+
+async def test_every_table_with_a_tenant_id_is_behind_the_same_forced_policy(session: AsyncSession) -> None:
+    """The data-level tests below prove the policy on a few tables; this proves every other tenant table
+    carries the very same policy, forced, so a table added without it fails here."""
+    rows = (
+        await session.execute(
+            text(
+                """
+SELECT c.table_name, k.relrowsecurity, k.relforcerowsecurity, p.qual, p.with_check
+FROM information_schema.columns c
+JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = to_regnamespace(current_schema())
+LEFT JOIN pg_policies p ON p.tablename = c.table_name AND p.schemaname = current_schema()
+                        AND p.policyname = 'tenant_isolation'
+WHERE c.table_schema = current_schema() AND c.column_name = 'tenant_id' AND k.relkind = 'r'
+ORDER BY c.table_name
+"""
+            )
+        )
+    ).all()
+    policies = {row.table_name: row for row in rows}
+    assert len(policies) >= 10, sorted(policies)
+    reference = policies["api_keys"]
+    for table, row in policies.items():
+        assert row.relrowsecurity and row.relforcerowsecurity, f"{table}: row-level security not forced"
+        assert row.qual == reference.qual and row.with_check == reference.with_check, f"{table}: another policy"
 
 
 @pytest.mark.parametrize("table", TENANT_TABLES)

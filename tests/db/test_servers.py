@@ -124,7 +124,12 @@ async def test_external_server_without_pgvector_runs_and_says_what_is_missing(
         assert found.json()["mode"] == "full-text"
         assert found.json()["items"][0]["text"] == "Да."
         assert ready.status_code == 200
-        assert ready.json()["checks"]["pgvector"] == "missing: full-text search only"
+        checks = ready.json()["checks"]
+        assert checks["pgvector"] == "missing: full-text search only"
         assert "no pgvector" in ready.json()["warnings"][0]
+        assert checks["server"] == "ok", "PostgreSQL 15 is the oldest supported"
+        # Logged in as the superuser (no EASYFLOW_DATABASE_APP_URL): served under SET ROLE, and said so.
+        assert checks["app_login"].startswith("bypasses row-level security")
+        assert any("EASYFLOW_DATABASE_APP_URL" in warning for warning in ready.json()["warnings"])
     finally:
         await database.close()

@@ -20,7 +20,16 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health")).json() == {"status": "ok"}
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "pgvector": "ok"}
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "migrations": "ok",
+        "server": "ok",
+        "pgvector": "ok",
+        "app_login": "ok",  # the app logs in as easyflow_app, which row-level security binds
+        "pg_trgm": "ok",
+        "btree_gist": "ok",
+    }
+    assert "warnings" not in ready.json(), "the embedded server lacks nothing"
 
 
 async def metrics_client(

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from easyflow.db.database import CONTRIB_EXTENSIONS, Capabilities
 from easyflow.db.migrate import head_revision
 from easyflow.observability.metrics import check_metrics_access
 
@@ -23,7 +24,9 @@ async def health() -> dict[str, str]:
 
 @router.get("/health/ready", responses={503: {"description": "Not ready; the body says which check failed."}})
 async def ready(request: Request) -> JSONResponse:
-    """Ready to serve: the database answers and its schema is at the latest migration."""
+    """Ready to serve: the database answers, is PostgreSQL 15 or newer, and its schema is at the latest
+    migration. Also says what the server lacks (pgvector 0.8.2+, pg_trgm, btree_gist) and whether the app's
+    login bypasses row-level security; those are warnings, not failures: the features that need them say so."""
     database = request.app.state.runtime.database
     checks: dict[str, Any] = {}
     try:
@@ -34,12 +37,28 @@ async def ready(request: Request) -> JSONResponse:
         checks["migrations"] = "ok" if current == expected else f"at {current}, expected {expected}"
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    checks["pgvector"] = "ok" if database.capabilities.pgvector else "missing: full-text search only"
-    is_ready = checks.get("database") == "ok" and checks.get("migrations") == "ok"
+    checks.update(capability_checks(database.capabilities))
+    is_ready = checks.get("database") == "ok" and checks.get("migrations") == "ok" and checks["server"] == "ok"
     body = {"status": "ready" if is_ready else "not ready", "checks": checks}
     if database.capabilities.warnings:
         body["warnings"] = database.capabilities.warnings
     return JSONResponse(body, status_code=200 if is_ready else 503)
+
+
+def capability_checks(capabilities: Capabilities) -> dict[str, str]:
+    """One line per requirement of the server: "ok", or what is wrong in a few words."""
+    checks = {
+        "server": "ok" if capabilities.server_supported else f"PostgreSQL {capabilities.server_version}: needs 15+",
+        "pgvector": "ok",
+        "app_login": "ok" if not capabilities.bypasses_rls else "bypasses row-level security: see warnings",
+    }
+    if not capabilities.pgvector:
+        checks["pgvector"] = "missing: full-text search only"
+    elif not capabilities.pgvector_current:
+        checks["pgvector"] = f"{capabilities.pgvector_version}: older than 0.8.2, upgrade it"
+    for extension in CONTRIB_EXTENSIONS:
+        checks[extension] = "ok" if extension in capabilities.extensions else "missing: see warnings"
+    return checks
 
 
 @router.get("/metrics", include_in_schema=False)
