@@ -48,14 +48,14 @@ def test_migrate_tenant_user_and_key_commands(cli_env: dict[str, str]) -> None:
         "--owner-email",
         "boss@example.com",
         "--owner-password",
-        "boss-password",
+        "boss-lotus-garden",
         "--json",
     )
     assert created.returncode == 0, created.stderr
     tenant = json.loads(created.stdout)
     assert set(tenant) == {"tenant_id", "api_key"}
     assert tenant["api_key"].startswith("ef_")
-    assert "boss-password" not in created.stderr and tenant["api_key"] not in created.stderr
+    assert "boss-lotus-garden" not in created.stderr and tenant["api_key"] not in created.stderr
 
     added = run(
         cli_env,
@@ -66,7 +66,7 @@ def test_migrate_tenant_user_and_key_commands(cli_env: dict[str, str]) -> None:
         "--email",
         "op@example.com",
         "--password",
-        "op-password",
+        "op-viewer-garden",
         "--role",
         "viewer",
         "--json",
@@ -103,7 +103,7 @@ def test_serve_answers_real_http_and_stops_on_sigterm(cli_env: dict[str, str]) -
             "--owner-email",
             "s@example.com",
             "--owner-password",
-            "s-password",
+            "serve-lotus-garden",
             "--json",
         ).stdout
     )
@@ -146,7 +146,7 @@ def test_demo_is_ready_within_30_seconds_on_the_embedded_database(server_folder:
         assert response.status_code == 200
         assert response.json()["name"] == "Салон «Демо»"
         login = httpx.post(
-            f"{base}/api/v1/auth/login", json={"email": "demo-owner@example.com", "password": "demo-password"}
+            f"{base}/api/v1/auth/login", json={"email": "demo-owner@example.com", "password": "demo-lotos-garden"}
         )
         assert login.status_code == 200
         assert f"{base}/demo/shop" in banner
@@ -199,7 +199,7 @@ def test_kb_import_and_search_with_the_local_embedding_model(cli_env: dict[str, 
             "--owner-email",
             "kb@example.com",
             "--owner-password",
-            "kb-password",
+            "kb-lotus-garden",
             "--json",
         ).stdout
     )
@@ -245,7 +245,7 @@ def test_per_address_limits_count_forwarded_clients_only_behind_trusted_proxies(
         "--owner-email",
         "p@example.com",
         "--owner-password",
-        "pw-123456",
+        "pw-lotus-garden",
         "--json",
     )
     api_key = json.loads(created.stdout)["api_key"]

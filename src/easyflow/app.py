@@ -82,7 +82,10 @@ def create_app(
     app.state.metrics = metrics
     app.state.widget_limits = WidgetLimits(settings)
     app.state.login_limiter = LoginRateLimiter.from_settings(
-        settings.redis_url, settings.login_rate_limit_per_account, settings.login_rate_limit_per_ip
+        settings.redis_url,
+        per_account_and_ip=settings.login_rate_limit_per_account_and_ip,
+        per_account=settings.login_rate_limit_per_account,
+        per_ip=settings.login_rate_limit_per_ip,
     )
     if runtime is not None:
         app.state.runtime = runtime

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from easyflow.config import Settings, get_settings
 from easyflow.db import migrate as migrations
@@ -75,6 +76,14 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
 def _fail(message: str, error: Exception) -> NoReturn:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=1) from error
+
+
+def _member_request(**fields: Any) -> schemas.MemberCreate:
+    """The request as the API would validate it (e.g. a guessable password), refused with its reasons."""
+    try:
+        return schemas.MemberCreate(**fields)
+    except ValidationError as error:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()), error)
 
 
 def _resolve(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
@@ -274,11 +283,13 @@ def worker(
 def tenant_create(
     name: Annotated[str, typer.Option(help="The business's name.")],
     owner_email: Annotated[str, typer.Option(help="The owner's email (an existing user keeps their password).")],
-    owner_password: Annotated[str, typer.Option(help="The owner's password (at least 8 characters).")],
+    owner_password: Annotated[
+        str, typer.Option(help="The owner's password (at least 10 characters, not a common or guessable one).")
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """Create a tenant with its owner and print its id and a first API key."""
-    owner = schemas.MemberCreate(email=owner_email, password=owner_password, role=Role.owner)
+    owner = _member_request(email=owner_email, password=owner_password, role=Role.owner)
 
     async def work(database: Database) -> dict[str, str]:
         async with database.session() as session, session.begin():
@@ -307,7 +318,7 @@ def user_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a user to a tenant (creating the account when it does not exist)."""
-    request = schemas.MemberCreate(email=email, password=password, role=role, name=name)
+    request = _member_request(email=email, password=password, role=role, name=name)
 
     async def work(database: Database) -> schemas.MemberRead:
         async with database.session() as session, session.begin():

@@ -53,7 +53,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    login_rate_limit_per_account: str = "10/minute"
+    login_rate_limit_per_account_and_ip: str = Field(
+        default="10/minute", description="Sign-in attempts for one account from one client address."
+    )
+    login_rate_limit_per_account: str = Field(
+        default="100/minute",
+        description="Sign-in attempts for one account from all addresses together: a higher ceiling, so a "
+        "stranger's failed guesses from a few addresses cannot lock the account owner out.",
+    )
     login_rate_limit_per_ip: str = "30/minute"
     widget_messages_per_visitor: str = Field(
         default="20/minute", description="Messages and files one widget visitor may send (limits syntax)."

@@ -24,7 +24,7 @@ from easyflow.tenancy.repository import MembershipDirectory, UserRepository
 from easyflow.tenancy.service import ApiKeyService, TenantService
 
 DEMO_EMAIL = "demo-owner@example.com"
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "demo-lotos-garden"
 DEMO_TENANT_NAME = "Салон «Демо»"
 DEMO_WIDGET_NAME = "Demo shop widget"
 # What the demo shop's assistant knows (the offline answerer replies from these without any LLM).

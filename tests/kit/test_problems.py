@@ -45,9 +45,9 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, tenant_a: Tenant
     ("body", "field"),
     [
         ({"email": "someone@example.com", "password": 12345678, "role": "viewer"}, "password"),
-        ({"email": "not-an-email", "password": "long-enough"}, "email"),
-        ({"email": "x@example.com", "password": "long-enough", "role": "god"}, "role"),
-        ({"email": "x@example.com", "password": "long-enough", "is_superuser": True}, "is_superuser"),
+        ({"email": "not-an-email", "password": "tall-cedar-lantern"}, "email"),
+        ({"email": "x@example.com", "password": "tall-cedar-lantern", "role": "god"}, "role"),
+        ({"email": "x@example.com", "password": "tall-cedar-lantern", "is_superuser": True}, "is_superuser"),
         ({"email": "x@example.com", "password": "short"}, "password"),
         ([], "body"),
     ],
@@ -69,7 +69,7 @@ async def test_oversized_bodies_are_413_before_being_read(
 ) -> None:
     before = await member_emails(client, tenant_a)
     padding = "я" * settings.max_body_bytes
-    body = {"email": "big@example.com", "password": "long-enough", "name": padding}
+    body = {"email": "big@example.com", "password": "tall-cedar-lantern", "name": padding}
     response = await client.post("/api/v1/users", json=body, headers=tenant_a.headers)
     problem = assert_problem(response, 413)
     assert str(settings.max_body_bytes) in str(problem["detail"])
@@ -80,7 +80,7 @@ async def test_oversized_streamed_bodies_without_length_are_413(
     client: httpx.AsyncClient, tenant_a: TenantFixture, settings: Settings
 ) -> None:
     async def chunks():  # no Content-Length: the limit must count the bytes as they arrive
-        yield b'{"email": "big@example.com", "password": "long-enough", "name": "'
+        yield b'{"email": "big@example.com", "password": "tall-cedar-lantern", "name": "'
         for _ in range(settings.max_body_bytes // 65536 + 2):
             yield b"a" * 65536
         yield b'"}'

@@ -11,9 +11,13 @@ import httpx
 import jwt
 import pytest
 
+from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.db.database import Database
+from easyflow.kit.errors import RateLimited
 from easyflow.models.tenancy import Role
+from easyflow.runtime import Runtime
+from easyflow.tenancy.ratelimit import LoginRateLimiter
 from tests.conftest import TEST_SECRET_KEY, TenantFixture, make_member
 
 PROBLEM = "application/problem+json"
@@ -229,17 +233,36 @@ async def test_a_removed_member_loses_access_and_refresh(
     assert refreshed.status_code == 401
 
 
-async def test_login_is_rate_limited_per_account(
-    client: httpx.AsyncClient, tenant_a: TenantFixture, settings: Settings
+async def test_a_strangers_guesses_do_not_lock_the_owner_out(
+    settings: Settings, runtime: Runtime, tenant_a: TenantFixture
 ) -> None:
-    limit = int(settings.login_rate_limit_per_account.split("/")[0])
-    body = {"email": tenant_a.owner_email, "password": "wrong-password"}
-    statuses = [(await client.post("/api/v1/auth/login", json=body)).status_code for _ in range(limit)]
-    assert statuses == [401] * limit
-    blocked = await client.post("/api/v1/auth/login", json={**body, "password": tenant_a.owner_password})
-    assert blocked.status_code == 429
-    assert int(blocked.headers["retry-after"]) >= 1
-    assert blocked.headers["content-type"] == PROBLEM
+    app = create_app(settings, runtime=runtime)  # one app, so both clients share its limiter
+
+    def from_address(address: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url="http://t")
+
+    limit = int(settings.login_rate_limit_per_account_and_ip.split("/")[0])
+    wrong = {"email": tenant_a.owner_email, "password": "wrong-password"}
+    right = {"email": tenant_a.owner_email.upper(), "password": tenant_a.owner_password}
+    async with from_address("198.51.100.66") as stranger, from_address("203.0.113.20") as owner:
+        statuses = [(await stranger.post("/api/v1/auth/login", json=wrong)).status_code for _ in range(limit)]
+        assert statuses == [401] * limit
+        blocked = await stranger.post("/api/v1/auth/login", json=right)  # even the right password, from there
+        assert blocked.status_code == 429
+        assert int(blocked.headers["retry-after"]) >= 1
+        assert blocked.headers["content-type"] == PROBLEM
+        assert (await owner.post("/api/v1/auth/login", json=right)).status_code == 200
+
+
+async def test_guesses_spread_over_addresses_meet_the_account_ceiling() -> None:
+    limiter = LoginRateLimiter.from_settings(
+        None, per_account_and_ip="2/minute", per_account="5/minute", per_ip="9/minute"
+    )
+    for attempt in range(5):
+        await limiter.hit("Owner@Example.com", f"198.51.100.{attempt}")
+    with pytest.raises(RateLimited):
+        await limiter.hit("owner@example.com", "198.51.100.200")  # a fresh address, but the account is spent
+    await limiter.hit("someone-else@example.com", "198.51.100.200")  # other accounts are not affected
 
 
 async def test_login_is_rate_limited_per_ip(client: httpx.AsyncClient, settings: Settings) -> None:

@@ -24,8 +24,12 @@ def redis_url() -> str:
 
 async def test_two_processes_share_one_account_budget(redis_url: str) -> None:
     email = f"{uuid.uuid4().hex}@example.com"
-    first_api = LoginRateLimiter.from_settings(redis_url, "3/minute", "100/minute")
-    second_api = LoginRateLimiter.from_settings(redis_url, "3/minute", "100/minute")
+    first_api = LoginRateLimiter.from_settings(
+        redis_url, per_account_and_ip="9/minute", per_account="3/minute", per_ip="100/minute"
+    )
+    second_api = LoginRateLimiter.from_settings(
+        redis_url, per_account_and_ip="9/minute", per_account="3/minute", per_ip="100/minute"
+    )
     await first_api.hit(email, "198.51.100.1")
     await second_api.hit(email, "198.51.100.2")
     await first_api.hit(email, "198.51.100.3")
@@ -36,8 +40,12 @@ async def test_two_processes_share_one_account_budget(redis_url: str) -> None:
 
 async def test_memory_storage_is_per_process() -> None:
     email = f"{uuid.uuid4().hex}@example.com"
-    first_api = LoginRateLimiter.from_settings(None, "1/minute", "100/minute")
-    second_api = LoginRateLimiter.from_settings(None, "1/minute", "100/minute")
+    first_api = LoginRateLimiter.from_settings(
+        None, per_account_and_ip="1/minute", per_account="9/minute", per_ip="100/minute"
+    )
+    second_api = LoginRateLimiter.from_settings(
+        None, per_account_and_ip="1/minute", per_account="9/minute", per_ip="100/minute"
+    )
     await first_api.hit(email, "198.51.100.1")
     await second_api.hit(email, "198.51.100.1")
     with pytest.raises(RateLimited):

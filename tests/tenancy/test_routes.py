@@ -144,14 +144,21 @@ async def test_bad_tenant_settings_are_refused_and_nothing_changes(
 async def test_members_lifecycle(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
     created = await client.post(
         "/api/v1/users",
-        json={"email": "Operator@Example.com", "name": "Айгуль", "password": "operator-pass", "role": "operator"},
+        json={
+            "email": "Operator@Example.com",
+            "name": "Айгуль",
+            "password": "reception-tea-garden",
+            "role": "operator",
+        },
         headers=tenant_a.headers,
     )
     assert created.status_code == 202, created.text
     assert created.json() == {"email": "operator@example.com", "role": "operator"}
 
     # the new account joins on its first sign-in, with the password the admin chose
-    login = await client.post("/api/v1/auth/login", json={"email": "operator@example.com", "password": "operator-pass"})
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "operator@example.com", "password": "reception-tea-garden"}
+    )
     assert login.json()["role"] == "operator"
     members = (await client.get("/api/v1/users", headers=tenant_a.headers)).json()["items"]
     member = next(m for m in members if m["email"] == "operator@example.com")
@@ -178,7 +185,9 @@ async def test_only_owners_touch_owners_and_the_last_owner_stays(
     assert (await client.patch(owner_url, json={"role": "viewer"}, headers=admin)).status_code == 403
     assert (await client.delete(owner_url, headers=admin)).status_code == 403
     make_owner = await client.post(
-        "/api/v1/users", json={"email": "x@example.com", "password": "12345678", "role": "owner"}, headers=admin
+        "/api/v1/users",
+        json={"email": "x@example.com", "password": "owner-by-surprise", "role": "owner"},
+        headers=admin,
     )
     assert make_owner.status_code == 403
 

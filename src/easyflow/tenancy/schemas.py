@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AnyHttpUrl, EmailStr, Field, field_validator
+from pydantic import AnyHttpUrl, EmailStr, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from easyflow.kit.schemas import Output, StrictInput
 from easyflow.models.tenancy import Role
+from easyflow.tenancy.passwords import MIN_LENGTH, password_weakness
 
-Password = Annotated[str, Field(min_length=8, max_length=256)]
+NewPassword = Annotated[str, Field(min_length=MIN_LENGTH, max_length=256)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Language = Literal["ru", "en", "ky", "kk"]
 
@@ -83,12 +85,22 @@ class TenantUpdate(StrictInput):
 class MemberCreate(StrictInput):
     email: EmailStr
     name: Annotated[str, Field(max_length=200)] = ""
-    password: Password | None = Field(
+    password: NewPassword | None = Field(
         default=None,
-        description="The password of the account when the address has none yet; ignored for an existing account "
-        "(that person is invited and keeps their own).",
+        description=f"The password of the account when the address has none yet; ignored for an existing account "
+        f"(that person is invited and keeps their own). At least {MIN_LENGTH} characters and not easy to guess: "
+        "common passwords, words and keyboard patterns are refused (422 says why).",
     )
     role: Role = Role.operator
+
+    @field_validator("password")
+    @classmethod
+    def _hard_to_guess(cls, password: str | None, info: ValidationInfo) -> str | None:
+        if password is not None:
+            known = [info.data.get("email", ""), info.data.get("name", "")]
+            if weakness := password_weakness(password, [value for value in known if value]):
+                raise PydanticCustomError("password_too_weak", "{reason}", {"reason": weakness})
+        return password
 
 
 class MemberInvited(Output):
