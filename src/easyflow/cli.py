@@ -227,14 +227,14 @@ def worker(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            help="Conversation jobs (replies, deliveries) run at once [default: EASYFLOW_WORKER_CONCURRENCY].", min=1
+            help="Conversation jobs (replies, deliveries) run at once (default: EASYFLOW_WORKER_CONCURRENCY).", min=1
         ),
     ] = None,
     ingestion_concurrency: Annotated[
         int | None,
         typer.Option(
             help="Knowledge-base jobs run at once, in slots of their own "
-            "[default: EASYFLOW_WORKER_INGESTION_CONCURRENCY].",
+            "(default: EASYFLOW_WORKER_INGESTION_CONCURRENCY).",
             min=1,
         ),
     ] = None,
