@@ -19,10 +19,11 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNet
 from easyflow.channels.repository import ChannelRepository
 from easyflow.channels.service import credentials_of
 from easyflow.channels.telegram import bot_for
-from easyflow.conversations.files import OPAQUE, sniff_content_type
+from easyflow.conversations.files import sniff_content_type
 from easyflow.conversations.repository import ConversationFileRepository, ConversationRepository, MessageRepository
 from easyflow.conversations.service import AWAITING_FILE
 from easyflow.db.session import scope_to_tenant
+from easyflow.kit.filetypes import OPAQUE
 from easyflow.kit.jobs import job
 from easyflow.models.conversations import ConversationFile
 

@@ -3,27 +3,16 @@ pictures, PDF and plain text are recognised; anything else is kept, if at all, a
 
 from __future__ import annotations
 
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png", "image"),
-    (b"\xff\xd8\xff", "image/jpeg", "image"),
-    (b"GIF87a", "image/gif", "image"),
-    (b"GIF89a", "image/gif", "image"),
-    (b"%PDF-", "application/pdf", "document"),
-)
-OPAQUE = "application/octet-stream"
+from easyflow.kit.filetypes import binary_type, decode_text
+
+ATTACHMENT_KINDS = ("image", "document")
 
 
 def sniff_content_type(data: bytes) -> tuple[str, str] | None:
-    """(content type, kind: image or document), or None for anything not recognised."""
-    for signature, content_type, kind in _SIGNATURES:
-        if data.startswith(signature):
-            return content_type, kind
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp", "image"
-    if data and b"\x00" not in data[:8192]:
-        try:
-            data.decode("utf-8")
-            return "text/plain", "document"
-        except UnicodeDecodeError:
-            pass
+    """(content type, kind: image or document), or None for anything else (archives, executables, unknown)."""
+    recognised = binary_type(data)
+    if recognised is not None:
+        return (recognised.content_type, recognised.kind) if recognised.kind in ATTACHMENT_KINDS else None
+    if data and decode_text(data) is not None:
+        return "text/plain", "document"
     return None

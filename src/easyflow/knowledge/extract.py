@@ -12,6 +12,8 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
+from easyflow.kit.filetypes import binary_type, decode_text
+
 MAX_PAGES = 2000
 MAX_TEXT_CHARS = 5_000_000
 MAX_ZIP_UNCOMPRESSED = 100 * 1024 * 1024
@@ -43,28 +45,16 @@ class Extracted:
     pages: int
 
 
-_BINARY_SIGNATURES = {
-    b"\x7fELF": "an executable (ELF)",
-    b"MZ": "a Windows executable",
-    b"\xca\xfe\xba\xbe": "an executable (Mach-O)",
-    b"\xcf\xfa\xed\xfe": "an executable (Mach-O)",
-    b"#!": "a script",
-    b"\x1f\x8b": "a gzip archive",
-    b"Rar!": "a RAR archive",
-    b"7z\xbc\xaf": "a 7-Zip archive",
-    b"\x89PNG": "an image",
-    b"\xff\xd8\xff": "an image",
-    b"GIF8": "an image",
-}
 _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<h[1-6]|<p[\s>]|<div)", re.IGNORECASE)
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
 
 
 def sniff(data: bytes) -> str:
     """'pdf', 'docx', 'html', 'markdown' or 'text', from the bytes; UnsupportedFile otherwise."""
-    if data.startswith(b"%PDF-"):
+    recognised = binary_type(data)
+    if recognised is not None and recognised.content_type == "application/pdf":
         return "pdf"
-    if data.startswith(b"PK\x03\x04"):
+    if recognised is not None and recognised.content_type == "application/zip":
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 if "word/document.xml" in archive.namelist():
@@ -72,28 +62,14 @@ def sniff(data: bytes) -> str:
         except zipfile.BadZipFile as error:
             raise UnsupportedFile("The file looks like a ZIP archive but is damaged.") from error
         raise UnsupportedFile("ZIP archives are not read; upload PDF, DOCX, TXT, Markdown or HTML.")
-    for signature, what in _BINARY_SIGNATURES.items():
-        if data.startswith(signature):
-            raise UnsupportedFile(f"The file is {what}; upload PDF, DOCX, TXT, Markdown or HTML.")
-    text = _decode_text(data)
+    if recognised is not None:
+        raise UnsupportedFile(f"The file is {recognised.described}; upload PDF, DOCX, TXT, Markdown or HTML.")
+    text = decode_text(data)
     if text is None:
         raise UnsupportedFile("The file is neither a document nor UTF-8 text; upload PDF, DOCX, TXT, Markdown or HTML.")
     if _HTML_START.match(data[:2048].lstrip(b"\xef\xbb\xbf")):
         return "html"
     return "markdown" if _MARKDOWN_HEADING.search(text) else "text"
-
-
-def _decode_text(data: bytes) -> str | None:
-    if b"\x00" in data[:8192]:
-        return None
-    for encoding in ("utf-8-sig", "cp1251"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-        return text if controls == 0 else None
-    return None
 
 
 def extract(data: bytes, kind: str, filename: str) -> Extracted:
@@ -195,7 +171,7 @@ def _html(data: bytes, filename: str) -> Extracted:
 
 
 def _markdown(data: bytes, filename: str) -> Extracted:
-    text = _decode_text(data) or ""
+    text = decode_text(data) or ""
     sections = [Section([])]
     paragraph: list[str] = []
 
@@ -230,7 +206,7 @@ def _plain_markdown(text: str) -> str:
 
 
 def _plain(data: bytes, filename: str) -> Extracted:
-    text = _decode_text(data) or ""
+    text = decode_text(data) or ""
     sections = [Section([])]
     for block in re.split(r"\n\s*\n", text):
         lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
