@@ -65,7 +65,11 @@ def _conninfo(url: str) -> str:
 
 def catalogue(url: str) -> dict[str, set[tuple[object, ...]]]:
     with psycopg.connect(_conninfo(url)) as conn:
-        return {kind: {tuple(row) for row in conn.execute(query).fetchall()} for kind, query in CATALOGUE.items()}
+        return catalogue_of(conn)
+
+
+def catalogue_of(conn: psycopg.Connection) -> dict[str, set[tuple[object, ...]]]:
+    return {kind: {tuple(row) for row in conn.execute(query).fetchall()} for kind, query in CATALOGUE.items()}
 
 
 def recorded_version(url: str) -> str:
@@ -120,6 +124,27 @@ def test_migrated_queue_is_the_installed_procrastinate_schema(
 ) -> None:
     assert_same_catalogue(catalogue(database_url), procrastinate_catalogue)
     assert recorded_version(database_url) == job_queue_schema.installed_version()
+
+
+def test_the_comparison_sees_a_changed_function_and_a_new_column(
+    database_url: str, procrastinate_catalogue: dict[str, set[tuple[object, ...]]]
+) -> None:
+    """What a procrastinate migration typically does, done here by hand (rolled back): both are caught."""
+    with psycopg.connect(_conninfo(database_url)) as conn:
+        try:
+            conn.execute(
+                "CREATE OR REPLACE FUNCTION procrastinate_unlink_periodic_defers_v1() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END; $$"
+            )
+            conn.execute("ALTER TABLE procrastinate_jobs ADD COLUMN worker_hint text")
+            drifted = catalogue_of(conn)
+        finally:
+            conn.rollback()
+    with pytest.raises(AssertionError, match="columns differ"):
+        assert_same_catalogue(drifted, procrastinate_catalogue)
+    drifted["columns"] = procrastinate_catalogue["columns"]
+    with pytest.raises(AssertionError, match="functions differ"):
+        assert_same_catalogue(drifted, procrastinate_catalogue)
 
 
 def test_a_database_built_before_the_version_was_recorded_ends_up_identical(
