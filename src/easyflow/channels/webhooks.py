@@ -23,7 +23,6 @@ from easyflow.channels.telegram_files import FETCH_FILES_JOB, needs_fetching
 from easyflow.conversations.service import ChannelRef, Inbound, InboundService
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import NotFound, Unauthorized
-from easyflow.kit.jobs import defer
 from easyflow.kit.security import constant_time_equals
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 
@@ -52,15 +51,6 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
     if inbound is None or channel.status == ChannelStatus.paused:
         return None
 
-    async def fetch_files_first(conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        await defer(
-            session,
-            FETCH_FILES_JOB,
-            tenant_id=str(channel.tenant_id),
-            conversation_id=str(conversation_id),
-            message_id=str(message_id),
-        )
-
     await InboundService(session, channel.tenant_id).accept(
         ChannelRef(type=TELEGRAM, key=str(channel.id)),
         Inbound(
@@ -73,7 +63,7 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
             assistant_id=channel.assistant_id,
         ),
         # Photos and documents are fetched before the reply, so the assistant can be shown them.
-        before_reply=fetch_files_first if needs_fetching(inbound["attachments"]) else None,
+        jobs_first=(FETCH_FILES_JOB,) if needs_fetching(inbound["attachments"]) else (),
     )
     return inbound["callback_query_id"]
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from easyflow.kit.repository import TenantScopedRepository
@@ -22,6 +24,77 @@ from easyflow.models.conversations import (
     Message,
     MessageRole,
 )
+
+# Stand for the ids only `easyflow_accept_message` learns, in the job and live-event templates it is given.
+CONVERSATION_SLOT = "{conversation_id}"
+MESSAGE_SLOT = "{message_id}"
+
+_ACCEPT = text(
+    "SELECT outcome, conversation_id, message_id FROM easyflow_accept_message(:tenant, :channel_type, :channel_key, "
+    ":identity_kind, :contact_external_id, :contact_name, :contact_phone, :text, :external_message_id, "
+    "CAST(:attachments AS jsonb), :assistant, :live_channel, :live_payload, CAST(:jobs AS jsonb))"
+)
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What `easyflow_accept_message` did: `accepted`, `duplicate` (the first message's ids), or
+    `no_assistant` (a new conversation needed an assistant the tenant does not have; no ids)."""
+
+    outcome: Literal["accepted", "duplicate", "no_assistant"]
+    conversation_id: uuid.UUID | None
+    message_id: uuid.UUID | None
+
+
+class InboundRepository:
+    """A customer's message accepted in one statement: dedupe, contact, open conversation, message, live
+    event and jobs (the SQL function of migration 20261126_accept_message)."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    async def accept(
+        self,
+        *,
+        channel_type: str,
+        channel_key: str,
+        identity_kind: str,
+        contact_external_id: str,
+        contact_name: str | None,
+        contact_phone: str | None,
+        text: str,
+        external_message_id: str,
+        attachments: list[dict[str, Any]],
+        assistant_id: uuid.UUID | None,
+        live_channel: str,
+        live_payload: str,
+        jobs: list[dict[str, Any]],
+    ) -> Acceptance:
+        """`live_payload` and the `jobs` (as `kit.jobs.deferral` gives them) may hold CONVERSATION_SLOT and
+        MESSAGE_SLOT, which the function replaces with the ids; the jobs are deferred in this order."""
+        row = (
+            await self.session.execute(
+                _ACCEPT,
+                {
+                    "tenant": self.tenant_id,
+                    "channel_type": channel_type,
+                    "channel_key": channel_key,
+                    "identity_kind": identity_kind,
+                    "contact_external_id": contact_external_id,
+                    "contact_name": contact_name,
+                    "contact_phone": contact_phone,
+                    "text": text,
+                    "external_message_id": external_message_id,
+                    "attachments": json.dumps(attachments),
+                    "assistant": assistant_id,
+                    "live_channel": live_channel,
+                    "live_payload": live_payload,
+                    "jobs": json.dumps(jobs),
+                },
+            )
+        ).one()
+        return Acceptance(row.outcome, row.conversation_id, row.message_id)
 
 
 class ContactRepository(TenantScopedRepository[Contact]):
@@ -38,18 +111,6 @@ class ContactRepository(TenantScopedRepository[Contact]):
             )
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
-
-    async def claim_identity(self, contact_id: uuid.UUID, kind: str, external_id: str) -> bool:
-        """Attach the identity to the contact; False when another contact got it first (a race)."""
-        statement = (
-            insert(ContactIdentity)
-            .values(
-                id=uuid.uuid4(), tenant_id=self.tenant_id, contact_id=contact_id, kind=kind, external_id=external_id
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "kind", "external_id"])
-            .returning(ContactIdentity.id)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
     async def identity_of(self, contact_id: uuid.UUID, kind: str) -> str | None:
         statement = select(ContactIdentity.external_id).where(
@@ -70,14 +131,6 @@ class ContactRepository(TenantScopedRepository[Contact]):
 class ConversationRepository(TenantScopedRepository[Conversation]):
     model = Conversation
 
-    async def open_for(self, contact_id: uuid.UUID, channel_key: str) -> Conversation | None:
-        statement = self.scoped().where(
-            Conversation.contact_id == contact_id,
-            Conversation.channel_key == channel_key,
-            Conversation.status == ConversationStatus.open,
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
     async def latest_for(self, contact_id: uuid.UUID, channel_key: str) -> Conversation | None:
         """The contact's most recent conversation through the channel, open or closed."""
         statement = (
@@ -88,31 +141,9 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def open_new(self, values: dict[str, Any]) -> uuid.UUID | None:
-        """Insert an open conversation; None when a concurrent request opened one first."""
-        statement = (
-            insert(Conversation)
-            .values(id=uuid.uuid4(), tenant_id=self.tenant_id, **values)
-            .on_conflict_do_nothing(
-                index_elements=["tenant_id", "contact_id", "channel_key"],
-                # A literal, not a bound parameter: once psycopg prepares the statement, PostgreSQL's generic
-                # plan cannot match a parameterised predicate to the partial unique index.
-                index_where=text("status = 'open'"),
-            )
-            .returning(Conversation.id)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
     async def get_for_update(self, conversation_id: uuid.UUID) -> Conversation | None:
         statement = self.scoped().where(Conversation.id == conversation_id).with_for_update()
         return (await self.session.execute(statement)).scalar_one_or_none()
-
-    async def touch(self, conversation_id: uuid.UUID, at: datetime) -> None:
-        await self.session.execute(
-            update(Conversation)
-            .where(Conversation.tenant_id == self.tenant_id, Conversation.id == conversation_id)
-            .values(last_activity_at=at)
-        )
 
     async def page(
         self, *, limit: int, offset: int, status: ConversationStatus | None, needs_human: bool | None
@@ -146,20 +177,6 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
 
 class MessageRepository(TenantScopedRepository[Message]):
     model = Message
-
-    async def insert_inbound(self, values: dict[str, Any]) -> uuid.UUID | None:
-        """Insert a customer's message; None when its dedupe key was seen before (a redelivery)."""
-        statement = (
-            insert(Message)
-            .values(id=uuid.uuid4(), tenant_id=self.tenant_id, role=MessageRole.contact, **values)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
-            .returning(Message.id)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
-    async def by_dedupe_key(self, dedupe_key: str) -> Message | None:
-        statement = self.scoped().where(Message.dedupe_key == dedupe_key)
-        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def unanswered(self, conversation_id: uuid.UUID) -> Sequence[Message]:
         statement = (

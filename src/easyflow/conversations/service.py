@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,16 +24,19 @@ from easyflow.channels.base import CHANNELS, LiveChannel, Outgoing, TypingChanne
 from easyflow.channels.repository import ChannelRepository
 from easyflow.conversations import schemas
 from easyflow.conversations.repository import (
+    CONVERSATION_SLOT,
+    MESSAGE_SLOT,
     ContactRepository,
     ConversationFileRepository,
     ConversationRepository,
+    InboundRepository,
     MessageRepository,
 )
 from easyflow.db.session import scope_to_tenant
 from easyflow.kit.errors import NotFound, Unprocessable
-from easyflow.kit.jobs import defer
+from easyflow.kit.jobs import defer, deferral
 from easyflow.knowledge.retrieval import Passage
-from easyflow.live.events import LiveEvent, watch_key
+from easyflow.live.events import LIVE_CHANNEL, LiveEvent, message_payload_template, watch_key
 from easyflow.live.publisher import DraftPublisher, publish
 from easyflow.live.repository import LiveRepository
 from easyflow.models.agents import Assistant, ModelProvider
@@ -75,9 +78,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-BeforeReply = Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]
-
-
 @dataclass(frozen=True)
 class ChannelRef:
     type: str
@@ -100,110 +100,38 @@ class InboundService:
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.session = session
         self.tenant_id = tenant_id
-        self.contacts = ContactRepository(session, tenant_id)
-        self.conversations = ConversationRepository(session, tenant_id)
-        self.messages = MessageRepository(session, tenant_id)
 
     async def accept(
-        self, channel: ChannelRef, inbound: Inbound, *, before_reply: BeforeReply | None = None
+        self, channel: ChannelRef, inbound: Inbound, *, jobs_first: Sequence[str] = ()
     ) -> schemas.AcceptedMessage:
         """Store the message and the job that will answer it; a redelivered message is acknowledged again.
-        `before_reply(conversation_id, message_id)` may queue work the reply must wait for (jobs holding the
-        conversation's lock run in the order they were queued)."""
-        dedupe_key = f"{channel.key}:{inbound.external_message_id}"
-        seen = await self.messages.by_dedupe_key(dedupe_key)
-        if seen is not None:
-            return schemas.AcceptedMessage(conversation_id=seen.conversation_id, message_id=seen.id, duplicate=True)
-
-        contact = await self._contact(inbound)
-        conversation_id = await self._open_conversation(contact, channel, inbound.assistant_id)
-        now = _now()
-        # Lock the conversation before the message takes its position: positions within a conversation then
-        # follow commit order, so a reader that has seen position N never later finds a smaller one appear.
-        await self.conversations.touch(conversation_id, now)
-        message_id = await self.messages.insert_inbound(
-            {
-                "conversation_id": conversation_id,
-                "text": inbound.text,
-                "attachments": inbound.attachments,
-                "buttons": [],
-                "citations": [],
-                "reply_to": [],
-                "delivery_status": DeliveryStatus.received,
-                "external_id": inbound.external_message_id,
-                "dedupe_key": dedupe_key,
-                "created_at": now,
-            }
-        )
-        if message_id is None:  # the same message raced in through another request and won
-            raced = await self.messages.by_dedupe_key(dedupe_key)
-            assert raced is not None
-            return schemas.AcceptedMessage(conversation_id=raced.conversation_id, message_id=raced.id, duplicate=True)
+        `jobs_first` names jobs the reply must wait for (each given the tenant, conversation and message
+        ids): they are queued before it under the conversation's lock, and such jobs run in queue order."""
+        ids = {"tenant_id": str(self.tenant_id), "conversation_id": CONVERSATION_SLOT}
+        jobs = [deferral(name, **ids, message_id=MESSAGE_SLOT) for name in jobs_first]
         watcher = watch_key(self.tenant_id, inbound.identity_kind, inbound.contact_external_id)
-        await LiveRepository(self.session).notify(LiveEvent(conversation_id, "message", watcher=watcher))
-        if before_reply is not None:
-            await before_reply(conversation_id, message_id)
-        await defer(self.session, REPLY_JOB, tenant_id=str(self.tenant_id), conversation_id=str(conversation_id))
-        return schemas.AcceptedMessage(conversation_id=conversation_id, message_id=message_id, duplicate=False)
-
-    async def _contact(self, inbound: Inbound) -> Contact:
-        contact = await self.contacts.by_identity(inbound.identity_kind, inbound.contact_external_id)
-        if contact is None:
-            async with self.session.begin_nested() as savepoint:
-                contact = await self.contacts.add(
-                    Contact(name=inbound.contact_name or "", phone=inbound.contact_phone, unreachable=False)
-                )
-                if not await self.contacts.claim_identity(
-                    contact.id, inbound.identity_kind, inbound.contact_external_id
-                ):
-                    await savepoint.rollback()
-                    contact = None
-            if contact is None:
-                contact = await self.contacts.by_identity(inbound.identity_kind, inbound.contact_external_id)
-                assert contact is not None
-            return contact
-        if inbound.contact_name and contact.name != inbound.contact_name:
-            contact.name = inbound.contact_name
-        if inbound.contact_phone and contact.phone != inbound.contact_phone:
-            contact.phone = inbound.contact_phone
-        return contact
-
-    async def _open_conversation(
-        self, contact: Contact, channel: ChannelRef, assistant_id: uuid.UUID | None
-    ) -> uuid.UUID:
-        existing = await self.conversations.open_for(contact.id, channel.key)
-        if existing is not None:
-            return existing.id
-        assistant = await self._assistant(assistant_id)
-        now = _now()
-        created = await self.conversations.open_new(
-            {
-                "contact_id": contact.id,
-                "channel_type": channel.type,
-                "channel_key": channel.key,
-                "assistant_id": assistant.id if assistant else None,
-                "status": ConversationStatus.open,
-                "needs_human": False,
-                "summary": "",
-                "summarized_up_to": 0,
-                "last_activity_at": now,
-                "created_at": now,
-            }
+        accepted = await InboundRepository(self.session, self.tenant_id).accept(
+            channel_type=channel.type,
+            channel_key=channel.key,
+            identity_kind=inbound.identity_kind,
+            contact_external_id=inbound.contact_external_id,
+            contact_name=inbound.contact_name,
+            contact_phone=inbound.contact_phone,
+            text=inbound.text,
+            external_message_id=inbound.external_message_id,
+            attachments=inbound.attachments,
+            assistant_id=inbound.assistant_id,
+            live_channel=LIVE_CHANNEL,
+            live_payload=message_payload_template(CONVERSATION_SLOT, watcher),
+            jobs=[*jobs, deferral(REPLY_JOB, **ids)],
         )
-        if created is not None:
-            return created
-        raced = await self.conversations.open_for(contact.id, channel.key)
-        assert raced is not None
-        return raced.id
-
-    async def _assistant(self, assistant_id: uuid.UUID | None) -> Assistant | None:
-        assistants = AssistantRepository(self.session, self.tenant_id)
-        if assistant_id is None:
-            return await assistants.default()
-        assistant = await assistants.get(assistant_id)
-        if assistant is None:
+        if accepted.conversation_id is None or accepted.message_id is None:
             raise Unprocessable("assistant_id: no such assistant in this tenant.")
-        return assistant
+        return schemas.AcceptedMessage(
+            conversation_id=accepted.conversation_id,
+            message_id=accepted.message_id,
+            duplicate=accepted.outcome == "duplicate",
+        )
 
 
 class ConversationQueries:

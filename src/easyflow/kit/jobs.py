@@ -79,6 +79,13 @@ async def defer(session: AsyncSession, name: str, **args: Any) -> int:
     ).defer_async(**args)
 
 
+def deferral(name: str, **args: Any) -> dict[str, Any]:
+    """Job `name` as SQL of ours defers it through `easyflow_defer_job`: the queue, task, lock and arguments
+    that `defer` hands procrastinate."""
+    spec = JOBS[name]
+    return {"queue": spec.queue, "task": name, "lock": spec.lock_for(args), "args": args}
+
+
 # Only builds jobs and hands them to the caller's connection: its pool is never opened.
 _DEFERRER = procrastinate.App(connector=procrastinate.PsycopgConnector())
 

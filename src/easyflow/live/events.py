@@ -37,10 +37,7 @@ class LiveEvent:
 
     def payload(self) -> str | None:
         """The NOTIFY payload, or None when it would be too large to send."""
-        fields = {"c": str(self.conversation_id), "k": self.kind, "t": self.text}
-        if self.watcher is not None:
-            fields["w"] = str(self.watcher)
-        encoded = json.dumps(fields, ensure_ascii=False)
+        encoded = _encode(str(self.conversation_id), self.kind, self.text, self.watcher)
         return encoded if len(encoded.encode()) <= MAX_PAYLOAD_BYTES else None
 
     @classmethod
@@ -54,3 +51,16 @@ class LiveEvent:
             return cls(uuid.UUID(raw["c"]), kind, str(raw.get("t", "")), watcher)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+def message_payload_template(conversation_slot: str, watcher: uuid.UUID) -> str:
+    """The payload of a customer's `message` event for SQL that learns the conversation's id itself
+    (`easyflow_accept_message`), which writes it in place of `conversation_slot`."""
+    return _encode(conversation_slot, "message", "", watcher)
+
+
+def _encode(conversation: str, kind: EventKind, text: str, watcher: uuid.UUID | None) -> str:
+    fields = {"c": conversation, "k": kind, "t": text}
+    if watcher is not None:
+        fields["w"] = str(watcher)
+    return json.dumps(fields, ensure_ascii=False)
