@@ -1,6 +1,6 @@
 """What request handlers and background jobs share in one process: settings, the database, the
-credential box, an HTTP client for outbound calls, the embedding model, the knowledge retriever and the
-live-event hub."""
+credential box, an HTTP client for outbound calls, the embedding model, the knowledge retriever, the
+live-event hub and the API key cache."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from easyflow.knowledge.embeddings import Embedder, build_embedder
 from easyflow.knowledge.retrieval import KnowledgeRetriever
 from easyflow.knowledge.search import KnowledgeSearch
 from easyflow.live.hub import LiveHub
+from easyflow.tenancy.keycache import ApiKeyCache
 
 OUTBOUND_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
@@ -29,12 +30,14 @@ class Runtime:
     embedder: Embedder | None
     retriever: KnowledgeRetriever
     live: LiveHub
+    api_keys: ApiKeyCache
     # Long-lived clients that channels keep per process (e.g. one Telegram session per bot), closed with it.
     clients: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings, database: Database) -> Runtime:
         http = httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT, follow_redirects=False)
+        live = LiveHub(database.url)
         embedder = build_embedder(settings, http) if database.capabilities.vector_columns else None
         return cls(
             settings=settings,
@@ -43,7 +46,8 @@ class Runtime:
             http=http,
             embedder=embedder,
             retriever=KnowledgeSearch(embedder, vectors_available=database.capabilities.vector_columns),
-            live=LiveHub(database.url),
+            live=live,
+            api_keys=ApiKeyCache(live),
         )
 
     async def close(self) -> None:

@@ -1,6 +1,7 @@
 """Fan live events out to the WebSocket sessions of this process: one LISTEN connection per process,
 opened when the first session subscribes, checked every LIVENESS_SECONDS and re-opened if it drops (every
-subscriber is then told to re-read, since events may have been missed meanwhile)."""
+subscriber is then told to re-read, since events may have been missed meanwhile). Other parts of the process
+hear their own channels on the same connection (`listen_to`), such as API key revocations."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import psycopg
 import structlog
@@ -72,12 +74,33 @@ class Subscription:
         return changed, moved, events
 
 
+@dataclass(frozen=True)
+class ChannelListener:
+    """Hears one NOTIFY channel: `heard(payload)` per notification, `reset()` whenever the LISTEN connection is
+    (re)opened, since anything sent while it was not listening is lost."""
+
+    heard: Callable[[str], None]
+    reset: Callable[[], None]
+
+
 class LiveHub:
     def __init__(self, database_url: str) -> None:
         self.conninfo = psycopg_conninfo(database_url)
         self.subscribers: dict[uuid.UUID, set[Subscription]] = {}
+        self.channels: dict[str, ChannelListener] = {}
         self._listening = asyncio.Event()
+        self._connected = False
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether the LISTEN connection is up now (notifications sent now will be heard)."""
+        return self._connected
+
+    def listen_to(self, channel: str, listener: ChannelListener) -> None:
+        """Also hear `channel` (before the hub first listens: channels are LISTENed when it connects)."""
+        assert self._task is None, "channels are added before the hub starts listening"
+        self.channels[channel] = listener
 
     @contextlib.asynccontextmanager
     async def subscribe(self, *keys: uuid.UUID) -> AsyncIterator[Subscription]:
@@ -86,7 +109,7 @@ class LiveHub:
         for key in keys:
             self.follow(subscription, key)
         try:
-            self._ensure_listening()
+            self.ensure_listening()
             await self._listening.wait()
             yield subscription
         finally:
@@ -105,7 +128,7 @@ class LiveHub:
             if not group:
                 del self.subscribers[key]
 
-    def _ensure_listening(self) -> None:
+    def ensure_listening(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._listen(), name="easyflow-live-hub")
 
@@ -133,22 +156,31 @@ class LiveHub:
                     keepalives_interval=10,
                     keepalives_count=3,
                 ) as connection:
-                    await connection.execute(f"LISTEN {LIVE_CHANNEL}")
+                    for channel in (LIVE_CHANNEL, *self.channels):
+                        await connection.execute(f"LISTEN {channel}")
                     if self._listening.is_set():  # a reconnect: what was sent meanwhile is unknown
                         for group in list(self.subscribers.values()):
                             for subscription in group:
                                 subscription.resync()
+                    for listener in self.channels.values():
+                        listener.reset()
+                    self._connected = True
                     self._listening.set()
                     delay = 0.2
                     while True:
                         async for notification in connection.notifies(timeout=LIVENESS_SECONDS):
-                            self.dispatch(notification.payload)
+                            if notification.channel == LIVE_CHANNEL:
+                                self.dispatch(notification.payload)
+                            else:
+                                self.channels[notification.channel].heard(notification.payload)
                         async with asyncio.timeout(LIVENESS_TIMEOUT_SECONDS):  # a dead connection raises or times out
                             await connection.execute("SELECT 1")
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.warning("live.listen_failed", error_type=type(error).__name__, retry_in=delay)
+            finally:
+                self._connected = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 

@@ -13,6 +13,7 @@ from easyflow.config import Settings
 from easyflow.db.session import session_in_transaction
 from easyflow.kit.errors import Unauthorized
 from easyflow.models.tenancy import Role
+from easyflow.tenancy.keycache import ApiKeyCache
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import AuthService
 
@@ -21,7 +22,9 @@ _bearer = HTTPBearer(auto_error=False, description="A tenant API key (`ef_…`) 
 Session = Annotated[AsyncSession, Depends(session_in_transaction, scope="function")]
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` in its thread pool,
+# a hand-off that cost more than the rest of the dependency on every request.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -29,14 +32,23 @@ def get_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
+async def api_key_cache(request: Request) -> ApiKeyCache:
+    cache: ApiKeyCache = request.app.state.runtime.api_keys
+    return cache
+
+
+KeyCache = Annotated[ApiKeyCache, Depends(api_key_cache)]
+
+
 async def current_principal(
     session: Session,
     settings: AppSettings,
+    key_cache: KeyCache,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("Authentication required: send `Authorization: Bearer <API key or access token>`.")
-    return await AuthService(session, settings).authenticate(credentials.credentials)
+    return await AuthService(session, settings).authenticate(credentials.credentials, key_cache)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.tenancy import ApiKey, Invitation, Membership, RefreshToken, Role, Tenant, User
+from easyflow.tenancy.keycache import KEYS_CHANNEL
 
 
 class TenantRepository:
@@ -173,6 +174,12 @@ class ApiKeyRepository(TenantScopedRepository[ApiKey]):
     async def count(self) -> int:
         statement = select(func.count()).select_from(ApiKey).where(ApiKey.tenant_id == self.tenant_id)
         return (await self.session.execute(statement)).scalar_one()
+
+    async def announce_revoked(self, prefix: str) -> None:
+        """Tell every process's key cache, once the transaction commits (never if it rolls back)."""
+        await self.session.execute(
+            text("SELECT pg_notify(:channel, :prefix)"), {"channel": KEYS_CHANNEL, "prefix": prefix}
+        )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from easyflow.kit.schemas import Page
 from easyflow.tenancy import schemas
-from easyflow.tenancy.auth import Admin, AppSettings, CurrentPrincipal, Session, Viewer
+from easyflow.tenancy.auth import Admin, AppSettings, CurrentPrincipal, KeyCache, Session, Viewer
 from easyflow.tenancy.service import ApiKeyService, AuthService, InvitationService, MemberService, TenantService
 
 router = APIRouter(prefix="/api/v1")
@@ -162,7 +162,9 @@ async def read_api_key(key_id: uuid.UUID, principal: Admin, session: Session) ->
 
 
 @router.delete("/api-keys/{key_id}", tags=["api keys"])
-async def revoke_api_key(key_id: uuid.UUID, principal: Admin, session: Session) -> schemas.ApiKeyRead:
+async def revoke_api_key(
+    key_id: uuid.UUID, principal: Admin, session: Session, key_cache: KeyCache
+) -> schemas.ApiKeyRead:
     """Revoke a key: it stops working at once and stays listed as revoked."""
-    key = await ApiKeyService(session, principal.tenant_id).revoke(key_id)
+    key = await ApiKeyService(session, principal.tenant_id).revoke(key_id, key_cache)
     return schemas.ApiKeyRead.model_validate(key)

@@ -26,6 +26,7 @@ from easyflow.kit.security import (
 )
 from easyflow.models.tenancy import ApiKey, Invitation, Membership, RefreshToken, Role, Tenant, User
 from easyflow.tenancy import schemas
+from easyflow.tenancy.keycache import ApiKeyCache, CachedKey
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.ratelimit import LoginRateLimiter
 from easyflow.tenancy.repository import (
@@ -68,25 +69,37 @@ class AuthService:
         self.session = session
         self.settings = settings
 
-    async def authenticate(self, credential: str) -> Principal:
+    async def authenticate(self, credential: str, key_cache: ApiKeyCache) -> Principal:
         """Resolve a bearer credential (API key or access token) and scope the transaction to its tenant."""
         if credential.startswith(API_KEY_KIND + "_"):
-            return await self._authenticate_api_key(credential)
+            return await self._authenticate_api_key(credential, key_cache)
         if looks_like_jwt(credential):
             return await self._authenticate_access_token(credential)
         raise Unauthorized("The bearer credential is neither an API key nor an access token.")
 
-    async def _authenticate_api_key(self, credential: str) -> Principal:
+    async def _authenticate_api_key(self, credential: str, key_cache: ApiKeyCache) -> Principal:
         parsed = split_token(credential, API_KEY_KIND)
-        keys = ApiKeyDirectory(self.session)
-        key = await keys.find_and_scope(parsed[0]) if parsed else None
-        if key is None or not constant_time_equals(key.key_hash, sha256_hex(credential)):
+        if parsed is None:
             raise Unauthorized("The API key is not valid.")
-        if key.revoked_at is not None:
-            raise Unauthorized("The API key has been revoked.")
+        prefix, keys = parsed[0], ApiKeyDirectory(self.session)
+        key = key_cache.get(prefix)
+        if key is not None:
+            if not constant_time_equals(key.key_hash, sha256_hex(credential)):
+                raise Unauthorized("The API key is not valid.")
+            await scope_to_tenant(self.session, key.tenant_id)
+        else:
+            generation = key_cache.generation
+            found = await keys.find_and_scope(prefix)
+            if found is None or not constant_time_equals(found.key_hash, sha256_hex(credential)):
+                raise Unauthorized("The API key is not valid.")
+            if found.revoked_at is not None:
+                raise Unauthorized("The API key has been revoked.")
+            key = CachedKey(found.id, found.tenant_id, found.key_hash, found.role, found.last_used_at)
+            key_cache.keep(prefix, key, generation)
         now = _now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             await keys.touch(key.id, now)
+            key.last_used_at = now
         return Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id)
 
     async def _authenticate_access_token(self, credential: str) -> Principal:
@@ -491,9 +504,12 @@ class ApiKeyService:
             raise NotFound("No such API key in this tenant.")
         return key
 
-    async def revoke(self, key_id: uuid.UUID) -> ApiKey:
+    async def revoke(self, key_id: uuid.UUID, key_cache: ApiKeyCache) -> ApiKey:
+        """Every process drops the key from its cache once this commits (NOTIFY); this one at once."""
         key = await self.get(key_id)
         if key.revoked_at is None:
             key.revoked_at = _now()
             await self.session.flush()
+            await self.keys.announce_revoked(key.prefix)
+            key_cache.forget(key.prefix)
         return key
