@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import httpx2
 import pytest
 
 from easyflow.kit import destinations
@@ -80,3 +81,72 @@ async def test_a_name_that_rebinds_to_a_private_address_is_refused(monkeypatch: 
 async def test_unresolvable_hosts_and_bad_ports_are_refused(url: str) -> None:
     with pytest.raises(Unprocessable, match="url:"):
         await check_public_destination(url, allow_private=False)
+
+
+def recording_transport(seen: list[httpx2.Request]) -> httpx2.MockTransport:
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"ok": True})
+
+    return httpx2.MockTransport(handle)
+
+
+def checked_client(inner: httpx2.AsyncBaseTransport, *, allow_private: bool = False) -> httpx2.AsyncClient:
+    transport = destinations.CheckedTransport(
+        allow_private=allow_private, field="model.base_url", setting="EASYFLOW_ALLOW_PRIVATE_MODEL_URLS", inner=inner
+    )
+    return httpx2.AsyncClient(transport=transport)
+
+
+async def test_a_library_clients_requests_go_to_the_checked_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        assert (host, port) == ("llm.example", 443)
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    monkeypatch.setattr(destinations, "_resolve", resolve)
+    seen: list[httpx2.Request] = []
+    async with checked_client(recording_transport(seen)) as client:
+        headers = {"Authorization": "Bearer sk-tenant"}
+        response = await client.post("https://llm.example/v1/chat/completions", json={}, headers=headers)
+    assert response.status_code == 200
+    [sent] = seen
+    assert str(sent.url) == "https://93.184.216.34/v1/chat/completions"
+    assert sent.headers["host"] == "llm.example"  # the server and TLS still see the name
+    assert sent.extensions["sni_hostname"] == "llm.example"
+    assert sent.headers["authorization"] == "Bearer sk-tenant"
+
+
+async def test_a_library_client_is_refused_once_the_name_rebinds(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter([["93.184.216.34"], ["10.0.0.7"]])
+
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address(a) for a in next(answers)]
+
+    monkeypatch.setattr(destinations, "_resolve", resolve)
+    seen: list[httpx2.Request] = []
+    async with checked_client(recording_transport(seen)) as client:
+        assert (await client.get("https://llm.example/v1/models")).status_code == 200
+        with pytest.raises(Unprocessable, match=r"model\.base_url: .*10\.0\.0\.7.*EASYFLOW_ALLOW_PRIVATE_MODEL_URLS"):
+            await client.get("https://llm.example/v1/models")
+    assert len(seen) == 1  # the second request never left
+
+
+async def test_a_library_client_may_reach_private_addresses_when_allowed() -> None:
+    seen: list[httpx2.Request] = []
+    async with checked_client(recording_transport(seen), allow_private=True) as client:
+        assert (await client.get("http://127.0.0.1:11434/v1/models")).status_code == 200
+    assert str(seen[0].url) == "http://127.0.0.1:11434/v1/models"
+
+
+async def test_a_library_client_falls_back_to_the_next_checked_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address("2606:4700::1111"), ipaddress.ip_address("1.1.1.1")]
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        if request.url.host == "2606:4700::1111":
+            raise httpx2.ConnectError("no IPv6 route", request=request)
+        return httpx2.Response(200, text=str(request.url))
+
+    monkeypatch.setattr(destinations, "_resolve", resolve)
+    async with checked_client(httpx2.MockTransport(handle)) as client:
+        assert (await client.get("http://llm.example:8080/v1/models")).text == "http://1.1.1.1:8080/v1/models"

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import pydantic_core
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent, RunContext
@@ -31,6 +32,7 @@ from pydantic_ai.settings import ModelSettings
 from easyflow.agents.answers import AssistantProfile, Citation, DraftSink, Reply, ReplyRequest, Turn, Usage
 from easyflow.agents.offline import Search
 from easyflow.agents.service import check_model_url
+from easyflow.kit.destinations import CheckedTransport
 from easyflow.knowledge.retrieval import Passage
 from easyflow.models.agents import ModelProvider
 
@@ -38,6 +40,8 @@ LANGUAGE_NAMES = {"ru": "Russian", "en": "English", "ky": "Kyrgyz", "kk": "Kazak
 CONTEXT_PASSAGES = 3
 # Pictures shown to the model with one reply (each costs input tokens, so a photo series is capped).
 MAX_PICTURES = 4
+# As pydantic-ai's own clients: a long read for long answers (the agent runtime has its own time limit).
+MODEL_TIMEOUT = httpx2.Timeout(timeout=600, connect=5)
 # pydantic-ai's name for the tool through which the model returns a structured answer.
 OUTPUT_TOOL_PREFIX = "final_result"
 
@@ -55,15 +59,18 @@ class AssistantAnswer(BaseModel):
     )
 
 
-def build_model(profile: AssistantProfile) -> Model:
-    """The pydantic-ai model for the assistant's provider, at its base URL when one is set."""
+def build_model(profile: AssistantProfile, http_client: httpx2.AsyncClient) -> Model:
+    """The pydantic-ai model for the assistant's provider, at its base URL when one is set, sending through
+    `http_client` (see `model_http_client`)."""
     if profile.provider in (ModelProvider.openai, ModelProvider.openai_compatible):
         from pydantic_ai.models.openai import OpenAIChatModel
         from pydantic_ai.providers.openai import OpenAIProvider
 
         return OpenAIChatModel(
             profile.model_name,
-            provider=OpenAIProvider(base_url=profile.base_url, api_key=profile.api_key or "not-needed"),
+            provider=OpenAIProvider(
+                base_url=profile.base_url, api_key=profile.api_key or "not-needed", http_client=http_client
+            ),
         )
     if profile.provider == ModelProvider.anthropic:
         from pydantic_ai.models.anthropic import AnthropicModel
@@ -72,16 +79,27 @@ def build_model(profile: AssistantProfile) -> Model:
         # The Anthropic SDK appends /v1 itself; accept base URLs written either way.
         base_url = profile.base_url.removesuffix("/v1") if profile.base_url else None
         return AnthropicModel(
-            profile.model_name, provider=AnthropicProvider(api_key=profile.api_key, base_url=base_url)
+            profile.model_name,
+            provider=AnthropicProvider(api_key=profile.api_key, base_url=base_url, http_client=http_client),
         )
     if profile.provider == ModelProvider.gemini:
         from pydantic_ai.models.google import GoogleModel
         from pydantic_ai.providers.google import GoogleProvider
 
         return GoogleModel(
-            profile.model_name, provider=GoogleProvider(api_key=profile.api_key, base_url=profile.base_url)
+            profile.model_name,
+            provider=GoogleProvider(api_key=profile.api_key, base_url=profile.base_url, http_client=http_client),
         )
     raise ValueError(f"no LLM for provider {profile.provider!r}")
+
+
+def model_http_client(*, allow_private_urls: bool) -> httpx2.AsyncClient:
+    """A client of its own for one model call: every request it sends is checked and pinned like a webhook's
+    (the SDKs resolve the name again after `check_model_url`, and a name may rebind in between)."""
+    transport = CheckedTransport(
+        allow_private=allow_private_urls, field="model.base_url", setting="EASYFLOW_ALLOW_PRIVATE_MODEL_URLS"
+    )
+    return httpx2.AsyncClient(transport=transport, timeout=MODEL_TIMEOUT, follow_redirects=False)
 
 
 def _instructions(request: ReplyRequest, passages: list[Passage]) -> str:
@@ -200,8 +218,9 @@ class LlmAnswerer:
         passages = await self.search(question, CONTEXT_PASSAGES)
         seen.add(passages)
         settings: ModelSettings = {"temperature": profile.temperature, "max_tokens": profile.max_tokens}
+        http = model_http_client(allow_private_urls=self.allow_private_urls)
         agent: Agent[None, AssistantAnswer | str] = Agent(
-            self.model or build_model(profile),
+            self.model or build_model(profile, http),
             instructions=_instructions(request, passages),
             output_type=[AssistantAnswer, str],
             model_settings=settings,
@@ -216,7 +235,7 @@ class LlmAnswerer:
                 seen.add(found)
                 return [{"id": p.chunk_id, "document": p.document, "section": p.section, "text": p.text} for p in found]
 
-        async with agent:  # closes the provider's HTTP client
+        async with http, agent:  # our client is ours to close; the agent closes what its provider opened
             result = await agent.run(
                 _with_pictures(question, request.new_messages) if profile.sees_pictures else question,
                 message_history=_history(request.history),
@@ -248,8 +267,9 @@ async def summarize(
     """Fold older turns into the conversation's running summary (a few sentences)."""
     await check_model_url(profile.base_url, allow_private=allow_private_urls)
     transcript = "\n".join(f"{turn.role}: {turn.text}" for turn in turns)
+    http = model_http_client(allow_private_urls=allow_private_urls)
     agent: Agent[None, str] = Agent(
-        build_model(profile),
+        build_model(profile, http),
         instructions=(
             f"Update the summary of a customer conversation in {LANGUAGE_NAMES.get(language, 'Russian')}. "
             "Keep what matters for serving the customer: who they are, what they want, what was promised or "
@@ -258,6 +278,6 @@ async def summarize(
         output_type=str,
         model_settings={"temperature": 0.0, "max_tokens": 400},
     )
-    async with agent:
+    async with http, agent:
         result = await agent.run(f"Current summary:\n{previous or '(none)'}\n\nNew turns:\n{transcript}")
     return result.output.strip()

@@ -8,7 +8,8 @@ e.g. on a trusted LAN).
 
 The check resolves the name once and the request then goes to those very addresses (`pinned`), so a name that
 answers differently the second time (DNS rebinding) cannot slip past it; pinned requests get a connection of
-their own, never one opened for another host on the same address."""
+their own, never one opened for another host on the same address. Clients whose requests a library builds (the
+model SDKs) get `CheckedTransport`, which does the same for every request they send."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+import httpx2
 
 from easyflow.kit.errors import Unprocessable
 
@@ -109,3 +112,39 @@ async def check_public_destination(
         netloc = f"{literal}:{parts.port}" if parts.port else literal
         urls.append(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")))
     return Destination(urls, headers, {"sni_hostname": host} if parts.scheme == "https" else {})
+
+
+class CheckedTransport(httpx2.AsyncBaseTransport):
+    """A transport for one client whose requests all go to one tenant-chosen host: each request is checked
+    like `check_public_destination` and sent to the addresses that were checked, the name kept for the Host
+    header and TLS. Give each such client its own transport, so no connection serves another host."""
+
+    def __init__(
+        self, *, allow_private: bool, field: str, setting: str, inner: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
+        self.allow_private = allow_private
+        self.field = field
+        self.setting = setting
+        self.inner = inner or httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        destination = await check_public_destination(
+            str(request.url), allow_private=self.allow_private, field=self.field, setting=self.setting
+        )
+        if not destination.pinned:
+            return await self.inner.handle_async_request(request)
+        for name, value in destination.headers.items():
+            request.headers.setdefault(name, value)  # Host is already the name; the caller's auth wins
+        request.extensions = {**request.extensions, **destination.extensions}
+        unreachable: httpx2.ConnectError | None = None
+        for url in destination.urls:  # in turn, as a browser falls back from IPv6
+            request.url = httpx2.URL(url)
+            try:
+                return await self.inner.handle_async_request(request)
+            except httpx2.ConnectError as error:
+                unreachable = error
+        assert unreachable is not None  # a pinned destination has at least one address
+        raise unreachable
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
