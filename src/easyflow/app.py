@@ -49,6 +49,7 @@ def create_app(
         owned = runtime is None
         if owned:
             app.state.runtime = Runtime.create(settings, await Database.open(settings))
+            _install_limits(app, settings, app.state.runtime)
         worker = None
         if run_worker_in_process:
             worker = asyncio.create_task(
@@ -80,15 +81,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.widget_limits = WidgetLimits(settings)
-    app.state.login_limiter = LoginRateLimiter.from_settings(
-        settings.redis_url,
-        per_account_and_ip=settings.login_rate_limit_per_account_and_ip,
-        per_account=settings.login_rate_limit_per_account,
-        per_ip=settings.login_rate_limit_per_ip,
-    )
     if runtime is not None:
         app.state.runtime = runtime
+        _install_limits(app, settings, runtime)
     install_problem_handlers(app)
     for router in (
         observability_router,
@@ -110,3 +105,15 @@ def create_app(
     app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+def _install_limits(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
+    """The request limits, counted in the runtime's store (shared by every process), so they are made once
+    the runtime exists: at once when the caller brings it, in the lifespan otherwise."""
+    app.state.widget_limits = WidgetLimits(settings, runtime.rate_limits)
+    app.state.login_limiter = LoginRateLimiter.from_settings(
+        runtime.rate_limits,
+        per_account_and_ip=settings.login_rate_limit_per_account_and_ip,
+        per_account=settings.login_rate_limit_per_account,
+        per_ip=settings.login_rate_limit_per_ip,
+    )

@@ -12,6 +12,7 @@ import httpx
 from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.kit.crypto import SecretBox
+from easyflow.kit.ratelimit import LimitStore, limit_store
 from easyflow.knowledge.embeddings import Embedder, build_embedder
 from easyflow.knowledge.retrieval import KnowledgeRetriever
 from easyflow.knowledge.search import KnowledgeSearch
@@ -31,6 +32,8 @@ class Runtime:
     retriever: KnowledgeRetriever
     live: LiveHub
     api_keys: ApiKeyCache
+    # Rate-limit counters every process shares (Redis, or PostgreSQL without it).
+    rate_limits: LimitStore
     # Long-lived clients that channels keep per process (e.g. one Telegram session per bot), closed with it.
     clients: dict[str, Any] = field(default_factory=dict)
 
@@ -48,6 +51,7 @@ class Runtime:
             retriever=KnowledgeSearch(embedder, vectors_available=database.capabilities.vector_columns),
             live=live,
             api_keys=ApiKeyCache(live),
+            rate_limits=limit_store(settings, database),
         )
 
     async def close(self) -> None:

@@ -254,9 +254,9 @@ async def test_a_strangers_guesses_do_not_lock_the_owner_out(
         assert (await owner.post("/api/v1/auth/login", json=right)).status_code == 200
 
 
-async def test_guesses_spread_over_addresses_meet_the_account_ceiling() -> None:
+async def test_guesses_spread_over_addresses_meet_the_account_ceiling(runtime: Runtime) -> None:
     limiter = LoginRateLimiter.from_settings(
-        None, per_account_and_ip="2/minute", per_account="5/minute", per_ip="9/minute"
+        runtime.rate_limits, per_account_and_ip="2/minute", per_account="5/minute", per_ip="9/minute"
     )
     for attempt in range(5):
         await limiter.hit("Owner@Example.com", f"198.51.100.{attempt}")

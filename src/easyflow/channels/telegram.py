@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,8 +31,6 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from aiogram.utils.text_decorations import markdown_decoration
 from limits import parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
 from easyflow.channels.base import Connection, Delivery, Outgoing, register
@@ -57,10 +54,10 @@ CALLBACK_DATA_BYTES = 64
 MAX_RETRY_AFTER_SECONDS = 60
 ALLOWED_UPDATES = ["message", "callback_query"]
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-# Telegram's published limits: about one message a second per chat, thirty a second per bot.
+# Telegram's published limits: about one message a second per chat, thirty a second per bot. Counted in
+# the runtime's shared store, so several workers sending for one bot stay under them together.
 _PER_CHAT = parse("1/second")
 _PER_BOT = parse("30/second")
-_limiter = MovingWindowRateLimiter(MemoryStorage())
 
 
 def _client_key(runtime: Runtime, token: str) -> str:
@@ -122,11 +119,14 @@ def keyboard(buttons: list[str]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-async def _throttle(bot_id: str, chat_id: str) -> None:
+async def _throttle(runtime: Runtime, bot_id: str, chat_id: str) -> None:
     for item, key in ((_PER_BOT, f"tg:{bot_id}"), (_PER_CHAT, f"tg:{bot_id}:{chat_id}")):
-        while not await _limiter.hit(item, key):
-            stats = await _limiter.get_window_stats(item, key)
-            await asyncio.sleep(max(0.01, stats.reset_time - time.time()))
+        # Other processes take slots too, so there is nothing local to wait on: sleep until one frees, retry.
+        while True:
+            wait = await runtime.rate_limits.acquire(item, key)
+            if not wait:
+                break
+            await asyncio.sleep(wait)
 
 
 class TelegramChannel:
@@ -184,14 +184,16 @@ class TelegramChannel:
             for index, part in enumerate(parts):
                 markup = keyboard(outgoing.message.buttons) if index == len(parts) - 1 else None
                 try:
-                    last_id = await self._send(bot, str(outgoing.channel.id), chat_id, part, markup)
+                    last_id = await self._send(runtime, bot, str(outgoing.channel.id), chat_id, part, markup)
                 except TelegramForbiddenError:
                     return Delivery(DeliveryStatus.failed, recipient_gone=True)
         return Delivery(DeliveryStatus.sent, external_id=str(last_id) if last_id else None)
 
-    async def _send(self, bot: Bot, bot_key: str, chat_id: str, text: str, markup: InlineKeyboardMarkup | None) -> int:
+    async def _send(
+        self, runtime: Runtime, bot: Bot, bot_key: str, chat_id: str, text: str, markup: InlineKeyboardMarkup | None
+    ) -> int:
         while True:
-            await _throttle(bot_key, chat_id)
+            await _throttle(runtime, bot_key, chat_id)
             try:
                 sent = await bot.send_message(
                     chat_id=int(chat_id), text=escape_markdown(text), parse_mode="MarkdownV2", reply_markup=markup

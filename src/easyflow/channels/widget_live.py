@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from easyflow.channels import schemas
 from easyflow.channels.widget_visitors import HISTORY_PAGE, Visitor, WidgetVisitors, widget_message
-from easyflow.kit.ratelimit import Throttle, limit_storage
+from easyflow.kit.ratelimit import LimitStore, Throttle
 from easyflow.live.events import LiveEvent, watch_key
 from easyflow.live.hub import Subscription
 
@@ -36,13 +36,19 @@ class WidgetLimits:
     """Per-IP session starts, and per-visitor messages and reads, so one page cannot flood an assistant or
     the database. Visitors are counted per widget: a site's user id "42" is not another tenant's "42"."""
 
-    def __init__(self, settings: Settings) -> None:
-        storage = limit_storage(settings.redis_url, "easyflow-widget")
-        self.sessions = Throttle(storage, settings.widget_sessions_per_ip, "Too many new chats from this address.")
-        self.messages = Throttle(
-            storage, settings.widget_messages_per_visitor, "You are sending messages too fast; wait a moment."
+    def __init__(self, settings: Settings, store: LimitStore) -> None:
+        self.sessions = Throttle(
+            store, "widget-sessions", settings.widget_sessions_per_ip, "Too many new chats from this address."
         )
-        self.reads = Throttle(storage, settings.widget_reads_per_visitor, "Too many reconnects; wait a moment.")
+        self.messages = Throttle(
+            store,
+            "widget-messages",
+            settings.widget_messages_per_visitor,
+            "You are sending messages too fast; wait a moment.",
+        )
+        self.reads = Throttle(
+            store, "widget-reads", settings.widget_reads_per_visitor, "Too many reconnects; wait a moment."
+        )
 
     @staticmethod
     def key(visitor: Visitor) -> str:

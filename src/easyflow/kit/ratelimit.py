@@ -1,36 +1,99 @@
-"""Rate limits with the `limits` library: in memory for one process, in Redis (shared by all processes)
-when `EASYFLOW_REDIS_URL` is set."""
+"""Rate limits shared by every process: in Redis when `EASYFLOW_REDIS_URL` is set, otherwise in PostgreSQL,
+which every API process and worker already share. Counters kept in a process's memory would let N API
+processes (or M workers sending to one Telegram bot) together allow N times the limit.
+
+Both stores count a moving window: a rule "5/minute" lets a key through at most 5 times in any 60 seconds.
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING, Protocol
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from sqlalchemy import text
 
 from easyflow.kit.errors import RateLimited
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
-def limit_storage(redis_url: str | None, key_prefix: str) -> Storage:
-    if redis_url:
-        return storage_from_string(  # type: ignore[return-value]
-            "async+" + redis_url, implementation="redispy", key_prefix=key_prefix
+    from easyflow.config import Settings
+    from easyflow.db.database import Database
+
+# How little a caller is told to wait when a slot frees about now (clocks of two machines are never equal).
+MIN_WAIT_SECONDS = 0.001
+
+
+class LimitStore(Protocol):
+    async def acquire(self, item: RateLimitItem, key: str) -> float:
+        """Take one slot of `item` for `key`: 0 when taken, otherwise (nothing taken) the seconds until the
+        oldest slot in the window frees."""
+        ...
+
+
+class LibraryLimitStore:
+    """The `limits` library's moving window over one of its storages (Redis in production)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.limiter = MovingWindowRateLimiter(storage)
+
+    async def acquire(self, item: RateLimitItem, key: str) -> float:
+        if await self.limiter.hit(item, key):
+            return 0.0
+        stats = await self.limiter.get_window_stats(item, key)
+        return max(MIN_WAIT_SECONDS, stats.reset_time - time.time())
+
+
+class RateLimitRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def acquire(self, key: str, limit: int, seconds: int) -> float:
+        """One statement: the function locks the key (any process), drops its expired hits and records the
+        new one if there is room (see migration 20261126_shared_rate_limits)."""
+        wait = await self.connection.scalar(
+            text("SELECT easyflow_rate_limit_acquire(:key, :limit, :seconds)"),
+            {"key": key, "limit": limit, "seconds": seconds},
         )
-    return MemoryStorage()
+        return float(wait or 0.0)
+
+
+class PostgresLimitStore:
+    """Hits as rows of an unlogged table (a crash of the server forgets them, which only resets the limits)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def acquire(self, item: RateLimitItem, key: str) -> float:
+        # A connection and transaction of its own, never the caller's: a request that then fails (a wrong
+        # password, a file too large) must not roll its hit back.
+        async with self.database.engine.connect() as connection, connection.begin():
+            return await RateLimitRepository(connection).acquire(item.key_for(key), item.amount, item.get_expiry())
+
+
+def limit_store(settings: Settings, database: Database) -> LimitStore:
+    if settings.redis_url:
+        storage = storage_from_string("async+" + settings.redis_url, implementation="redispy", key_prefix="easyflow")
+        return LibraryLimitStore(storage)  # type: ignore[arg-type]
+    return PostgresLimitStore(database)
 
 
 class Throttle:
-    """One rule (e.g. "30/minute") applied per key; `hit` raises RateLimited (429 + Retry-After) when spent."""
+    """One rule (e.g. "30/minute") applied per key within a scope (so two rules never share counters);
+    `hit` raises RateLimited (429 + Retry-After) when spent."""
 
-    def __init__(self, storage: Storage, rule: str, message: str) -> None:
-        self.limiter = MovingWindowRateLimiter(storage)
+    def __init__(self, store: LimitStore, scope: str, rule: str, message: str) -> None:
+        self.store = store
+        self.scope = scope
         self.item: RateLimitItem = parse(rule)
         self.message = message
 
     async def hit(self, key: str) -> None:
-        if not await self.limiter.hit(self.item, key):
-            stats = await self.limiter.get_window_stats(self.item, key)
-            raise RateLimited(self.message, retry_after=max(1, math.ceil(stats.reset_time - time.time())))
+        wait = await self.store.acquire(self.item, f"{self.scope}:{key}")
+        if wait:
+            raise RateLimited(self.message, retry_after=max(1, math.ceil(wait)))

@@ -6,7 +6,7 @@ accounts."""
 
 from __future__ import annotations
 
-from easyflow.kit.ratelimit import Throttle, limit_storage
+from easyflow.kit.ratelimit import LimitStore, Throttle
 
 MESSAGE = "Too many sign-in attempts; wait before trying again."
 
@@ -19,13 +19,12 @@ class LoginRateLimiter:
 
     @classmethod
     def from_settings(
-        cls, redis_url: str | None, *, per_account_and_ip: str, per_account: str, per_ip: str
+        cls, store: LimitStore, *, per_account_and_ip: str, per_account: str, per_ip: str
     ) -> LoginRateLimiter:
-        storage = limit_storage(redis_url, "easyflow-login")
         return cls(
-            Throttle(storage, per_account_and_ip, MESSAGE),
-            Throttle(storage, per_account, MESSAGE),
-            Throttle(storage, per_ip, MESSAGE),
+            Throttle(store, "login", per_account_and_ip, MESSAGE),
+            Throttle(store, "login", per_account, MESSAGE),
+            Throttle(store, "login", per_ip, MESSAGE),
         )
 
     async def hit(self, email: str, client_ip: str) -> None:
