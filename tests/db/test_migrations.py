@@ -58,3 +58,45 @@ def test_every_revision_steps_down_one_at_a_time(empty_database: str) -> None:
         assert migrate.current_revision(empty_database) == revision
         migrate.downgrade(empty_database, "-1")
     assert migrate.current_revision(empty_database) is None
+
+
+# Columns PostgreSQL manages on its own and the ORM never reads or writes: generated full-text vectors (and
+# their indexes), and embedding columns that exist only where pgvector was there at migration time.
+DATABASE_ONLY_COLUMNS = {("chunks", "tsv"), ("chunks", "embedding"), ("qa_pairs", "tsv"), ("qa_pairs", "embedding")}
+DATABASE_ONLY_INDEXES = {"ix_chunks_tsv", "ix_qa_pairs_tsv"}
+
+
+def _only_what_the_models_own(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    if type_ == "table" and reflected and compare_to is None:
+        return False  # tables of others (procrastinate's queue, alembic_version)
+    if type_ == "column" and (getattr(getattr(obj, "table", None), "name", None), name) in DATABASE_ONLY_COLUMNS:
+        return False
+    return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
+
+
+def test_the_orm_models_and_the_migrations_agree(database_url: str) -> None:
+    """A model changed without a migration (or the reverse) is a difference here: columns, types,
+    nullability, indexes, unique constraints and foreign keys."""
+    import warnings
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from easyflow import models
+    from easyflow.db.base import Base
+    from easyflow.db.urls import sqlalchemy_url
+
+    assert models.__all__
+    engine = create_engine(sqlalchemy_url(database_url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SQLAlchemy does not know pgvector's type; those columns are skipped
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_object": _only_what_the_models_own}
+            )
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
