@@ -41,7 +41,6 @@ def request_to(llm: LLMServer, text: str) -> ReplyRequest:
         summary="",
         history=[],
         new_messages=[Turn(role="contact", text=text)],
-        is_first_exchange=True,
     )
 
 

@@ -57,7 +57,6 @@ class ReplyRequest:
     summary: str
     history: list[Turn]  # earlier turns inside the token budget, oldest first
     new_messages: list[Turn]  # the customer's messages this reply answers, oldest first
-    is_first_exchange: bool
 
 
 @dataclass(frozen=True)

@@ -217,18 +217,6 @@ class MessageRepository(TenantScopedRepository[Message]):
         )
         return (await self.session.execute(statement)).scalar_one()
 
-    async def has_replies(self, conversation_id: uuid.UUID) -> bool:
-        statement = (
-            select(Message.id)
-            .where(
-                Message.tenant_id == self.tenant_id,
-                Message.conversation_id == conversation_id,
-                Message.role == MessageRole.assistant,
-            )
-            .limit(1)
-        )
-        return (await self.session.execute(statement)).first() is not None
-
     async def mark_answered(self, message_ids: list[uuid.UUID], at: datetime) -> None:
         await self.session.execute(
             update(Message)

@@ -405,7 +405,6 @@ class ReplyPipeline:
                 summary=conversation.summary,
                 history=[_turn(m) for m in history],
                 new_messages=[_turn(m, pictures.get(m.id, [])) for m in pending],
-                is_first_exchange=not await messages.has_replies(conversation_id),
             )
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
             return request, {m.id for m in pending}, pushes, conversation.channel_type

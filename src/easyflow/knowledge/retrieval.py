@@ -25,10 +25,3 @@ class Passage:
 
 class KnowledgeRetriever(Protocol):
     async def search(self, session: AsyncSession, tenant_id: uuid.UUID, query: str, limit: int) -> list[Passage]: ...
-
-
-class NoKnowledge:
-    """A retriever over an empty knowledge base."""
-
-    async def search(self, session: AsyncSession, tenant_id: uuid.UUID, query: str, limit: int) -> list[Passage]:
-        return []

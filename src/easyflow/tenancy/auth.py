@@ -67,4 +67,3 @@ def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
 Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 Operator = Annotated[Principal, Depends(require_role(Role.operator))]
 Admin = Annotated[Principal, Depends(require_role(Role.admin))]
-Owner = Annotated[Principal, Depends(require_role(Role.owner))]
