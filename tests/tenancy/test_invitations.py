@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.session import enter_system_scope, scope_to_tenant
+from easyflow.models.tenancy import User
+from easyflow.tenancy.repository import UserRepository
 from tests.conftest import TenantFixture
 
 USERS = "/api/v1/users"
@@ -136,3 +139,25 @@ async def test_invitations_are_behind_row_level_security(
     await scope_to_tenant(session, tenant_a.id)
     visible = (await session.execute(text("SELECT DISTINCT tenant_id FROM invitations"))).scalars().all()
     assert visible == [tenant_a.id]
+
+
+async def test_an_account_made_a_moment_ago_by_someone_else_is_invited_not_duplicated(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_lookup = UserRepository.get_by_email
+    lookups = 0
+
+    async def not_yet_there_at_first(self: UserRepository, email: str) -> User | None:
+        nonlocal lookups
+        lookups += 1
+        return None if lookups == 1 else await real_lookup(self, email)  # as if created concurrently
+
+    monkeypatch.setattr(UserRepository, "get_by_email", not_yet_there_at_first)
+    body = {"email": tenant_a.owner_email, "password": "race-Гонка-lantern-9", "role": "viewer"}
+    assert (await client.post(USERS, json=body, headers=tenant_b.headers)).status_code == 202
+    monkeypatch.undo()
+    tokens = await sign_in(client, tenant_a.owner_email, tenant_a.owner_password)  # their own password stands
+    assert tokens["tenant_id"] == str(tenant_a.id)
+    [invitation] = (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()
+    assert invitation["tenant_id"] == str(tenant_b.id)  # still waits for their consent
+    assert tenant_a.owner_email not in await member_emails(client, tenant_b)

@@ -306,7 +306,11 @@ class MemberService:
         user = await users.get_by_email(request.email)
         joins_on_sign_in = user is None
         if user is None and password_hash is not None:
-            user = await users.add(User(email=request.email, name=request.name, password_hash=password_hash))
+            try:
+                async with self.session.begin_nested():
+                    user = await users.add(User(email=request.email, name=request.name, password_hash=password_hash))
+            except IntegrityError:  # the address got an account a moment ago: it is invited like any other
+                user, joins_on_sign_in = await users.get_by_email(request.email), False
         if user is not None:
             if await self.memberships.for_user(user.id) is not None:  # the tenant's own members are no secret
                 raise Conflict("This user is already a member of the tenant.")
