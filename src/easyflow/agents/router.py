@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from easyflow.agents import schemas
 from easyflow.agents.service import AssistantService, read_assistant
-from easyflow.kit.schemas import Page
+from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.tenancy.auth import Admin, Session, Viewer
 
 router = APIRouter(prefix="/api/v1/assistants", tags=["assistants"])
@@ -25,8 +24,8 @@ async def list_assistants(
     request: Request,
     principal: Viewer,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Page[schemas.AssistantRead]:
     assistants, total = await _service(request, session, principal.tenant_id).list(limit=limit, offset=offset)
     return Page(items=[read_assistant(a) for a in assistants], total=total)

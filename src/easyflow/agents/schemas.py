@@ -14,6 +14,9 @@ from easyflow.models.agents import ModelProvider
 Language = Literal["ru", "en", "ky", "kk"]
 ToolName = Literal["search_knowledge"]
 DEFAULT_TOOLS: tuple[ToolName, ...] = ("search_knowledge",)
+# In the currency of the tenant's bills; far above any model's price, low enough that a cost computed from it
+# stays a finite number.
+Price = Annotated[float, Field(ge=0, le=100_000)]
 
 
 class ModelConfig(StrictInput):
@@ -27,8 +30,8 @@ class ModelConfig(StrictInput):
     )
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.3
     max_tokens: Annotated[int, Field(ge=16, le=32000)] = 800
-    input_price_per_million: Annotated[float, Field(ge=0)] = 0.0
-    output_price_per_million: Annotated[float, Field(ge=0)] = 0.0
+    input_price_per_million: Price = 0.0
+    output_price_per_million: Price = 0.0
     sees_pictures: bool = Field(
         default=False,
         description="The model accepts images (e.g. GPT-4o, Claude, Gemini): pictures customers send are shown to "

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Request, Response, status
 
 from easyflow.channels import schemas
 from easyflow.channels.service import ChannelService
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
-from easyflow.kit.schemas import Page
+from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.tenancy.auth import Admin, Session, Viewer
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
@@ -35,8 +35,8 @@ async def list_channels(
     request: Request,
     principal: Viewer,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Page[schemas.ChannelRead]:
     records, total = await _service(request, session, principal.tenant_id).list(limit=limit, offset=offset)
     return Page(items=[schemas.ChannelRead.model_validate(r) for r in records], total=total)

@@ -33,6 +33,7 @@ from easyflow.conversations.repository import (
 from easyflow.conversations.service import ChannelRef, Inbound, InboundService
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMedia
+from easyflow.kit.schemas import NUL, without_nul
 from easyflow.kit.security import sha256_hex
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.conversations import ConversationFile, Message, MessageRole
@@ -91,6 +92,8 @@ class WidgetVisitors:
     async def channel(self, public_key: str, origin: str | None) -> ChannelRecord:
         """The widget, with the transaction scoped to its tenant. A browser always names the page's origin on
         cross-site calls, and it must be one the tenant allowed; calls without one are not from a browser."""
+        if NUL in public_key:  # no key has one, and the database cannot even compare it
+            raise NotFound("No chat widget has this key.")
         await enter_system_scope(self.session)
         channel = await ChannelDirectory(self.session).by_public_key(public_key)
         if channel is None or channel.type != CHANNEL_TYPE:
@@ -207,7 +210,7 @@ class WidgetVisitors:
             raise UnsupportedMedia("The file is empty.")
         content_type, kind = sniff_attachment(data)
         file_id = uuid.uuid4()
-        name = (filename.replace("\\", "/").rsplit("/", 1)[-1] or "file")[:255]
+        name = (without_nul(filename).replace("\\", "/").rsplit("/", 1)[-1] or "file")[:255]
         attachment: dict[str, object] = {
             "kind": kind,
             "name": name,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response, status
 from easyflow.channels.api import CHANNEL_TYPE, IDENTITY_KIND
 from easyflow.conversations import schemas
 from easyflow.conversations.service import ChannelRef, ConversationQueries, Inbound, InboundService
-from easyflow.kit.schemas import Page
+from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.models.conversations import ConversationStatus
 from easyflow.tenancy.auth import Operator, Session, Viewer
 
@@ -44,8 +44,8 @@ async def list_conversations(
     session: Session,
     status_filter: Annotated[ConversationStatus | None, Query(alias="status")] = None,
     needs_human: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[schemas.ConversationRead]:
     """Conversations, most recently active first; filter by `status` or `needs_human`."""
     items, total = await ConversationQueries(session, principal.tenant_id).page(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 
 from easyflow.kit.errors import PayloadTooLarge
-from easyflow.kit.schemas import Page
+from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.knowledge import schemas
 from easyflow.knowledge.search import KnowledgeSearch
 from easyflow.knowledge.service import FULL_TEXT_NOTICE, DocumentService, QaService, knowledge_status_of
@@ -18,8 +18,6 @@ from easyflow.tenancy.auth import Admin, Session, Viewer
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 UPLOAD_PATHS = ("/api/v1/knowledge/documents", "/api/v1/knowledge/qa/import")
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def _runtime(request: Request) -> Runtime:

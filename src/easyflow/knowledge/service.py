@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.db.session import scope_to_tenant
 from easyflow.kit.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedia
 from easyflow.kit.jobs import defer
+from easyflow.kit.schemas import NUL, without_nul
 from easyflow.knowledge import schemas
 from easyflow.knowledge.chunking import chunk_sections
 from easyflow.knowledge.embeddings import BATCH, Embedder
@@ -65,7 +66,7 @@ class DocumentService:
             raise UnsupportedMedia(str(error)) from error
         document = await self.documents.add(
             Document(
-                filename=filename.replace("\\", "/").rsplit("/", 1)[-1][:300] or "document",
+                filename=without_nul(filename).replace("\\", "/").rsplit("/", 1)[-1][:300] or "document",
                 kind=kind,
                 size_bytes=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
@@ -272,5 +273,7 @@ def parse_qa_csv(data: bytes) -> list[tuple[str, str]]:
             raise InvalidInput(f"Row {number} needs a question and an answer.")
         if len(row[0]) > 2000 or len(row[1]) > 8000:
             raise InvalidInput(f"Row {number} is too long (question ≤ 2000, answer ≤ 8000 characters).")
+        if NUL in row[0] or NUL in row[1]:
+            raise InvalidInput(f"Row {number} contains the character U+0000, which text cannot hold.")
         pairs.append((row[0].strip(), row[1].strip()))
     return pairs

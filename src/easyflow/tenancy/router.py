@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from easyflow.kit.schemas import Page
+from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import Admin, AppSettings, CurrentPrincipal, KeyCache, Session, Viewer
 from easyflow.tenancy.service import ApiKeyService, AuthService, InvitationService, MemberService, TenantService
 
 router = APIRouter(prefix="/api/v1")
-
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.post("/auth/login", tags=["auth"])
