@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.channels import telegram as telegram_module
 from easyflow.channels.polling import TelegramPoller
 from easyflow.channels.telegram import escape_markdown, split_message
 from easyflow.conversations import service as conversation_service
@@ -20,7 +21,7 @@ from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
 from tests.doubles.llm_server import LLMServer, delay, reply
-from tests.doubles.telegram_server import TelegramServer
+from tests.doubles.telegram_server import TelegramDouble, TelegramServer
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 CHAT = 700_100_200
@@ -408,3 +409,93 @@ async def test_an_expired_file_link_is_noted_and_the_reply_still_goes_out(
     assert "stored_file_id" not in attachment and "could not be reached" in attachment["not_stored"]
     assert "awaiting_file" not in attachment
     assert len(telegram.double.sent_messages(CHAT)) == 1
+
+
+def poisoned_then_good(double: TelegramDouble, first_id: int) -> list[dict]:
+    """An update whose caption, sender's name and file name carry U+0000 (Telegram passes it through from
+    customers; PostgreSQL cannot store it), then an ordinary one."""
+    poisoned = double.document_update(
+        first_id, CHAT, file_name="прайс\x00.pdf", caption="Сколько\x00 стоит?", first_name="Ив\x00ан"
+    )
+    return [poisoned, double.text_update(first_id + 1, CHAT, "А запись на завтра есть?")]
+
+
+@pytest.fixture(params=["webhook", "polling"])
+async def bot_in_any_mode(
+    request: pytest.FixtureRequest,
+    client: httpx.AsyncClient,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    telegram: TelegramServer,
+) -> dict:
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    telegram.double.add_bot(TOKEN)
+    created = await client.post(
+        "/api/v1/channels", json={"type": "telegram", "token": TOKEN, "mode": request.param}, headers=tenant_a.headers
+    )
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+async def hand_over(
+    updates: list[dict], client: httpx.AsyncClient, runtime: Runtime, telegram: TelegramServer, channel: dict
+) -> None:
+    """Give the app the updates as Telegram would in the channel's mode: the next comes only once the one
+    before it is acknowledged."""
+    if channel["config"]["mode"] == "webhook":
+        for update in updates:
+            assert (await send_update(client, telegram, channel, update)).status_code == 200
+        return
+    for update in updates:
+        telegram.double.queue_update(TOKEN, update)
+    poller = TelegramPoller(runtime)
+    assert await poller.poll_once(uuid.UUID(channel["id"])) == len(updates)
+    assert await poller.poll_once(uuid.UUID(channel["id"])) == 0  # confirmed: Telegram will not send them again
+
+
+async def contact_messages(session: AsyncSession) -> list[tuple[str, str, str | None]]:
+    """(contact's name, text, attachment's name) of the customers' messages."""
+    await enter_system_scope(session)
+    rows = await session.execute(
+        text(
+            "SELECT c.name, m.text, m.attachments -> 0 ->> 'name' FROM messages m "
+            "JOIN conversations v ON v.id = m.conversation_id JOIN contacts c ON c.id = v.contact_id "
+            "WHERE m.role = 'contact' ORDER BY m.position"
+        )
+    )
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def test_a_nul_in_an_update_is_dropped_and_the_next_update_still_comes(
+    client: httpx.AsyncClient, runtime: Runtime, telegram: TelegramServer, session: AsyncSession, bot_in_any_mode: dict
+) -> None:
+    await hand_over(poisoned_then_good(telegram.double, 9001), client, runtime, telegram, bot_in_any_mode)
+    assert await contact_messages(session) == [
+        ("Иван", "Сколько стоит?", "прайс.pdf"),
+        ("Иван", "А запись на завтра есть?", None),
+    ]
+    await run_queued_jobs(runtime)
+    assert telegram.double.sent_messages(CHAT)
+
+
+async def test_an_update_that_cannot_be_stored_is_set_aside_where_the_tenant_sees_it(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    session: AsyncSession,
+    tenant_a: TenantFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    bot_in_any_mode: dict,
+) -> None:
+    """Whatever else may one day be unstorable (here the NUL, with its cleaning switched off), the update
+    fails alone: it is acknowledged, the tenant is told on the channel, and the next one is answered."""
+    monkeypatch.setattr(telegram_module, "json_without_nul", lambda value: value)
+    channel = bot_in_any_mode
+    await hand_over(poisoned_then_good(telegram.double, 9101), client, runtime, telegram, channel)
+    assert await contact_messages(session) == [("Иван", "А запись на завтра есть?", None)]
+    await run_queued_jobs(runtime)
+    assert len(telegram.double.sent_messages(CHAT)) == 1
+    shown = (await client.get(f"/api/v1/channels/{channel['id']}", headers=tenant_a.headers)).json()
+    error = shown["config"]["inbound_error"]
+    assert error["update_id"] == 9101
+    assert "could not be stored" in error["detail"] and "Сколько" not in error["detail"]

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from easyflow.channels.repository import ChannelDirectory, ChannelRepository
 from easyflow.channels.service import credentials_of
 from easyflow.channels.telegram import ALLOWED_UPDATES, TelegramChannel, bot_for
-from easyflow.channels.webhooks import accept_update
+from easyflow.channels.webhooks import accept_or_set_aside
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class TelegramPoller:
                 if channel is None:
                     return 0
                 await scope_to_tenant(session, channel.tenant_id)
-                callback = await accept_update(session, channel, update)
+                callback = await accept_or_set_aside(session, channel, update)
                 await ChannelRepository(session, channel.tenant_id).set_offset(channel_id, update.update_id + 1)
             if callback is not None:
                 await TelegramChannel().answer_callback(self.runtime, token, callback)

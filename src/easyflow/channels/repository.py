@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from sqlalchemy import func, select, text
@@ -22,6 +23,16 @@ class ChannelRepository(TenantScopedRepository[ChannelRecord]):
                 "WHERE id = :id AND tenant_id = :tenant"
             ),
             {"offset": offset, "id": channel_id, "tenant": self.tenant_id},
+        )
+
+    async def note_inbound_error(self, channel_id: uuid.UUID, error: dict[str, object]) -> None:
+        """Show the tenant (in the channel's `config.inbound_error`) the last inbound item that was set aside."""
+        await self.session.execute(
+            text(
+                "UPDATE channels SET config = config || jsonb_build_object('inbound_error', CAST(:error AS jsonb)) "
+                "WHERE id = :id AND tenant_id = :tenant"
+            ),
+            {"error": json.dumps(error), "id": channel_id, "tenant": self.tenant_id},
         )
 
     async def count(self) -> int:

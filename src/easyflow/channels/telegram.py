@@ -37,6 +37,7 @@ from easyflow.channels.base import Connection, Delivery, Outgoing, register
 from easyflow.channels.service import credentials_of
 from easyflow.conversations.service import AWAITING_FILE
 from easyflow.kit.errors import InvalidInput, ServiceUnavailable, Unprocessable
+from easyflow.kit.schemas import json_without_nul
 from easyflow.kit.security import new_secret
 from easyflow.models.channels import ChannelRecord
 from easyflow.models.conversations import DeliveryStatus
@@ -227,7 +228,13 @@ def parse_update(body: Any) -> Update:
 
 
 def inbound_of(update: Update) -> dict[str, Any] | None:
-    """What the pipeline needs from an update, or None for updates with nothing to answer."""
+    """What the pipeline needs from an update, or None for updates with nothing to answer. Telegram passes
+    U+0000 through from customers, PostgreSQL cannot store it, and refusing the update would only make
+    Telegram send it again (ahead of everything behind it): it is dropped."""
+    return json_without_nul(_inbound_fields(update))
+
+
+def _inbound_fields(update: Update) -> dict[str, Any] | None:
     if update.callback_query is not None:
         query = update.callback_query
         user = query.from_user

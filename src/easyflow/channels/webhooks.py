@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiogram.types import Update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from easyflow.channels.repository import ChannelDirectory
+from easyflow.channels.repository import ChannelDirectory, ChannelRepository
 from easyflow.channels.service import credentials_of
 from easyflow.channels.telegram import (
     CHANNEL_TYPE as TELEGRAM,
@@ -29,6 +32,8 @@ from easyflow.models.channels import ChannelRecord, ChannelStatus
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
 
+log = structlog.get_logger(__name__)
+
 
 async def accept_telegram_update(
     session: AsyncSession, runtime: Runtime, channel_id: uuid.UUID, secret_header: str | None, body: Any
@@ -42,7 +47,38 @@ async def accept_telegram_update(
     expected = credentials_of(channel, runtime).get("secret_token", "")
     if not secret_header or not expected or not constant_time_equals(secret_header, expected):
         raise Unauthorized("The X-Telegram-Bot-Api-Secret-Token header is missing or wrong.")
-    return await accept_update(session, channel, parse_update(body))
+    return await accept_or_set_aside(session, channel, parse_update(body))
+
+
+async def accept_or_set_aside(session: AsyncSession, channel: ChannelRecord, update: Update) -> str | None:
+    """`accept_update`, except that an update which cannot be stored is set aside, with an error the tenant
+    sees on the channel, instead of failing: Telegram would otherwise deliver it again and again, ahead of
+    every update behind it. Failures of the database itself still fail, so the update comes again later."""
+    try:
+        async with session.begin_nested():
+            return await accept_update(session, channel, update)
+    except (OperationalError, InterfaceError, OSError):
+        raise
+    except Exception as error:
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            raise
+        # The type only: the message of a database error can quote the customer's text.
+        log.warning(
+            "telegram.update_set_aside",
+            channel_id=str(channel.id),
+            update_id=update.update_id,
+            error_type=type(error).__name__,
+        )
+        await ChannelRepository(session, channel.tenant_id).note_inbound_error(
+            channel.id,
+            {
+                "update_id": update.update_id,
+                "at": datetime.now(UTC).isoformat(),
+                "detail": f"Telegram update {update.update_id} could not be stored ({type(error).__name__}) "
+                "and was skipped, so that the updates after it are not held up.",
+            },
+        )
+        return None
 
 
 async def accept_update(session: AsyncSession, channel: ChannelRecord, update: Update) -> str | None:
