@@ -48,7 +48,7 @@ class Runtime:
             secrets=SecretBox.from_settings(settings),
             http=http,
             embedder=embedder,
-            retriever=KnowledgeSearch(embedder, vectors_available=database.capabilities.vector_columns),
+            retriever=KnowledgeSearch.for_server(embedder, database.capabilities),
             live=live,
             api_keys=ApiKeyCache(live),
             rate_limits=limit_store(settings, database),

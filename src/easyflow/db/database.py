@@ -18,6 +18,7 @@ log = structlog.get_logger(__name__)
 
 MIN_SERVER_VERSION = 150000
 MIN_PGVECTOR_VERSION = (0, 8, 2)  # 0.6.0-0.8.1 have CVE-2026-3172
+ITERATIVE_SCAN_PGVECTOR_VERSION = (0, 8, 0)  # hnsw.iterative_scan; older versions reject the setting
 # Contrib modules and what goes without them; the server still serves everything else.
 CONTRIB_EXTENSIONS = {
     "pg_trgm": "typo-tolerant matching of the knowledge vocabulary falls back to edit distance in Python",
@@ -45,6 +46,13 @@ class Capabilities:
     @property
     def pgvector_current(self) -> bool:
         return self.pgvector_version is not None and _version_tuple(self.pgvector_version) >= MIN_PGVECTOR_VERSION
+
+    @property
+    def pgvector_iterative_scan(self) -> bool:
+        return (
+            self.pgvector_version is not None
+            and _version_tuple(self.pgvector_version) >= ITERATIVE_SCAN_PGVECTOR_VERSION
+        )
 
 
 class Database:

@@ -15,18 +15,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.knowledge.chunking import ChunkText
 from easyflow.knowledge.embeddings import safe_model_literal, vector_literal
-from easyflow.knowledge.query import FullTextQuery, Word
+from easyflow.knowledge.query import CORRECTIONS, FullTextQuery, Word
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 
 CANDIDATES = 20
 # The HNSW search beam: pgvector's default of 40 found only 0.70 of the exact 10 nearest chunks at 100k
 # chunks (bench/retrieval.py); a wider beam costs a few milliseconds.
 HNSW_EF_SEARCH = 100
+# Every tenant's vectors of a model share one HNSW index, and the tenant filter is applied to what the index
+# returns: a tenant holding 0.2 % of it kept about 1 of the beam's 100 candidates, so its search came back
+# short (bench/tenant_vectors.py). pgvector >= 0.8 then goes on scanning the index, up to
+# HNSW_MAX_SCAN_TUPLES tuples. Relaxed order found more than strict for the same work; the nearest queries
+# sort what it found again, as pgvector's documentation advises.
+HNSW_ITERATIVE_SCAN = "relaxed_order"
+HNSW_MAX_SCAN_TUPLES = 20_000
 # Chunks ranked at most per full-text search, gathered strictest level first (see FullTextQuery.levels):
 # ranking reads each candidate's tsvector (~20 µs a row with the scoring), so this bounds the search's cost.
 MAX_RANKED = 200
 # Document words sharing a misspelt word's first letters, read as correction candidates.
 NEIGHBOURS = 200
+# With pg_trgm: document words at least this similar to a misspelt word (shared trigrams over all trigrams
+# of both) are its corrections, the most similar first.
+TRIGRAM_SIMILARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,26 @@ def vector_index_sql(table: str, model_id: str, dimensions: int) -> str:
     )
 
 
+async def tune_vector_search(session: AsyncSession, iterative_scan: str | None) -> None:
+    """This transaction's vector search settings, in one round trip: the wider beam, a plan for the tenant
+    at hand, and, when `iterative_scan` is given, iterative scans (None on a pgvector older than 0.8.0,
+    which rejects settings it does not know).
+
+    The plan: the nearest queries are prepared statements, and after a few runs PostgreSQL may keep one
+    generic plan for every tenant, which walks the HNSW index; for a small tenant a plan made with its own
+    id sorts its few rows exactly instead (the tenant_id index), faster and with nothing missed."""
+    settings = {"hnsw.ef_search": str(HNSW_EF_SEARCH), "plan_cache_mode": "force_custom_plan"}
+    if iterative_scan is not None:
+        settings |= {"hnsw.iterative_scan": iterative_scan, "hnsw.max_scan_tuples": str(HNSW_MAX_SCAN_TUPLES)}
+    await session.execute(
+        text(
+            "SELECT set_config(name, value, true) "
+            "FROM unnest(CAST(:names AS text[]), CAST(:values AS text[])) AS s(name, value)"
+        ),
+        {"names": list(settings), "values": list(settings.values())},
+    )
+
+
 async def knowledge_exists(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     result = await session.execute(
         text(
@@ -60,15 +90,46 @@ async def knowledge_exists(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     return bool(result.scalar_one())
 
 
+# Correction candidates of an unknown lexeme `c.lexeme` (four letters or more, of a word none of whose
+# lexemes the tenant's chunks contain), as arrays of lexemes and their chunk counts. Without pg_trgm: the
+# tenant's words sharing its first three letters, for edit distance in Python (`query.corrections`).
+_NEAR_BY_PREFIX = """
+    SELECT array_agg(v.lexeme) AS lexemes, array_agg(v.chunks) AS chunks
+    FROM (
+        SELECT k.lexeme, k.chunks FROM knowledge_terms k
+        WHERE NOT c.alternative AND NOT coalesce(c.known, false) AND length(c.lexeme) >= 4
+          AND k.tenant_id = :tenant AND k.chunks > 0
+          AND k.lexeme >= left(c.lexeme, 3) COLLATE "C" AND k.lexeme < (left(c.lexeme, 3) || chr(1114111)) COLLATE "C"
+          AND (length(k.lexeme) <= length(c.lexeme) + 2 OR starts_with(k.lexeme, c.lexeme))
+        ORDER BY k.chunks DESC, k.lexeme
+        LIMIT :neighbours
+    ) v"""
+# With pg_trgm: the corrections themselves, the tenant's words most similar by trigrams first, wherever the
+# typo is (the prefix look-up cannot correct the first three letters); `%` lets the trigram index on
+# knowledge_terms find them (its threshold, 0.3 by default, is below ours).
+_NEAR_BY_TRIGRAMS = """
+    SELECT array_agg(v.lexeme ORDER BY v.similarity DESC, v.chunks DESC, v.lexeme) AS lexemes,
+           array_agg(v.chunks ORDER BY v.similarity DESC, v.chunks DESC, v.lexeme) AS chunks
+    FROM (
+        SELECT k.lexeme, k.chunks, similarity(k.lexeme, c.lexeme) AS similarity FROM knowledge_terms k
+        WHERE NOT c.alternative AND NOT coalesce(c.known, false) AND length(c.lexeme) >= 4
+          AND k.tenant_id = :tenant AND k.chunks > 0 AND k.lexeme <> c.lexeme
+          AND k.lexeme % c.lexeme AND similarity(k.lexeme, c.lexeme) >= :similarity
+        ORDER BY similarity DESC, k.chunks DESC, k.lexeme
+        LIMIT :corrections
+    ) v"""
+
+
 async def analyse_words(
-    session: AsyncSession, tenant_id: uuid.UUID, words: list[str], alternatives: list[str]
+    session: AsyncSession, tenant_id: uuid.UUID, words: list[str], alternatives: list[str], *, trigrams: bool
 ) -> tuple[list[Word], int]:
     """Each word's lexemes and its alternative wording's (colloquial, transliterated), with the number of the
-    tenant's chunks containing each; for a word none of whose lexemes the chunks contain, the tenant's words
-    sharing its first three letters (correction candidates). Also the tenant's number of chunks."""
+    tenant's chunks containing each; for a word none of whose lexemes the chunks contain, correction
+    candidates from the tenant's words: by pg_trgm similarity when `trigrams` (the server has pg_trgm),
+    otherwise those sharing its first three letters. Also the tenant's number of chunks."""
     rows = await session.execute(
         text(
-            """
+            f"""
 WITH input AS (
     SELECT n, word, alternative
     FROM unnest(CAST(:words AS text[]), CAST(:alternatives AS text[])) WITH ORDINALITY AS i(word, alternative, n)
@@ -85,26 +146,18 @@ WITH input AS (
 )
 SELECT c.n, c.alternative, c.lexeme, c.chunks, near.lexemes AS near_lexemes, near.chunks AS near_chunks
 FROM counted c
-LEFT JOIN LATERAL (
-    SELECT array_agg(v.lexeme) AS lexemes, array_agg(v.chunks) AS chunks
-    FROM (
-        SELECT k.lexeme, k.chunks FROM knowledge_terms k
-        WHERE NOT c.alternative AND NOT coalesce(c.known, false) AND length(c.lexeme) >= 4
-          AND k.tenant_id = :tenant AND k.chunks > 0
-          AND k.lexeme >= left(c.lexeme, 3) COLLATE "C" AND k.lexeme < (left(c.lexeme, 3) || chr(1114111)) COLLATE "C"
-          AND (length(k.lexeme) <= length(c.lexeme) + 2 OR starts_with(k.lexeme, c.lexeme))
-        ORDER BY k.chunks DESC, k.lexeme
-        LIMIT :neighbours
-    ) v
+LEFT JOIN LATERAL ({_NEAR_BY_TRIGRAMS if trigrams else _NEAR_BY_PREFIX}
 ) near ON true
 UNION ALL
-SELECT 0, false, '', chunks, NULL, NULL FROM knowledge_terms WHERE tenant_id = :tenant AND lexeme = ''"""
+SELECT 0, false, '', chunks, NULL, NULL FROM knowledge_terms WHERE tenant_id = :tenant AND lexeme = ''"""  # noqa: S608  (constant fragments)
         ),
-        {"words": words, "alternatives": alternatives, "tenant": tenant_id, "neighbours": NEIGHBOURS},
+        {"words": words, "alternatives": alternatives, "tenant": tenant_id}
+        | ({"similarity": TRIGRAM_SIMILARITY, "corrections": CORRECTIONS} if trigrams else {"neighbours": NEIGHBOURS}),
     )
     lexemes: list[dict[str, int]] = [{} for _ in words]
     others: list[dict[str, int]] = [{} for _ in words]
     neighbours: list[dict[str, int]] = [{} for _ in words]
+    similar: list[dict[str, list[str]]] = [{} for _ in words]
     total = 0
     for n, alternative, lexeme, chunks, near_lexemes, near_chunks in rows:
         if n == 0:
@@ -112,8 +165,12 @@ SELECT 0, false, '', chunks, NULL, NULL FROM knowledge_terms WHERE tenant_id = :
             continue
         (others if alternative else lexemes)[n - 1][lexeme] = chunks
         neighbours[n - 1].update(zip(near_lexemes or [], near_chunks or [], strict=True))
+        if trigrams and near_lexemes:
+            similar[n - 1][lexeme] = list(near_lexemes)
     found = [
-        Word(word, lexemes[i], others[i], neighbours[i]) for i, word in enumerate(words) if lexemes[i] or others[i]
+        Word(word, lexemes[i], others[i], neighbours[i], similar[i] if trigrams else None)
+        for i, word in enumerate(words)
+        if lexemes[i] or others[i]
     ]
     return found, total
 
@@ -235,17 +292,23 @@ class ChunkRepository:
         return [Hit("chunk", r.id, r.filename, r.section, r.body, list(r.lexemes)) for r in rows]
 
     async def nearest(self, vector: list[float], model_id: str, dimensions: int, limit: int = CANDIDATES) -> list[Hit]:
+        """The chunks nearest to `vector`, through the model's HNSW index with the transaction's scan
+        settings (see `tune_vector_search`)."""
         cast = f"vector({int(dimensions)})"
-        await self.session.execute(text(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}"))
         rows = await self.session.execute(
             text(
                 f"""
-SELECT c.id, d.filename, c.section, c.text, tsvector_to_array(c.tsv) AS lexemes,
-       1 - ((c.embedding::{cast}) <=> CAST(:vector AS {cast})) AS similarity
-FROM chunks c JOIN documents d ON d.id = c.document_id
-WHERE c.tenant_id = :tenant AND c.embedding_model = {safe_model_literal(model_id)}
-ORDER BY (c.embedding::{cast}) <=> CAST(:vector AS {cast})
-LIMIT :limit"""  # noqa: S608  (literals validated: safe_model_literal, int)
+WITH nearest AS MATERIALIZED (
+    SELECT c.id, c.document_id, c.section, c.text, tsvector_to_array(c.tsv) AS lexemes,
+           (c.embedding::{cast}) <=> CAST(:vector AS {cast}) AS distance
+    FROM chunks c
+    WHERE c.tenant_id = :tenant AND c.embedding_model = {safe_model_literal(model_id)}
+    ORDER BY (c.embedding::{cast}) <=> CAST(:vector AS {cast})
+    LIMIT :limit
+)
+SELECT n.id, d.filename, n.section, n.text, n.lexemes, 1 - n.distance AS similarity
+FROM nearest n JOIN documents d ON d.id = n.document_id
+ORDER BY n.distance, n.id"""  # noqa: S608  (literals validated: safe_model_literal, int)
             ),
             {"vector": vector_literal(vector), "tenant": self.tenant_id, "limit": limit},
         )
@@ -305,16 +368,22 @@ LIMIT :limit"""
         return [Hit("qa", r.id, QA_DOCUMENT, r.question, r.answer, list(r.lexemes)) for r in rows]
 
     async def nearest(self, vector: list[float], model_id: str, dimensions: int, limit: int = CANDIDATES) -> list[Hit]:
+        """As `ChunkRepository.nearest`, over the pairs' questions."""
         cast = f"vector({int(dimensions)})"
         rows = await self.session.execute(
             text(
                 f"""
-SELECT p.id, p.question, p.answer, tsvector_to_array(to_tsvector('russian', p.question)) AS lexemes,
-       1 - ((p.embedding::{cast}) <=> CAST(:vector AS {cast})) AS similarity
-FROM qa_pairs p
-WHERE p.tenant_id = :tenant AND p.embedding_model = {safe_model_literal(model_id)}
-ORDER BY (p.embedding::{cast}) <=> CAST(:vector AS {cast})
-LIMIT :limit"""  # noqa: S608  (literals validated: safe_model_literal, int)
+WITH nearest AS MATERIALIZED (
+    SELECT p.id, p.question, p.answer, (p.embedding::{cast}) <=> CAST(:vector AS {cast}) AS distance
+    FROM qa_pairs p
+    WHERE p.tenant_id = :tenant AND p.embedding_model = {safe_model_literal(model_id)}
+    ORDER BY (p.embedding::{cast}) <=> CAST(:vector AS {cast})
+    LIMIT :limit
+)
+SELECT n.id, n.question, n.answer, tsvector_to_array(to_tsvector('russian', n.question)) AS lexemes,
+       1 - n.distance AS similarity
+FROM nearest n
+ORDER BY n.distance, n.id"""  # noqa: S608  (literals validated: safe_model_literal, int)
             ),
             {"vector": vector_literal(vector), "tenant": self.tenant_id, "limit": limit},
         )

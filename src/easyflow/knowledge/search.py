@@ -15,9 +15,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.db.database import Capabilities
 from easyflow.knowledge.embeddings import Embedder
 from easyflow.knowledge.query import FullTextQuery, colloquial, plan, transliterate
-from easyflow.knowledge.repository import ChunkRepository, Hit, QaRepository, analyse_words, knowledge_exists
+from easyflow.knowledge.repository import (
+    HNSW_ITERATIVE_SCAN,
+    ChunkRepository,
+    Hit,
+    QaRepository,
+    analyse_words,
+    knowledge_exists,
+    tune_vector_search,
+)
 from easyflow.knowledge.retrieval import Passage
 
 # Reciprocal-rank fusion, tuned on bench/retrieval.py: a small k trusts the top ranks, and full text counts
@@ -34,8 +43,27 @@ class SearchOutcome:
 
 
 class KnowledgeSearch:
-    def __init__(self, embedder: Embedder | None, *, vectors_available: bool) -> None:
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        *,
+        vectors_available: bool,
+        iterative_scan: bool = False,
+        trigrams: bool = False,
+    ) -> None:
         self.embedder = embedder if vectors_available else None
+        self.iterative_scan = iterative_scan  # pgvector >= 0.8.0 (see HNSW_ITERATIVE_SCAN)
+        self.trigrams = trigrams  # pg_trgm corrects misspelt words (see analyse_words)
+
+    @classmethod
+    def for_server(cls, embedder: Embedder | None, capabilities: Capabilities) -> KnowledgeSearch:
+        """The search using what the connected server offers."""
+        return cls(
+            embedder,
+            vectors_available=capabilities.vector_columns,
+            iterative_scan=capabilities.pgvector_iterative_scan,
+            trigrams="pg_trgm" in capabilities.extensions,
+        )
 
     @property
     def mode(self) -> str:
@@ -54,18 +82,18 @@ class KnowledgeSearch:
         if self.embedder is not None:
             vector = await self.embedder.embed_query(query)
             model, dimensions = self.embedder.model_id, self.embedder.dimensions
+            await tune_vector_search(session, HNSW_ITERATIVE_SCAN if self.iterative_scan else None)
             rankings += [
                 (1.0, await chunks.nearest(vector, model, dimensions)),
                 (1.0, await pairs.nearest(vector, model, dimensions)),
             ]
         return SearchOutcome(self._fuse(rankings, words.wanted, limit), self.mode)
 
-    @staticmethod
-    async def understand(session: AsyncSession, tenant_id: uuid.UUID, query: str) -> FullTextQuery:
+    async def understand(self, session: AsyncSession, tenant_id: uuid.UUID, query: str) -> FullTextQuery:
         """The question's words as full-text terms, in the forms the tenant's chunks use."""
         words = query.split()[:MAX_WORDS]
         alternatives = [" ".join(filter(None, (colloquial(word), transliterate(word)))) for word in words]
-        analysed, total = await analyse_words(session, tenant_id, words, alternatives)
+        analysed, total = await analyse_words(session, tenant_id, words, alternatives, trigrams=self.trigrams)
         return plan(analysed, total)
 
     def _fuse(self, rankings: list[tuple[float, list[Hit]]], wanted: list[frozenset[str]], limit: int) -> list[Passage]:
