@@ -23,9 +23,6 @@ from typing import Any
 from procrastinate.schema import SchemaManager
 from sqlalchemy import Connection
 
-# Databases migrated before the version was recorded (revision 20261126_job_queue_version) were all
-# built by procrastinate 3.10.0, the version easyflow had been installed with until then.
-BASELINE_VERSION = "3.10.0"
 MIGRATIONS_DIR = Path(SchemaManager.get_migrations_path())
 # procrastinate names each migration after the release that ships it: 03.04.00_01_pre_<what>.sql
 _MIGRATION_NAME = re.compile(r"^(\d+)\.(\d+)\.(\d+)_(\d+)_.*\.sql$")

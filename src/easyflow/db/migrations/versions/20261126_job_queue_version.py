@@ -1,7 +1,7 @@
 """The job queue's procrastinate version, recorded, and `easyflow_defer_job`, the one way SQL of ours defers.
 
-Databases migrated before this revision get the version their queue was built from (3.10.0, see
-`job_queue_schema.BASELINE_VERSION`); new ones already recorded theirs in `20261123_job_queue`.
+Databases migrated before this revision get the version their queue was built from: 3.10.0, the
+procrastinate easyflow had been installed with until then. New ones recorded theirs in `20261123_job_queue`.
 
 `easyflow_defer_job(queue_name, task_name, lock, args)` inserts a job exactly as `kit.jobs.defer` does
 through procrastinate's Python API, for SQL functions of ours that accept work in one statement. It is
