@@ -15,6 +15,7 @@ from easyflow.channels.widget import widget_config
 from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope, scope_to_tenant
+from easyflow.kit.security import hash_password, verify_password
 from easyflow.knowledge.schemas import QaCreate
 from easyflow.knowledge.service import QaService
 from easyflow.models.tenancy import Role
@@ -57,6 +58,9 @@ async def seed_demo(database: Database, settings: Settings, widget_origins: list
                 tenant_id, api_key = created.tenant.id, created.api_key
                 await scope_to_tenant(session, tenant_id)
             else:
+                if owner is not None and not verify_password(owner.password_hash, DEMO_PASSWORD):
+                    # A demo folder from before the password rules had a weaker one; the banner shows this one.
+                    owner.password_hash = hash_password(DEMO_PASSWORD)
                 tenant_id = memberships[0][0].tenant_id
                 await scope_to_tenant(session, tenant_id)
                 _, api_key = await ApiKeyService(session, tenant_id).create(
