@@ -179,7 +179,15 @@ def with_server(settings: Settings, owner_url: str, embedded: EmbeddedPostgres |
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine whose connections act as the non-bypassing app role when the login user would bypass RLS."""
-    engine = create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    engine = create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        # A failed statement's error (and so the error log) would otherwise quote its parameters: the
+        # customers' messages, e-mail addresses, names.
+        hide_parameters=True,
+    )
     event.listen(engine.sync_engine, "connect", _drop_rls_bypass)
     return engine
 

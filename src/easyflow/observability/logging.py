@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -13,6 +14,10 @@ import structlog
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|api_?key|cookie|credential", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 MASK = "***"
+# Errors of these packages quote the values they were given: a failed statement its parameters (and
+# PostgreSQL its offending value), a validation error its input; that is what customers sent.
+_QUOTING_PACKAGES = frozenset({"sqlalchemy", "psycopg", "asyncpg", "pydantic", "pydantic_core"})
+WITHHELD = "(message withheld: it may quote request data)"
 
 
 def mask_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -22,6 +27,32 @@ def mask_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) ->
             event[key] = MASK
         elif isinstance(value, str) and "earer" in value:
             event[key] = _BEARER.sub(r"\1" + MASK, value)
+    return event
+
+
+def _described(error: BaseException) -> str:
+    if type(error).__module__.split(".")[0] in _QUOTING_PACKAGES:
+        return f"{type(error).__module__}.{type(error).__qualname__}: {WITHHELD}"
+    return "".join(traceback.format_exception_only(error)).rstrip()
+
+
+def render_exception(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A logged exception becomes its traceback (causes included), with the messages of errors that quote
+    request data left out; for structlog's own events and the standard library's (uvicorn, procrastinate)."""
+    exc_info = event.pop("exc_info", None)
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    error = exc_info if isinstance(exc_info, BaseException) else exc_info[1] if exc_info else None
+    if error is None:
+        return event
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    event["exception"] = "\n\nwhich caused:\n\n".join(
+        "Traceback (most recent call last):\n" + "".join(traceback.format_tb(link.__traceback__)) + _described(link)
+        for link in reversed(chain)
+    )
     return event
 
 
@@ -49,10 +80,11 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        render_exception,
         mask_secrets,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
