@@ -89,6 +89,7 @@ async def test_sending_the_stored_key_elsewhere_requires_the_key_again(
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["detail"].startswith("model.api_key:") and "again" in refused.json()["detail"]
+    assert refused.json()["errors"][0]["field"] == "model.api_key"
     unchanged = (await client.get(url, headers=tenant_a.headers)).json()["model"]
     assert unchanged["base_url"] == MODEL["base_url"] and unchanged["provider"] == MODEL["provider"]
     assert unchanged["has_api_key"] is True

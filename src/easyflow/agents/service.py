@@ -117,7 +117,13 @@ class AssistantService:
             raise Unprocessable(
                 "model.api_key: the provider or base_url changes where the stored key is sent; enter the "
                 "api_key again to use it there.",
-                errors=[{"field": "model.api_key", "message": "required when provider or base_url changes"}],
+                errors=[
+                    {
+                        "field": "model.api_key",
+                        "message": "required when provider or base_url changes",
+                        "type": "api_key_required",
+                    }
+                ],
             )
         assistant.provider = model.provider
         assistant.model_name = model.model_name
