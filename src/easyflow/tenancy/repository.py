@@ -192,6 +192,9 @@ class FoundApiKey:
     last_used_at: datetime | None
 
 
+_FIND_API_KEY = text("SELECT * FROM easyflow_find_api_key(:prefix)")
+
+
 class ApiKeyDirectory:
     """API keys by their public prefix, across tenants, to find the caller's tenant."""
 
@@ -201,9 +204,7 @@ class ApiKeyDirectory:
     async def find_and_scope(self, prefix: str) -> FoundApiKey | None:
         """The key with this prefix; when there is one, the transaction is now scoped to its tenant
         (one round trip: the easyflow_find_api_key function)."""
-        row = (
-            await self.session.execute(text("SELECT * FROM easyflow_find_api_key(:prefix)"), {"prefix": prefix})
-        ).first()
+        row = (await self.session.execute(_FIND_API_KEY, {"prefix": prefix})).first()
         if row is None:
             return None
         return FoundApiKey(row.id, row.tenant_id, row.key_hash, Role(row.role), row.revoked_at, row.last_used_at)
