@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.channels import telegram as telegram_module
 from easyflow.channels.polling import TelegramPoller
 from easyflow.channels.telegram import escape_markdown, split_message
-from easyflow.conversations import service as conversation_service
+from easyflow.conversations import typing_indicator
 from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
@@ -216,7 +216,7 @@ async def test_photos_and_documents_are_fetched_and_kept_for_operators(
         downloads.append((download.content, download.headers["content-type"]))
     assert downloads == [(photo, "image/jpeg"), (pdf, "application/pdf")]
     [too_big] = contact_messages[2]["attachments"]
-    assert "stored_file_id" not in too_big and "20 MB" in too_big["not_stored"]
+    assert too_big["stored_file_id"] is None and "20 MB" in too_big["not_stored"]
     assert len(double.calls_to("getFile")) == 2
 
 
@@ -249,7 +249,7 @@ async def test_typing_is_shown_for_as_long_as_the_model_thinks(
     llm: LLMServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(conversation_service, "TYPING_REFRESH_SECONDS", 0.2)
+    monkeypatch.setattr(typing_indicator, "TYPING_REFRESH_SECONDS", 0.2)
     await use_model(client, tenant_a, llm)
     llm.double.script(delay(1.2, then=reply("Подумал и отвечаю.")))
     await send_update(client, telegram, bot, telegram.double.text_update(6101, CHAT, "Сложный вопрос"))
@@ -406,8 +406,8 @@ async def test_an_expired_file_link_is_noted_and_the_reply_still_goes_out(
         await client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=tenant_a.headers)
     ).json()
     [attachment] = messages[0]["attachments"]
-    assert "stored_file_id" not in attachment and "could not be reached" in attachment["not_stored"]
-    assert "awaiting_file" not in attachment
+    assert attachment["stored_file_id"] is None and "could not be reached" in attachment["not_stored"]
+    assert attachment["awaiting_file"] is False
     assert len(telegram.double.sent_messages(CHAT)) == 1
 
 

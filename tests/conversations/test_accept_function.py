@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.channels.telegram_files import FETCH_FILES_JOB
 from easyflow.config import Settings
+from easyflow.conversations.accept import REPLY_JOB, ChannelRef, Inbound, InboundService
 from easyflow.conversations.repository import InboundRepository
 from easyflow.conversations.schemas import AcceptedMessage
-from easyflow.conversations.service import REPLY_JOB, ChannelRef, Inbound, InboundService
 from easyflow.db import migrate
 from easyflow.db.database import Database
 from easyflow.db.embedded import app_login_url

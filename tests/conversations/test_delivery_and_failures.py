@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.app import create_app
 from easyflow.config import Settings
-from easyflow.conversations.service import DeliveryService
+from easyflow.conversations.delivery import DeliveryService
 from easyflow.kit import destinations
 from easyflow.kit.jobs import run_job
 from easyflow.knowledge.retrieval import Passage

@@ -19,10 +19,18 @@ class Picture:
 
 
 @dataclass(frozen=True)
+class AttachedFile:
+    """A file that came with a turn, named to the model (pictures it may see come as `Picture`s)."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Turn:
     role: Speaker
     text: str
-    attachments: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[AttachedFile] = field(default_factory=list)
     pictures: list[Picture] = field(default_factory=list)
 
 

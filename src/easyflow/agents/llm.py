@@ -136,7 +136,7 @@ def _prompt(turns: list[Turn]) -> str:
     for turn in turns:
         line = turn.text
         for attachment in turn.attachments:
-            line += f"\n[attachment: {attachment.get('kind', 'file')} {attachment.get('name', '')}]".rstrip()
+            line += f"\n[attachment: {attachment.kind or 'file'} {attachment.name}]".rstrip()
         lines.append(line)
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from easyflow.channels.base import Delivery, Outgoing, register
+from easyflow.conversations.ports import Delivery, Outgoing, register
 from easyflow.kit.destinations import Destination, check_public_destination
 from easyflow.kit.errors import Unprocessable
 from easyflow.models.conversations import DeliveryStatus

@@ -8,10 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Request, Response, status
 
 from easyflow.channels import schemas
+from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
+from easyflow.channels.api import IDENTITY_KIND
 from easyflow.channels.service import ChannelService
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
+from easyflow.conversations import schemas as conversation_schemas
+from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
 from easyflow.kit.schemas import Limit, Offset, Page
-from easyflow.tenancy.auth import Admin, Session, Viewer
+from easyflow.tenancy.auth import Admin, Operator, Session, Viewer
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -63,6 +67,26 @@ async def remove_channel(channel_id: uuid.UUID, request: Request, principal: Adm
     """Disconnect (a Telegram webhook is removed) and delete the channel; its conversations stay."""
     await _service(request, session, principal.tenant_id).remove(channel_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/api/messages", tags=["api channel"], status_code=status.HTTP_202_ACCEPTED)
+async def post_message(
+    body: conversation_schemas.InboundApiMessage, principal: Operator, session: Session
+) -> conversation_schemas.AcceptedMessage:
+    """Hand over a customer's message. It is stored, with the job that answers it, before this returns;
+    sending the same `external_message_id` again is acknowledged with `duplicate: true` and answered once.
+    Read the reply from `/conversations/{id}/messages`, or receive it at the tenant's webhook."""
+    inbound = Inbound(
+        identity_kind=IDENTITY_KIND,
+        contact_external_id=body.contact.external_id,
+        contact_name=body.contact.name,
+        contact_phone=body.contact.phone,
+        text=body.text,
+        external_message_id=body.external_message_id,
+        assistant_id=body.assistant_id,
+    )
+    channel = ChannelRef(type=API_CHANNEL, key=API_CHANNEL)
+    return await InboundService(session, principal.tenant_id).accept(channel, inbound)
 
 
 @webhooks.post("/telegram/{channel_id}", include_in_schema=False)

@@ -33,9 +33,10 @@ from aiogram.utils.text_decorations import markdown_decoration
 from limits import parse
 from pydantic import ValidationError
 
-from easyflow.channels.base import Connection, Delivery, Outgoing, register
+from easyflow.channels.base import Connection
 from easyflow.channels.service import credentials_of
-from easyflow.conversations.service import AWAITING_FILE
+from easyflow.conversations.ports import Delivery, Outgoing, register
+from easyflow.conversations.schemas import Attachment
 from easyflow.kit.errors import InvalidInput, ServiceUnavailable, Unprocessable
 from easyflow.kit.schemas import json_without_nul
 from easyflow.kit.security import new_secret
@@ -249,28 +250,28 @@ def _inbound_fields(update: Update) -> dict[str, Any] | None:
     if message is None or message.from_user is None:
         return None
     user = message.from_user
-    attachments: list[dict[str, Any]] = []
+    attachments: list[Attachment] = []
     if message.photo:
         largest = message.photo[-1]
         attachments.append(
-            {"kind": "photo", "file_id": largest.file_id, "size": largest.file_size, AWAITING_FILE: True}
+            Attachment(kind="photo", file_id=largest.file_id, size=largest.file_size, awaiting_file=True)
         )
     if message.document is not None:
         document = message.document
         attachments.append(
-            {
-                "kind": "document",
-                "file_id": document.file_id,
-                "name": document.file_name or "",
-                "mime_type": document.mime_type or "",
-                "size": document.file_size,
-                AWAITING_FILE: True,
-            }
+            Attachment(
+                kind="document",
+                file_id=document.file_id,
+                name=document.file_name or "",
+                mime_type=document.mime_type or "",
+                size=document.file_size,
+                awaiting_file=True,
+            )
         )
     text = message.text or message.caption or ""
     if text.startswith("/start"):
         payload = text[len("/start") :].strip()
-        attachments.append({"kind": "start", "payload": payload})
+        attachments.append(Attachment(kind="start", payload=payload))
     if not text and not attachments:
         return None
     return {

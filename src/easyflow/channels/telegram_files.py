@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 import structlog
@@ -21,7 +21,7 @@ from easyflow.channels.service import credentials_of
 from easyflow.channels.telegram import bot_for
 from easyflow.conversations.files import sniff_content_type
 from easyflow.conversations.repository import ConversationFileRepository, ConversationRepository, MessageRepository
-from easyflow.conversations.service import AWAITING_FILE
+from easyflow.conversations.schemas import Attachment, attachments_of
 from easyflow.db.session import scope_to_tenant
 from easyflow.kit.filetypes import OPAQUE
 from easyflow.kit.jobs import job
@@ -39,8 +39,8 @@ DOWNLOAD_ATTEMPTS = 2
 DOWNLOAD_TIMEOUT_SECONDS = 20
 
 
-def needs_fetching(attachments: list[dict[str, Any]]) -> bool:
-    return any(a.get(AWAITING_FILE) for a in attachments)
+def needs_fetching(attachments: list[Attachment]) -> bool:
+    return any(a.awaiting_file for a in attachments)
 
 
 class TelegramFiles:
@@ -62,48 +62,50 @@ class TelegramFiles:
             )
             if message is None or channel is None:
                 return
-            attachments = [dict(a) for a in message.attachments]
+            attachments = attachments_of(message.attachments)
             token = credentials_of(channel, self.runtime)["token"]
         fetched: list[ConversationFile] = []
         for attachment in attachments:
-            if attachment.pop(AWAITING_FILE, False) and "stored_file_id" not in attachment:
+            if attachment.awaiting_file and attachment.stored_file_id is None:
+                attachment.awaiting_file = False
                 stored = await self._download(token, attachment)
                 if stored is not None:
                     stored.conversation_id = message.conversation_id
-                    attachment["stored_file_id"] = str(stored.id)
+                    attachment.stored_file_id = stored.id
                     fetched.append(stored)
         async with self.database.session() as session, session.begin():
             await scope_to_tenant(session, tenant_id)
             for stored in fetched:
                 await ConversationFileRepository(session, tenant_id).add(stored)
-            await MessageRepository(session, tenant_id).set_attachments(message_id, attachments)
+            await MessageRepository(session, tenant_id).set_attachments(message_id, [a.stored() for a in attachments])
 
-    async def _download(self, token: str, attachment: dict[str, Any]) -> ConversationFile | None:
+    async def _download(self, token: str, attachment: Attachment) -> ConversationFile | None:
         """The file, or None with the reason noted on the attachment when it cannot be had."""
-        if (attachment.get("size") or 0) > BOT_DOWNLOAD_LIMIT:
-            attachment["not_stored"] = "Telegram lets bots download files of up to 20 MB only."
+        if (attachment.size or 0) > BOT_DOWNLOAD_LIMIT:
+            attachment.not_stored = "Telegram lets bots download files of up to 20 MB only."
             return None
+        assert attachment.file_id is not None
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
             try:
                 async with bot_for(self.runtime, token) as bot:
-                    described = await bot.get_file(attachment["file_id"], request_timeout=DOWNLOAD_TIMEOUT_SECONDS)
+                    described = await bot.get_file(attachment.file_id, request_timeout=DOWNLOAD_TIMEOUT_SECONDS)
                     if not described.file_path:
-                        attachment["not_stored"] = "Telegram gave no download path for the file."
+                        attachment.not_stored = "Telegram gave no download path for the file."
                         return None
                     buffer = io.BytesIO()
                     await bot.download_file(described.file_path, destination=buffer, timeout=DOWNLOAD_TIMEOUT_SECONDS)
                 break
             except TelegramBadRequest as error:
-                attachment["not_stored"] = f"Telegram refused the download: {error.message}"[:300]
+                attachment.not_stored = f"Telegram refused the download: {error.message}"[:300]
                 return None
             except (TelegramNetworkError, TelegramAPIError, aiohttp.ClientError, TimeoutError) as error:
-                log.warning("telegram.file_download_failed", file_kind=attachment["kind"], attempt=attempt)
+                log.warning("telegram.file_download_failed", file_kind=attachment.kind, attempt=attempt)
                 if attempt == DOWNLOAD_ATTEMPTS:
-                    attachment["not_stored"] = f"Telegram could not be reached: {type(error).__name__}"
+                    attachment.not_stored = f"Telegram could not be reached: {type(error).__name__}"
                     return None
                 await asyncio.sleep(1.0)
         content = buffer.getvalue()
-        name = str(attachment.get("name") or f"{attachment['kind']}.jpg")
+        name = attachment.name or f"{attachment.kind}.jpg"
         recognised = sniff_content_type(content)  # not the sender's claim: a "picture" must be one
         return ConversationFile(
             id=uuid.uuid4(),

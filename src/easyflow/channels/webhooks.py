@@ -23,7 +23,7 @@ from easyflow.channels.telegram import (
     parse_update,
 )
 from easyflow.channels.telegram_files import FETCH_FILES_JOB, needs_fetching
-from easyflow.conversations.service import ChannelRef, Inbound, InboundService
+from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import NotFound, Unauthorized
 from easyflow.kit.security import constant_time_equals

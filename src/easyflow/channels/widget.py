@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from easyflow.channels.base import Connection, Delivery, Outgoing, register
+from easyflow.channels.base import Connection
+from easyflow.conversations.ports import Delivery, Outgoing, register
 from easyflow.kit.errors import Unauthorized
 from easyflow.kit.security import constant_time_equals, new_public_id, new_secret
 from easyflow.models.channels import ChannelRecord

@@ -23,6 +23,7 @@ from easyflow.channels.widget import (
     read_visitor_token,
     signature_valid,
 )
+from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
 from easyflow.conversations.files import sniff_content_type
 from easyflow.conversations.repository import (
     ContactRepository,
@@ -30,7 +31,7 @@ from easyflow.conversations.repository import (
     ConversationRepository,
     MessageRepository,
 )
-from easyflow.conversations.service import ChannelRef, Inbound, InboundService
+from easyflow.conversations.schemas import Attachment, attachments_of
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMedia
 from easyflow.kit.schemas import NUL, without_nul
@@ -75,10 +76,8 @@ def widget_message(message: Message) -> schemas.WidgetMessage:
         text=message.text,
         buttons=message.buttons,
         attachments=[
-            schemas.WidgetAttachment(
-                name=str(a.get("name", "")), size=int(a.get("size", 0)), content_type=str(a.get("content_type", ""))
-            )
-            for a in message.attachments
+            schemas.WidgetAttachment(name=a.name, size=a.size or 0, content_type=a.content_type)
+            for a in attachments_of(message.attachments)
         ],
         created_at=message.created_at,
     )
@@ -177,7 +176,7 @@ class WidgetVisitors:
         )
 
     async def send(
-        self, visitor: Visitor, body: schemas.WidgetMessageSend, attachments: list[dict[str, object]] | None = None
+        self, visitor: Visitor, body: schemas.WidgetMessageSend, attachments: list[Attachment] | None = None
     ) -> tuple[schemas.WidgetMessageAccepted, uuid.UUID]:
         """Store the visitor's message with the job that answers it; the same client_id is stored once."""
         channel = visitor.channel
@@ -211,13 +210,7 @@ class WidgetVisitors:
         content_type, kind = sniff_attachment(data)
         file_id = uuid.uuid4()
         name = (without_nul(filename).replace("\\", "/").rsplit("/", 1)[-1] or "file")[:255]
-        attachment: dict[str, object] = {
-            "kind": kind,
-            "name": name,
-            "size": len(data),
-            "content_type": content_type,
-            "stored_file_id": str(file_id),
-        }
+        attachment = Attachment(kind=kind, name=name, size=len(data), content_type=content_type, stored_file_id=file_id)
         accepted, conversation_id = await self.send(visitor, body, [attachment])
         if not accepted.duplicate:
             await ConversationFileRepository(self.session, visitor.channel.tenant_id).add(

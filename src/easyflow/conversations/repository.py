@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from easyflow.kit.repository import TenantScopedRepository
+from easyflow.models.channels import ChannelRecord
 from easyflow.models.conversations import (
     Contact,
     ContactIdentity,
@@ -294,3 +295,9 @@ class ConversationFileRepository(TenantScopedRepository[ConversationFile]):
             .options(undefer(ConversationFile.content))
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+
+class ChannelRecordRepository(TenantScopedRepository[ChannelRecord]):
+    """The connected channel a conversation came through, as the pipeline reads it (`channels` manages it)."""
+
+    model = ChannelRecord

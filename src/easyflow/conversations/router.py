@@ -1,4 +1,4 @@
-"""HTTP routes: the generic API channel and reading conversations."""
+"""HTTP routes: reading conversations, their messages and files."""
 
 from __future__ import annotations
 
@@ -6,36 +6,15 @@ import uuid
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Response
 
-from easyflow.channels.api import CHANNEL_TYPE, IDENTITY_KIND
 from easyflow.conversations import schemas
-from easyflow.conversations.service import ChannelRef, ConversationQueries, Inbound, InboundService
+from easyflow.conversations.queries import ConversationQueries
 from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.models.conversations import ConversationStatus
 from easyflow.tenancy.auth import Operator, Session, Viewer
 
 router = APIRouter(prefix="/api/v1")
-
-
-@router.post("/channels/api/messages", tags=["api channel"], status_code=status.HTTP_202_ACCEPTED)
-async def post_message(
-    body: schemas.InboundApiMessage, principal: Operator, session: Session
-) -> schemas.AcceptedMessage:
-    """Hand over a customer's message. It is stored, with the job that answers it, before this returns;
-    sending the same `external_message_id` again is acknowledged with `duplicate: true` and answered once.
-    Read the reply from `/conversations/{id}/messages`, or receive it at the tenant's webhook."""
-    inbound = Inbound(
-        identity_kind=IDENTITY_KIND,
-        contact_external_id=body.contact.external_id,
-        contact_name=body.contact.name,
-        contact_phone=body.contact.phone,
-        text=body.text,
-        external_message_id=body.external_message_id,
-        assistant_id=body.assistant_id,
-    )
-    channel = ChannelRef(type=CHANNEL_TYPE, key=CHANNEL_TYPE)
-    return await InboundService(session, principal.tenant_id).accept(channel, inbound)
 
 
 @router.get("/conversations", tags=["conversations"])

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from easyflow.kit.schemas import Output, StrictInput
 from easyflow.models.conversations import ConversationStatus, DeliveryStatus, MessageRole
@@ -15,6 +15,34 @@ from easyflow.models.conversations import ConversationStatus, DeliveryStatus, Me
 MAX_TEXT_CHARS = 8000
 # C0/C1 control characters other than tab and line breaks: never meaningful in a chat message.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class Attachment(BaseModel):
+    """A file, or a Telegram deep-link payload, that came with a customer's message: the one shape channels
+    write, the pipeline reads and the API shows. Stored as JSON in `messages.attachments`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: str = Field(description="photo, document, image, or start (a Telegram /start payload).")
+    name: str = ""
+    size: int | None = None
+    content_type: str = Field(default="", description="What the file's bytes are, once it is stored.")
+    mime_type: str = Field(default="", description="What the sender said it is (never trusted).")
+    file_id: str | None = Field(default=None, description="The platform's id to download it by.")
+    awaiting_file: bool = Field(default=False, description="Its download is queued and not done yet.")
+    stored_file_id: uuid.UUID | None = Field(
+        default=None, description="The stored file: GET /api/v1/conversations/{id}/files/{stored_file_id}."
+    )
+    not_stored: str | None = Field(default=None, description="Why the file could not be downloaded.")
+    payload: str | None = None
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON kept in the database (defaults left out)."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
+def attachments_of(stored: list[dict[str, Any]]) -> list[Attachment]:
+    return [Attachment.model_validate(item) for item in stored]
 
 
 def _no_control_characters(value: str) -> str:
@@ -80,7 +108,7 @@ class MessageRead(Output):
     conversation_id: uuid.UUID
     role: MessageRole
     text: str
-    attachments: list[dict[str, Any]]
+    attachments: list[Attachment]
     buttons: list[str]
     citations: list[dict[str, Any]]
     usage: dict[str, Any] | None

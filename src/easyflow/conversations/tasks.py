@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from easyflow.conversations.service import DELIVER_JOB, REPLY_JOB, SUMMARIZE_JOB, DeliveryService, ReplyPipeline
+from easyflow.conversations.accept import REPLY_JOB
+from easyflow.conversations.delivery import DELIVER_JOB, DeliveryService
+from easyflow.conversations.reply import ReplyPipeline
+from easyflow.conversations.summaries import SUMMARIZE_JOB, fold_into_summary
 from easyflow.kit.jobs import job
 
 if TYPE_CHECKING:
@@ -33,4 +36,4 @@ async def deliver(runtime: Runtime, *, tenant_id: str, message_id: str) -> None:
 
 @job(SUMMARIZE_JOB, lock="conversation:{conversation_id}", max_attempts=3)
 async def summarize(runtime: Runtime, *, tenant_id: str, conversation_id: str) -> None:
-    await ReplyPipeline(runtime).summarize(uuid.UUID(tenant_id), uuid.UUID(conversation_id))
+    await fold_into_summary(runtime, uuid.UUID(tenant_id), uuid.UUID(conversation_id))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from easyflow.config import Settings
 from easyflow.db.embedded import EmbeddedPostgres, app_login_url
 from easyflow.db.rls import APP_ROLE
+from easyflow.db.session import scope_to_tenant
 from easyflow.db.urls import redacted, sqlalchemy_url
 
 log = structlog.get_logger(__name__)
@@ -116,6 +120,14 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    @asynccontextmanager
+    async def tenant_transaction(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that row-level security scopes to one tenant, committed when the
+        block ends (rolled back on an error); repositories made on it take their tenant from it."""
+        async with self.sessions() as session, session.begin():
+            await scope_to_tenant(session, tenant_id)
+            yield session
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -12,15 +12,28 @@ from starlette.requests import Request
 from easyflow.db.rls import SCOPE_SETTING, SYSTEM_SCOPE, TENANT_SETTING
 from easyflow.kit.errors import DomainError
 
+TENANT_KEY = "easyflow.tenant_id"
+
+
 # Built once: on every authenticated request, parsing the statement's text again cost more than sending it.
 _SCOPE_TO_TENANT = text("SELECT set_config(:tenant_setting, :tenant, true), set_config(:scope_setting, '', true)")
 
 
 async def scope_to_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """From here to the end of the transaction, RLS shows only this tenant's rows."""
+    """From here to the end of the transaction, RLS shows only this tenant's rows; the session remembers the
+    tenant, so repositories made on it take their tenant from it (`tenant_of`)."""
     await session.execute(
         _SCOPE_TO_TENANT, {"tenant_setting": TENANT_SETTING, "tenant": str(tenant_id), "scope_setting": SCOPE_SETTING}
     )
+    session.info[TENANT_KEY] = tenant_id
+
+
+def tenant_of(session: AsyncSession) -> uuid.UUID:
+    """The tenant the session's transaction was scoped to; a session never scoped is a programming error."""
+    tenant_id: uuid.UUID | None = session.info.get(TENANT_KEY)
+    if tenant_id is None:
+        raise LookupError("this session was not scoped to a tenant (use Database.tenant_transaction)")
+    return tenant_id
 
 
 async def enter_system_scope(session: AsyncSession) -> None:

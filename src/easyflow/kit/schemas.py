@@ -39,9 +39,11 @@ def without_nul(value: str) -> str:
 
 
 def json_without_nul(value: Any) -> Any:
-    """`without_nul` for every string (keys included) of a JSON-like structure."""
+    """`without_nul` for every string (keys included) of a JSON-like structure, models included."""
     if isinstance(value, str):
         return without_nul(value)
+    if isinstance(value, BaseModel):
+        return type(value).model_validate(json_without_nul(value.model_dump()))
     if isinstance(value, dict):
         return {json_without_nul(key): json_without_nul(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -1,0 +1,66 @@
+"""Sending a stored reply through its conversation's channel; safe to run again (at-least-once)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from easyflow.conversations.ports import CHANNELS, Outgoing
+from easyflow.conversations.repository import (
+    ChannelRecordRepository,
+    ContactRepository,
+    ConversationRepository,
+    MessageRepository,
+)
+from easyflow.models.conversations import DeliveryStatus
+from easyflow.tenancy.repository import TenantRepository
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+DELIVER_JOB = "conversations.deliver"
+
+
+class DeliveryService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.database = runtime.database
+
+    async def deliver(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        outgoing = await self._load(tenant_id, message_id)
+        if outgoing is None:
+            return
+        channel = CHANNELS[outgoing.conversation.channel_type]
+        delivery = await channel.deliver(self.runtime, outgoing)  # outside any transaction: it may take seconds
+        async with self.database.tenant_transaction(tenant_id) as session:
+            await MessageRepository(session).set_delivery(message_id, delivery.status)
+            if delivery.recipient_gone:
+                await ContactRepository(session).mark_unreachable(outgoing.contact.id)
+
+    async def fail(self, tenant_id: uuid.UUID, message_id: uuid.UUID, reason: str) -> None:
+        async with self.database.tenant_transaction(tenant_id) as session:
+            await MessageRepository(session).set_delivery(message_id, DeliveryStatus.failed, reason)
+
+    async def _load(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Outgoing | None:
+        async with self.database.tenant_transaction(tenant_id) as session:
+            message = await MessageRepository(session).get(message_id)
+            if message is None or message.delivery_status != DeliveryStatus.pending:
+                return None
+            row = await ConversationRepository(session).with_contact(message.conversation_id)
+            tenant = await TenantRepository(session).get(tenant_id)
+            assert row is not None and tenant is not None
+            conversation, contact = row
+            identity = await ContactRepository(session).identity_of(contact.id, conversation.channel_type)
+            secret = tenant.webhook_secret_encrypted
+            channel = None
+            if conversation.channel_key != conversation.channel_type:
+                channel = await ChannelRecordRepository(session).get(uuid.UUID(conversation.channel_key))
+            return Outgoing(
+                message=message,
+                conversation=conversation,
+                contact=contact,
+                contact_external_id=identity,
+                tenant_webhook_url=tenant.webhook_url,
+                tenant_webhook_secret=self.runtime.secrets.decrypt(secret) if secret else None,
+                channel=channel,
+            )

@@ -1,0 +1,69 @@
+"""The port through which the conversation pipeline reaches channels: what it hands a channel to send, what a
+channel must do, and the registry it finds them in. The pipeline owns this interface; `channels` implements
+it (and imports this module), so conversations never import a channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from easyflow.models.channels import ChannelRecord
+from easyflow.models.conversations import Contact, Conversation, DeliveryStatus, Message
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: DeliveryStatus
+    external_id: str | None = None
+    # The recipient can never be reached this way (blocked the bot): stop trying, mark the contact.
+    recipient_gone: bool = False
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What the pipeline hands a channel to send, with everything it needs already loaded."""
+
+    message: Message
+    conversation: Conversation
+    contact: Contact
+    contact_external_id: str | None
+    tenant_webhook_url: str | None
+    tenant_webhook_secret: str | None
+    channel: ChannelRecord | None = None  # the connected channel (None for the API channel)
+
+
+class Channel(Protocol):
+    type: str
+
+    def pushes(self, tenant_webhook_url: str | None) -> bool:
+        """Whether replies are sent somewhere (a delivery job), or just stored for the customer to read."""
+        ...
+
+    async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery: ...
+
+
+@runtime_checkable
+class TypingChannel(Protocol):
+    """A channel that can show "typing…" while the assistant writes."""
+
+    async def show_typing(self, runtime: Runtime, channel: ChannelRecord, recipient: str) -> None: ...
+
+
+@runtime_checkable
+class LiveChannel(Protocol):
+    """A channel whose customers watch the conversation live (the website widget): "typing…" and the reply
+    as it is written reach them as live events rather than through a platform's API."""
+
+    watched_live: bool
+
+
+CHANNELS: dict[str, Channel] = {}
+
+
+def register(channel: Channel) -> Channel:
+    CHANNELS[channel.type] = channel
+    return channel
