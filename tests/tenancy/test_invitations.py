@@ -62,14 +62,14 @@ async def test_an_existing_user_joins_another_tenant_only_by_accepting(
     )
     assert refused.status_code == 401  # not a member of B before accepting
 
-    invitations = (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()
+    invitations = (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()["items"]
     assert [(i["tenant_id"], i["tenant_name"], i["role"]) for i in invitations] == [
         (str(tenant_b.id), "Tour agency B", "viewer")
     ]
     accepted = await client.post(f"/api/v1/invitations/{invitations[0]['id']}/accept", headers=bearer(tokens))
     assert accepted.status_code == 200, accepted.text
     assert accepted.json() == {"tenant_id": str(tenant_b.id), "tenant_name": "Tour agency B", "role": "viewer"}
-    assert (await client.get("/api/v1/invitations", headers=bearer(tokens))).json() == []
+    assert (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()["items"] == []
 
     into_b = await sign_in(client, tenant_a.owner_email, tenant_a.owner_password, tenant_b.id)
     assert into_b["role"] == "viewer"
@@ -81,10 +81,10 @@ async def test_a_declined_invitation_is_gone_and_joins_nothing(
 ) -> None:
     await client.post(USERS, json={"email": tenant_a.owner_email, "role": "admin"}, headers=tenant_b.headers)
     tokens = await sign_in(client, tenant_a.owner_email, tenant_a.owner_password)
-    [invitation] = (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()
+    [invitation] = (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()["items"]
     declined = await client.delete(f"/api/v1/invitations/{invitation['id']}", headers=bearer(tokens))
     assert declined.status_code == 204
-    assert (await client.get("/api/v1/invitations", headers=bearer(tokens))).json() == []
+    assert (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()["items"] == []
     again = await client.post(f"/api/v1/invitations/{invitation['id']}/accept", headers=bearer(tokens))
     assert again.status_code == 404
     assert tenant_a.owner_email not in await member_emails(client, tenant_b)
@@ -95,10 +95,10 @@ async def test_nobody_else_can_see_or_accept_an_invitation(
 ) -> None:
     await client.post(USERS, json={"email": tenant_a.owner_email, "role": "admin"}, headers=tenant_b.headers)
     invited = await sign_in(client, tenant_a.owner_email, tenant_a.owner_password)
-    [invitation] = (await client.get("/api/v1/invitations", headers=bearer(invited))).json()
+    [invitation] = (await client.get("/api/v1/invitations", headers=bearer(invited))).json()["items"]
 
     other = await sign_in(client, tenant_b.owner_email, tenant_b.owner_password)  # B's own owner
-    assert (await client.get("/api/v1/invitations", headers=bearer(other))).json() == []
+    assert (await client.get("/api/v1/invitations", headers=bearer(other))).json()["items"] == []
     for request in (
         client.post(f"/api/v1/invitations/{invitation['id']}/accept", headers=bearer(other)),
         client.delete(f"/api/v1/invitations/{invitation['id']}", headers=bearer(other)),
@@ -124,7 +124,7 @@ async def test_a_new_address_gets_an_account_that_joins_on_first_sign_in(
     tokens = await sign_in(client, "новичок@example.com", "Пароль-для-Айгуль-7")
     assert (tokens["tenant_id"], tokens["role"]) == (str(tenant_a.id), "operator")
     assert "новичок@example.com" in await member_emails(client, tenant_a)
-    assert (await client.get("/api/v1/invitations", headers=bearer(tokens))).json() == []
+    assert (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()["items"] == []
 
 
 async def test_invitations_are_behind_row_level_security(
@@ -158,6 +158,6 @@ async def test_an_account_made_a_moment_ago_by_someone_else_is_invited_not_dupli
     monkeypatch.undo()
     tokens = await sign_in(client, tenant_a.owner_email, tenant_a.owner_password)  # their own password stands
     assert tokens["tenant_id"] == str(tenant_a.id)
-    [invitation] = (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()
+    [invitation] = (await client.get("/api/v1/invitations", headers=bearer(tokens))).json()["items"]
     assert invitation["tenant_id"] == str(tenant_b.id)  # still waits for their consent
     assert tenant_a.owner_email not in await member_emails(client, tenant_b)

@@ -116,9 +116,10 @@ async def remove_user(user_id: uuid.UUID, principal: Admin, session: Session) ->
 
 
 @router.get("/invitations", tags=["invitations"])
-async def list_invitations(principal: CurrentPrincipal, session: Session) -> list[schemas.InvitationRead]:
+async def list_invitations(principal: CurrentPrincipal, session: Session) -> Page[schemas.InvitationRead]:
     """The signed-in person's invitations to join other tenants (access tokens only; 403 for API keys)."""
-    return await InvitationService(session).list(principal)
+    invitations = await InvitationService(session).list(principal)
+    return Page(items=invitations, total=len(invitations))
 
 
 @router.post("/invitations/{invitation_id}/accept", tags=["invitations"])
