@@ -299,3 +299,16 @@ async def test_an_oversized_frame_closes_the_socket_before_it_is_buffered(widget
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
+
+
+async def test_a_nul_in_a_sent_frame_is_422_and_the_socket_stays_usable(widget_server: WidgetServer) -> None:
+    """The input rule of every HTTP body holds for frames too: PostgreSQL cannot store U+0000, and the
+    frame used to fail in the database and close the socket."""
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        await socket.send(json.dumps({"type": "send", "text": "Привет\x00", "client_id": "nul-frame-1"}))
+        refused = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert refused["status"] == 422 and "U+0000" in refused["detail"] and refused["client_id"] == "nul-frame-1"
+        await socket.send(json.dumps({"type": "send", "text": "Привет", "client_id": "nul-frame-2"}))
+        ack = await frames_until(socket, lambda frame: frame["type"] == "ack")
+        assert ack[-1]["client_id"] == "nul-frame-2" and ack[-1]["duplicate"] is False
