@@ -101,19 +101,42 @@ async def test_a_widget_key_with_a_nul_is_404(client: httpx.AsyncClient) -> None
     assert_problem(response, 404)
 
 
-async def test_file_names_lose_their_nul(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+def multipart(filename: str, content: bytes, **fields: str) -> tuple[bytes, str]:
+    """A form with one file, built by hand: clients percent-encode a NUL in a file name, a hostile one need not."""
     boundary = "easyflow-boundary"
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="прайс\x00.txt"\r\n'
-        f"Content-Type: text/plain\r\n\r\nСтрижка — 1500 ₽.\r\n--{boundary}--\r\n"
-    ).encode()
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n\r\n'
+    body = "".join(parts).encode() + head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+async def test_file_names_lose_their_nul(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    body, content_type = multipart("прайс\x00.txt", "Стрижка — 1500 ₽.".encode())
     response = await client.post(
-        "/api/v1/knowledge/documents",
-        content=body,
-        headers={**tenant_a.headers, "content-type": f"multipart/form-data; boundary={boundary}"},
+        "/api/v1/knowledge/documents", content=body, headers={**tenant_a.headers, "content-type": content_type}
     )
     assert response.status_code == 202, response.text
     assert response.json()["filename"] == "прайс.txt"
+
+    objects = await objects_of(client, tenant_a)
+    headers = {"Authorization": f"Bearer {objects['visitor']}", "Origin": SITE}
+    picture = b"\x89PNG\r\n\x1a\n" + bytes(64)
+    body, content_type = multipart("фото\x00.png", picture, client_id="upload-nul-1")
+    sent = await client.post(
+        f"/widget/v1/{objects['key']}/files", content=body, headers={**headers, "content-type": content_type}
+    )
+    assert sent.status_code == 202, sent.text
+    [message] = (await client.get(f"/widget/v1/{objects['key']}/messages", headers=headers)).json()["messages"]
+    assert (message["text"], message["attachments"][0]["name"]) == ("фото.png", "фото.png")
+
+    body, content_type = multipart("фото.png", picture, client_id="upload-nul-2", text=NUL_TEXT)
+    refused = await client.post(
+        f"/widget/v1/{objects['key']}/files", content=body, headers={**headers, "content-type": content_type}
+    )
+    assert (
+        assert_problem(refused, 400)["detail"]
+        == "text: Value error, contains the character U+0000, which text cannot hold"
+    )
 
 
 async def test_a_qa_csv_with_a_nul_is_refused_and_nothing_imported(

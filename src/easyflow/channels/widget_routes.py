@@ -32,6 +32,7 @@ from easyflow.channels import schemas
 from easyflow.channels.widget_live import VisitorFeed, WidgetLimits
 from easyflow.channels.widget_visitors import Visitor, WidgetVisitors
 from easyflow.kit.errors import DomainError, InvalidInput, NotFound, Unauthorized
+from easyflow.kit.schemas import without_nul
 from easyflow.tenancy.auth import Session
 
 log = structlog.get_logger(__name__)
@@ -151,11 +152,13 @@ async def send_file(
     origin: Annotated[str | None, Header()] = None,
 ) -> schemas.WidgetMessageAccepted:
     visitors, visitor = await _sender(request, session, public_key, authorization, origin)
-    name = file.filename or "file"
+    # A NUL (which no file name needs) is dropped here, before the name stands in for a missing text.
+    name = without_nul(file.filename or "") or "file"
     try:
         body = schemas.WidgetMessageSend(text=text.strip() or name, client_id=client_id)
     except ValidationError as error:
-        raise InvalidInput(f"client_id: {error.errors()[0]['msg']}") from error
+        first = error.errors()[0]
+        raise InvalidInput(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from error
     max_bytes = request.app.state.settings.widget_max_file_bytes
     return await visitors.send_file(visitor, name, await file.read(max_bytes + 1), body, max_bytes=max_bytes)
 

@@ -34,7 +34,7 @@ from easyflow.conversations.repository import (
 from easyflow.conversations.schemas import Attachment, attachments_of
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMedia
-from easyflow.kit.schemas import NUL, without_nul
+from easyflow.kit.schemas import NUL
 from easyflow.kit.security import sha256_hex
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.conversations import ConversationFile, Message, MessageRole
@@ -209,7 +209,7 @@ class WidgetVisitors:
             raise UnsupportedMedia("The file is empty.")
         content_type, kind = sniff_attachment(data)
         file_id = uuid.uuid4()
-        name = (without_nul(filename).replace("\\", "/").rsplit("/", 1)[-1] or "file")[:255]
+        name = (filename.replace("\\", "/").rsplit("/", 1)[-1] or "file")[:255]
         attachment = Attachment(kind=kind, name=name, size=len(data), content_type=content_type, stored_file_id=file_id)
         accepted, conversation_id = await self.send(visitor, body, [attachment])
         if not accepted.duplicate:
