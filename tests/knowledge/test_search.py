@@ -8,17 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.session import scope_to_tenant
-from easyflow.knowledge.query import (
-    FullTextQuery,
-    Term,
-    Word,
-    colloquial,
-    corrections,
-    edit_distance,
-    plan,
-    transliterate,
-)
-from easyflow.knowledge.search import KnowledgeSearch
+from easyflow.knowledge.query import FullTextQuery, Term, colloquial, corrections, edit_distance, transliterate
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture
 from tests.knowledge import files
@@ -36,35 +26,6 @@ async def test_a_misspelt_word_finds_its_passage_on_full_text_alone(
     assert found and found[0]["section"] == "Салон «Лотос» › Окрашивание"
     assert found[0]["score"] == 1.0  # the corrected word counts as the question's word
     assert (await search(client, tenant_a, "брак"))["items"] == []
-
-
-async def test_with_pg_trgm_a_misspelt_first_syllable_is_corrected_too(
-    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime
-) -> None:
-    assert "pg_trgm" in runtime.database.capabilities.extensions  # the embedded server has it
-    await indexed(client, tenant_a, runtime, "прайс.md", files.MARKDOWN.encode())
-    # «акрашивание» (а for the unstressed о) differs in its first three letters, which the edit-distance
-    # fallback requires to be right; trigram similarity does not.
-    found = (await search(client, tenant_a, "акрашивание"))["items"]
-    assert found and found[0]["section"] == "Салон «Лотос» › Окрашивание"
-    runtime.retriever = KnowledgeSearch(None, vectors_available=False, trigrams=False)
-    assert (await search(client, tenant_a, "акрашивание"))["items"] == []
-
-
-async def test_without_pg_trgm_misspelt_words_are_corrected_by_edit_distance(
-    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime
-) -> None:
-    runtime.retriever = KnowledgeSearch(None, vectors_available=False, trigrams=False)  # a server without pg_trgm
-    await indexed(client, tenant_a, runtime, "прайс.md", files.MARKDOWN.encode())
-    found = (await search(client, tenant_a, "тонирвание"))["items"]
-    assert found and found[0]["section"] == "Салон «Лотос» › Окрашивание"
-    assert found[0]["score"] == 1.0
-    assert (await search(client, tenant_a, "брак"))["items"] == []
-
-
-async def test_the_vocabulary_has_a_trigram_index_where_pg_trgm_is(session: AsyncSession) -> None:
-    indexes = await session.execute(text("SELECT indexdef FROM pg_indexes WHERE tablename = 'knowledge_terms'"))
-    assert any("gin_trgm_ops" in indexdef for (indexdef,) in indexes)
 
 
 async def test_corrections_come_from_the_tenants_own_words_only(
@@ -144,14 +105,6 @@ def test_corrections() -> None:
     assert corrections("абв", vocabulary) == []
     assert edit_distance("abcd", "abdc", 1) == 1  # an adjacent swap is one edit
     assert edit_distance("abcdef", "uvwxyz", 2) == 3
-
-
-def test_corrections_chosen_by_pg_trgm_are_taken_as_they_are() -> None:
-    candidates = {"окрашиван": 2, "окраск": 1}
-    # Edit distance picks the nearer spelling; pg_trgm's choice (made in SQL) is not second-guessed.
-    assert plan([Word("акрашивание", {"акрашиван": 0}, neighbours=candidates)], 3).terms[0].forms == ("окрашиван",)
-    chosen = Word("акрашивание", {"акрашиван": 0}, neighbours=candidates, similar={"акрашиван": ["окраск"]})
-    assert plan([chosen], 3).terms[0].forms == ("окраск",)
 
 
 def test_spoken_forms_and_transliteration() -> None:

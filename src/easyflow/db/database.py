@@ -25,7 +25,7 @@ MIN_PGVECTOR_VERSION = (0, 8, 2)  # 0.6.0-0.8.1 have CVE-2026-3172
 ITERATIVE_SCAN_PGVECTOR_VERSION = (0, 8, 0)  # hnsw.iterative_scan; older versions reject the setting
 # Contrib modules and what goes without them; the server still serves everything else.
 CONTRIB_EXTENSIONS = {
-    "pg_trgm": "typo-tolerant matching of the knowledge vocabulary falls back to edit distance in Python",
+    "pg_trgm": "nothing needs it yet (knowledge search corrects misspelt words by edit distance, as well and faster)",
     "btree_gist": "booking cannot guarantee that two appointments never overlap",
 }
 

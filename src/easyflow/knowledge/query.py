@@ -195,10 +195,7 @@ class Word:
     text: str
     lexemes: dict[str, int]
     alternatives: dict[str, int] = field(default_factory=dict)  # colloquial and transliterated forms
-    neighbours: dict[str, int] = field(default_factory=dict)  # correction candidates
-    # With pg_trgm, the database already chose each unknown lexeme's corrections (most similar first);
-    # None: `corrections` chooses among the neighbours by edit distance.
-    similar: dict[str, list[str]] | None = None
+    neighbours: dict[str, int] = field(default_factory=dict)  # document words sharing the first letters
 
 
 @dataclass(frozen=True)
@@ -264,8 +261,7 @@ def plan(words: list[Word], total_chunks: int) -> FullTextQuery:
             forms = {lexeme: chunks for lexeme, chunks in word.alternatives.items() if chunks > 0}
         if not forms:
             for stem in own:
-                chosen = corrections(stem, word.neighbours) if word.similar is None else word.similar.get(stem, [])
-                for lexeme in chosen:
+                for lexeme in corrections(stem, word.neighbours):
                     forms[lexeme] = word.neighbours[lexeme]
         every = frozenset(own) | frozenset(forms)
         wanted.append(every)

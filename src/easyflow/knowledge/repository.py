@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.knowledge.chunking import ChunkText
 from easyflow.knowledge.embeddings import safe_model_literal, vector_literal
-from easyflow.knowledge.query import CORRECTIONS, FullTextQuery, Word
+from easyflow.knowledge.query import FullTextQuery, Word
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 
 CANDIDATES = 20
@@ -34,9 +34,6 @@ HNSW_MAX_SCAN_TUPLES = 20_000
 MAX_RANKED = 200
 # Document words sharing a misspelt word's first letters, read as correction candidates.
 NEIGHBOURS = 200
-# With pg_trgm: document words at least this similar to a misspelt word (shared trigrams over all trigrams
-# of both) are its corrections, the most similar first.
-TRIGRAM_SIMILARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -90,46 +87,15 @@ async def knowledge_exists(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     return bool(result.scalar_one())
 
 
-# Correction candidates of an unknown lexeme `c.lexeme` (four letters or more, of a word none of whose
-# lexemes the tenant's chunks contain), as arrays of lexemes and their chunk counts. Without pg_trgm: the
-# tenant's words sharing its first three letters, for edit distance in Python (`query.corrections`).
-_NEAR_BY_PREFIX = """
-    SELECT array_agg(v.lexeme) AS lexemes, array_agg(v.chunks) AS chunks
-    FROM (
-        SELECT k.lexeme, k.chunks FROM knowledge_terms k
-        WHERE NOT c.alternative AND NOT coalesce(c.known, false) AND length(c.lexeme) >= 4
-          AND k.tenant_id = :tenant AND k.chunks > 0
-          AND k.lexeme >= left(c.lexeme, 3) COLLATE "C" AND k.lexeme < (left(c.lexeme, 3) || chr(1114111)) COLLATE "C"
-          AND (length(k.lexeme) <= length(c.lexeme) + 2 OR starts_with(k.lexeme, c.lexeme))
-        ORDER BY k.chunks DESC, k.lexeme
-        LIMIT :neighbours
-    ) v"""
-# With pg_trgm: the corrections themselves, the tenant's words most similar by trigrams first, wherever the
-# typo is (the prefix look-up cannot correct the first three letters); `%` lets the trigram index on
-# knowledge_terms find them (its threshold, 0.3 by default, is below ours).
-_NEAR_BY_TRIGRAMS = """
-    SELECT array_agg(v.lexeme ORDER BY v.similarity DESC, v.chunks DESC, v.lexeme) AS lexemes,
-           array_agg(v.chunks ORDER BY v.similarity DESC, v.chunks DESC, v.lexeme) AS chunks
-    FROM (
-        SELECT k.lexeme, k.chunks, similarity(k.lexeme, c.lexeme) AS similarity FROM knowledge_terms k
-        WHERE NOT c.alternative AND NOT coalesce(c.known, false) AND length(c.lexeme) >= 4
-          AND k.tenant_id = :tenant AND k.chunks > 0 AND k.lexeme <> c.lexeme
-          AND k.lexeme % c.lexeme AND similarity(k.lexeme, c.lexeme) >= :similarity
-        ORDER BY similarity DESC, k.chunks DESC, k.lexeme
-        LIMIT :corrections
-    ) v"""
-
-
 async def analyse_words(
-    session: AsyncSession, tenant_id: uuid.UUID, words: list[str], alternatives: list[str], *, trigrams: bool
+    session: AsyncSession, tenant_id: uuid.UUID, words: list[str], alternatives: list[str]
 ) -> tuple[list[Word], int]:
     """Each word's lexemes and its alternative wording's (colloquial, transliterated), with the number of the
-    tenant's chunks containing each; for a word none of whose lexemes the chunks contain, correction
-    candidates from the tenant's words: by pg_trgm similarity when `trigrams` (the server has pg_trgm),
-    otherwise those sharing its first three letters. Also the tenant's number of chunks."""
+    tenant's chunks containing each; for a word none of whose lexemes the chunks contain, the tenant's words
+    sharing its first three letters (correction candidates). Also the tenant's number of chunks."""
     rows = await session.execute(
         text(
-            f"""
+            """
 WITH input AS (
     SELECT n, word, alternative
     FROM unnest(CAST(:words AS text[]), CAST(:alternatives AS text[])) WITH ORDINALITY AS i(word, alternative, n)
@@ -146,18 +112,26 @@ WITH input AS (
 )
 SELECT c.n, c.alternative, c.lexeme, c.chunks, near.lexemes AS near_lexemes, near.chunks AS near_chunks
 FROM counted c
-LEFT JOIN LATERAL ({_NEAR_BY_TRIGRAMS if trigrams else _NEAR_BY_PREFIX}
+LEFT JOIN LATERAL (
+    SELECT array_agg(v.lexeme) AS lexemes, array_agg(v.chunks) AS chunks
+    FROM (
+        SELECT k.lexeme, k.chunks FROM knowledge_terms k
+        WHERE NOT c.alternative AND NOT coalesce(c.known, false) AND length(c.lexeme) >= 4
+          AND k.tenant_id = :tenant AND k.chunks > 0
+          AND k.lexeme >= left(c.lexeme, 3) COLLATE "C" AND k.lexeme < (left(c.lexeme, 3) || chr(1114111)) COLLATE "C"
+          AND (length(k.lexeme) <= length(c.lexeme) + 2 OR starts_with(k.lexeme, c.lexeme))
+        ORDER BY k.chunks DESC, k.lexeme
+        LIMIT :neighbours
+    ) v
 ) near ON true
 UNION ALL
-SELECT 0, false, '', chunks, NULL, NULL FROM knowledge_terms WHERE tenant_id = :tenant AND lexeme = ''"""  # noqa: S608  (constant fragments)
+SELECT 0, false, '', chunks, NULL, NULL FROM knowledge_terms WHERE tenant_id = :tenant AND lexeme = ''"""
         ),
-        {"words": words, "alternatives": alternatives, "tenant": tenant_id}
-        | ({"similarity": TRIGRAM_SIMILARITY, "corrections": CORRECTIONS} if trigrams else {"neighbours": NEIGHBOURS}),
+        {"words": words, "alternatives": alternatives, "tenant": tenant_id, "neighbours": NEIGHBOURS},
     )
     lexemes: list[dict[str, int]] = [{} for _ in words]
     others: list[dict[str, int]] = [{} for _ in words]
     neighbours: list[dict[str, int]] = [{} for _ in words]
-    similar: list[dict[str, list[str]]] = [{} for _ in words]
     total = 0
     for n, alternative, lexeme, chunks, near_lexemes, near_chunks in rows:
         if n == 0:
@@ -165,12 +139,8 @@ SELECT 0, false, '', chunks, NULL, NULL FROM knowledge_terms WHERE tenant_id = :
             continue
         (others if alternative else lexemes)[n - 1][lexeme] = chunks
         neighbours[n - 1].update(zip(near_lexemes or [], near_chunks or [], strict=True))
-        if trigrams and near_lexemes:
-            similar[n - 1][lexeme] = list(near_lexemes)
     found = [
-        Word(word, lexemes[i], others[i], neighbours[i], similar[i] if trigrams else None)
-        for i, word in enumerate(words)
-        if lexemes[i] or others[i]
+        Word(word, lexemes[i], others[i], neighbours[i]) for i, word in enumerate(words) if lexemes[i] or others[i]
     ]
     return found, total
 

@@ -43,17 +43,9 @@ class SearchOutcome:
 
 
 class KnowledgeSearch:
-    def __init__(
-        self,
-        embedder: Embedder | None,
-        *,
-        vectors_available: bool,
-        iterative_scan: bool = False,
-        trigrams: bool = False,
-    ) -> None:
+    def __init__(self, embedder: Embedder | None, *, vectors_available: bool, iterative_scan: bool = False) -> None:
         self.embedder = embedder if vectors_available else None
         self.iterative_scan = iterative_scan  # pgvector >= 0.8.0 (see HNSW_ITERATIVE_SCAN)
-        self.trigrams = trigrams  # pg_trgm corrects misspelt words (see analyse_words)
 
     @classmethod
     def for_server(cls, embedder: Embedder | None, capabilities: Capabilities) -> KnowledgeSearch:
@@ -62,7 +54,6 @@ class KnowledgeSearch:
             embedder,
             vectors_available=capabilities.vector_columns,
             iterative_scan=capabilities.pgvector_iterative_scan,
-            trigrams="pg_trgm" in capabilities.extensions,
         )
 
     @property
@@ -89,11 +80,12 @@ class KnowledgeSearch:
             ]
         return SearchOutcome(self._fuse(rankings, words.wanted, limit), self.mode)
 
-    async def understand(self, session: AsyncSession, tenant_id: uuid.UUID, query: str) -> FullTextQuery:
+    @staticmethod
+    async def understand(session: AsyncSession, tenant_id: uuid.UUID, query: str) -> FullTextQuery:
         """The question's words as full-text terms, in the forms the tenant's chunks use."""
         words = query.split()[:MAX_WORDS]
         alternatives = [" ".join(filter(None, (colloquial(word), transliterate(word)))) for word in words]
-        analysed, total = await analyse_words(session, tenant_id, words, alternatives, trigrams=self.trigrams)
+        analysed, total = await analyse_words(session, tenant_id, words, alternatives)
         return plan(analysed, total)
 
     def _fuse(self, rankings: list[tuple[float, list[Hit]]], wanted: list[frozenset[str]], limit: int) -> list[Passage]:
