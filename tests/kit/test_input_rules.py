@@ -139,14 +139,22 @@ async def test_file_names_lose_their_nul(client: httpx.AsyncClient, tenant_a: Te
     )
 
 
-async def test_a_qa_csv_with_a_nul_is_refused_and_nothing_imported(
-    client: httpx.AsyncClient, tenant_a: TenantFixture
+@pytest.mark.parametrize(
+    ("csv", "reason"),
+    [
+        ("вопрос,ответ\nЧасы работы?,С 9 до 21\nПарковка\x00?,Есть\n".encode(), "Row 2 contains the character U+0000"),
+        (b"\xff\x00\xfe,\x00\n", "UTF-8"),
+        (('Часы?,"' + "очень длинный ответ " * 10_000).encode(), "could not be read: field larger than field limit"),
+    ],
+    ids=["nul", "invalid-utf8-and-nul", "unclosed-quote"],
+)
+async def test_a_qa_csv_that_cannot_be_read_is_refused_and_nothing_imported(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, csv: bytes, reason: str
 ) -> None:
-    csv = "вопрос,ответ\nЧасы работы?,С 9 до 21\nПарковка\x00?,Есть\n".encode()
     response = await client.post(
         "/api/v1/knowledge/qa/import", files={"file": ("faq.csv", csv)}, headers=tenant_a.headers
     )
-    assert "Row 2" in assert_problem(response, 400)["detail"]
+    assert reason in str(assert_problem(response, 400)["detail"])
     assert (await client.get("/api/v1/knowledge/qa", headers=tenant_a.headers)).json()["total"] == 0
 
 

@@ -260,7 +260,10 @@ def parse_qa_csv(data: bytes) -> list[tuple[str, str]]:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+    except csv.Error as error:  # e.g. a quote never closed, running into the reader's field size limit
+        raise InvalidInput(f"The CSV could not be read: {error}.") from error
     if rows and [cell.strip().lower() for cell in rows[0][:2]] in (["question", "answer"], ["вопрос", "ответ"]):
         rows = rows[1:]
     if not rows:
