@@ -22,7 +22,6 @@ from easyflow.config import Settings
 from easyflow.db import migrate
 from easyflow.db.database import Database
 from easyflow.db.embedded import EmbeddedPostgres, app_login_url
-from easyflow.db.session import scope_to_tenant
 from easyflow.kit.jobs import JOBS, run_job
 from easyflow.kit.ratelimit import LimitStore
 from easyflow.models.tenancy import Role
@@ -179,8 +178,7 @@ async def make_tenant(database: Database, name: str, *, password: str = "correct
 
 
 async def make_key(database: Database, tenant: TenantFixture, role: Role) -> str:
-    async with database.session() as db_session, db_session.begin():
-        await scope_to_tenant(db_session, tenant.id)
+    async with database.tenant_transaction(tenant.id) as db_session:
         request = schemas.ApiKeyCreate.model_validate({"name": f"{role.value} key", "role": role})
         _, key = await ApiKeyService(db_session, tenant.id).create(request, created_by=None)
     return key
@@ -188,8 +186,7 @@ async def make_key(database: Database, tenant: TenantFixture, role: Role) -> str
 
 async def make_member(database: Database, tenant: TenantFixture, role: Role, password: str = "member-pass-1") -> str:
     email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
-    async with database.session() as db_session, db_session.begin():
-        await scope_to_tenant(db_session, tenant.id)
+    async with database.tenant_transaction(tenant.id) as db_session:
         await MemberService(db_session, Principal(tenant_id=tenant.id, role=Role.owner)).add(
             schemas.MemberCreate(email=email, password=password, role=role)
         )

@@ -18,7 +18,6 @@ from easyflow.config import Settings, get_settings
 from easyflow.db import migrate as migrations
 from easyflow.db.database import Database, resolve_url, with_server
 from easyflow.db.embedded import EmbeddedDataNeedsUpgrade, EmbeddedPostgres
-from easyflow.db.session import scope_to_tenant
 from easyflow.db.urls import redacted
 from easyflow.kit.errors import DomainError, NotFound
 from easyflow.models.tenancy import Role
@@ -321,7 +320,7 @@ def user_add(
     request = _member_request(email=email, password=password, role=role, name=name)
 
     async def work(database: Database) -> schemas.MemberRead:
-        async with database.session() as session, session.begin():
+        async with database.tenant_transaction(tenant) as session:
             await _require_tenant(session, tenant)
             return await MemberService(session, Principal(tenant_id=tenant, role=Role.owner)).add(request)
 
@@ -340,7 +339,7 @@ def apikey_create(
     request = schemas.ApiKeyCreate.model_validate({"name": name, "role": role})
 
     async def work(database: Database) -> dict[str, str]:
-        async with database.session() as session, session.begin():
+        async with database.tenant_transaction(tenant) as session:
             await _require_tenant(session, tenant)
             key, whole_key = await ApiKeyService(session, tenant).create(request, created_by=None)
             return {"id": str(key.id), "api_key": whole_key}
@@ -350,7 +349,7 @@ def apikey_create(
 
 
 async def _require_tenant(session: Any, tenant_id: uuid.UUID) -> None:
-    await scope_to_tenant(session, tenant_id)
+    """An unknown tenant id is a clear error (the transaction's scope alone would only show nothing)."""
     await TenantService(session).read(tenant_id)
 
 
@@ -383,7 +382,7 @@ def kb_import(
     async def _import_one(runtime: Any, file: Path) -> dict[str, Any]:
         data = await asyncio.to_thread(file.read_bytes)
         try:
-            async with runtime.database.session() as session, session.begin():
+            async with runtime.database.tenant_transaction(tenant) as session:
                 await _require_tenant(session, tenant)
                 document = await DocumentService(session, tenant).upload(
                     str(file), data, max_bytes=settings.max_upload_bytes, queue=background
@@ -395,8 +394,7 @@ def kb_import(
         if not background:
             typer.echo(f"indexing {file} ...", err=True)
             await IngestionPipeline(runtime).ingest(tenant, document.id)
-        async with runtime.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant)
+        async with runtime.database.tenant_transaction(tenant) as session:
             document = await DocumentService(session, tenant).get(document.id)
             return {
                 "path": str(file),
@@ -436,7 +434,7 @@ def kb_search(
     async def work(database: Database) -> tuple[list[dict[str, Any]], str]:
         runtime = Runtime.create(settings, database)
         try:
-            async with database.session() as session, session.begin():
+            async with database.tenant_transaction(tenant) as session:
                 await _require_tenant(session, tenant)
                 assert isinstance(runtime.retriever, KnowledgeSearch)
                 outcome = await runtime.retriever.run(session, tenant, query, limit)

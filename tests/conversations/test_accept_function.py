@@ -256,8 +256,7 @@ async def test_invalid_input_is_refused_and_nothing_is_stored(
 
 async def test_a_tenant_other_than_the_transactions_is_refused(database: Database, tenant: TenantFixture) -> None:
     other = await make_tenant(database, "Other")
-    async with database.session() as session, session.begin():
-        await scope_to_tenant(session, tenant.id)
+    async with database.tenant_transaction(tenant.id) as session:
         with pytest.raises(DBAPIError) as refused:
             await InboundService(session, other.id).accept(API, inbound("cross-1"))
     assert refused.value.orig is not None and refused.value.orig.sqlstate == "42501"

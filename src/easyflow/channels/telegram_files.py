@@ -22,7 +22,6 @@ from easyflow.channels.telegram import bot_for
 from easyflow.conversations.files import sniff_content_type
 from easyflow.conversations.repository import ConversationFileRepository, ConversationRepository, MessageRepository
 from easyflow.conversations.schemas import Attachment, attachments_of
-from easyflow.db.session import scope_to_tenant
 from easyflow.kit.filetypes import OPAQUE
 from easyflow.kit.jobs import job
 from easyflow.models.conversations import ConversationFile
@@ -49,8 +48,7 @@ class TelegramFiles:
         self.database = runtime.database
 
     async def fetch(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             message = await MessageRepository(session, tenant_id).get(message_id)
             conversation = (
                 await ConversationRepository(session, tenant_id).get(message.conversation_id) if message else None
@@ -73,8 +71,7 @@ class TelegramFiles:
                     stored.conversation_id = message.conversation_id
                     attachment.stored_file_id = stored.id
                     fetched.append(stored)
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             for stored in fetched:
                 await ConversationFileRepository(session, tenant_id).add(stored)
             await MessageRepository(session, tenant_id).set_attachments(message_id, [a.stored() for a in attachments])

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from easyflow.db.session import scope_to_tenant
 from easyflow.kit.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedia
 from easyflow.kit.jobs import defer
 from easyflow.kit.schemas import NUL, without_nul
@@ -115,8 +114,7 @@ class IngestionPipeline:
         self.database = runtime.database
 
     async def ingest(self, tenant_id: uuid.UUID, document_id: uuid.UUID) -> None:
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             documents = DocumentRepository(session, tenant_id)
             document = await documents.get(document_id)
             data = await documents.file(document_id) if document else None
@@ -131,8 +129,7 @@ class IngestionPipeline:
             await self.fail(tenant_id, document_id, str(error))
             return
         embedder = self.runtime.embedder
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             ids = await ChunkRepository(session, tenant_id).replace(document_id, chunks)
             await DocumentRepository(session, tenant_id).set_state(
                 document_id,
@@ -148,29 +145,25 @@ class IngestionPipeline:
     async def embed_document(self, tenant_id: uuid.UUID, document_id: uuid.UUID) -> None:
         embedder = self.runtime.embedder
         assert embedder is not None
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             rows = await ChunkRepository(session, tenant_id).texts(document_id)
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
             vectors = await embedder.embed_passages([f"{section}\n{body}".strip() for _, section, body in batch])
-            async with self.database.session() as session, session.begin():
-                await scope_to_tenant(session, tenant_id)
+            async with self.database.tenant_transaction(tenant_id) as session:
                 await ChunkRepository(session, tenant_id).set_embeddings(
                     "chunks", [row[0] for row in batch], vectors, embedder.model_id
                 )
                 done = min(100, round(100 * (start + len(batch)) / len(rows)))
                 await DocumentRepository(session, tenant_id).set_state(document_id, progress=done)
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             await DocumentRepository(session, tenant_id).set_state(
                 document_id, status=DocumentStatus.ready, progress=100, embedding_model=embedder.model_id
             )
 
     async def fail(self, tenant_id: uuid.UUID, document_id: uuid.UUID, reason: str) -> None:
         log.warning("knowledge.ingest_failed", document_id=str(document_id), reason=reason)
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             await ChunkRepository(session, tenant_id).delete_for(document_id)
             await DocumentRepository(session, tenant_id).set_state(
                 document_id, status=DocumentStatus.failed, error=reason[:1000], chunk_count=0, progress=0
@@ -180,14 +173,12 @@ class IngestionPipeline:
         embedder = self.runtime.embedder
         if embedder is None:
             return
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             pending = await QaRepository(session, tenant_id).without_embedding(embedder.model_id)
         for start in range(0, len(pending), BATCH):
             batch = pending[start : start + BATCH]
             vectors = await embedder.embed_passages([question for _, question in batch])
-            async with self.database.session() as session, session.begin():
-                await scope_to_tenant(session, tenant_id)
+            async with self.database.tenant_transaction(tenant_id) as session:
                 await ChunkRepository(session, tenant_id).set_embeddings(
                     "qa_pairs", [pair_id for pair_id, _ in batch], vectors, embedder.model_id
                 )
@@ -198,8 +189,7 @@ class IngestionPipeline:
         embedder = self.runtime.embedder
         if embedder is None:
             return 0
-        async with self.database.session() as session, session.begin():
-            await scope_to_tenant(session, tenant_id)
+        async with self.database.tenant_transaction(tenant_id) as session:
             stale = await DocumentRepository(session, tenant_id).ids_needing_embeddings(embedder.model_id)
         for document_id in stale:
             await self.embed_document(tenant_id, document_id)
