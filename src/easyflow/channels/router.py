@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Request, Response, status
+from starlette.background import BackgroundTask
 
 from easyflow.channels import schemas
 from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
@@ -100,7 +101,6 @@ async def telegram_webhook(
     """Telegram's webhook: 200 only once the update is stored with the job that answers it."""
     runtime = request.app.state.runtime
     callback = await accept_telegram_update(session, runtime, channel_id, secret, body)
-    await session.commit()
-    if callback is not None:
-        await answer_callback(runtime, session, channel_id, callback)
-    return Response(status_code=status.HTTP_200_OK)
+    # The session commits when this returns, before the answer is sent; the button is acknowledged after.
+    acknowledge = BackgroundTask(answer_callback, runtime, callback) if callback is not None else None
+    return Response(status_code=status.HTTP_200_OK, background=acknowledge)

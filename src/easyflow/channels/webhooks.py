@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,19 +36,30 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class PendingCallback:
+    """A button press to acknowledge in the customer's Telegram once the update is committed."""
+
+    token: str
+    query_id: str
+
+
 async def accept_telegram_update(
     session: AsyncSession, runtime: Runtime, channel_id: uuid.UUID, secret_header: str | None, body: Any
-) -> str | None:
-    """Store the update's message with its reply job; returns a callback query id to answer after commit."""
+) -> PendingCallback | None:
+    """Store the update's message with its reply job (in the caller's transaction); returns the button press
+    to acknowledge after the commit, if the update was one."""
     await enter_system_scope(session)
     channel = await ChannelDirectory(session).get(channel_id)
     if channel is None or channel.type != TELEGRAM:
         raise NotFound("No such Telegram channel.")
     await scope_to_tenant(session, channel.tenant_id)
-    expected = credentials_of(channel, runtime).get("secret_token", "")
+    credentials = credentials_of(channel, runtime)
+    expected = credentials.get("secret_token", "")
     if not secret_header or not expected or not constant_time_equals(secret_header, expected):
         raise Unauthorized("The X-Telegram-Bot-Api-Secret-Token header is missing or wrong.")
-    return await accept_or_set_aside(session, channel, parse_update(body))
+    query_id = await accept_or_set_aside(session, channel, parse_update(body))
+    return PendingCallback(credentials["token"], query_id) if query_id else None
 
 
 async def accept_or_set_aside(session: AsyncSession, channel: ChannelRecord, update: Update) -> str | None:
@@ -104,9 +116,7 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
     return inbound["callback_query_id"]
 
 
-async def answer_callback(runtime: Runtime, session: AsyncSession, channel_id: uuid.UUID, query_id: str) -> None:
-    """Stop the button's spinner in the customer's Telegram (the update is already committed)."""
-    await enter_system_scope(session)
-    channel = await ChannelDirectory(session).get(channel_id)
-    if channel is not None:
-        await TelegramChannel().answer_callback(runtime, credentials_of(channel, runtime)["token"], query_id)
+async def answer_callback(runtime: Runtime, callback: PendingCallback) -> None:
+    """Stop the button's spinner in the customer's Telegram (after the update was committed, outside any
+    transaction: Telegram may take a while to answer)."""
+    await TelegramChannel().answer_callback(runtime, callback.token, callback.query_id)
