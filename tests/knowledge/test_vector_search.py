@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.database import Capabilities, Database
 from easyflow.db.session import scope_to_tenant
-from easyflow.knowledge.repository import vector_index_sql
+from easyflow.knowledge.repository import tune_vector_search, vector_index_sql
 from easyflow.knowledge.search import KnowledgeSearch
 from tests.conftest import TenantFixture
 
@@ -133,3 +133,17 @@ def test_iterative_scans_only_from_pgvector_0_8() -> None:
     assert Capabilities(pgvector_version="0.8.0").pgvector_iterative_scan
     assert not Capabilities(pgvector_version="0.7.4").pgvector_iterative_scan
     assert not Capabilities(pgvector_version=None).pgvector_iterative_scan
+
+
+async def test_the_vector_settings_hold_for_the_transaction_and_spare_an_older_pgvector(session: AsyncSession) -> None:
+    names = ["hnsw.ef_search", "plan_cache_mode", "hnsw.iterative_scan", "hnsw.max_scan_tuples"]
+
+    async def current() -> list[str]:
+        row = (await session.execute(text("SELECT " + ", ".join(f"current_setting('{n}', true)" for n in names)))).one()
+        return list(row)
+
+    before = await current()
+    await tune_vector_search(session, None)  # pgvector < 0.8.0: no iterative setting is sent
+    assert await current() == ["100", "force_custom_plan", before[2], before[3]]
+    await tune_vector_search(session, "relaxed_order")
+    assert await current() == ["100", "force_custom_plan", "relaxed_order", "20000"]

@@ -23,8 +23,8 @@ CANDIDATES = 20
 # chunks (bench/retrieval.py); a wider beam costs a few milliseconds.
 HNSW_EF_SEARCH = 100
 # Every tenant's vectors of a model share one HNSW index, and the tenant filter is applied to what the index
-# returns: a tenant holding 0.2 % of it kept about 1 of the beam's 100 candidates, so its search came back
-# short (bench/tenant_vectors.py). pgvector >= 0.8 then goes on scanning the index, up to
+# returns: the beam's 100 candidates held fewer than 10 chunks of a tenant with 0.2 % of the index in two
+# thirds of its searches (bench/tenant_vectors.py). pgvector >= 0.8 then goes on scanning the index, up to
 # HNSW_MAX_SCAN_TUPLES tuples. Relaxed order found more than strict for the same work; the nearest queries
 # sort what it found again, as pgvector's documentation advises.
 HNSW_ITERATIVE_SCAN = "relaxed_order"
