@@ -41,14 +41,16 @@ KeyCache = Annotated[ApiKeyCache, Depends(api_key_cache)]
 
 
 async def current_principal(
+    request: Request,
     session: Session,
-    settings: AppSettings,
-    key_cache: KeyCache,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("Authentication required: send `Authorization: Bearer <API key or access token>`.")
-    return await AuthService(session, settings).authenticate(credentials.credentials, key_cache)
+    # Settings and the key cache straight from the app, not as dependencies of their own: on every
+    # authenticated request each dependency FastAPI resolves costs more than reading the attribute.
+    state = request.app.state
+    return await AuthService(session, state.settings).authenticate(credentials.credentials, state.runtime.api_keys)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
