@@ -9,7 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.db.session import enter_system_scope
 from tests.conftest import TenantFixture
 from tests.kit.test_problems import assert_problem
 
@@ -243,3 +246,19 @@ async def test_an_unknown_id_with_a_nul_in_the_path_is_422_not_a_query(
 ) -> None:
     response = await client.get(f"/api/v1/assistants/{uuid.uuid4().hex[:8]}%00", headers=tenant_a.headers)
     assert_problem(response, 422)
+
+
+async def test_a_scope_stored_too_deep_before_the_rules_reads_as_empty_and_stays_stored(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, session: AsyncSession
+) -> None:
+    """Older versions stored any depth (and then failed every read of the tenant's assistants)."""
+    objects = await objects_of(client, tenant_a)
+    await enter_system_scope(session)
+    deep = '{"a": ' * 299 + "{}" + "}" * 299
+    update = "UPDATE assistants SET knowledge_scope = CAST(:deep AS jsonb) WHERE id = :id"
+    await session.execute(text(update), {"deep": deep, "id": objects["assistant"]})
+    listed = await client.get("/api/v1/assistants", headers=tenant_a.headers)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"][0]["knowledge_scope"] == {}
+    depth = "SELECT length(knowledge_scope::text) FROM assistants WHERE id = :id"
+    assert (await session.execute(text(depth), {"id": objects["assistant"]})).scalar_one() == len(deep)

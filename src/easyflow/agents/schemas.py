@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, model_validator
+from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
-from easyflow.kit.schemas import Output, StrictInput
+from easyflow.kit.schemas import Output, StrictInput, check_input
 from easyflow.models.agents import ModelProvider
 
 Language = Literal["ru", "en", "ky", "kk"]
@@ -92,3 +92,14 @@ class AssistantRead(Output):
     enabled_tools: list[str]
     knowledge_scope: dict[str, Any]
     created_at: datetime
+
+    @field_validator("knowledge_scope")
+    @classmethod
+    def _shown_when_within_the_rules(cls, scope: dict[str, Any]) -> dict[str, Any]:
+        """Versions before the input rules stored scopes of any depth, and past ~250 levels serializing one
+        fails: such a scope (nothing reads it but this) is shown empty rather than break every read of the
+        tenant's assistants. It stays stored as it was until the tenant sends a new one."""
+        try:
+            return check_input(scope)
+        except ValueError:
+            return {}
