@@ -21,6 +21,7 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
+from schemathesis.schemas import APIOperation
 
 from easyflow.app import create_app
 from easyflow.config import Settings
@@ -112,9 +115,9 @@ def as_httpx(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def fuzz_operation(
-    operation: Any,
+    operation: APIOperation,
     mode: GenerationMode,
-    call: Any,
+    call: Callable[[dict[str, Any]], httpx.Response],
     objects: dict[str, str],
     auth: dict[str, str],
     findings: Findings,
@@ -187,7 +190,10 @@ async def test_no_generated_request_is_a_server_error(
 async def fuzz_every_operation(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
     objects = await seeded_objects(client, tenant_a)
     schema = schemathesis.openapi.from_dict((await client.get("/openapi.json")).json())
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"the app's OpenAPI is invalid: {result.err()}"
+        operations.append(result.ok())
     # Deletions last, so the objects named in path parameters exist while the rest is fuzzed.
     operations.sort(key=lambda op: op.method.upper() == "DELETE")
     loop = asyncio.get_running_loop()
