@@ -32,6 +32,8 @@ pytestmark = pytest.mark.slow
 SITE = "https://shop.example"
 CONVERSATIONS = 10
 MESSAGES_EACH = 5
+# Bounds for a busy shared machine, not measurements: a request that outlasts them fails the test.
+PATIENT = 60.0
 
 
 @dataclass
@@ -63,11 +65,13 @@ async def _seed(env: dict[str, str], cluster: Cluster) -> None:
     database = await Database.open(settings, pool_size=1)
     try:
         async with database.session() as session, session.begin():
-            created = await TenantService(session).create("Scale", f"{uuid.uuid4().hex[:8]}@example.com", "scale-pw-1")
+            created = await TenantService(session).create(
+                "Scale", f"{uuid.uuid4().hex[:8]}@example.com", f"pw-{uuid.uuid4().hex}"
+            )
     finally:
         await database.close()
     cluster.api_key = created.api_key
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=PATIENT) as http:
         widget = await http.post(
             f"{cluster.apis[0]}/api/v1/channels",
             json={"type": "widget", "name": "Shop", "allowed_origins": [SITE]},
@@ -122,7 +126,7 @@ def _replies(env: dict[str, str]) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-async def _frames_until(socket: Any, done: Any, seconds: float = 20) -> list[dict[str, Any]]:
+async def _frames_until(socket: Any, done: Any, seconds: float = PATIENT) -> list[dict[str, Any]]:
     received: list[dict[str, Any]] = []
     async with asyncio.timeout(seconds):
         while True:
@@ -134,13 +138,13 @@ async def _frames_until(socket: Any, done: Any, seconds: float = 20) -> list[dic
 
 async def _widget_page_hears_both(cluster: Cluster) -> None:
     first, second = cluster.apis
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=PATIENT) as http:
         started = await http.post(f"{first}/widget/v1/{cluster.widget_key}/session", json={}, headers={"Origin": SITE})
         token = started.json()["visitor_token"]
         live = first.replace("http://", "ws://") + f"/widget/v1/{cluster.widget_key}/live"
         async with connect(live, origin=SITE) as socket:  # type: ignore[arg-type]
             await socket.send(json.dumps({"type": "hello", "token": token, "after": 0}))
-            assert json.loads(await asyncio.wait_for(socket.recv(), 10)) == {"type": "ready"}
+            assert json.loads(await asyncio.wait_for(socket.recv(), PATIENT)) == {"type": "ready"}
             # Another tab of the same visitor, routed by the load balancer to the other API process.
             sent = await http.post(
                 f"{second}/widget/v1/{cluster.widget_key}/messages",
@@ -159,7 +163,7 @@ async def _widget_page_hears_both(cluster: Cluster) -> None:
 async def _sign_in_limit_holds_across(cluster: Cluster) -> None:
     limit = int(Settings().login_rate_limit_per_account_and_ip.split("/")[0])
     wrong = {"email": f"{uuid.uuid4().hex}@example.com", "password": "not-the-password"}
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=PATIENT) as http:
         statuses = [
             (await http.post(f"{cluster.apis[n % 2]}/api/v1/auth/login", json=wrong)).status_code
             for n in range(limit + 2)
@@ -198,7 +202,7 @@ async def _load_with_a_kill(cluster: Cluster) -> set[str]:
                 killed.set()
                 cluster.api_processes[1].send_signal(signal.SIGKILL)
 
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=PATIENT) as http:
         await asyncio.gather(*(conversation(http, number) for number in range(CONVERSATIONS)))
     assert killed.is_set() and cluster.api_processes[1].wait(timeout=10) == -signal.SIGKILL
     return acknowledged
@@ -235,7 +239,7 @@ def test_two_api_processes_and_two_workers_on_one_database(cluster: Cluster) -> 
         await _sign_in_limit_holds_across(cluster)
         acknowledged = await _load_with_a_kill(cluster)
         assert len(acknowledged) == CONVERSATIONS * MESSAGES_EACH
-        return await _all_answered(cluster.env, acknowledged, 60)
+        return await _all_answered(cluster.env, acknowledged, 2 * PATIENT)
 
     rows = asyncio.run(scenario())
     _assert_answered_once_in_order(rows, _replies(cluster.env))
