@@ -26,7 +26,7 @@ from easyflow.channels.telegram import (
 from easyflow.channels.telegram_files import FETCH_FILES_JOB, needs_fetching
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
 from easyflow.db.session import enter_system_scope, scope_to_tenant
-from easyflow.kit.errors import NotFound, Unauthorized
+from easyflow.kit.errors import InvalidInput, NotFound, Unauthorized
 from easyflow.kit.security import constant_time_equals
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 
@@ -58,7 +58,14 @@ async def accept_telegram_update(
     expected = credentials.get("secret_token", "")
     if not secret_header or not expected or not constant_time_equals(secret_header, expected):
         raise Unauthorized("The X-Telegram-Bot-Api-Secret-Token header is missing or wrong.")
-    query_id = await accept_or_set_aside(session, channel, parse_update(body))
+    try:
+        update = parse_update(body)
+    except InvalidInput as error:
+        # Telegram sent it (the secret matched), and it would be as unreadable every time it came again.
+        update_id = body.get("update_id") if isinstance(body, dict) else None
+        await set_aside(session, channel, update_id if isinstance(update_id, int) else None, str(error))
+        return None
+    query_id = await accept_or_set_aside(session, channel, update)
     return PendingCallback(credentials["token"], query_id) if query_id else None
 
 
@@ -75,22 +82,22 @@ async def accept_or_set_aside(session: AsyncSession, channel: ChannelRecord, upd
         if isinstance(error, DBAPIError) and error.connection_invalidated:
             raise
         # The type only: the message of a database error can quote the customer's text.
-        log.warning(
-            "telegram.update_set_aside",
-            channel_id=str(channel.id),
-            update_id=update.update_id,
-            error_type=type(error).__name__,
-        )
-        await ChannelRepository(session, channel.tenant_id).note_inbound_error(
-            channel.id,
-            {
-                "update_id": update.update_id,
-                "at": datetime.now(UTC).isoformat(),
-                "detail": f"Telegram update {update.update_id} could not be stored ({type(error).__name__}) "
-                "and was skipped, so that the updates after it are not held up.",
-            },
-        )
+        await set_aside(session, channel, update.update_id, f"It could not be stored ({type(error).__name__}).")
         return None
+
+
+async def set_aside(session: AsyncSession, channel: ChannelRecord, update_id: int | None, reason: str) -> None:
+    """Acknowledge an update that cannot be taken, and tell the tenant on the channel."""
+    log.warning("telegram.update_set_aside", channel_id=str(channel.id), update_id=update_id, reason=reason)
+    await ChannelRepository(session, channel.tenant_id).note_inbound_error(
+        channel.id,
+        {
+            "update_id": update_id,
+            "at": datetime.now(UTC).isoformat(),
+            "detail": f"{'Telegram update ' + str(update_id) if update_id is not None else 'An update'} was "
+            f"skipped, so that the updates after it are not held up. {reason}",
+        },
+    )
 
 
 async def accept_update(session: AsyncSession, channel: ChannelRecord, update: Update) -> str | None:
