@@ -502,4 +502,3 @@ async def test_an_update_that_cannot_be_stored_is_set_aside_where_the_tenant_see
     error = shown["config"]["inbound_error"]
     assert error["update_id"] == 9101
     assert "could not be stored" in error["detail"] and "Сколько" not in error["detail"]
-
