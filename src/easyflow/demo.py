@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from easyflow.channels.repository import ChannelRepository
 from easyflow.channels.schemas import WidgetChannelCreate, WidgetSettingsUpdate
-from easyflow.channels.service import ChannelService
+from easyflow.channels.service import ChannelConnections
 from easyflow.channels.widget import CHANNEL_TYPE as WIDGET
 from easyflow.channels.widget import widget_config
 from easyflow.config import Settings
@@ -66,25 +64,28 @@ async def seed_demo(database: Database, settings: Settings, widget_origins: list
                 _, api_key = await ApiKeyService(session, tenant_id).create(
                     schemas.ApiKeyCreate(name="Demo session key", role=Role.admin), created_by=None
                 )
-            widget_key = await _demo_widget(session, runtime, tenant_id, widget_origins)
+        widget_key = await _demo_widget(runtime, tenant_id, widget_origins)
         return SeededDemo(tenant_id=str(tenant_id), api_key=api_key, widget_key=widget_key)
     finally:
         await runtime.close()
 
 
-async def _demo_widget(session: AsyncSession, runtime: Runtime, tenant_id: uuid.UUID, origins: list[str]) -> str:
-    channels = await ChannelRepository(session, tenant_id).list(limit=500)
-    widget = next((c for c in channels if c.type == WIDGET and c.name == DEMO_WIDGET_NAME), None)
-    if widget is not None:
-        widget.config = widget_config(WidgetSettingsUpdate.model_validate({"allowed_origins": origins}), widget.config)
-        assert widget.public_key is not None
-        return widget.public_key
-    created = await ChannelService(session, tenant_id, runtime).connect(
+async def _demo_widget(runtime: Runtime, tenant_id: uuid.UUID, origins: list[str]) -> str:
+    async with runtime.database.tenant_transaction(tenant_id) as session:
+        channels = await ChannelRepository(session).list(limit=500)
+        widget = next((c for c in channels if c.type == WIDGET and c.name == DEMO_WIDGET_NAME), None)
+        if widget is not None:
+            settings = WidgetSettingsUpdate.model_validate({"allowed_origins": origins})
+            widget.config = widget_config(settings, widget.config)
+            assert widget.public_key is not None
+            return widget.public_key
+    created = await ChannelConnections(runtime, tenant_id).connect(
         WidgetChannelCreate.model_validate(
             {"type": "widget", "name": DEMO_WIDGET_NAME, "allowed_origins": origins, "title": "Демо-магазин"}
         )
     )
-    for question, answer in DEMO_ANSWERS:
-        await QaService(session, tenant_id).create(QaCreate(question=question, answer=answer))
+    async with runtime.database.tenant_transaction(tenant_id) as session:
+        for question, answer in DEMO_ANSWERS:
+            await QaService(session, tenant_id).create(QaCreate(question=question, answer=answer))
     assert created.public_key is not None
     return created.public_key

@@ -502,3 +502,45 @@ async def test_an_update_that_cannot_be_stored_is_set_aside_where_the_tenant_see
     error = shown["config"]["inbound_error"]
     assert error["update_id"] == 9101
     assert "could not be stored" in error["detail"] and "Сколько" not in error["detail"]
+
+
+async def test_connecting_and_removing_a_bot_call_telegram_outside_any_transaction(
+    client: httpx.AsyncClient,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Telegram may take seconds to answer; a transaction held meanwhile holds a connection (and its locks)."""
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    telegram.double.add_bot(TOKEN)
+    opened: list[AsyncSession] = []
+    make_session = runtime.database.sessions
+
+    def recording_session() -> AsyncSession:
+        opened.append(make_session())
+        return opened[-1]
+
+    monkeypatch.setattr(runtime.database, "sessions", recording_session)
+    in_transaction_during_calls: list[bool] = []
+    real_connect, real_disconnect = telegram_module.TelegramChannel.connect, telegram_module.TelegramChannel.disconnect
+
+    async def connect(self: object, *args: object) -> object:
+        in_transaction_during_calls.append(any(s.in_transaction() for s in opened))
+        return await real_connect(self, *args)  # type: ignore[arg-type]
+
+    async def disconnect(self: object, *args: object) -> None:
+        in_transaction_during_calls.append(any(s.in_transaction() for s in opened))
+        await real_disconnect(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(telegram_module.TelegramChannel, "connect", connect)
+    monkeypatch.setattr(telegram_module.TelegramChannel, "disconnect", disconnect)
+    created = await client.post(
+        "/api/v1/channels", json={"type": "telegram", "token": TOKEN, "mode": "webhook"}, headers=tenant_a.headers
+    )
+    assert created.status_code == 201, created.text
+    removed = await client.delete(f"/api/v1/channels/{created.json()['id']}", headers=tenant_a.headers)
+    assert removed.status_code == 204
+    assert in_transaction_during_calls == [False, False]
+    assert opened, "the routes did use the database"
+    assert (await client.get(f"/api/v1/channels/{created.json()['id']}", headers=tenant_a.headers)).status_code == 404

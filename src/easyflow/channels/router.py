@@ -11,12 +11,12 @@ from starlette.background import BackgroundTask
 from easyflow.channels import schemas
 from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
 from easyflow.channels.api import IDENTITY_KIND
-from easyflow.channels.service import ChannelService
+from easyflow.channels.service import ChannelConnections, ChannelService
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
 from easyflow.kit.schemas import Limit, Offset, Page
-from easyflow.tenancy.auth import Admin, Operator, Session, Viewer
+from easyflow.tenancy.auth import Admin, AdminOutsideTransaction, Operator, Session, Viewer
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -28,11 +28,11 @@ def _service(request: Request, session: Session, tenant_id: uuid.UUID) -> Channe
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def connect_channel(
-    body: Annotated[schemas.ChannelCreate, Body()], request: Request, principal: Admin, session: Session
+    body: Annotated[schemas.ChannelCreate, Body()], request: Request, principal: AdminOutsideTransaction
 ) -> schemas.ChannelCreated:
     """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered)
     or a website widget (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
-    return await _service(request, session, principal.tenant_id).connect(body)
+    return await ChannelConnections(request.app.state.runtime, principal.tenant_id).connect(body)
 
 
 @router.get("")
@@ -64,9 +64,9 @@ async def update_channel(
 
 
 @router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_channel(channel_id: uuid.UUID, request: Request, principal: Admin, session: Session) -> Response:
+async def remove_channel(channel_id: uuid.UUID, request: Request, principal: AdminOutsideTransaction) -> Response:
     """Disconnect (a Telegram webhook is removed) and delete the channel; its conversations stay."""
-    await _service(request, session, principal.tenant_id).remove(channel_id)
+    await ChannelConnections(request.app.state.runtime, principal.tenant_id).remove(channel_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

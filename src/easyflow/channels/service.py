@@ -21,33 +21,67 @@ if TYPE_CHECKING:
     from easyflow.runtime import Runtime
 
 
+ChannelCreate = schemas.TelegramChannelCreate | schemas.WidgetChannelCreate
+
+
+class ChannelConnections:
+    """Connecting and removing a channel talks to its platform (Telegram checks the token and takes the
+    webhook), which can take seconds: the database work is done in short transactions of its own around
+    that call, never across it."""
+
+    def __init__(self, runtime: Runtime, tenant_id: uuid.UUID) -> None:
+        self.runtime = runtime
+        self.database = runtime.database
+        self.tenant_id = tenant_id
+
+    async def connect(self, request: ChannelCreate) -> schemas.ChannelCreated:
+        async with self.database.tenant_transaction(self.tenant_id) as session:
+            await check_assistant(session, request.assistant_id)
+        channel_id = uuid.uuid4()
+        channel = connectable(request.type)
+        connection = await channel.connect(self.runtime, channel_id, request)
+        try:
+            async with self.database.tenant_transaction(self.tenant_id) as session:
+                record = await ChannelRepository(session).add(
+                    ChannelRecord(
+                        id=channel_id,
+                        type=request.type,
+                        name=request.name or connection.config.get("username") or request.type,
+                        status=ChannelStatus.active,
+                        assistant_id=request.assistant_id,
+                        credentials_encrypted=self.runtime.secrets.encrypt(json.dumps(connection.credentials)),
+                        config=connection.config,
+                        public_key=connection.public_key,
+                    )
+                )
+                read = schemas.ChannelRead.model_validate(record)
+        except Exception:
+            await channel.disconnect(self.runtime, channel_id, connection.credentials)  # nothing left behind
+            raise
+        return schemas.ChannelCreated(**read.model_dump(), **(connection.shown_once or {}))
+
+    async def remove(self, channel_id: uuid.UUID) -> None:
+        async with self.database.tenant_transaction(self.tenant_id) as session:
+            record = await ChannelRepository(session).get(channel_id)
+            if record is None:
+                raise NotFound("No such channel in this tenant.")
+            channel_type, credentials = record.type, credentials_of(record, self.runtime)
+        await connectable(channel_type).disconnect(self.runtime, channel_id, credentials)
+        async with self.database.tenant_transaction(self.tenant_id) as session:
+            channels = ChannelRepository(session)
+            record = await channels.get(channel_id)
+            if record is not None:
+                await channels.delete(record)
+
+
 class ChannelService:
+    """Reading and changing connected channels, in the request's transaction."""
+
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID, runtime: Runtime) -> None:
         self.session = session
         self.tenant_id = tenant_id
         self.runtime = runtime
         self.channels = ChannelRepository(session, tenant_id)
-
-    async def connect(
-        self, request: schemas.TelegramChannelCreate | schemas.WidgetChannelCreate
-    ) -> schemas.ChannelCreated:
-        await self._check_assistant(request.assistant_id)
-        channel_id = uuid.uuid4()
-        connection = await connectable(request.type).connect(self.runtime, channel_id, request)
-        record = await self.channels.add(
-            ChannelRecord(
-                id=channel_id,
-                type=request.type,
-                name=request.name or connection.config.get("username") or request.type,
-                status=ChannelStatus.active,
-                assistant_id=request.assistant_id,
-                credentials_encrypted=self.runtime.secrets.encrypt(json.dumps(connection.credentials)),
-                config=connection.config,
-                public_key=connection.public_key,
-            )
-        )
-        read = schemas.ChannelRead.model_validate(record)
-        return schemas.ChannelCreated(**read.model_dump(), **(connection.shown_once or {}))
 
     async def get(self, channel_id: uuid.UUID) -> ChannelRecord:
         record = await self.channels.get(channel_id)
@@ -61,7 +95,7 @@ class ChannelService:
     async def update(self, channel_id: uuid.UUID, changes: schemas.ChannelUpdate) -> ChannelRecord:
         record = await self.get(channel_id)
         if "assistant_id" in changes.model_fields_set:
-            await self._check_assistant(changes.assistant_id)
+            await check_assistant(self.session, changes.assistant_id)
             record.assistant_id = changes.assistant_id
         if changes.name is not None:
             record.name = changes.name
@@ -74,17 +108,10 @@ class ChannelService:
         await self.session.flush()
         return record
 
-    async def remove(self, channel_id: uuid.UUID) -> None:
-        record = await self.get(channel_id)
-        await connectable(record.type).disconnect(self.runtime, record.id, credentials_of(record, self.runtime))
-        await self.channels.delete(record)
 
-    async def _check_assistant(self, assistant_id: uuid.UUID | None) -> None:
-        if (
-            assistant_id is not None
-            and await AssistantRepository(self.session, self.tenant_id).get(assistant_id) is None
-        ):
-            raise Unprocessable("assistant_id: no such assistant in this tenant.")
+async def check_assistant(session: AsyncSession, assistant_id: uuid.UUID | None) -> None:
+    if assistant_id is not None and await AssistantRepository(session).get(assistant_id) is None:
+        raise Unprocessable("assistant_id: no such assistant in this tenant.")
 
 
 def credentials_of(record: ChannelRecord, runtime: Runtime) -> dict[str, str]:

@@ -56,12 +56,25 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+async def principal_in_own_transaction(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The caller, found in a transaction of its own that ends at once: for routes that call another
+    platform (Telegram) and open their own short transactions around that call, never across it."""
+    async with request.app.state.runtime.database.session() as session, session.begin():
+        return await current_principal(request, session, credentials)
+
+
+def require_role(
+    role: Role, principal: Callable[..., Awaitable[Principal]] = current_principal
+) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through callers with `role` or a more powerful one (403 otherwise)."""
 
-    async def check(principal: CurrentPrincipal) -> Principal:
-        principal.require(role)
-        return principal
+    # `Depends` as the default, not in the annotation: annotations are strings here, and a string cannot
+    # name this function's `principal`.
+    async def check(caller: Principal = Depends(principal)) -> Principal:
+        caller.require(role)
+        return caller
 
     return check
 
@@ -69,3 +82,5 @@ def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
 Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 Operator = Annotated[Principal, Depends(require_role(Role.operator))]
 Admin = Annotated[Principal, Depends(require_role(Role.admin))]
+# An admin for routes without the request's transaction (see `principal_in_own_transaction`).
+AdminOutsideTransaction = Annotated[Principal, Depends(require_role(Role.admin, principal_in_own_transaction))]
