@@ -15,8 +15,9 @@ Method
    answered, then reads, as the database owner, the server's own timestamps: answered per second is the
    number of those messages over the time from the first one's acceptance to the last one's reply, which
    is what the workers kept up with (the acceptance rate can run ahead of it; then the queue grows).
-4. CPU time of the API processes, the workers, all of PostgreSQL and the rest of the machine is sampled over
-   the measured window, in percent of one core, with the API processes' CPU time per accepted message.
+4. CPU time of the API processes, the workers, all of PostgreSQL, the load generator and the rest of the
+   machine is sampled over the measured window, in percent of one core, with the API processes' CPU time per
+   accepted message.
 
 On a machine with fewer cores than processes, two API processes share the cores the first had alone, so
 the second cannot double the rate: compare the API CPU per message and where the cores went. The script
@@ -94,6 +95,7 @@ class Result:
     api_cpu_percent: float
     worker_cpu_percent: float
     database_cpu_percent: float
+    client_cpu_percent: float
     other_cpu_percent: float
     api_cpu_ms_per_message: float
 
@@ -138,6 +140,7 @@ async def _measure(configuration: Configuration, plan: MessagePlan) -> Result:
 
     api, workers, database = configuration.api_pids, configuration.worker_pids, configuration.database_pids
     before = (_cpu_seconds(api), _cpu_seconds(workers), _cpu_seconds(database), _machine_busy_seconds())
+    client_before = time.process_time()  # this process is the load generator
     try:
         operations = [operation(senders[n % len(senders)]) for n in range(share * len(senders))]
         window, _ = await _closed_loop(operations, plan.warmup, plan.duration, Watched(api, database))
@@ -149,6 +152,7 @@ async def _measure(configuration: Configuration, plan: MessagePlan) -> Result:
         _cpu_spent(before[0], _cpu_seconds(api)),
         _cpu_spent(before[1], _cpu_seconds(workers)),
         _cpu_spent(before[2], _cpu_seconds(database)),
+        time.process_time() - client_before,
     ]
     busy = _machine_busy_seconds() - before[3]
     figures = _measurement(configuration.name, window.latencies, window.errors, seconds)
@@ -157,8 +161,8 @@ async def _measure(configuration: Configuration, plan: MessagePlan) -> Result:
     answered_per_second, unanswered = await _answered(configuration.database_url, measured)
     # The sampled CPU covers warm-up and window: scale it to the window's share (the load was the same).
     share_of_window = seconds / (seconds + plan.warmup)
-    api_s, worker_s, database_s = (value * share_of_window for value in spent)
-    other_s = max(busy * share_of_window - api_s - worker_s - database_s, 0.0)
+    api_s, worker_s, database_s, client_s = (value * share_of_window for value in spent)
+    other_s = max(busy * share_of_window - api_s - worker_s - database_s - client_s, 0.0)
     return Result(
         name=configuration.name,
         accepted_per_second=figures.per_second,
@@ -172,6 +176,7 @@ async def _measure(configuration: Configuration, plan: MessagePlan) -> Result:
         api_cpu_percent=100 * api_s / seconds,
         worker_cpu_percent=100 * worker_s / seconds,
         database_cpu_percent=100 * database_s / seconds,
+        client_cpu_percent=100 * client_s / seconds,
         other_cpu_percent=100 * other_s / seconds,
         api_cpu_ms_per_message=1000 * api_s / figures.ok if figures.ok else float("nan"),
     )
@@ -261,13 +266,14 @@ def run(args: argparse.Namespace) -> Findings:
 def report(findings: Findings, args: argparse.Namespace) -> None:
     print(
         f"{'configuration':<24}{'accepted/s':>11}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'errors':>7}"
-        f"{'answered/s':>11}{'API%':>6}{'workers%':>9}{'pg%':>6}{'other%':>7}{'API ms/msg':>11}"
+        f"{'answered/s':>11}{'API%':>6}{'workers%':>9}{'pg%':>6}{'client%':>8}{'other%':>7}{'API ms/msg':>11}"
     )
     for result in findings.results:
         print(
             f"{result.name:<24}{result.accepted_per_second:>11.0f}{result.p50_ms:>8.1f}{result.p95_ms:>8.1f}"
             f"{result.p99_ms:>8.1f}{result.errors:>7}{result.answered_per_second:>11.0f}{result.api_cpu_percent:>6.0f}"
-            f"{result.worker_cpu_percent:>9.0f}{result.database_cpu_percent:>6.0f}{result.other_cpu_percent:>7.0f}"
+            f"{result.worker_cpu_percent:>9.0f}{result.database_cpu_percent:>6.0f}{result.client_cpu_percent:>8.0f}"
+            f"{result.other_cpu_percent:>7.0f}"
             f"{result.api_cpu_ms_per_message:>11.2f}"
         )
     one, two = findings.results
