@@ -25,6 +25,12 @@ async def scope_to_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     await session.execute(
         _SCOPE_TO_TENANT, {"tenant_setting": TENANT_SETTING, "tenant": str(tenant_id), "scope_setting": SCOPE_SETTING}
     )
+    remember_tenant(session, tenant_id)
+
+
+def remember_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Note the tenant a transaction was scoped to by SQL of its own (the sign-in look-up functions scope
+    and read in one round trip), so that repositories made on the session take it (`tenant_of`)."""
     session.info[TENANT_KEY] = tenant_id
 
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from easyflow.db.session import TENANT_KEY, tenant_of
+from easyflow.db.session import tenant_of
 
 ModelT = TypeVar("ModelT", bound=Any)
 
@@ -18,12 +18,10 @@ class TenantScopedRepository(Generic[ModelT]):
     model: ClassVar[type[Any]]
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID | None = None) -> None:
-        """On a session of `Database.tenant_transaction` (or one the request scoped), the tenant is the
-        session's; passing another one is refused rather than trusted."""
+        """Without `tenant_id`, the tenant the session's transaction is scoped to (`Database.tenant_transaction`,
+        or the request's authentication); a flow that moves between tenants names each one."""
         self.session = session
         self.tenant_id = tenant_of(session) if tenant_id is None else tenant_id
-        if tenant_id is not None and session.info.get(TENANT_KEY, tenant_id) != tenant_id:
-            raise LookupError("repository tenant differs from the tenant the session is scoped to")
 
     def scoped(self) -> Select[Any]:
         """SELECT of this tenant's rows; every read starts here, so the tenant filter cannot be forgotten."""

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.db.session import remember_tenant
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.tenancy import ApiKey, Invitation, Membership, RefreshToken, Role, Tenant, User
 from easyflow.tenancy.keycache import KEYS_CHANNEL
@@ -103,6 +104,7 @@ class MemberAccess:
                 text("SELECT * FROM easyflow_scope_member(:tenant, :user)"), {"tenant": tenant_id, "user": user_id}
             )
         ).first()
+        remember_tenant(self.session, tenant_id)
         return Role(row.role) if row is not None and row.is_active else None
 
 
@@ -207,6 +209,7 @@ class ApiKeyDirectory:
         row = (await self.session.execute(_FIND_API_KEY, {"prefix": prefix})).first()
         if row is None:
             return None
+        remember_tenant(self.session, row.tenant_id)
         return FoundApiKey(row.id, row.tenant_id, row.key_hash, Role(row.role), row.revoked_at, row.last_used_at)
 
     async def touch(self, key_id: uuid.UUID, now: datetime) -> None:
