@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import socket
@@ -9,7 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -91,5 +95,25 @@ def wait_ready(base: str, process: subprocess.Popen[str], seconds: float) -> flo
 
 
 def stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=30)
+    """Stop a started process as an operator would (SIGTERM), killing it if it has not exited within 20 s;
+    its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
+
+
+async def frames_until(
+    socket: Any, done: Callable[[dict[str, Any]], bool], seconds: float = 20
+) -> list[dict[str, Any]]:
+    """WebSocket frames received until `done(frame)` is true for one of them (that one included)."""
+    received: list[dict[str, Any]] = []
+    async with asyncio.timeout(seconds):
+        while True:
+            frame = json.loads(await socket.recv())
+            received.append(frame)
+            if done(frame):
+                return received

@@ -25,7 +25,17 @@ from websockets.asyncio.client import connect
 from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.tenancy.service import TenantService
-from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, wait_ready
+from tests.support import (
+    EASYFLOW,
+    create_database,
+    drop_database,
+    frames_until,
+    free_port,
+    process_env,
+    run,
+    stop,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,15 +58,6 @@ class Cluster:
 def _start(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[str]:
     out = log.open("w")
     return subprocess.Popen([EASYFLOW, *args], env=env, stdout=out, stderr=out, text=True)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 async def _seed(env: dict[str, str], cluster: Cluster) -> None:
@@ -105,7 +106,7 @@ def cluster(embedded_server: str, tmp_path: Path) -> Iterator[Cluster]:
         yield made
     finally:
         for process in (*apis, *workers):
-            _stop(process)
+            stop(process)
         drop_database(embedded_server, name)
 
 
@@ -126,16 +127,6 @@ def _replies(env: dict[str, str]) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-async def _frames_until(socket: Any, done: Any, seconds: float = PATIENT) -> list[dict[str, Any]]:
-    received: list[dict[str, Any]] = []
-    async with asyncio.timeout(seconds):
-        while True:
-            frame = json.loads(await socket.recv())
-            received.append(frame)
-            if done(frame):
-                return received
-
-
 async def _widget_page_hears_both(cluster: Cluster) -> None:
     first, second = cluster.apis
     async with httpx.AsyncClient(timeout=PATIENT) as http:
@@ -152,8 +143,8 @@ async def _widget_page_hears_both(cluster: Cluster) -> None:
                 headers={"Authorization": f"Bearer {token}", "Origin": SITE},
             )
             assert sent.status_code == 202, sent.text
-            frames = await _frames_until(
-                socket, lambda f: f["type"] == "message" and f["message"]["role"] == "assistant"
+            frames = await frames_until(
+                socket, lambda f: f["type"] == "message" and f["message"]["role"] == "assistant", PATIENT
             )
     messages = [f["message"] for f in frames if f["type"] == "message"]
     assert [m["role"] for m in messages] == ["visitor", "assistant"]

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from easyflow.live.hub import APPLICATION_NAME
 from tests.channels.conftest import WidgetServer
 from tests.doubles.llm_server import LLMServer, delay, reply
+from tests.support import frames_until
 
 pytestmark = pytest.mark.slow
 
@@ -40,17 +41,6 @@ async def hello(server: WidgetServer, token: str, after: int = 0, origin: str | 
     await socket.send(json.dumps({"type": "hello", "token": token, "after": after}))
     assert json.loads(await asyncio.wait_for(socket.recv(), 10)) == {"type": "ready"}
     return socket
-
-
-async def frames_until(socket: ClientConnection, done: Any, seconds: float = 20) -> list[dict[str, Any]]:
-    """Frames received until `done(frame)` is true for one of them (that one included)."""
-    received: list[dict[str, Any]] = []
-    async with asyncio.timeout(seconds):
-        while True:
-            frame = json.loads(await socket.recv())
-            received.append(frame)
-            if done(frame):
-                return received
 
 
 def is_reply(frame: dict[str, Any]) -> bool:

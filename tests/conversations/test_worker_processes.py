@@ -21,7 +21,7 @@ from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.tenancy.service import TenantService
 from tests.doubles.llm_server import LLMServer, delay, reply
-from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, wait_ready
+from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 # `serve` is ready in a few seconds on an idle machine; on a busy shared one (the whole suite) it has taken 30.
@@ -45,15 +45,6 @@ def live_env(embedded_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([EASYFLOW, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def new_tenant(env: dict[str, str]) -> dict[str, str]:
