@@ -117,3 +117,18 @@ async def frames_until(
             received.append(frame)
             if done(frame):
                 return received
+
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    """The response is an RFC 9457 problem with this status, and it says what was wrong."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status
+    assert str(body["type"]).startswith("https://easyflow.dev/problems/")
+    assert body["title"] and body["detail"]
+    assert "Traceback" not in response.text
+    return body

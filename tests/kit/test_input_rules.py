@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.session import enter_system_scope
 from tests.conftest import TenantFixture
-from tests.kit.test_problems import assert_problem
+from tests.support import assert_problem
 
 SITE = "https://lotos.example"
 NUL_TEXT = "Здравствуйте\x00, hello"

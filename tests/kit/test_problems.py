@@ -7,23 +7,11 @@ import pytest
 
 from easyflow.config import Settings
 from tests.conftest import TenantFixture
-
-PROBLEM = "application/problem+json"
+from tests.support import assert_problem
 
 
 async def member_emails(client: httpx.AsyncClient, tenant: TenantFixture) -> list[str]:
     return [m["email"] for m in (await client.get("/api/v1/users", headers=tenant.headers)).json()["items"]]
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    assert str(body["type"]).startswith("https://easyflow.dev/problems/")
-    assert body["title"] and body["detail"]
-    assert "Traceback" not in response.text
-    return body
 
 
 @pytest.mark.parametrize(

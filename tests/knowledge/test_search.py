@@ -12,7 +12,7 @@ from easyflow.knowledge.query import FullTextQuery, Term, colloquial, correction
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture
 from tests.knowledge import files
-from tests.knowledge.test_documents import DOCS, indexed, search
+from tests.knowledge.knowledge_api import DOCS, indexed, search
 
 
 async def test_a_misspelt_word_finds_its_passage_on_full_text_alone(
