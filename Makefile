@@ -32,8 +32,10 @@ browser:
 		{ apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
 		echo "note: $(CHROMIUM) is missing and could not be installed: the browser tests will be skipped"
 
+# Two test processes, each with its own embedded PostgreSQL and migrated database: 4.5 min instead of
+# 6.2 for the whole suite on a 2-core machine (measured on one quiet machine, same commit).
 test: lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 format: setup
 	$(BIN)/ruff format src tests bench
