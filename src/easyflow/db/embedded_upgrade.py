@@ -93,11 +93,11 @@ def upgrade_data_folder(data_dir: Path, *, old_bin: Path | None = None) -> Upgra
     upgrading = pgdata.with_name("pgdata-upgrading")
     work = Path(tempfile.mkdtemp(prefix="easyflow-upgrade-"))
     original_owner = pgdata.stat().st_uid, pgdata.stat().st_gid
-    if user is not None:
-        _make_traversable(pgdata.parent, work, old_bin, new_bin)
-        _chown_tree(pgdata, user)
-        _chown_tree(work, user)
     try:
+        if user is not None:
+            _make_traversable(pgdata.parent, work, old_bin, new_bin)
+            _chown_tree(pgdata, user)
+            _chown_tree(work, user)
         locale = _shut_down_cleanly(pgdata, old_bin, work, user)
         pgdata.rename(backup)
         shutil.rmtree(upgrading, ignore_errors=True)
@@ -138,16 +138,18 @@ def upgrade_data_folder(data_dir: Path, *, old_bin: Path | None = None) -> Upgra
             ],
             user,
             work,
+            timeout=None,  # copying a large folder takes as long as it takes
         )
-    except (subprocess.CalledProcessError, OSError) as error:
-        if backup.exists() and not pgdata.exists():
-            backup.rename(pgdata)
-        _chown_tree(pgdata, None, uid_gid=original_owner)
-        shutil.rmtree(upgrading, ignore_errors=True)
+        upgrading.rename(pgdata)
+    except BaseException as error:  # Ctrl-C and timeouts too: never leave the folder renamed away
+        _put_back(pgdata, backup, upgrading, user, original_owner)
+        if isinstance(error, UpgradeError):
+            raise
+        if not isinstance(error, (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError)):
+            raise
         detail = f"{error.stdout}\n{error.stderr}" if isinstance(error, subprocess.CalledProcessError) else str(error)
         message = f"pg_upgrade failed; {pgdata} is as it was. Its output (and logs in {work}):\n{detail}"
         raise UpgradeError(message) from error
-    upgrading.rename(pgdata)
     logs = next(pgdata.glob("pg_upgrade_output.d"), None)
     log.info("embedded_postgres.upgraded", from_version=found, to_version=bundled, backup=str(backup))
     return UpgradeResult(found, bundled, backup, logs)
@@ -182,10 +184,23 @@ def _system_user() -> str | None:
     return _SYSTEM_USER
 
 
-def _run(command: list[str], user: str | None, cwd: Path) -> None:
+def _run(command: list[str], user: str | None, cwd: Path, *, timeout: float | None = 600) -> None:
     subprocess.run(  # noqa: S603  (PostgreSQL's own tools, arguments built here)
-        command, user=user, cwd=cwd, check=True, capture_output=True, text=True, timeout=600
+        command, user=user, cwd=cwd, check=True, capture_output=True, text=True, timeout=timeout
     )
+
+
+def _put_back(pgdata: Path, backup: Path, upgrading: Path, user: str | None, owner: tuple[int, int]) -> None:
+    """After a failure: the old folder back where it was, with its owner, and nothing half-made left over.
+    Errors here are logged, not raised, so the reason the upgrade failed is the one the operator sees."""
+    try:
+        if backup.exists() and not pgdata.exists():
+            backup.rename(pgdata)
+        shutil.rmtree(upgrading, ignore_errors=True)
+        if user is not None:  # only root changed owners, and only root can change them back
+            _chown_tree(pgdata, None, uid_gid=owner)
+    except OSError as error:
+        log.error("embedded_postgres.upgrade_put_back_failed", error=str(error), pgdata=str(pgdata))
 
 
 def _shut_down_cleanly(pgdata: Path, old_bin: Path, work: Path, user: str | None) -> str:
@@ -209,10 +224,10 @@ def _shut_down_cleanly(pgdata: Path, old_bin: Path, work: Path, user: str | None
 
 
 def _make_traversable(*paths: Path) -> None:
-    """Let the system user reach these folders (as the embedded package does for its own)."""
+    """Let the system user pass through the folders above these (execute only: nothing becomes listable)."""
     for path in paths:
         for folder in [path, *path.parents]:
-            folder.chmod(folder.stat().st_mode | 0o055)
+            folder.chmod(folder.stat().st_mode | 0o011)
 
 
 def _chown_tree(path: Path, user: str | None, *, uid_gid: tuple[int, int] | None = None) -> None:
