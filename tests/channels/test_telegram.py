@@ -544,3 +544,35 @@ async def test_connecting_and_removing_a_bot_call_telegram_outside_any_transacti
     assert in_transaction_during_calls == [False, False]
     assert opened, "the routes did use the database"
     assert (await client.get(f"/api/v1/channels/{created.json()['id']}", headers=tenant_a.headers)).status_code == 404
+
+
+async def test_an_assistant_removed_while_telegram_answers_is_a_422_and_the_bot_is_let_go(
+    client: httpx.AsyncClient,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    telegram.double.add_bot(TOKEN)
+    assistant = await client.post(
+        "/api/v1/assistants", json={"name": "Уходящий", "instructions": "Отвечай."}, headers=tenant_a.headers
+    )
+    assert assistant.status_code == 201, assistant.text
+    real_connect = telegram_module.TelegramChannel.connect
+
+    async def connect_while_the_assistant_goes(self: object, *args: object) -> object:
+        connection = await real_connect(self, *args)  # type: ignore[arg-type]
+        gone = await client.delete(f"/api/v1/assistants/{assistant.json()['id']}", headers=tenant_a.headers)
+        assert gone.status_code == 204
+        return connection
+
+    monkeypatch.setattr(telegram_module.TelegramChannel, "connect", connect_while_the_assistant_goes)
+    created = await client.post(
+        "/api/v1/channels",
+        json={"type": "telegram", "token": TOKEN, "mode": "webhook", "assistant_id": assistant.json()["id"]},
+        headers=tenant_a.headers,
+    )
+    assert created.status_code == 422 and "assistant_id" in created.text
+    assert telegram.double.webhook(TOKEN) is None or not telegram.double.webhook(TOKEN).url  # let go again
+    assert (await client.get("/api/v1/channels", headers=tenant_a.headers)).json()["total"] == 0

@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents.repository import AssistantRepository
@@ -19,6 +20,8 @@ from easyflow.models.channels import ChannelRecord, ChannelStatus
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 
 ChannelCreate = schemas.TelegramChannelCreate | schemas.WidgetChannelCreate
@@ -42,6 +45,7 @@ class ChannelConnections:
         connection = await channel.connect(self.runtime, channel_id, request)
         try:
             async with self.database.tenant_transaction(self.tenant_id) as session:
+                await check_assistant(session, request.assistant_id)  # it may have gone while Telegram answered
                 record = await ChannelRepository(session).add(
                     ChannelRecord(
                         id=channel_id,
@@ -55,8 +59,11 @@ class ChannelConnections:
                     )
                 )
                 read = schemas.ChannelRead.model_validate(record)
-        except Exception:
-            await channel.disconnect(self.runtime, channel_id, connection.credentials)  # nothing left behind
+        except BaseException:  # a cancelled request too: no bot may stay pointed at a channel that is not there
+            try:
+                await channel.disconnect(self.runtime, channel_id, connection.credentials)
+            except Exception as error:  # the first error is the one to report
+                log.warning("channels.disconnect_after_failure_failed", error_type=type(error).__name__)
             raise
         return schemas.ChannelCreated(**read.model_dump(), **(connection.shown_once or {}))
 

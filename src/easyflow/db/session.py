@@ -43,7 +43,9 @@ def tenant_of(session: AsyncSession) -> uuid.UUID:
 
 
 async def enter_system_scope(session: AsyncSession) -> None:
-    """Let this transaction see every tenant: only for look-ups that find the tenant (auth, job dispatch)."""
+    """Let this transaction see every tenant: only for look-ups that find the tenant (auth, job dispatch).
+    The session forgets any tenant it was scoped to, so no repository takes a stale one from it."""
+    session.info.pop(TENANT_KEY, None)
     await session.execute(
         text("SELECT set_config(:scope_setting, :system, true)"),
         {"scope_setting": SCOPE_SETTING, "system": SYSTEM_SCOPE},
