@@ -72,6 +72,10 @@ async def seed_demo(database: Database, settings: Settings, widget_origins: list
 
 async def _demo_widget(runtime: Runtime, tenant_id: uuid.UUID, origins: list[str]) -> str:
     async with runtime.database.tenant_transaction(tenant_id) as session:
+        qa = QaService(session, tenant_id)
+        if (await qa.list(limit=1, offset=0))[1] == 0:  # on every start, so a start that failed halfway is mended
+            for question, answer in DEMO_ANSWERS:
+                await qa.create(QaCreate(question=question, answer=answer))
         channels = await ChannelRepository(session).list(limit=500)
         widget = next((c for c in channels if c.type == WIDGET and c.name == DEMO_WIDGET_NAME), None)
         if widget is not None:
@@ -84,8 +88,5 @@ async def _demo_widget(runtime: Runtime, tenant_id: uuid.UUID, origins: list[str
             {"type": "widget", "name": DEMO_WIDGET_NAME, "allowed_origins": origins, "title": "Демо-магазин"}
         )
     )
-    async with runtime.database.tenant_transaction(tenant_id) as session:
-        for question, answer in DEMO_ANSWERS:
-            await QaService(session, tenant_id).create(QaCreate(question=question, answer=answer))
     assert created.public_key is not None
     return created.public_key
