@@ -38,6 +38,14 @@ async def bot(client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runti
     return dict(response.json())
 
 
+@pytest.fixture
+def telegram_bot(runtime: Runtime, telegram: TelegramServer) -> TelegramServer:
+    """The app pointed at the Telegram double, which knows the bot TOKEN (no channel connected yet)."""
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    telegram.double.add_bot(TOKEN)
+    return telegram
+
+
 async def send_update(
     client: httpx.AsyncClient, telegram: TelegramServer, channel: dict, update: dict
 ) -> httpx.Response:
@@ -429,10 +437,8 @@ async def bot_in_any_mode(
     client: httpx.AsyncClient,
     tenant_a: TenantFixture,
     runtime: Runtime,
-    telegram: TelegramServer,
+    telegram_bot: TelegramServer,
 ) -> dict:
-    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
-    telegram.double.add_bot(TOKEN)
     created = await client.post(
         "/api/v1/channels", json={"type": "telegram", "token": TOKEN, "mode": request.param}, headers=tenant_a.headers
     )
@@ -508,12 +514,10 @@ async def test_connecting_and_removing_a_bot_call_telegram_outside_any_transacti
     client: httpx.AsyncClient,
     tenant_a: TenantFixture,
     runtime: Runtime,
-    telegram: TelegramServer,
+    telegram_bot: TelegramServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Telegram may take seconds to answer; a transaction held meanwhile holds a connection (and its locks)."""
-    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
-    telegram.double.add_bot(TOKEN)
     opened: list[AsyncSession] = []
     make_session = runtime.database.sessions
 
@@ -550,11 +554,9 @@ async def test_an_assistant_removed_while_telegram_answers_is_a_422_and_the_bot_
     client: httpx.AsyncClient,
     tenant_a: TenantFixture,
     runtime: Runtime,
-    telegram: TelegramServer,
+    telegram_bot: TelegramServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
-    telegram.double.add_bot(TOKEN)
     assistant = await client.post(
         "/api/v1/assistants", json={"name": "Уходящий", "instructions": "Отвечай."}, headers=tenant_a.headers
     )
@@ -574,5 +576,5 @@ async def test_an_assistant_removed_while_telegram_answers_is_a_422_and_the_bot_
         headers=tenant_a.headers,
     )
     assert created.status_code == 422 and "assistant_id" in created.text
-    assert telegram.double.webhook(TOKEN) is None or not telegram.double.webhook(TOKEN).url  # let go again
+    assert telegram_bot.double.webhook(TOKEN) is None or not telegram_bot.double.webhook(TOKEN).url  # let go again
     assert (await client.get("/api/v1/channels", headers=tenant_a.headers)).json()["total"] == 0
