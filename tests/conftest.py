@@ -137,6 +137,9 @@ class LimitsOfThisTest:
     async def acquire(self, item: RateLimitItem, key: str) -> float:
         return await self.store.acquire(item, f"{self.prefix}:{key}")
 
+    async def close(self) -> None:
+        await self.store.close()
+
 
 async def run_queued_jobs(runtime: Runtime, *, last_attempt: bool = False) -> list[str]:
     """Run the queued jobs in the test's transaction, oldest first, as a worker would (one at a time,

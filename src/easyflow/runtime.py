@@ -59,4 +59,5 @@ class Runtime:
             await client.session.close()
         self.clients.clear()
         await self.live.close()
+        await self.rate_limits.close()
         await self.http.aclose()

@@ -38,14 +38,21 @@ def _redis_store() -> LibraryLimitStore:
 
 
 @pytest.fixture(params=["postgres", "redis"])
-def two_stores(request: pytest.FixtureRequest, two_databases: tuple[Database, Database]) -> tuple[LimitStore, ...]:
+async def two_stores(
+    request: pytest.FixtureRequest, two_databases: tuple[Database, Database]
+) -> AsyncIterator[tuple[LimitStore, ...]]:
+    stores: tuple[LimitStore, ...]
     if request.param == "postgres":
-        return tuple(PostgresLimitStore(database) for database in two_databases)
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.exceptions.ConnectionError as error:
-        pytest.skip(f"no Redis on 127.0.0.1:6379 to test the shared store ({error})")
-    return _redis_store(), _redis_store()
+        stores = tuple(PostgresLimitStore(database) for database in two_databases)
+    else:
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        except redis.exceptions.ConnectionError as error:
+            pytest.skip(f"no Redis on 127.0.0.1:6379 to test the shared store ({error})")
+        stores = _redis_store(), _redis_store()
+    yield stores
+    for store in stores:
+        await store.close()
 
 
 async def test_two_processes_share_one_budget(two_stores: tuple[LimitStore, LimitStore]) -> None:
@@ -79,6 +86,7 @@ async def test_hits_of_keys_that_went_quiet_are_removed(two_databases: tuple[Dat
             remaining = await session.scalar(text("SELECT count(*) FROM rate_limit_hits WHERE key = :k"), {"k": quiet})
         if remaining == 0:
             break
+    await store.close()
     assert remaining == 0
 
 

@@ -17,6 +17,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from sqlalchemy import text
 
+from easyflow.db.database import create_engine
 from easyflow.kit.errors import RateLimited
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 # How little a caller is told to wait when a slot frees about now (clocks of two machines are never equal).
 MIN_WAIT_SECONDS = 0.001
+LIMIT_POOL_SIZE = 4
 
 
 class LimitStore(Protocol):
@@ -34,6 +36,8 @@ class LimitStore(Protocol):
         """Take one slot of `item` for `key`: 0 when taken, otherwise (nothing taken) the seconds until the
         oldest slot in the window frees."""
         ...
+
+    async def close(self) -> None: ...
 
 
 class LibraryLimitStore:
@@ -47,6 +51,9 @@ class LibraryLimitStore:
             return 0.0
         stats = await self.limiter.get_window_stats(item, key)
         return max(MIN_WAIT_SECONDS, stats.reset_time - time.time())
+
+    async def close(self) -> None:
+        """The library's storage holds no connection that outlives a call."""
 
 
 class RateLimitRepository:
@@ -67,13 +74,18 @@ class PostgresLimitStore:
     """Hits as rows of an unlogged table (a crash of the server forgets them, which only resets the limits)."""
 
     def __init__(self, database: Database) -> None:
-        self.database = database
+        # A small pool of its own: a request holding one of the app's connections while it waits for another
+        # from the same pool would, under a flood, leave every request waiting and none finishing.
+        self.engine = create_engine(database.url, pool_size=LIMIT_POOL_SIZE)
 
     async def acquire(self, item: RateLimitItem, key: str) -> float:
-        # A connection and transaction of its own, never the caller's: a request that then fails (a wrong
-        # password, a file too large) must not roll its hit back.
-        async with self.database.engine.connect() as connection, connection.begin():
+        # A transaction of its own, never the caller's: a request that then fails (a wrong password, a file
+        # too large) must not roll its hit back.
+        async with self.engine.connect() as connection, connection.begin():
             return await RateLimitRepository(connection).acquire(item.key_for(key), item.amount, item.get_expiry())
+
+    async def close(self) -> None:
+        await self.engine.dispose()
 
 
 def limit_store(settings: Settings, database: Database) -> LimitStore:
