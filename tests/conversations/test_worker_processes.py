@@ -255,10 +255,8 @@ def test_replies_keep_their_slots_while_eight_tenants_upload(live_env: dict[str,
             assert time.monotonic() < deadline, "ingestion never took its slots"
             time.sleep(0.1)
 
-        sent = time.monotonic()
         assert post(base, customer["api_key"], "c", "Когда вы работаете?").status_code == 202
-        wait_until_all_answered(env, 1, 15)
-        assert time.monotonic() - sent < 15
+        wait_until_all_answered(env, 1, 15)  # fails the test beyond 15 s
         waiting = queue_states(env, "knowledge")
         assert waiting.count("doing") == 2, "ingestion kept its slots the whole time (its provider is still thinking)"
         assert waiting.count("todo") == 14, "the other uploads wait for an ingestion slot, not for a reply's"

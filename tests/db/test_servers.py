@@ -15,16 +15,12 @@ from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.db import migrate
 from easyflow.db.database import Database
-from easyflow.db.embedded import EmbeddedPostgres
+from easyflow.db.embedded import EmbeddedPostgres, postmaster_pid
 from easyflow.runtime import Runtime
 from easyflow.tenancy.service import TenantService
 from tests.support import create_database, drop_database
 
 EXTERNAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _postmaster_pid(data_dir: Path) -> int:
-    return int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
 
 
 def _answers(url: str) -> bool:
@@ -37,7 +33,7 @@ def test_embedded_server_starts_again_after_its_postgres_was_killed(server_folde
     first = EmbeddedPostgres(server_folder)
     url = first.start()
     assert _answers(url)
-    pid = _postmaster_pid(server_folder)
+    pid = postmaster_pid(server_folder / "pgdata")
     os.kill(pid, signal.SIGKILL)  # a power-loss-like crash of the database itself
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -52,7 +48,7 @@ def test_embedded_server_starts_again_after_its_postgres_was_killed(server_folde
     try:
         url = second.start()
         assert _answers(url)
-        assert _postmaster_pid(server_folder) != pid
+        assert postmaster_pid(server_folder / "pgdata") != pid
     finally:
         second.stop()
     assert not (server_folder / "pgdata" / "postmaster.pid").exists()

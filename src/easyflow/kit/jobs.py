@@ -70,12 +70,12 @@ def job(
 
 async def defer(session: AsyncSession, name: str, **args: Any) -> int:
     """Enqueue job `name` in the session's transaction; it runs once the transaction commits."""
-    spec = JOBS[name]
+    job = deferral(name, **args)
     # procrastinate's public defer, on the very connection (and so the transaction) of the session: the
     # job commits or rolls back with the data it works on.
     connection = await (await session.connection()).get_raw_connection()
     return await _DEFERRER.configure_task(
-        name, queue=spec.queue, lock=spec.lock_for(args), connection=connection.driver_connection
+        name, queue=job["queue"], lock=job["lock"], connection=connection.driver_connection
     ).defer_async(**args)
 
 
