@@ -142,14 +142,17 @@ class LimitsOfThisTest:
 
 
 async def run_queued_jobs(runtime: Runtime, *, last_attempt: bool = False) -> list[str]:
-    """Run the queued jobs in the test's transaction, oldest first, as a worker would (one at a time,
-    so per-conversation order holds); returns the names of the jobs run."""
+    """Run the queued jobs that are due in the test's transaction, oldest first, as a worker would (one at a
+    time, so per-conversation order holds); returns the names of the jobs run."""
     ran: list[str] = []
     while True:
         async with runtime.database.session() as db_session, db_session.begin():
             row = (
                 await db_session.execute(
-                    text("SELECT id, task_name, args FROM procrastinate_jobs WHERE status = 'todo' ORDER BY id LIMIT 1")
+                    text(
+                        "SELECT id, task_name, args FROM procrastinate_jobs WHERE status = 'todo' "
+                        "AND (scheduled_at IS NULL OR scheduled_at <= clock_timestamp()) ORDER BY id LIMIT 1"
+                    )
                 )
             ).first()
             if row is None:

@@ -31,6 +31,7 @@ from tests.support import (
     drop_database,
     frames_until,
     free_port,
+    keep_answering,
     process_env,
     run,
     stop,
@@ -80,6 +81,7 @@ async def _seed(env: dict[str, str], cluster: Cluster) -> None:
         )
     assert widget.status_code == 201, widget.text
     cluster.widget_key = widget.json()["public_key"]
+    await asyncio.to_thread(keep_answering, cluster.apis[0], created.api_key)
 
 
 @pytest.fixture

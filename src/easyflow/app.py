@@ -20,6 +20,7 @@ from easyflow.channels.widget_routes import router as widget_router
 from easyflow.config import Settings, get_settings
 from easyflow.conversations.router import router as conversations_router
 from easyflow.db.database import Database
+from easyflow.inbox.router import router as inbox_router
 from easyflow.kit.body_limit import BodySizeLimitMiddleware
 from easyflow.kit.jobs import run_worker
 from easyflow.kit.problems import install_problem_handlers
@@ -96,6 +97,7 @@ def create_app(
         tenancy_router,
         agents_router,
         conversations_router,
+        inbox_router,
         knowledge_router,
     ):
         app.include_router(router)

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     widget_max_file_bytes: int = Field(default=10 * 1024 * 1024, description="Largest file a widget visitor may send.")
 
     agent_timeout_seconds: float = 30.0
+    staff_events_retention_hours: int = Field(
+        default=48,
+        ge=1,
+        le=24 * 90,
+        description="How long staff events are kept for clients that reconnect with Last-Event-ID.",
+    )
     offline_min_score: float = Field(
         default=0.3, description="How sure retrieval must be (0..1) before the offline answerer quotes a passage."
     )

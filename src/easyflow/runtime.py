@@ -1,6 +1,6 @@
 """What request handlers and background jobs share in one process: settings, the database, the
 credential box, an HTTP client for outbound calls, the embedding model, the knowledge retriever, the
-live-event hub and the API key cache."""
+live-event hub, the staff event streams and the API key cache."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from easyflow.knowledge.embeddings import Embedder, build_embedder
 from easyflow.knowledge.retrieval import KnowledgeRetriever
 from easyflow.knowledge.search import KnowledgeSearch
 from easyflow.live.hub import LiveHub
+from easyflow.live.staff import StaffHub
 from easyflow.tenancy.keycache import ApiKeyCache
 
 OUTBOUND_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -32,6 +33,7 @@ class Runtime:
     retriever: KnowledgeRetriever
     live: LiveHub
     api_keys: ApiKeyCache
+    staff: StaffHub
     # Rate-limit counters every process shares (Redis, or PostgreSQL without it).
     rate_limits: LimitStore
     # Long-lived clients that channels keep per process (e.g. one Telegram session per bot), closed with it.
@@ -51,6 +53,7 @@ class Runtime:
             retriever=KnowledgeSearch.for_server(embedder, database.capabilities),
             live=live,
             api_keys=ApiKeyCache(live),
+            staff=StaffHub(live),
             rate_limits=limit_store(settings, database),
         )
 

@@ -68,7 +68,7 @@ async def test_a_model_reply_with_usage_and_cost(
     assert usage["model"] == "qwen2.5:7b" and usage["input_tokens"] > 0 and usage["output_tokens"] > 0
     expected_cost = (usage["input_tokens"] * 100 + usage["output_tokens"] * 300) / 1_000_000
     assert usage["cost"] == pytest.approx(expected_cost, abs=1e-6)
-    assert conversation["needs_human"] is False
+    assert conversation["status"] == "bot"
 
     sent = llm.double.requests[-1]
     assert sent["headers"]["authorization"] == "Bearer sk-tenant-key"
@@ -89,18 +89,43 @@ async def test_history_is_sent_as_earlier_turns(
     assert turns == [("user", "Привет"), ("assistant", "Здравствуйте!"), ("user", "Сколько стоит стрижка?")]
 
 
-async def test_quick_reply_buttons_and_a_request_for_a_human(
+async def test_quick_reply_buttons_come_with_the_offer_of_a_person(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    await use_model(client, tenant_a, llm)
+    llm.double.script(tool_call(OUTPUT_TOOL, {"text": "На какой день?", "buttons": ["Сегодня", "Завтра"]}))
+    answer, conversation = await ask(client, tenant_a, runtime, "Хочу записаться")
+    assert answer["text"] == "На какой день?"
+    assert answer["buttons"] == ["Сегодня", "Завтра", "Позвать оператора"]
+    assert conversation["status"] == "bot"
+
+
+async def test_a_model_that_asks_for_a_person_hands_the_conversation_over(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    await use_model(client, tenant_a, llm)
+    llm.double.script(tool_call(OUTPUT_TOOL, {"text": "Этот вопрос решит администратор.", "needs_human": True}))
+    answer, conversation = await ask(client, tenant_a, runtime, "Хочу вернуть деньги за абонемент")
+    assert answer["text"].startswith("Этот вопрос решит администратор.\n\nПередаю диалог сотруднику")
+    assert answer["buttons"] == [] and answer["notice"] == "handoff"
+    assert conversation["status"] == "pending"
+    assert conversation["handoff_reason"] == "the assistant asked for a person"
+
+
+async def test_the_models_handoff_tool_hands_over_with_its_reason(
     client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
 ) -> None:
     await use_model(client, tenant_a, llm)
     llm.double.script(
-        tool_call(OUTPUT_TOOL, {"text": "На какой день?", "buttons": ["Сегодня", "Завтра"], "needs_human": True})
+        tool_call("handoff", {"reason": "жалоба на мастера", "team": "администраторы"}),
+        tool_call(OUTPUT_TOOL, {"text": "Сожалею! Передаю администратору."}),
     )
-    answer, conversation = await ask(client, tenant_a, runtime, "Хочу записаться")
-    assert answer["text"] == "На какой день?"
-    assert answer["buttons"] == ["Сегодня", "Завтра"]
-    assert conversation["needs_human"] is True
-    assert conversation["flag_reason"] == "the assistant asked for a human"
+    answer, conversation = await ask(client, tenant_a, runtime, "Мастер испортил мне стрижку")
+    assert answer["notice"] == "handoff"
+    assert conversation["status"] == "pending"
+    assert conversation["handoff_reason"] == "the assistant handed over: жалоба на мастера (team: администраторы)"
+    tools = [tool["function"]["name"] for tool in llm.double.requests[0]["json"]["tools"]]
+    assert "handoff" in tools
 
 
 class PriceList:
@@ -144,7 +169,7 @@ async def test_429_with_retry_after_is_waited_out(
     answer, conversation = await ask(client, tenant_a, runtime, "Вопрос")
     assert answer["text"] == "Готово."
     assert len([r for r in llm.double.requests if r["path"].endswith("/chat/completions")]) == 2
-    assert conversation["needs_human"] is False
+    assert conversation["status"] == "bot"
 
 
 @pytest.mark.parametrize(
@@ -159,8 +184,8 @@ async def test_a_failing_provider_gets_a_polite_fallback_and_a_flag(
     llm.double.script(*failure)
     answer, conversation = await ask(client, tenant_a, runtime, "Вопрос")
     assert answer["text"].startswith("Извините, сейчас я не могу ответить")
-    assert conversation["needs_human"] is True
-    assert conversation["flag_reason"].startswith("the language model failed")
+    assert conversation["status"] == "pending"
+    assert conversation["handoff_reason"].startswith("the language model failed")
 
 
 async def test_a_model_url_that_now_points_inside_is_not_called(
@@ -172,9 +197,9 @@ async def test_a_model_url_that_now_points_inside_is_not_called(
     answer, conversation = await ask(client, tenant_a, runtime, "Привет")
     assert llm.double.requests == []  # neither the question nor the key left
     assert answer["role"] == "assistant" and answer["text"] != "never sent"
-    assert conversation["needs_human"] is True
-    assert "private or local address" in conversation["flag_reason"]
-    assert "EASYFLOW_ALLOW_PRIVATE_MODEL_URLS" in conversation["flag_reason"]
+    assert conversation["status"] == "pending"
+    assert "private or local address" in conversation["handoff_reason"]
+    assert "EASYFLOW_ALLOW_PRIVATE_MODEL_URLS" in conversation["handoff_reason"]
 
 
 async def test_a_malformed_tool_call_is_corrected_by_the_model(
@@ -185,7 +210,7 @@ async def test_a_malformed_tool_call_is_corrected_by_the_model(
     llm.double.script(tool_call("search_knowledge", "{not json"), reply("Уточните, пожалуйста, услугу."))
     answer, conversation = await ask(client, tenant_a, runtime, "Цена?")
     assert answer["text"] == "Уточните, пожалуйста, услугу."
-    assert conversation["needs_human"] is False
+    assert conversation["status"] == "bot"
     retry_feedback = llm.double.requests[-1]["json"]["messages"][-1]
     assert retry_feedback["role"] == "tool"
 
@@ -196,7 +221,7 @@ async def test_a_model_that_keeps_sending_broken_tool_calls_ends_in_a_fallback(
     await use_model(client, tenant_a, llm)
     llm.double.script(*[tool_call("search_knowledge", "{broken") for _ in range(5)])
     answer, conversation = await ask(client, tenant_a, runtime, "Цена?")
-    assert conversation["needs_human"] is True
+    assert conversation["status"] == "pending"
     assert answer["text"].startswith("Извините")
 
 
@@ -207,8 +232,8 @@ async def test_a_slow_model_times_out_cleanly(
     await use_model(client, tenant_a, llm)
     llm.double.script(delay(3, reply("too late")))
     answer, conversation = await ask(client, tenant_a, runtime, "Вопрос")
-    assert answer["text"].startswith("Извините, мне нужно чуть больше времени")
-    assert conversation["flag_reason"] == "the assistant did not answer within 0.5 s"
+    assert answer["text"].startswith("Извините, мне нужно больше времени")
+    assert conversation["handoff_reason"] == "the assistant did not answer within 0.5 s"
 
 
 async def test_anthropic_provider(
@@ -275,4 +300,4 @@ async def test_a_failing_gemini_gets_the_fallback(
     llm.double.script(error(400, message="Invalid request"))
     answer, conversation = await ask(client, tenant_a, runtime, "Вопрос")
     assert answer["text"].startswith("Извините, сейчас я не могу ответить")
-    assert conversation["needs_human"] is True
+    assert conversation["status"] == "pending"

@@ -224,7 +224,7 @@ async def test_a_socket_opened_before_the_conversation_follows_it_wherever_it_st
             ]
 
 
-async def test_after_an_operator_closes_the_conversation_the_next_one_is_followed(
+async def test_after_an_operator_resolves_the_conversation_the_next_one_is_followed(
     widget_server: WidgetServer, llm: LLMServer
 ) -> None:
     llm.double.script(reply("Первый разговор."), reply("Второй разговор."))
@@ -235,11 +235,11 @@ async def test_after_an_operator_closes_the_conversation_the_next_one_is_followe
         async with httpx.AsyncClient() as http:
             operator = {"Authorization": f"Bearer {widget_server.api_key}"}
             conversations = (await http.get(f"{widget_server.base}/api/v1/conversations", headers=operator)).json()
-            mine = next(c for c in conversations["items"] if c["status"] == "open" and c["channel_type"] == "widget")
-            closed = await http.patch(
-                f"{widget_server.base}/api/v1/conversations/{mine['id']}", json={"status": "closed"}, headers=operator
+            mine = next(c for c in conversations["items"] if c["status"] == "bot" and c["channel_type"] == "widget")
+            resolved = await http.patch(
+                f"{widget_server.base}/api/v1/conversations/{mine['id']}", json={"status": "resolved"}, headers=operator
             )
-            assert closed.status_code == 200
+            assert resolved.status_code == 200
         await socket.send(json.dumps({"type": "send", "text": "Ещё вопрос", "client_id": "after-closing"}))
         frames = await frames_until(socket, is_reply)
     messages = [f["message"] for f in frames if f["type"] == "message"]

@@ -129,7 +129,7 @@ async def test_the_message_contact_conversation_and_reply_job_are_written_togeth
         "JOIN contact_identities i ON i.contact_id = k.id WHERE c.id = :id",
         id=accepted.conversation_id,
     )
-    assert conversation == ("api", "api", "open", True, "Айгерим", "+77010000000", "api", "customer-1")
+    assert conversation == ("api", "api", "bot", True, "Айгерим", "+77010000000", "api", "customer-1")
     # The reply job is exactly what kit.jobs.defer would have queued: one place says what a job looks like.
     expected = deferral(REPLY_JOB, tenant_id=str(tenant.id), conversation_id=str(accepted.conversation_id))
     assert await jobs_of(database, accepted.conversation_id) == [
@@ -277,6 +277,7 @@ async def test_a_tenant_other_than_the_transactions_is_refused(database: Databas
                 live_channel=LIVE_CHANNEL,
                 live_payload="{}",
                 jobs=[],
+                route_jobs=[],
             )
     assert await rows(database, "SELECT count(*) FROM messages WHERE tenant_id = :t", t=other.id) == [(0,)]
 

@@ -124,9 +124,9 @@ async def test_an_unanswerable_question_is_honest_offers_a_human_and_flags(
     conversation = (
         await client.get(f"/api/v1/conversations/{accepted['conversation_id']}", headers=tenant_a.headers)
     ).json()
-    assert conversation["needs_human"] is True
-    assert conversation["flag_reason"] == "no confident answer in the knowledge base"
-    flagged = (await client.get("/api/v1/conversations?needs_human=true", headers=tenant_a.headers)).json()
+    assert conversation["status"] == "pending"
+    assert conversation["handoff_reason"] == "no confident answer in the knowledge base"
+    flagged = (await client.get("/api/v1/conversations?status=pending", headers=tenant_a.headers)).json()
     assert [c["id"] for c in flagged["items"]] == [accepted["conversation_id"]]
 
 
@@ -247,22 +247,23 @@ async def test_other_tenants_conversations_are_404_and_invisible(
     assert refused.status_code == 422
 
 
-async def test_closing_and_unflagging(
+async def test_resolving_and_the_next_message_starting_a_new_conversation(
     client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
 ) -> None:
     first = (await post(client, tenant_a, message("Сколько стоит?"))).json()
     await run_queued_jobs(runtime)
     url = f"/api/v1/conversations/{first['conversation_id']}"
     viewer = {"Authorization": f"Bearer {await make_key(database, tenant_a, Role.viewer)}"}
-    assert (await client.patch(url, json={"needs_human": False}, headers=viewer)).status_code == 403
-    assert (await client.patch(url, json={"needs_human": False}, headers=tenant_b.headers)).status_code == 404
-    unflagged = (await client.patch(url, json={"needs_human": False}, headers=tenant_a.headers)).json()
-    assert (unflagged["needs_human"], unflagged["flag_reason"]) == (False, None)
-    closed = (await client.patch(url, json={"status": "closed"}, headers=tenant_a.headers)).json()
-    assert closed["status"] == "closed"
-    assert (await client.patch(url, json={"needs_human": True}, headers=tenant_a.headers)).status_code == 422
+    assert (await client.patch(url, json={"status": "resolved"}, headers=viewer)).status_code == 403
+    assert (await client.patch(url, json={"status": "resolved"}, headers=tenant_b.headers)).status_code == 404
+    resolved = (await client.patch(url, json={"status": "resolved"}, headers=tenant_a.headers)).json()
+    assert resolved["status"] == "resolved" and resolved["resolved_at"] is not None
+    assert (await client.patch(url, json={"status": "closed"}, headers=tenant_a.headers)).status_code == 422
+    # Nobody (no person) had held it, so the customer's next message starts over with the assistant.
     again = (await post(client, tenant_a, message("Ещё вопрос"))).json()
     assert again["conversation_id"] != first["conversation_id"]
+    new = (await client.get(f"/api/v1/conversations/{again['conversation_id']}", headers=tenant_a.headers)).json()
+    assert new["status"] == "bot"
 
 
 async def test_many_new_conversations_on_one_connection(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:

@@ -122,7 +122,7 @@ async def test_a_reply_job_that_keeps_failing_flags_the_conversation(
     with pytest.raises(ConnectionError):
         await run_queued_jobs(runtime)  # not the last attempt: it will be retried, nothing flagged yet
     conversation_url = f"/api/v1/conversations/{accepted['conversation_id']}"
-    assert (await client.get(conversation_url, headers=tenant_a.headers)).json()["needs_human"] is False
+    assert (await client.get(conversation_url, headers=tenant_a.headers)).json()["status"] == "bot"
 
     with pytest.raises(ConnectionError):
         await run_job(
@@ -132,8 +132,8 @@ async def test_a_reply_job_that_keeps_failing_flags_the_conversation(
             attempt_is_last=True,
         )
     conversation = (await client.get(conversation_url, headers=tenant_a.headers)).json()
-    assert conversation["needs_human"] is True
-    assert "ConnectionError" in conversation["flag_reason"]
+    assert conversation["status"] == "pending"
+    assert "ConnectionError" in conversation["handoff_reason"]
 
 
 @pytest.mark.parametrize(

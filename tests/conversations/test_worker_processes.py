@@ -21,7 +21,17 @@ from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.tenancy.service import TenantService
 from tests.doubles.llm_server import LLMServer, delay, reply
-from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, stop, wait_ready
+from tests.support import (
+    EASYFLOW,
+    create_database,
+    drop_database,
+    free_port,
+    keep_answering,
+    process_env,
+    run,
+    stop,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.slow
 # `serve` is ready in a few seconds on an idle machine; on a busy shared one (the whole suite) it has taken 30.
@@ -121,6 +131,7 @@ def test_many_conversations_at_once_each_in_order(live_env: dict[str, str]) -> N
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, api, READY_SECONDS)
+        keep_answering(base, tenant["api_key"])
         sent = 0
         for round_ in range(5):
             for customer in range(4):

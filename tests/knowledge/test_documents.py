@@ -220,7 +220,7 @@ async def test_the_offline_assistant_answers_from_the_document_with_its_source(
     assert "Источник: прайс.md, Салон «Лотос» › Отмена записи" in reply["text"]
     assert reply["citations"][0]["document"] == "прайс.md"
     flagged = (await client.get(f"/api/v1/conversations/{conversation}", headers=tenant_a.headers)).json()
-    assert flagged["needs_human"] is False
+    assert flagged["status"] == "bot"
 
 
 async def test_hybrid_search_with_an_embeddings_endpoint(

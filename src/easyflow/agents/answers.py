@@ -53,6 +53,8 @@ class AssistantProfile:
     output_price_per_million: float
     enabled_tools: list[str]
     sees_pictures: bool = False
+    # The model may call `handoff(reason)` to pass the conversation to a person.
+    may_hand_off: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,24 @@ class Usage:
         }
 
 
+# Why an answerer asks for a person: it found no answer, the model decided so, or the model failed.
+HandoffTrigger = Literal["no_answer", "model", "failure"]
+
+
+@dataclass(frozen=True)
+class HandoffRequest:
+    trigger: HandoffTrigger
+    reason: str
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str
     buttons: list[str] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     usage: Usage | None = None
-    # The assistant could not help well: the conversation is flagged for a human operator.
-    needs_human: bool = False
-    flag_reason: str | None = None
+    # The assistant could not help well: a person should take over (if the assistant's rules say so).
+    handoff: HandoffRequest | None = None
 
 
 # Receives the reply's text as written so far, while the model is still writing it.

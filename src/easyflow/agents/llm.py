@@ -29,7 +29,16 @@ from pydantic_ai.messages import (
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
-from easyflow.agents.answers import AssistantProfile, Citation, DraftSink, Reply, ReplyRequest, Turn, Usage
+from easyflow.agents.answers import (
+    AssistantProfile,
+    Citation,
+    DraftSink,
+    HandoffRequest,
+    Reply,
+    ReplyRequest,
+    Turn,
+    Usage,
+)
 from easyflow.agents.offline import Search
 from easyflow.agents.service import check_model_url
 from easyflow.kit.destinations import CheckedTransport
@@ -109,7 +118,12 @@ def _instructions(request: ReplyRequest, passages: list[Passage]) -> str:
         or f"You are {assistant.name}, the assistant of a business, talking to its customer in a messenger.",
         f"Always answer in {LANGUAGE_NAMES.get(request.language, 'Russian')}, briefly and politely.",
         "Only state facts about the business that appear below or in search_knowledge results; if you do not "
-        "know, say so and set needs_human.",
+        "know, say so"
+        + (
+            " and call handoff so that a colleague takes over (also when the customer asks for a person)."
+            if assistant.may_hand_off
+            else "."
+        ),
     ]
     if request.tenant_facts.strip():
         parts.append("Facts about the business:\n" + request.tenant_facts.strip())
@@ -226,6 +240,16 @@ class LlmAnswerer:
             model_settings=settings,
             retries=2,
         )
+        handed_off: list[str] = []
+        if profile.may_hand_off:
+
+            @agent.tool_plain
+            async def handoff(reason: str, team: str | None = None) -> str:
+                """Pass the conversation to a human colleague (the customer asked, or you cannot help)."""
+                why = reason.strip()[:300] or "the assistant asked for a person"
+                handed_off.append(f"{why} (team: {team.strip()[:100]})" if team and team.strip() else why)
+                return "A colleague will take over. Tell the customer so, briefly, in your reply."
+
         if "search_knowledge" in profile.enabled_tools:
 
             @agent.tool_plain
@@ -256,9 +280,16 @@ class LlmAnswerer:
             buttons=[button.strip()[:64] for button in answer.buttons if button.strip()],
             citations=citations,
             usage=Usage(usage.input_tokens, usage.output_tokens, cost, profile.model_name),
-            needs_human=answer.needs_human,
-            flag_reason="the assistant asked for a human" if answer.needs_human else None,
+            handoff=_handoff_of(answer, handed_off) if profile.may_hand_off else None,
         )
+
+
+def _handoff_of(answer: AssistantAnswer, handed_off: list[str]) -> HandoffRequest | None:
+    if handed_off:
+        return HandoffRequest("model", f"the assistant handed over: {handed_off[-1]}")
+    if answer.needs_human:
+        return HandoffRequest("model", "the assistant asked for a person")
+    return None
 
 
 async def summarize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
-from easyflow.agents.answers import Citation, DraftSink, Reply, ReplyRequest
+from easyflow.agents.answers import Citation, DraftSink, HandoffRequest, Reply, ReplyRequest
 from easyflow.agents.phrases import phrase
 from easyflow.knowledge.retrieval import Passage
 
@@ -57,8 +57,7 @@ class OfflineAnswerer:
         if best is None or best.score < self.min_score:
             return Reply(
                 text=phrase("dont_know", language),
-                needs_human=True,
-                flag_reason="no confident answer in the knowledge base",
+                handoff=HandoffRequest("no_answer", "no confident answer in the knowledge base"),
             )
         source = ", ".join(part for part in (best.document, best.section) if part)
         return Reply(

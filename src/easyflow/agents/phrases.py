@@ -7,22 +7,41 @@ PHRASES: dict[str, dict[str, str]] = {
         "ru": "Здравствуйте! Я виртуальный помощник. Чем могу помочь?",
         "en": "Hello! I am the virtual assistant. How can I help?",
     },
+    # The apologies below are followed by what happens next ("handoff" or "handoff_nobody_on_duty").
     "dont_know": {
-        "ru": "К сожалению, я не нашёл точного ответа на ваш вопрос. Я передал диалог сотруднику — "
-        "вам ответят в ближайшее время.",
-        "en": "Sorry, I could not find a reliable answer to your question. I have passed the conversation "
-        "to a colleague, who will reply shortly.",
+        "ru": "К сожалению, я не нашёл точного ответа на ваш вопрос.",
+        "en": "Sorry, I could not find a reliable answer to your question.",
+    },
+    "dont_know_alone": {
+        "ru": "К сожалению, я не нашёл точного ответа на ваш вопрос. Попробуйте спросить иначе — или нажмите "
+        "«Позвать оператора», и вам ответит сотрудник.",
+        "en": "Sorry, I could not find a reliable answer to your question. Try asking another way, or press "
+        "“Talk to a person” and a colleague will reply.",
+    },
+    "handoff": {
+        "ru": "Передаю диалог сотруднику — он ответит вам здесь же. Пожалуйста, оставайтесь в чате.",
+        "en": "I am passing the conversation to a colleague, who will reply to you right here. "
+        "Please stay in the chat.",
+    },
+    "handoff_nobody_on_duty": {
+        "ru": "Передаю диалог сотруднику. Сейчас никого нет на месте — вам ответят здесь же, как только "
+        "сотрудник освободится.",
+        "en": "I am passing the conversation to a colleague. Nobody is available right now: you will get an "
+        "answer right here as soon as someone is.",
+    },
+    "while_waiting": {
+        "ru": "Пока сотрудник не подключился, отвечу я.",
+        "en": "Until a colleague joins, I will answer.",
     },
     "human_button": {"ru": "Позвать оператора", "en": "Talk to a person"},
     "source": {"ru": "Источник", "en": "Source"},
     "timeout": {
-        "ru": "Извините, мне нужно чуть больше времени. Я передал ваш вопрос сотруднику — вам скоро ответят.",
-        "en": "Sorry, this is taking me longer than it should. I have passed your question to a colleague, "
-        "who will reply shortly.",
+        "ru": "Извините, мне нужно больше времени, чем следует.",
+        "en": "Sorry, this is taking me longer than it should.",
     },
     "unavailable": {
-        "ru": "Извините, сейчас я не могу ответить. Я передал ваш вопрос сотруднику — вам скоро ответят.",
-        "en": "Sorry, I cannot answer right now. I have passed your question to a colleague, who will reply shortly.",
+        "ru": "Извините, сейчас я не могу ответить.",
+        "en": "Sorry, I cannot answer right now.",
     },
 }
 

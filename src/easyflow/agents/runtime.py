@@ -7,7 +7,7 @@ import asyncio
 
 import structlog
 
-from easyflow.agents.answers import Answerer, DraftSink, Reply, ReplyRequest
+from easyflow.agents.answers import Answerer, DraftSink, HandoffRequest, Reply, ReplyRequest
 from easyflow.agents.llm import LlmAnswerer
 from easyflow.agents.offline import OfflineAnswerer, Search
 from easyflow.agents.phrases import phrase
@@ -41,15 +41,13 @@ class AgentRuntime:
             log.warning("agent.timeout", conversation_id=str(request.conversation_id), seconds=self.timeout_seconds)
             return Reply(
                 text=phrase("timeout", request.language),
-                needs_human=True,
-                flag_reason=f"the assistant did not answer within {self.timeout_seconds:g} s",
+                handoff=HandoffRequest("failure", f"the assistant did not answer within {self.timeout_seconds:g} s"),
             )
         except Unprocessable as error:  # the model's address was refused: say why where the tenant sees it
             log.warning("agent.model_refused", error=error.detail)
             return Reply(
                 text=phrase("unavailable", request.language),
-                needs_human=True,
-                flag_reason=f"the language model cannot be called: {error.detail}",
+                handoff=HandoffRequest("failure", f"the language model cannot be called: {error.detail}"),
             )
         except Exception as error:
             if offline:
@@ -57,6 +55,5 @@ class AgentRuntime:
             log.warning("agent.model_failed", error_type=type(error).__name__, error=str(error)[:300])
             return Reply(
                 text=phrase("unavailable", request.language),
-                needs_human=True,
-                flag_reason=f"the language model failed: {type(error).__name__}",
+                handoff=HandoffRequest("failure", f"the language model failed: {type(error).__name__}"),
             )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
+from easyflow.agents.handoff import HandoffRules
 from easyflow.kit.schemas import Output, StrictInput, check_input
 from easyflow.models.agents import ModelProvider
 
@@ -56,6 +57,7 @@ class AssistantCreate(StrictInput):
     model: ModelConfig = Field(default_factory=ModelConfig)
     enabled_tools: list[ToolName] = Field(default_factory=lambda: list(DEFAULT_TOOLS))
     knowledge_scope: dict[str, Any] = Field(default_factory=dict)
+    handoff_rules: HandoffRules = Field(default_factory=HandoffRules)
 
 
 class AssistantUpdate(StrictInput):
@@ -67,6 +69,7 @@ class AssistantUpdate(StrictInput):
     model: ModelConfig | None = None
     enabled_tools: list[ToolName] | None = None
     knowledge_scope: dict[str, Any] | None = None
+    handoff_rules: HandoffRules | None = Field(default=None, description="Replaces the rules as a whole.")
 
 
 class ModelRead(Output):
@@ -91,6 +94,7 @@ class AssistantRead(Output):
     model: ModelRead
     enabled_tools: list[str]
     knowledge_scope: dict[str, Any]
+    handoff_rules: HandoffRules
     created_at: datetime
 
     @field_validator("knowledge_scope")

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents import schemas
 from easyflow.agents.answers import AssistantProfile
+from easyflow.agents.handoff import rules_of
 from easyflow.agents.repository import AssistantRepository
 from easyflow.kit.crypto import SecretBox
 from easyflow.kit.destinations import check_public_destination
@@ -66,6 +67,7 @@ class AssistantService:
             is_default=request.is_default or await self.assistants.default() is None,
             enabled_tools=list(request.enabled_tools),
             knowledge_scope=request.knowledge_scope,
+            handoff_rules=request.handoff_rules.model_dump(),
         )
         self._apply_model(assistant, request.model)
         return await self.assistants.add(assistant)
@@ -162,6 +164,7 @@ def assistant_profile(assistant: Assistant, secrets: SecretBox) -> AssistantProf
         output_price_per_million=assistant.output_price_per_million,
         enabled_tools=list(assistant.enabled_tools),
         sees_pictures=assistant.sees_pictures,
+        may_hand_off=rules_of(assistant.handoff_rules).on_model_request,
     )
 
 
@@ -186,5 +189,6 @@ def read_assistant(assistant: Assistant) -> schemas.AssistantRead:
         ),
         enabled_tools=assistant.enabled_tools,
         knowledge_scope=assistant.knowledge_scope,
+        handoff_rules=rules_of(assistant.handoff_rules),
         created_at=assistant.created_at,
     )

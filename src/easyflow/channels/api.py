@@ -50,6 +50,7 @@ def webhook_body(outgoing: Outgoing) -> bytes:
             "text": message.text,
             "buttons": message.buttons,
             "citations": message.citations,
+            "author": {"id": str(message.author_id), "name": outgoing.author_name} if message.author_id else None,
             "created_at": message.created_at.isoformat(),
         },
     }

@@ -132,6 +132,7 @@ class WidgetMessage(BaseModel):
     id: uuid.UUID
     position: int = Field(description="Order within the conversation; ask for messages after the last one seen.")
     role: Literal["visitor", "assistant", "operator"]
+    author: str | None = Field(default=None, description="The operator's name, on their messages.")
     client_id: str | None = Field(default=None, description="The visitor's own messages: the id the widget chose.")
     text: str
     buttons: list[str]

@@ -99,8 +99,8 @@ class VisitorFeed:
                     self.conversation_id, self.visitor.channel.tenant_id, self.position
                 )
             if page:
-                self.position = page[-1].position
-            found.extend(widget_message(m) for m in page)
+                self.position = page[-1][0].position
+            found.extend(widget_message(m, author) for m, author in page)
             if len(page) < HISTORY_PAGE:
                 break
         return found

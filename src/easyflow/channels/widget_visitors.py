@@ -65,11 +65,12 @@ def _visitor_tag(visitor: Visitor) -> str:
     return sha256_hex(f"{visitor.identity.kind}:{visitor.identity.external_id}")[:16]
 
 
-def widget_message(message: Message) -> schemas.WidgetMessage:
+def widget_message(message: Message, author: str | None = None) -> schemas.WidgetMessage:
     return schemas.WidgetMessage(
         id=message.id,
         position=message.position,
         role=ROLES_SHOWN[message.role],
+        author=author if message.role == MessageRole.operator else None,
         client_id=message.external_id.rsplit(":", 1)[-1]
         if message.role == MessageRole.contact and message.external_id
         else None,
@@ -170,7 +171,9 @@ class WidgetVisitors:
         conversation = await conversations.latest_for(contact.id, str(visitor.channel.id))
         return conversation.id if conversation else None
 
-    async def messages_after(self, conversation_id: uuid.UUID, tenant_id: uuid.UUID, position: int) -> list[Message]:
+    async def messages_after(
+        self, conversation_id: uuid.UUID, tenant_id: uuid.UUID, position: int
+    ) -> list[tuple[Message, str | None]]:
         return list(
             await MessageRepository(self.session, tenant_id).visible_after(conversation_id, position, HISTORY_PAGE)
         )

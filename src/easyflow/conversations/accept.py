@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.conversations import schemas
+from easyflow.conversations.lifecycle import ROUTE_JOB
 from easyflow.conversations.repository import CONVERSATION_SLOT, MESSAGE_SLOT, InboundRepository
 from easyflow.conversations.schemas import Attachment
 from easyflow.kit.errors import Unprocessable
@@ -65,6 +66,7 @@ class InboundService:
             live_channel=LIVE_CHANNEL,
             live_payload=message_payload_template(CONVERSATION_SLOT, watcher),
             jobs=[*jobs, deferral(REPLY_JOB, **ids)],
+            route_jobs=[deferral(ROUTE_JOB, **ids)],
         )
         if accepted.conversation_id is None or accepted.message_id is None:
             raise Unprocessable("assistant_id: no such assistant in this tenant.")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from easyflow.agents.handoff import rules_of
+from easyflow.conversations.context import assistant_of
+from easyflow.conversations.lifecycle import assistant_may_send
 from easyflow.conversations.ports import CHANNELS, Outgoing
 from easyflow.conversations.repository import (
     ChannelRecordRepository,
@@ -12,13 +15,15 @@ from easyflow.conversations.repository import (
     ConversationRepository,
     MessageRepository,
 )
-from easyflow.models.conversations import DeliveryStatus
-from easyflow.tenancy.repository import TenantRepository
+from easyflow.models.conversations import DeliveryStatus, MessageRole
+from easyflow.tenancy.repository import TenantRepository, UserRepository
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
 
 DELIVER_JOB = "conversations.deliver"
+# Why an assistant's reply was not sent: a person took the conversation between its writing and its sending.
+WITHHELD = "withheld: a person took over the conversation before this reply was sent"
 
 
 class DeliveryService:
@@ -29,6 +34,9 @@ class DeliveryService:
     async def deliver(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
         outgoing = await self._load(tenant_id, message_id)
         if outgoing is None:
+            return
+        if outgoing.withheld:
+            await self.fail(tenant_id, message_id, WITHHELD)
             return
         channel = CHANNELS[outgoing.conversation.channel_type]
         delivery = await channel.deliver(self.runtime, outgoing)  # outside any transaction: it may take seconds
@@ -55,8 +63,17 @@ class DeliveryService:
             channel = None
             if conversation.channel_key != conversation.channel_type:
                 channel = await ChannelRecordRepository(session).get(uuid.UUID(conversation.channel_key))
+            withheld = False
+            if message.role == MessageRole.assistant and message.notice is None:
+                rules = rules_of((await assistant_of(session, conversation)).handoff_rules)
+                withheld = not assistant_may_send(
+                    conversation.status, answers_while_pending=rules.answers_while_pending
+                )
+            author = await UserRepository(session).get(message.author_id) if message.author_id else None
             return Outgoing(
                 message=message,
+                withheld=withheld,
+                author_name=(author.name or author.email.split("@")[0]) if author else None,
                 conversation=conversation,
                 contact=contact,
                 contact_external_id=identity,

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from easyflow.models.channels import ChannelRecord
 from easyflow.models.conversations import Contact, Conversation, DeliveryStatus, Message
 
@@ -34,6 +36,9 @@ class Outgoing:
     tenant_webhook_url: str | None
     tenant_webhook_secret: str | None
     channel: ChannelRecord | None = None  # the connected channel (None for the API channel)
+    author_name: str | None = None  # the operator who wrote it
+    # An assistant's reply the assistant may no longer send (a person holds the conversation now).
+    withheld: bool = False
 
 
 class Channel(Protocol):
@@ -61,9 +66,20 @@ class LiveChannel(Protocol):
     watched_live: bool
 
 
+class Staffing(Protocol):
+    """Whether anyone could take a conversation now (the inbox knows who is online)."""
+
+    async def anyone_on_duty(self, session: AsyncSession) -> bool: ...
+
+
 CHANNELS: dict[str, Channel] = {}
+STAFFING: list[Staffing] = []  # the inbox registers itself (conversations never import it)
 
 
 def register(channel: Channel) -> Channel:
     CHANNELS[channel.type] = channel
     return channel
+
+
+async def anyone_on_duty(session: AsyncSession) -> bool:
+    return any([await staffing.anyone_on_duty(session) for staffing in STAFFING])

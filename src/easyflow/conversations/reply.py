@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from easyflow.agents.answers import ReplyRequest
+from easyflow.agents.answers import Reply, ReplyRequest
+from easyflow.agents.handoff import Handoff, HandoffRules, handoff_before_answering, rules_of
 from easyflow.agents.language import reply_language
+from easyflow.agents.phrases import phrase
 from easyflow.agents.runtime import AgentRuntime
 from easyflow.agents.service import assistant_profile
 from easyflow.conversations.context import (
@@ -25,8 +27,9 @@ from easyflow.conversations.context import (
     within_budget,
 )
 from easyflow.conversations.delivery import DELIVER_JOB
+from easyflow.conversations.lifecycle import SYSTEM, Actor, ConversationLifecycle, assistant_may_send
 from easyflow.conversations.pictures import pictures_of
-from easyflow.conversations.ports import CHANNELS, LiveChannel
+from easyflow.conversations.ports import CHANNELS, LiveChannel, anyone_on_duty
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
 from easyflow.conversations.summaries import SUMMARIZE_AFTER_MESSAGES, SUMMARIZE_JOB
 from easyflow.conversations.typing_indicator import typing_indicator, while_typing
@@ -35,8 +38,9 @@ from easyflow.knowledge.retrieval import Passage
 from easyflow.live.events import LiveEvent
 from easyflow.live.publisher import DraftPublisher
 from easyflow.live.repository import LiveRepository
+from easyflow.live.staff import queue_staff_event
 from easyflow.models.agents import ModelProvider
-from easyflow.models.conversations import DeliveryStatus, Message, MessageRole
+from easyflow.models.conversations import ActorKind, ConversationStatus, DeliveryStatus, Message, MessageRole
 from easyflow.tenancy.repository import TenantRepository
 
 if TYPE_CHECKING:
@@ -49,6 +53,18 @@ class _Gathered:
     answering: set[uuid.UUID]  # the messages this reply answers
     pushes: bool  # the reply is sent somewhere (a delivery job), not only stored
     channel_type: str
+    rules: HandoffRules
+    # The customer's messages call for a person before any answer (they asked, or wrote a keyword).
+    handoff: Handoff | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What is written: the reply (changed when it announces a handoff), and the handoff, if any."""
+
+    reply: Reply
+    handoff: Handoff | None
+    unanswered_turns: int
 
 
 class ReplyPipeline:
@@ -60,6 +76,69 @@ class ReplyPipeline:
         gathered = await self._gather(tenant_id, conversation_id)
         if gathered is None:
             return None
+        if gathered.handoff is not None:
+            reply = Reply(text="")  # the handoff notice is the whole reply: no model is asked
+        else:
+            reply = await self._answer(tenant_id, conversation_id, gathered)
+        async with self.database.tenant_transaction(tenant_id) as session:
+            conversation = await ConversationRepository(session).get_for_update(conversation_id)
+            messages = MessageRepository(session)
+            still_pending = [m.id for m in await messages.unanswered(conversation_id) if m.id in gathered.answering]
+            if conversation is None or not still_pending:
+                return None
+            if not assistant_may_send(conversation.status, answers_while_pending=gathered.rules.answers_while_pending):
+                return None  # a person took it meanwhile: what the customer wrote is theirs to answer
+            now = datetime.now(UTC)
+            language = gathered.request.language
+            outcome = self._decide(gathered, reply, conversation.unanswered_turns)
+            if outcome.handoff is not None and conversation.status == ConversationStatus.bot:
+                on_duty = await anyone_on_duty(session)
+                text = _handoff_text(outcome.reply.text, on_duty, language)
+                notice: str | None = HANDOFF_NOTICE
+                buttons: list[str] = []
+            else:
+                text, notice, buttons = outcome.reply.text, None, list(outcome.reply.buttons)
+                if conversation.status == ConversationStatus.pending:
+                    text = f"{phrase('while_waiting', language)}\n\n{text}"
+                elif gathered.rules.offer_button and gathered.rules.on_request:
+                    buttons = _with_person_button(buttons, language)
+            answer = await messages.add(
+                Message(
+                    conversation_id=conversation_id,
+                    role=MessageRole.assistant,
+                    text=text,
+                    attachments=[],
+                    buttons=buttons,
+                    citations=[c.as_dict() for c in outcome.reply.citations],
+                    usage=outcome.reply.usage.as_dict() if outcome.reply.usage else None,
+                    delivery_status=DeliveryStatus.pending if gathered.pushes else DeliveryStatus.stored,
+                    reply_to=[str(i) for i in still_pending],
+                    notice=notice,
+                    created_at=now,
+                )
+            )
+            await messages.mark_answered(still_pending, now)
+            await LiveRepository(session).notify(LiveEvent(conversation_id, "message"))
+            queue_staff_event(session, tenant_id, "message.created", _message_event(answer))
+            conversation.last_activity_at = now
+            conversation.language = language
+            conversation.unanswered_turns = outcome.unanswered_turns
+            if outcome.handoff is not None:
+                await ConversationLifecycle(session, tenant_id).hand_off(
+                    conversation,
+                    actor=Actor(outcome.handoff.actor),
+                    reason=outcome.handoff.reason,
+                    now=now,
+                )
+            if gathered.pushes:
+                await defer(session, DELIVER_JOB, tenant_id=str(tenant_id), message_id=str(answer.id))
+            if gathered.request.assistant.provider != ModelProvider.none and (
+                await messages.count_after(conversation_id, conversation.summarized_up_to) > SUMMARIZE_AFTER_MESSAGES
+            ):
+                await defer(session, SUMMARIZE_JOB, tenant_id=str(tenant_id), conversation_id=str(conversation_id))
+            return answer.id
+
+    async def _answer(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, gathered: _Gathered) -> Reply:
         watched_live = isinstance(CHANNELS[gathered.channel_type], LiveChannel)
         typing = await typing_indicator(
             self.runtime, tenant_id, conversation_id, watched_live=watched_live, pushes=gathered.pushes
@@ -72,50 +151,38 @@ class ReplyPipeline:
         )
         drafts = DraftPublisher(self.database, conversation_id) if watched_live else None
         answering = agent.answer(gathered.request, drafts)
-        reply = await while_typing(typing, answering) if typing else await answering
-        async with self.database.tenant_transaction(tenant_id) as session:
-            conversation = await ConversationRepository(session).get_for_update(conversation_id)
-            messages = MessageRepository(session)
-            still_pending = [m.id for m in await messages.unanswered(conversation_id) if m.id in gathered.answering]
-            if conversation is None or not still_pending:
-                return None
-            now = datetime.now(UTC)
-            answer = await messages.add(
-                Message(
-                    conversation_id=conversation_id,
-                    role=MessageRole.assistant,
-                    text=reply.text,
-                    attachments=[],
-                    buttons=reply.buttons,
-                    citations=[c.as_dict() for c in reply.citations],
-                    usage=reply.usage.as_dict() if reply.usage else None,
-                    delivery_status=DeliveryStatus.pending if gathered.pushes else DeliveryStatus.stored,
-                    reply_to=[str(i) for i in still_pending],
-                    created_at=now,
-                )
-            )
-            await messages.mark_answered(still_pending, now)
-            await LiveRepository(session).notify(LiveEvent(conversation_id, "message"))
-            conversation.last_activity_at = now
-            conversation.language = gathered.request.language
-            if reply.needs_human and not conversation.needs_human:
-                conversation.needs_human = True
-                conversation.flag_reason = reply.flag_reason
-            if gathered.pushes:
-                await defer(session, DELIVER_JOB, tenant_id=str(tenant_id), message_id=str(answer.id))
-            if gathered.request.assistant.provider != ModelProvider.none and (
-                await messages.count_after(conversation_id, conversation.summarized_up_to) > SUMMARIZE_AFTER_MESSAGES
-            ):
-                await defer(session, SUMMARIZE_JOB, tenant_id=str(tenant_id), conversation_id=str(conversation_id))
-            return answer.id
+        return await while_typing(typing, answering) if typing else await answering
+
+    @staticmethod
+    def _decide(gathered: _Gathered, reply: Reply, unanswered_turns: int) -> _Outcome:
+        """Whether this reply hands the conversation over, by the assistant's rules."""
+        if gathered.handoff is not None:
+            return _Outcome(reply, gathered.handoff, 0)
+        asked = reply.handoff
+        if asked is None:
+            return _Outcome(reply, None, 0)
+        rules = gathered.rules
+        if (
+            asked.trigger == "failure"
+            or (asked.trigger == "no_answer" and rules.on_no_answer)
+            or (asked.trigger == "model" and rules.on_model_request)
+        ):
+            return _Outcome(reply, Handoff(ActorKind.assistant, asked.reason), 0)
+        turns = unanswered_turns + 1
+        if rules.after_unanswered_turns and turns >= rules.after_unanswered_turns:
+            return _Outcome(reply, Handoff(ActorKind.rule, f"{turns} replies in a row without an answer"), 0)
+        if asked.trigger == "no_answer":  # the apology alone would promise a person: say what can be done
+            reply = Reply(text=phrase("dont_know_alone", gathered.request.language), usage=reply.usage)
+        return _Outcome(reply, None, turns)
 
     async def flag(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, reason: str) -> None:
-        """Ask for a person: the conversation shows as needing one, with the reason."""
+        """Ask for a person when the assistant could not reply at all: the conversation waits in the queue."""
         async with self.database.tenant_transaction(tenant_id) as session:
             conversation = await ConversationRepository(session).get_for_update(conversation_id)
             if conversation is not None:
-                conversation.needs_human = True
-                conversation.flag_reason = reason
+                await ConversationLifecycle(session, tenant_id).hand_off(
+                    conversation, actor=SYSTEM, reason=reason, now=datetime.now(UTC)
+                )
 
     async def _gather(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> _Gathered | None:
         """What the answerer needs, or None when nothing is waiting for an answer."""
@@ -126,6 +193,9 @@ class ReplyPipeline:
             if conversation is None or not pending:
                 return None
             assistant = await assistant_of(session, conversation)
+            rules = rules_of(assistant.handoff_rules)
+            if not assistant_may_send(conversation.status, answers_while_pending=rules.answers_while_pending):
+                return None
             tenant = await TenantRepository(session).get(tenant_id)
             earlier = await messages.recent(
                 conversation_id, before_position=pending[0].position, limit=HISTORY_MAX_MESSAGES
@@ -145,8 +215,36 @@ class ReplyPipeline:
                 new_messages=[turn_of(m, pictures.get(m.id, [])) for m in pending],
             )
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
-            return _Gathered(request, {m.id for m in pending}, pushes, conversation.channel_type)
+            handoff = (
+                handoff_before_answering([m.text for m in pending], rules)
+                if conversation.status == ConversationStatus.bot
+                else None
+            )
+            return _Gathered(request, {m.id for m in pending}, pushes, conversation.channel_type, rules, handoff)
 
     async def _search(self, tenant_id: uuid.UUID, query: str, limit: int) -> list[Passage]:
         async with self.database.tenant_transaction(tenant_id) as session:
             return await self.runtime.retriever.search(session, tenant_id, query, limit)
+
+
+HANDOFF_NOTICE = "handoff"
+
+
+def _handoff_text(said: str, on_duty: bool, language: str) -> str:
+    """What the customer reads when the conversation goes to a person: what the assistant had to say (an
+    apology, the model's own words), then what happens next."""
+    next_step = phrase("handoff" if on_duty else "handoff_nobody_on_duty", language)
+    return f"{said.strip()}\n\n{next_step}" if said.strip() else next_step
+
+
+def _with_person_button(buttons: list[str], language: str) -> list[str]:
+    label = phrase("human_button", language)
+    return buttons if label in buttons else [*buttons, label]
+
+
+def _message_event(message: Message) -> dict[str, str]:
+    return {
+        "conversation_id": str(message.conversation_id),
+        "message_id": str(message.id),
+        "role": message.role.value,
+    }

@@ -19,12 +19,14 @@ from easyflow.models.conversations import (
     Contact,
     ContactIdentity,
     Conversation,
+    ConversationEvent,
     ConversationFile,
     ConversationStatus,
     DeliveryStatus,
     Message,
     MessageRole,
 )
+from easyflow.models.tenancy import User
 
 # Stand for the ids only `easyflow_accept_message` learns, in the job and live-event templates it is given.
 CONVERSATION_SLOT = "{conversation_id}"
@@ -33,7 +35,8 @@ MESSAGE_SLOT = "{message_id}"
 _ACCEPT = text(
     "SELECT outcome, conversation_id, message_id FROM easyflow_accept_message(:tenant, :channel_type, :channel_key, "
     ":identity_kind, :contact_external_id, :contact_name, :contact_phone, :text, :external_message_id, "
-    "CAST(:attachments AS jsonb), :assistant, :live_channel, :live_payload, CAST(:jobs AS jsonb))"
+    "CAST(:attachments AS jsonb), :assistant, :live_channel, :live_payload, CAST(:jobs AS jsonb), "
+    "CAST(:route_jobs AS jsonb))"
 )
 
 
@@ -71,9 +74,11 @@ class InboundRepository:
         live_channel: str,
         live_payload: str,
         jobs: list[dict[str, Any]],
+        route_jobs: list[dict[str, Any]],
     ) -> Acceptance:
         """`live_payload` and the `jobs` (as `kit.jobs.deferral` gives them) may hold CONVERSATION_SLOT and
-        MESSAGE_SLOT, which the function replaces with the ids; the jobs are deferred in this order."""
+        MESSAGE_SLOT, which the function replaces with the ids; the jobs are deferred in this order, then the
+        `route_jobs` when the message put the conversation back in the queue (it woke or reopened it)."""
         row = (
             await self.session.execute(
                 _ACCEPT,
@@ -92,6 +97,7 @@ class InboundRepository:
                     "live_channel": live_channel,
                     "live_payload": live_payload,
                     "jobs": json.dumps(jobs),
+                    "route_jobs": json.dumps(route_jobs),
                 },
             )
         ).one()
@@ -147,13 +153,23 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def page(
-        self, *, limit: int, offset: int, status: ConversationStatus | None, needs_human: bool | None
+        self,
+        *,
+        limit: int,
+        offset: int,
+        status: ConversationStatus | None,
+        assignee: uuid.UUID | Literal["none"] | None,
+        contact_id: uuid.UUID | None,
     ) -> tuple[Sequence[tuple[Conversation, Contact]], int]:
         conditions = [Conversation.tenant_id == self.tenant_id]
         if status is not None:
             conditions.append(Conversation.status == status)
-        if needs_human is not None:
-            conditions.append(Conversation.needs_human.is_(needs_human))
+        if assignee == "none":
+            conditions.append(Conversation.assignee_id.is_(None))
+        elif assignee is not None:
+            conditions.append(Conversation.assignee_id == assignee)
+        if contact_id is not None:
+            conditions.append(Conversation.contact_id == contact_id)
         statement = (
             select(Conversation, Contact)
             .join(Contact, Contact.id == Conversation.contact_id)
@@ -192,10 +208,15 @@ class MessageRepository(TenantScopedRepository[Message]):
         return (await self.session.execute(statement)).scalars().all()
 
     async def recent(self, conversation_id: uuid.UUID, *, before_position: int, limit: int) -> list[Message]:
-        """The `limit` messages before `before_position`, oldest first."""
+        """The `limit` messages before `before_position`, oldest first, staff notes left out (the assistant
+        must never repeat what colleagues wrote to each other)."""
         statement = (
             self.scoped()
-            .where(Message.conversation_id == conversation_id, Message.position < before_position)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.position < before_position,
+                Message.private.is_(False),
+            )
             .order_by(Message.position.desc())
             .limit(limit)
         )
@@ -218,6 +239,21 @@ class MessageRepository(TenantScopedRepository[Message]):
         )
         return (await self.session.execute(statement)).scalar_one()
 
+    async def mark_all_answered(self, conversation_id: uuid.UUID, at: datetime) -> list[uuid.UUID]:
+        """Every customer message of the conversation not yet answered, marked answered; their ids."""
+        statement = (
+            update(Message)
+            .where(
+                Message.tenant_id == self.tenant_id,
+                Message.conversation_id == conversation_id,
+                Message.role == MessageRole.contact,
+                Message.answered_at.is_(None),
+            )
+            .values(answered_at=at)
+            .returning(Message.id)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
     async def mark_answered(self, message_ids: list[uuid.UUID], at: datetime) -> None:
         await self.session.execute(
             update(Message)
@@ -236,19 +272,25 @@ class MessageRepository(TenantScopedRepository[Message]):
         statement = statement.order_by(Message.position).limit(limit)
         return (await self.session.execute(statement)).scalars().all()
 
-    async def visible_after(self, conversation_id: uuid.UUID, position: int, limit: int) -> Sequence[Message]:
-        """What the customer sees of the conversation after `position`, oldest first (no system notes)."""
+    async def visible_after(
+        self, conversation_id: uuid.UUID, position: int, limit: int
+    ) -> Sequence[tuple[Message, str | None]]:
+        """What the customer sees of the conversation after `position`, oldest first (no system messages, no
+        staff notes), each with the name of the operator who wrote it."""
         statement = (
-            self.scoped()
+            select(Message, func.coalesce(func.nullif(User.name, ""), func.split_part(User.email, "@", 1)))
+            .outerjoin(User, User.id == Message.author_id)
             .where(
+                Message.tenant_id == self.tenant_id,
                 Message.conversation_id == conversation_id,
                 Message.position > position,
                 Message.role != MessageRole.system,
+                Message.private.is_(False),
             )
             .order_by(Message.position)
             .limit(limit)
         )
-        return (await self.session.execute(statement)).scalars().all()
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
 
     async def set_attachments(self, message_id: uuid.UUID, attachments: list[dict[str, Any]]) -> None:
         await self.session.execute(
@@ -263,6 +305,22 @@ class MessageRepository(TenantScopedRepository[Message]):
             .where(Message.tenant_id == self.tenant_id, Message.id == message_id)
             .values(delivery_status=status, delivery_error=error)
         )
+
+
+class ConversationEventRepository(TenantScopedRepository[ConversationEvent]):
+    model = ConversationEvent
+
+    async def of_conversation(
+        self, conversation_id: uuid.UUID, *, limit: int, offset: int
+    ) -> Sequence[ConversationEvent]:
+        statement = (
+            self.scoped()
+            .where(ConversationEvent.conversation_id == conversation_id)
+            .order_by(ConversationEvent.created_at, ConversationEvent.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return (await self.session.execute(statement)).scalars().all()
 
 
 class ConversationFileRepository(TenantScopedRepository[ConversationFile]):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
 from easyflow.conversations import schemas
 from easyflow.conversations.queries import ConversationQueries
+from easyflow.kit.errors import Unprocessable
 from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.models.conversations import ConversationStatus
-from easyflow.tenancy.auth import Operator, Session, Viewer
+from easyflow.tenancy.auth import Session, Viewer
+from easyflow.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1")
 
@@ -22,15 +24,37 @@ async def list_conversations(
     principal: Viewer,
     session: Session,
     status_filter: Annotated[ConversationStatus | None, Query(alias="status")] = None,
-    needs_human: bool | None = None,
+    assignee: Annotated[
+        str | None, Query(description="`me`, `none` (nobody holds it), or a member's user id.", max_length=36)
+    ] = None,
+    contact_id: uuid.UUID | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[schemas.ConversationRead]:
-    """Conversations, most recently active first; filter by `status` or `needs_human`."""
+    """Conversations, most recently active first; filter by `status`, `assignee` or `contact_id`."""
     items, total = await ConversationQueries(session, principal.tenant_id).page(
-        limit=limit, offset=offset, status=status_filter, needs_human=needs_human
+        limit=limit,
+        offset=offset,
+        status=status_filter,
+        assignee=_assignee_filter(assignee, principal),
+        contact_id=contact_id,
     )
     return Page(items=items, total=total)
+
+
+def _assignee_filter(value: str | None, principal: Principal) -> uuid.UUID | Literal["none"] | None:
+    if value is None:
+        return None
+    if value == "none":
+        return "none"
+    if value == "me":
+        if principal.user_id is None:
+            raise Unprocessable("assignee=me needs a signed-in person; an API key is nobody's.")
+        return principal.user_id
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Unprocessable("assignee: `me`, `none` or a user id.") from None
 
 
 @router.get("/conversations/{conversation_id}", tags=["conversations"])
@@ -38,14 +62,6 @@ async def read_conversation(
     conversation_id: uuid.UUID, principal: Viewer, session: Session
 ) -> schemas.ConversationRead:
     return await ConversationQueries(session, principal.tenant_id).get(conversation_id)
-
-
-@router.patch("/conversations/{conversation_id}", tags=["conversations"])
-async def update_conversation(
-    conversation_id: uuid.UUID, body: schemas.ConversationUpdate, principal: Operator, session: Session
-) -> schemas.ConversationRead:
-    """Close a conversation, or clear its hand-over flag once a person has dealt with it."""
-    return await ConversationQueries(session, principal.tenant_id).update(conversation_id, body)
 
 
 @router.get("/conversations/{conversation_id}/messages", tags=["conversations"])
@@ -59,6 +75,17 @@ async def conversation_messages(
     """The conversation's messages, oldest first."""
     return await ConversationQueries(session, principal.tenant_id).messages_of(
         conversation_id, after=after, limit=limit
+    )
+
+
+@router.get("/conversations/{conversation_id}/events", tags=["conversations"])
+async def conversation_events(
+    conversation_id: uuid.UUID, principal: Viewer, session: Session, limit: Limit = 200, offset: Offset = 0
+) -> list[schemas.ConversationEventRead]:
+    """The conversation's event log, oldest first: every handoff, assignment, snooze, resolution and reopening,
+    with who did it (customer, assistant, operator, rule, system) and why."""
+    return await ConversationQueries(session, principal.tenant_id).events_of(
+        conversation_id, limit=limit, offset=offset
     )
 
 

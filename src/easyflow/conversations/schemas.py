@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from easyflow.kit.schemas import Output, StrictInput
 from easyflow.models.conversations import ConversationStatus, DeliveryStatus, MessageRole
@@ -52,7 +52,7 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-def _not_blank(value: str) -> str:
+def not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or only whitespace")
     return value
@@ -70,7 +70,7 @@ class ContactRef(StrictInput):
 
 class InboundApiMessage(StrictInput):
     contact: ContactRef
-    text: Annotated[CleanText, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_not_blank)]
+    text: Annotated[CleanText, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(not_blank)]
     external_message_id: Identifier = Field(description="Your id for this message; a repeat is processed once.")
     assistant_id: uuid.UUID | None = Field(
         default=None, description="Who answers a new conversation; the tenant's default assistant if omitted."
@@ -95,9 +95,16 @@ class ConversationRead(Output):
     contact: ContactRead
     channel_type: str
     assistant_id: uuid.UUID | None
-    status: ConversationStatus
-    needs_human: bool
-    flag_reason: str | None
+    status: ConversationStatus = Field(
+        description="bot (the assistant answers), pending (waiting for a person), open (a person holds it), "
+        "snoozed, resolved."
+    )
+    assignee_id: uuid.UUID | None = Field(description="The person it is assigned to.")
+    last_assignee_id: uuid.UUID | None
+    handoff_reason: str | None = Field(description="Why it was last handed to a person.")
+    snoozed_until: datetime | None
+    resolved_at: datetime | None
+    status_changed_at: datetime
     language: str | None
     last_activity_at: datetime
     created_at: datetime
@@ -115,11 +122,40 @@ class MessageRead(Output):
     delivery_status: DeliveryStatus
     delivery_error: str | None = Field(default=None, description="Why the last delivery attempt failed.")
     external_id: str | None
+    author_id: uuid.UUID | None = Field(default=None, description="The person who wrote an operator message.")
+    private: bool = Field(default=False, description="A note among staff, never sent to the customer.")
+    notice: str | None = Field(default=None, description="What an assistant message announces (`handoff`).")
     created_at: datetime
 
 
 class ConversationUpdate(StrictInput):
     status: ConversationStatus | None = Field(
-        default=None, description="`closed` ends it; the customer's next message opens a new conversation."
+        default=None,
+        description="`open` takes it (assigned to you unless `assignee_id` names someone), `pending` puts it in "
+        "the queue, `bot` gives it back to the assistant, `snoozed` (until `snoozed_until` or the customer's next "
+        "message), `resolved` ends it.",
     )
-    needs_human: Literal[False] | None = Field(default=None, description="`false` clears the hand-over flag.")
+    assignee_id: uuid.UUID | None = Field(
+        default=None, description="Assign to this member (an operator or above); `null` unassigns."
+    )
+    snoozed_until: AwareDatetime | None = Field(
+        default=None, description="With `snoozed`: when it wakes (with its timezone, e.g. `2026-12-01T09:00:00+03:00`)."
+    )
+    reason: Annotated[CleanText, Field(max_length=500)] | None = Field(
+        default=None, description="Why, for the conversation's event log."
+    )
+
+
+class ConversationEventRead(Output):
+    id: uuid.UUID
+    kind: str = Field(
+        description="handed_off, taken, assigned, unassigned, transferred, snoozed, woke, resolved, reopened, "
+        "given_back."
+    )
+    actor_kind: str = Field(description="customer, assistant, operator, rule or system.")
+    actor_id: uuid.UUID | None
+    from_status: str | None
+    to_status: str | None
+    assignee_id: uuid.UUID | None
+    reason: str | None
+    created_at: datetime

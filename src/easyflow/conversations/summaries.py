@@ -37,7 +37,7 @@ async def fold_into_summary(runtime: Runtime, tenant_id: uuid.UUID, conversation
     summary = await summarize(
         profile,
         previous,
-        [turn_of(m) for m in to_fold],
+        [turn_of(m) for m in to_fold if not m.private],  # staff notes never reach the model
         language,
         allow_private_urls=runtime.settings.allow_private_model_urls,
     )

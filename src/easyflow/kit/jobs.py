@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
 import structlog
 from procrastinate import JobContext, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.urls import psycopg_conninfo
@@ -40,6 +42,8 @@ class JobSpec:
     retry: RetryStrategy
     on_give_up: GiveUpHandler | None
     queue: str
+    # Run on this schedule (a cron line; the handler is given `timestamp`) besides whenever deferred.
+    cron: str | None = None
 
     def lock_for(self, args: dict[str, Any]) -> str | None:
         return self.lock.format(**args) if self.lock else None
@@ -56,27 +60,51 @@ def job(
     backoff_base: int = 2,
     on_give_up: GiveUpHandler | None = None,
     queue: str = DEFAULT_QUEUE,
+    cron: str | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a job handler. After its last failed attempt, `on_give_up(runtime, error, **args)` runs
     so that nothing is dropped silently."""
 
     def register(handler: Handler) -> Handler:
         retry = RetryStrategy(max_attempts=max_attempts, exponential_wait=backoff_base)
-        JOBS[name] = JobSpec(name, handler, lock, retry, on_give_up, queue)
+        JOBS[name] = JobSpec(name, handler, lock, retry, on_give_up, queue, cron)
         return handler
 
     return register
 
 
-async def defer(session: AsyncSession, name: str, **args: Any) -> int:
-    """Enqueue job `name` in the session's transaction; it runs once the transaction commits."""
+async def defer(session: AsyncSession, name: str, *, schedule_at: datetime | None = None, **args: Any) -> int:
+    """Enqueue job `name` in the session's transaction; it runs once the transaction commits (not before
+    `schedule_at`, when given)."""
     job = deferral(name, **args)
     # procrastinate's public defer, on the very connection (and so the transaction) of the session: the
     # job commits or rolls back with the data it works on.
     connection = await (await session.connection()).get_raw_connection()
     return await _DEFERRER.configure_task(
-        name, queue=job["queue"], lock=job["lock"], connection=connection.driver_connection
+        name, queue=job["queue"], lock=job["lock"], schedule_at=schedule_at, connection=connection.driver_connection
     ).defer_async(**args)
+
+
+async def defer_once(
+    session: AsyncSession, name: str, *, queueing_lock: str, schedule_at: datetime | None = None, **args: Any
+) -> bool:
+    """`defer`, unless a job with the same `queueing_lock` is already waiting to run (False then): for jobs
+    that any number of events may ask for but one run serves."""
+    job = deferral(name, **args)
+    try:
+        async with session.begin_nested():  # the refused insert must not abort the caller's transaction
+            connection = await (await session.connection()).get_raw_connection()
+            await _DEFERRER.configure_task(
+                name,
+                queue=job["queue"],
+                lock=job["lock"],
+                queueing_lock=queueing_lock,
+                schedule_at=schedule_at,
+                connection=connection.driver_connection,
+            ).defer_async(**args)
+    except AlreadyEnqueued:
+        return False
+    return True
 
 
 def deferral(name: str, **args: Any) -> dict[str, Any]:
@@ -108,7 +136,15 @@ def build_job_app(database_url: str) -> procrastinate.App:
         connector=procrastinate.PsycopgConnector(conninfo=psycopg_conninfo(database_url), min_size=1, max_size=4)
     )
     for spec in JOBS.values():
-        app.task(name=spec.name, pass_context=True, retry=spec.retry, queue=spec.queue)(_procrastinate_task(spec))
+        task = app.task(
+            name=spec.name,
+            pass_context=True,
+            retry=spec.retry,
+            queue=spec.queue,
+            queueing_lock=spec.name if spec.cron else None,
+        )(_procrastinate_task(spec))
+        if spec.cron:
+            app.periodic(cron=spec.cron, periodic_id=spec.name)(task)
 
     @app.periodic(cron="* * * * *", periodic_id="retry-stalled")
     @app.task(name=STALLED_JOBS_TASK, queueing_lock=STALLED_JOBS_TASK, pass_context=True)

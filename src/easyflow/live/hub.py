@@ -128,6 +128,11 @@ class LiveHub:
             if not group:
                 del self.subscribers[key]
 
+    async def listening(self) -> None:
+        """Return once the LISTEN connection is in place (opening it if needed)."""
+        self.ensure_listening()
+        await self._listening.wait()
+
     def ensure_listening(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._listen(), name="easyflow-live-hub")

@@ -3,19 +3,24 @@
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.conversations import (
+    ActorKind,
     Contact,
     ContactIdentity,
     Conversation,
+    ConversationEvent,
     ConversationFile,
     ConversationStatus,
     DeliveryStatus,
     Message,
     MessageRole,
 )
+from easyflow.models.inbox import OperatorPresence, Presence
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
+from easyflow.models.live import StaffEvent, StaffEventCounter
 from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
 
 __all__ = [
+    "ActorKind",
     "ApiKey",
     "Assistant",
     "ChannelRecord",
@@ -24,6 +29,7 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "Conversation",
+    "ConversationEvent",
     "ConversationFile",
     "ConversationStatus",
     "DeliveryStatus",
@@ -34,9 +40,13 @@ __all__ = [
     "Message",
     "MessageRole",
     "ModelProvider",
+    "OperatorPresence",
+    "Presence",
     "QaPair",
     "RefreshToken",
     "Role",
+    "StaffEvent",
+    "StaffEventCounter",
     "Tenant",
     "User",
 ]

@@ -53,3 +53,5 @@ class Assistant(IdMixin, CreatedAtMixin, TenantOwned, Base):
     sees_pictures: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled_tools: Mapped[list[str]] = mapped_column(JSONB, default=list)
     knowledge_scope: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Which triggers hand a conversation to a person (`agents.handoff.HandoffRules`; {} = the defaults).
+    handoff_rules: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
@@ -32,6 +33,10 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
 
 
+def _user_fk() -> ForeignKey:
+    return ForeignKey("users.id", ondelete="SET NULL")
+
+
 def _tenant_fk(*, index: bool = True) -> Mapped[uuid.UUID]:
     return mapped_column(UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=index)
 
@@ -44,8 +49,24 @@ class MessageRole(enum.StrEnum):
 
 
 class ConversationStatus(enum.StrEnum):
+    """Who has the conversation: the assistant (`bot`), nobody yet (`pending`: waiting for a person), a person
+    (`open`), nobody for now (`snoozed` until a time or the customer's next message), or it is over."""
+
+    bot = "bot"
+    pending = "pending"
     open = "open"
-    closed = "closed"
+    snoozed = "snoozed"
+    resolved = "resolved"
+
+
+class ActorKind(enum.StrEnum):
+    """Who made a conversation change state."""
+
+    customer = "customer"
+    assistant = "assistant"
+    operator = "operator"
+    rule = "rule"
+    system = "system"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -87,16 +108,25 @@ class ContactIdentity(IdMixin, CreatedAtMixin, TenantOwned, Base):
 class Conversation(IdMixin, CreatedAtMixin, TenantOwned, Base):
     __tablename__ = "conversations"
     __table_args__ = (
-        # One open conversation per contact and channel; a new one starts after it is closed.
+        # One unresolved conversation per contact and channel; a new one may start after it is resolved.
         Index(
-            "uq_conversations_open_per_contact_channel",
+            "uq_conversations_unresolved_per_contact_channel",
             "tenant_id",
             "contact_id",
             "channel_key",
             unique=True,
-            postgresql_where=text("status = 'open'"),
+            postgresql_where=text("status <> 'resolved'"),
         ),
         Index("ix_conversations_tenant_id_last_activity_at", "tenant_id", "last_activity_at"),
+        Index("ix_conversations_tenant_id_assignee_id_status", "tenant_id", "assignee_id", "status"),
+        # The queue: waiting for a person, nobody assigned, oldest first.
+        Index(
+            "ix_conversations_queue",
+            "tenant_id",
+            "status_changed_at",
+            postgresql_where=text("status = 'pending' AND assignee_id IS NULL"),
+        ),
+        CheckConstraint("status <> 'open' OR assignee_id IS NOT NULL", name="open_has_assignee"),
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
@@ -110,10 +140,20 @@ class Conversation(IdMixin, CreatedAtMixin, TenantOwned, Base):
         UUID(as_uuid=True), ForeignKey("assistants.id", ondelete="SET NULL")
     )
     status: Mapped[ConversationStatus] = mapped_column(
-        _enum(ConversationStatus, "conversation_status"), default=ConversationStatus.open
+        _enum(ConversationStatus, "conversation_status"), default=ConversationStatus.bot
     )
-    needs_human: Mapped[bool] = mapped_column(Boolean, default=False)
-    flag_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Why it was handed to a person (the latest handoff).
+    handoff_reason: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
+    # Who held it last: a reopened conversation goes back to them when they are there.
+    last_assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
+    # When the assignee first answered since it was assigned to them (None: still waiting for them).
+    assignee_replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The assistant's replies in a row that had no answer (a trigger hands over after N of them).
+    unanswered_turns: Mapped[int] = mapped_column(Integer, default=0)
     language: Mapped[str | None] = mapped_column(String(8))
     summary: Mapped[str] = mapped_column(Text, default="")
     summarized_up_to: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -152,6 +192,11 @@ class Message(IdMixin, CreatedAtMixin, TenantOwned, Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(300))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reply_to: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
+    # A note among staff: never sent to the customer, never shown to the assistant.
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What an assistant message announces (`handoff`): sent even after the assistant let the conversation go.
+    notice: Mapped[str | None] = mapped_column(String(32))
 
 
 class ConversationFile(IdMixin, CreatedAtMixin, TenantOwned, Base):
@@ -167,3 +212,22 @@ class ConversationFile(IdMixin, CreatedAtMixin, TenantOwned, Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+
+class ConversationEvent(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """One change of a conversation's state or assignee: who, what, why, when."""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (Index("ix_conversation_events_conversation_id_created_at", "conversation_id", "created_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
+    kind: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,6 +45,10 @@ class Tenant(IdMixin, CreatedAtMixin, Base):
     # Replies of the API channel are POSTed here, signed with the encrypted secret (HMAC-SHA256).
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # A customer writing this soon after a person resolved their conversation goes back to that person.
+    reopen_window_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # How many conversations an operator holds at once (pending for them or open), unless their membership says.
+    operator_capacity: Mapped[int] = mapped_column(Integer, default=5)
 
 
 class User(IdMixin, CreatedAtMixin, Base):
@@ -69,6 +73,8 @@ class Membership(IdMixin, CreatedAtMixin, TenantOwned, Base):
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[Role] = mapped_column(role_type)
+    # This member's own limit of conversations held at once (None: the tenant's `operator_capacity`).
+    capacity: Mapped[int | None] = mapped_column(Integer)
 
 
 class Invitation(IdMixin, CreatedAtMixin, TenantOwned, Base):

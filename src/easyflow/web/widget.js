@@ -88,7 +88,7 @@
     "header button{background:transparent;border:0;color:inherit;font-size:22px;cursor:pointer;line-height:1;padding:2px 6px}",
     ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}",
     ".msg{max-width:85%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.4}",
-    ".visitor{align-self:flex-end;color:#fff}.assistant,.operator,.greeting,.draft{align-self:flex-start;background:#fff;border:1px solid #e3e5e8}",
+    ".author{font-size:12px;font-weight:600;color:#4b5563;margin-bottom:2px}.visitor{align-self:flex-end;color:#fff}.assistant,.operator,.greeting,.draft{align-self:flex-start;background:#fff;border:1px solid #e3e5e8}",
     ".draft{opacity:.8}.pending{opacity:.6}.failed{outline:2px solid #d33}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
     ".file{font-style:italic}",
@@ -231,8 +231,9 @@
       state.outbox = state.outbox.filter(function (item) { return item.client_id !== message.client_id; });
     }
     if (message.role !== "visitor") { clearDraft(); showTyping(false); }
+    var speaker = message.role === "visitor" ? t.you : message.role === "operator" ? (message.author || t.operator) : t.assistant;
     var bubble = el("div", { class: "msg " + message.role, "data-message-id": message.id, "data-position": String(message.position) }, [
-      el("span", { class: "sr", text: (message.role === "visitor" ? t.you : message.role === "operator" ? t.operator : t.assistant) + ": " }),
+      message.role === "operator" ? el("div", { class: "author", text: speaker }) : el("span", { class: "sr", text: speaker + ": " }),
       document.createTextNode(message.text)
     ]);
     if (message.role === "visitor") bubble.style.background = state.settings ? state.settings.color : "#2563eb";

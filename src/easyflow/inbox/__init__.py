@@ -1,0 +1,1 @@
+"""Human handoff: what operators do with conversations, who is there to take them, and the staff events."""

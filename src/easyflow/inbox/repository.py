@@ -1,0 +1,266 @@
+"""Every SQL statement of the inbox: presence, who can take a conversation and how many each holds, the
+queue, and the staff event log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.db.session import tenant_of
+from easyflow.models.conversations import Conversation, ConversationStatus
+from easyflow.models.inbox import OperatorPresence, Presence
+from easyflow.models.live import StaffEvent
+from easyflow.models.tenancy import Membership, Role, Tenant, User
+
+# An operator whose live connection has not been heard for this long is offline.
+SILENT_AFTER = timedelta(seconds=60)
+HOLDING = (ConversationStatus.pending, ConversationStatus.open)
+_CAN_HOLD = (Role.operator, Role.admin, Role.owner)
+
+
+@dataclass(frozen=True)
+class OperatorRow:
+    user_id: uuid.UUID
+    name: str
+    email: str
+    role: Role
+    presence: Presence
+    holding: int
+    capacity: int
+    last_seen_at: datetime | None
+
+
+def effective_presence(now: datetime) -> ColumnElement[str]:
+    """`offline` unless the live connection was heard within SILENT_AFTER; otherwise what they chose."""
+    return case(
+        (
+            or_(
+                OperatorPresence.last_seen_at.is_(None),
+                OperatorPresence.last_seen_at < now - SILENT_AFTER,
+                OperatorPresence.chosen == Presence.offline.value,
+            ),
+            literal(Presence.offline.value),
+        ),
+        else_=OperatorPresence.chosen,
+    )
+
+
+def _membership_of_presence() -> ColumnElement[bool]:
+    return and_(Membership.tenant_id == OperatorPresence.tenant_id, Membership.user_id == OperatorPresence.user_id)
+
+
+class InboxRepository:
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID | None = None) -> None:
+        self.session = session
+        self.tenant_id = tenant_of(session) if tenant_id is None else tenant_id
+
+    def _holding(self, user_id: Any) -> ColumnElement[int]:
+        """How many conversations the user holds (waiting for them, or open with them)."""
+        return (
+            select(func.count())
+            .where(
+                Conversation.tenant_id == self.tenant_id,
+                Conversation.assignee_id == user_id,
+                Conversation.status.in_(HOLDING),
+            )
+            .scalar_subquery()
+        )
+
+    def _capacity(self) -> ColumnElement[int]:
+        tenant_default = select(Tenant.operator_capacity).where(Tenant.id == self.tenant_id).scalar_subquery()
+        return func.coalesce(Membership.capacity, tenant_default)
+
+    # Presence
+
+    async def heard_from(self, user_id: uuid.UUID, now: datetime, chosen: Presence | None = None) -> Presence:
+        """Record that the operator's live connection (or their own setting) was heard now; their presence
+        before it, so a caller can tell who just came online."""
+        before = await self.presence_of(user_id, now)
+        values: dict[str, object] = {"last_seen_at": now}
+        if chosen is not None:
+            values["chosen"] = chosen.value
+        statement = (
+            insert(OperatorPresence)
+            .values(
+                tenant_id=self.tenant_id,
+                user_id=user_id,
+                chosen=(chosen or Presence.online).value,
+                last_seen_at=now,
+            )
+            .on_conflict_do_update(index_elements=["tenant_id", "user_id"], set_=values)
+        )
+        await self.session.execute(statement)
+        return before
+
+    async def presence_of(self, user_id: uuid.UUID, now: datetime) -> Presence:
+        statement = select(effective_presence(now)).where(
+            OperatorPresence.tenant_id == self.tenant_id, OperatorPresence.user_id == user_id
+        )
+        found = (await self.session.execute(statement)).scalar_one_or_none()
+        return Presence(found) if found else Presence.offline
+
+    async def last_seen(self, user_id: uuid.UUID) -> datetime | None:
+        statement = select(OperatorPresence.last_seen_at).where(
+            OperatorPresence.tenant_id == self.tenant_id, OperatorPresence.user_id == user_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def anyone_online(self, now: datetime) -> bool:
+        statement = (
+            select(OperatorPresence.user_id)
+            .join(
+                Membership,
+                and_(
+                    Membership.tenant_id == OperatorPresence.tenant_id, Membership.user_id == OperatorPresence.user_id
+                ),
+            )
+            .where(
+                OperatorPresence.tenant_id == self.tenant_id,
+                Membership.role.in_(_CAN_HOLD),
+                effective_presence(now) == Presence.online.value,
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def operators(self, now: datetime) -> Sequence[OperatorRow]:
+        """Members who can take conversations, with presence, how many they hold and their capacity."""
+        presence = func.coalesce(effective_presence(now), literal(Presence.offline.value))
+        statement = (
+            select(
+                User.id,
+                User.name,
+                User.email,
+                Membership.role,
+                presence,
+                self._holding(User.id),
+                self._capacity(),
+                OperatorPresence.last_seen_at,
+            )
+            .join(Membership, Membership.user_id == User.id)
+            .outerjoin(
+                OperatorPresence,
+                and_(OperatorPresence.tenant_id == Membership.tenant_id, OperatorPresence.user_id == User.id),
+            )
+            .where(Membership.tenant_id == self.tenant_id, Membership.role.in_(_CAN_HOLD))
+            .order_by(User.name, User.email)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [OperatorRow(r[0], r[1], r[2], r[3], Presence(r[4]), r[5], r[6], r[7]) for r in rows]
+
+    # Assignment
+
+    async def lock_routing(self) -> None:
+        """Serialize automatic assignment within the tenant until the transaction ends: each assignment then
+        counts every one committed before it, so no operator goes over capacity (assignment is a few
+        milliseconds; a tenant's handoffs never come hundreds a second)."""
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(literal(f"route:{self.tenant_id}"), 0)))
+        )
+
+    async def free_operator(self, now: datetime, *, only: uuid.UUID | None = None) -> uuid.UUID | None:
+        """An online operator under capacity, least loaded first, then longest since their last assignment
+        (call under `lock_routing`)."""
+        holding = self._holding(OperatorPresence.user_id)
+        conditions = [
+            OperatorPresence.tenant_id == self.tenant_id,
+            Membership.role.in_(_CAN_HOLD),
+            effective_presence(now) == Presence.online.value,
+            holding < self._capacity(),
+        ]
+        if only is not None:
+            conditions.append(OperatorPresence.user_id == only)
+        statement = (
+            select(OperatorPresence.user_id)
+            .join(Membership, _membership_of_presence())
+            .where(*conditions)
+            .order_by(holding, OperatorPresence.last_assigned_at.asc().nulls_first(), OperatorPresence.user_id)
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def mark_assigned(self, user_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(OperatorPresence)
+            .where(OperatorPresence.tenant_id == self.tenant_id, OperatorPresence.user_id == user_id)
+            .values(last_assigned_at=now)
+        )
+
+    async def queue(self, limit: int) -> Sequence[uuid.UUID]:
+        """Conversations waiting for a person with nobody assigned, oldest first."""
+        statement = (
+            select(Conversation.id)
+            .where(
+                Conversation.tenant_id == self.tenant_id,
+                Conversation.status == ConversationStatus.pending,
+                Conversation.assignee_id.is_(None),
+            )
+            .order_by(Conversation.status_changed_at, Conversation.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def waiting_for(self, user_id: uuid.UUID) -> Sequence[uuid.UUID]:
+        """Conversations assigned to the user that still wait for their first reply."""
+        statement = select(Conversation.id).where(
+            Conversation.tenant_id == self.tenant_id,
+            Conversation.assignee_id == user_id,
+            Conversation.status == ConversationStatus.pending,
+            Conversation.assignee_replied_at.is_(None),
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    # Staff events
+
+    async def staff_events_after(self, after: int, limit: int) -> Sequence[StaffEvent]:
+        statement = (
+            select(StaffEvent)
+            .where(StaffEvent.tenant_id == self.tenant_id, StaffEvent.id > after)
+            .order_by(StaffEvent.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def oldest_and_newest_event(self) -> tuple[int | None, int | None]:
+        statement = select(func.min(StaffEvent.id), func.max(StaffEvent.id)).where(
+            StaffEvent.tenant_id == self.tenant_id
+        )
+        row = (await self.session.execute(statement)).one()
+        return row[0], row[1]
+
+
+class SnoozeDirectory:
+    """Snoozed conversations of every tenant (read in system scope by the job that wakes them)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def due(self, now: datetime, limit: int) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
+        statement = (
+            select(Conversation.tenant_id, Conversation.id)
+            .where(Conversation.status == ConversationStatus.snoozed, Conversation.snoozed_until <= now)
+            .order_by(Conversation.snoozed_until)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
+
+
+class StaffEventLog:
+    """The staff event log of every tenant, pruned in system scope."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def prune(self, before: datetime) -> int:
+        """Forget events older than `before` (numbering carries on: the per-tenant counters stay)."""
+        result = await self.session.execute(
+            delete(StaffEvent).where(StaffEvent.created_at < before).returning(StaffEvent.id)
+        )
+        return len(result.all())

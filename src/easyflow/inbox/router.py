@@ -1,0 +1,104 @@
+"""HTTP routes of staff: change who holds a conversation, answer the customer, leave a note; presence, the
+operators, and the staff event stream."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi.responses import StreamingResponse
+
+from easyflow.conversations import schemas as conversation_schemas
+from easyflow.inbox import schemas
+from easyflow.inbox.events import staff_stream
+from easyflow.inbox.presence import PresenceService
+from easyflow.inbox.repository import InboxRepository
+from easyflow.inbox.service import ConversationHandling, OperatorReplies
+from easyflow.kit.errors import Unprocessable
+from easyflow.kit.schemas import MAX_BIGINT
+from easyflow.models.tenancy import Role
+from easyflow.tenancy.auth import Operator, Session, Viewer, principal_in_own_transaction, require_role
+from easyflow.tenancy.principal import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["inbox"])
+
+
+@router.patch("/conversations/{conversation_id}")
+async def update_conversation(
+    conversation_id: uuid.UUID, body: conversation_schemas.ConversationUpdate, principal: Operator, session: Session
+) -> conversation_schemas.ConversationRead:
+    """Take (`open`), assign or unassign (`assignee_id`), put in the queue (`pending`), snooze, resolve, reopen,
+    or give back to the assistant (`bot`). Each change is kept in the conversation's event log."""
+    return await ConversationHandling(session, principal).update(conversation_id, body)
+
+
+@router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
+async def send_operator_message(
+    conversation_id: uuid.UUID, body: schemas.OperatorMessage, principal: Operator, session: Session
+) -> conversation_schemas.MessageRead:
+    """Answer the customer through the conversation's channel (Telegram, the widget, the API channel's
+    webhook), or with `private` leave a note that only staff see. Writing to the customer in a conversation
+    the assistant or the queue holds takes it over: it becomes `open`, assigned to you."""
+    return await OperatorReplies(session, principal).send(conversation_id, body)
+
+
+@router.get("/operators")
+async def list_operators(principal: Viewer, session: Session) -> list[schemas.OperatorRead]:
+    """Members who can take conversations, with their presence, how many they hold and their capacity."""
+    rows = await InboxRepository(session, principal.tenant_id).operators(datetime.now(UTC))
+    return [
+        schemas.OperatorRead(
+            user_id=row.user_id,
+            name=row.name,
+            email=row.email,
+            role=row.role,
+            presence=row.presence,
+            holding=row.holding,
+            capacity=row.capacity,
+            last_seen_at=row.last_seen_at,
+        )
+        for row in rows
+    ]
+
+
+@router.put("/presence")
+async def set_presence(body: schemas.PresenceUpdate, principal: Operator, session: Session) -> schemas.PresenceRead:
+    """Say you are online, busy (keep your conversations, take no new ones) or offline. Online lasts while your
+    staff event stream (`GET /api/v1/events`) is connected or you call this again within 60 s."""
+    if principal.user_id is None:
+        raise Unprocessable("Presence is a person's: sign in as the operator (an API key is nobody).")
+    presence = await PresenceService(session, principal.tenant_id).heard(principal.user_id, body.status)
+    return schemas.PresenceRead(user_id=principal.user_id, presence=presence)
+
+
+StreamCaller = Annotated[Principal, Depends(require_role(Role.viewer, principal_in_own_transaction))]
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}},
+)
+async def staff_events(
+    request: Request,
+    principal: StreamCaller,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    last_event_id: Annotated[
+        int | None, Query(ge=0, le=MAX_BIGINT, description="Where to resume, for clients that cannot send the header.")
+    ] = None,
+) -> StreamingResponse:
+    """Live events for staff: `message.created`, `conversation.updated`, `presence.updated`. Each has an id;
+    reconnect with `Last-Event-ID` to receive what was missed (a `resync` event first says when some of it is
+    no longer kept). A signed-in operator is online while connected."""
+    resume = last_event_id
+    if last_event_id_header is not None:
+        if not last_event_id_header.isdigit() or int(last_event_id_header) > MAX_BIGINT:
+            raise Unprocessable("Last-Event-ID: the id of an event this stream sent (a whole number).")
+        resume = int(last_event_id_header)
+    return StreamingResponse(
+        staff_stream(request.app.state.runtime, principal, resume),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

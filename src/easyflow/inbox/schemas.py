@@ -1,0 +1,39 @@
+"""Request and response bodies of the inbox routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from easyflow.conversations.schemas import MAX_TEXT_CHARS, CleanText, not_blank
+from easyflow.kit.schemas import Output, StrictInput
+from easyflow.models.inbox import Presence
+from easyflow.models.tenancy import Role
+
+
+class OperatorMessage(StrictInput):
+    text: Annotated[CleanText, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(not_blank)]
+    private: bool = Field(default=False, description="A note for colleagues: never sent to the customer.")
+
+
+class PresenceUpdate(StrictInput):
+    status: Presence = Field(description="online (takes conversations), busy (keeps theirs, takes no new), offline.")
+
+
+class PresenceRead(Output):
+    user_id: uuid.UUID
+    presence: Presence
+
+
+class OperatorRead(Output):
+    user_id: uuid.UUID
+    name: str
+    email: str
+    role: Role
+    presence: Presence
+    holding: int = Field(description="Conversations waiting for them or open with them.")
+    capacity: int = Field(description="How many they hold at most before automatic assignment skips them.")
+    last_seen_at: datetime | None

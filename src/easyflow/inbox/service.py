@@ -1,0 +1,169 @@
+"""What staff do with a conversation: take it, assign, transfer, snooze, resolve, reopen, give it back to the
+assistant (`ConversationHandling`), and answer the customer or leave a note (`OperatorReplies`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.conversations import schemas as conversation_schemas
+from easyflow.conversations.delivery import DELIVER_JOB
+from easyflow.conversations.lifecycle import Actor, ConversationLifecycle
+from easyflow.conversations.ports import CHANNELS
+from easyflow.conversations.queries import ConversationQueries
+from easyflow.conversations.repository import ConversationRepository, MessageRepository
+from easyflow.inbox import schemas
+from easyflow.kit.errors import NotFound, Unprocessable
+from easyflow.kit.jobs import defer
+from easyflow.live.events import LiveEvent
+from easyflow.live.repository import LiveRepository
+from easyflow.live.staff import queue_staff_event
+from easyflow.models.conversations import Conversation, ConversationStatus, DeliveryStatus, Message, MessageRole
+from easyflow.models.tenancy import Role
+from easyflow.tenancy.principal import Principal
+from easyflow.tenancy.repository import MembershipRepository, TenantRepository
+
+_NOT_FOUND = "No such conversation in this tenant."
+
+
+class ConversationHandling:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.conversations = ConversationRepository(session, principal.tenant_id)
+        self.lifecycle = ConversationLifecycle(session, principal.tenant_id)
+
+    async def update(
+        self, conversation_id: uuid.UUID, changes: conversation_schemas.ConversationUpdate
+    ) -> conversation_schemas.ConversationRead:
+        conversation = await self.conversations.get_for_update(conversation_id)
+        if conversation is None:
+            raise NotFound(_NOT_FOUND)
+        assigning = "assignee_id" in changes.model_fields_set
+        if assigning and changes.assignee_id is not None:
+            await self._check_can_hold(changes.assignee_id)
+        if changes.snoozed_until is not None and changes.status != ConversationStatus.snoozed:
+            raise Unprocessable("snoozed_until: only with status `snoozed`.")
+        status = changes.status or _status_after_assigning(conversation, changes.assignee_id, assigning=assigning)
+        if assigning:
+            assignee: uuid.UUID | None = changes.assignee_id
+        elif status == ConversationStatus.open:
+            # Taking it: it stays with whoever holds it, else it becomes the caller's.
+            assignee = conversation.assignee_id or self.principal.user_id
+            if conversation.status != ConversationStatus.open and self.principal.user_id is not None:
+                assignee = self.principal.user_id
+        elif status == ConversationStatus.pending and conversation.status in (
+            ConversationStatus.resolved,
+            ConversationStatus.bot,
+        ):
+            assignee = None  # into the queue
+        else:
+            assignee = conversation.assignee_id
+        await self.lifecycle.change(
+            conversation,
+            status,
+            actor=Actor.person(self.principal.user_id),
+            reason=changes.reason,
+            assignee=assignee,
+            snoozed_until=changes.snoozed_until,
+        )
+        return await ConversationQueries(self.session, self.principal.tenant_id).get(conversation_id)
+
+    async def _check_can_hold(self, user_id: uuid.UUID) -> None:
+        membership = await MembershipRepository(self.session, self.principal.tenant_id).for_user(user_id)
+        if membership is None or not membership.role.at_least(Role.operator):
+            raise Unprocessable("assignee_id: not an operator (or above) of this tenant.")
+
+
+def _status_after_assigning(
+    conversation: Conversation, assignee: uuid.UUID | None, *, assigning: bool
+) -> ConversationStatus:
+    """The status an assignment alone leads to: a person assigned to a conversation nobody holds yet has it
+    waiting for them (`pending`); one taken from a person who held it goes back to the queue."""
+    current = conversation.status
+    if not assigning:
+        return current
+    if assignee is None:
+        return ConversationStatus.pending if current == ConversationStatus.open else current
+    if current in (ConversationStatus.bot, ConversationStatus.resolved):
+        return ConversationStatus.pending
+    return current
+
+
+class OperatorReplies:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.tenant_id = principal.tenant_id
+        self.conversations = ConversationRepository(session, self.tenant_id)
+        self.messages = MessageRepository(session, self.tenant_id)
+
+    async def send(self, conversation_id: uuid.UUID, body: schemas.OperatorMessage) -> conversation_schemas.MessageRead:
+        """A reply to the customer through the conversation's channel, or (`private`) a note for colleagues.
+        Writing to the customer in a conversation nobody holds takes it: it becomes `open`, with the writer."""
+        conversation = await self.conversations.get_for_update(conversation_id)
+        if conversation is None:
+            raise NotFound(_NOT_FOUND)
+        now = datetime.now(UTC)
+        user_id = self.principal.user_id
+        pushes = False
+        if not body.private:
+            await self._take_for_reply(conversation, now)
+            tenant = await TenantRepository(self.session).get(self.tenant_id)
+            pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
+            await self.messages.mark_all_answered(conversation_id, now)
+            if conversation.assignee_id in (user_id, None) or user_id is None:
+                conversation.assignee_replied_at = conversation.assignee_replied_at or now
+            conversation.last_activity_at = now
+        message = await self.messages.add(
+            Message(
+                conversation_id=conversation_id,
+                role=MessageRole.operator,
+                text=body.text,
+                attachments=[],
+                buttons=[],
+                citations=[],
+                author_id=user_id,
+                private=body.private,
+                delivery_status=DeliveryStatus.pending if pushes else DeliveryStatus.stored,
+                reply_to=[],
+                created_at=now,
+            )
+        )
+        if not body.private:
+            await LiveRepository(self.session).notify(LiveEvent(conversation_id, "message"))
+        if pushes:
+            await defer(self.session, DELIVER_JOB, tenant_id=str(self.tenant_id), message_id=str(message.id))
+        queue_staff_event(
+            self.session,
+            self.tenant_id,
+            "message.created",
+            {
+                "conversation_id": str(conversation_id),
+                "message_id": str(message.id),
+                "role": MessageRole.operator.value,
+                "private": body.private,
+                "author_id": str(user_id) if user_id else None,
+            },
+        )
+        return conversation_schemas.MessageRead.model_validate(message)
+
+    async def _take_for_reply(self, conversation: Conversation, now: datetime) -> None:
+        if conversation.status == ConversationStatus.open:
+            return
+        holder = self.principal.user_id or conversation.assignee_id
+        if holder is None:
+            raise Unprocessable(
+                "An API key has no person to hold the conversation: assign it first "
+                "(PATCH /api/v1/conversations/{id} with `assignee_id`), or write as a signed-in operator."
+            )
+        await ConversationLifecycle(self.session, self.tenant_id).change(
+            conversation,
+            ConversationStatus.open,
+            actor=Actor.person(self.principal.user_id),
+            reason="a person wrote to the customer",
+            assignee=holder,
+            now=now,
+        )

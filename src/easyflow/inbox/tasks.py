@@ -1,0 +1,48 @@
+"""Background jobs of the inbox: routing the queue, presence checks, waking snoozed conversations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from easyflow.conversations.lifecycle import ROUTE_JOB
+from easyflow.db.session import enter_system_scope
+from easyflow.inbox.presence import PRESENCE_CHECK_JOB, ROUTE_BACKLOG_JOB, check_presence
+from easyflow.inbox.repository import StaffEventLog
+from easyflow.inbox.routing import Router
+from easyflow.inbox.snoozes import WAKE_SNOOZED_JOB, wake_due
+from easyflow.kit.jobs import job
+
+PRUNE_STAFF_EVENTS_JOB = "inbox.prune_staff_events"
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+
+@job(ROUTE_JOB, lock="conversation:{conversation_id}", max_attempts=5)
+async def route(runtime: Runtime, *, tenant_id: str, conversation_id: str) -> None:
+    await Router(runtime.database).route(uuid.UUID(tenant_id), uuid.UUID(conversation_id))
+
+
+@job(ROUTE_BACKLOG_JOB, lock="inbox-backlog:{tenant_id}", max_attempts=5)
+async def route_backlog(runtime: Runtime, *, tenant_id: str) -> None:
+    await Router(runtime.database).route_backlog(uuid.UUID(tenant_id))
+
+
+@job(PRESENCE_CHECK_JOB, max_attempts=5)
+async def presence_check(runtime: Runtime, *, tenant_id: str, user_id: str) -> None:
+    await check_presence(runtime, uuid.UUID(tenant_id), uuid.UUID(user_id))
+
+
+@job(PRUNE_STAFF_EVENTS_JOB, cron="17 * * * *", max_attempts=1)
+async def prune_staff_events(runtime: Runtime, *, timestamp: int) -> None:
+    before = datetime.now(UTC) - timedelta(hours=runtime.settings.staff_events_retention_hours)
+    async with runtime.database.session() as session, session.begin():
+        await enter_system_scope(session)
+        await StaffEventLog(session).prune(before)
+
+
+@job(WAKE_SNOOZED_JOB, cron="* * * * *", max_attempts=1)
+async def wake_snoozed(runtime: Runtime, *, timestamp: int) -> None:
+    await wake_due(runtime)
