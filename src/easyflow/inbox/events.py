@@ -35,22 +35,29 @@ def frame(event: StaffEvent) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def staff_stream(runtime: Runtime, principal: Principal, last_event_id: int | None) -> AsyncIterator[str]:
+async def start_staff_stream(runtime: Runtime, principal: Principal, last_event_id: int | None) -> AsyncIterator[str]:
+    """Mark the operator heard (online before the first byte of the answer) and find where to start; the
+    stream (events are read from the log after that point, so nothing between this and its first read is
+    lost)."""
+    async with runtime.database.tenant_transaction(principal.tenant_id) as session:
+        if principal.user_id is not None:
+            await PresenceService(session, principal.tenant_id).heard(principal.user_id)
+        oldest, newest = await InboxRepository(session).oldest_and_newest_event()
+    if last_event_id is None:
+        return _stream(runtime, principal, after=newest or 0, resync=False)  # a new client: from now on
+    after = min(last_event_id, newest or 0)
+    return _stream(runtime, principal, after=after, resync=oldest is not None and after < oldest - 1)
+
+
+async def _stream(runtime: Runtime, principal: Principal, *, after: int, resync: bool) -> AsyncIterator[str]:
     database = runtime.database
     tenant_id = principal.tenant_id
+    last = after
+    heard_at = time.monotonic()
     async with runtime.staff.follow(tenant_id) as wake:
-        async with database.tenant_transaction(tenant_id) as session:
-            if principal.user_id is not None:
-                await PresenceService(session, tenant_id).heard(principal.user_id)
-            oldest, newest = await InboxRepository(session).oldest_and_newest_event()
-        heard_at = time.monotonic()
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
-        if last_event_id is None:
-            last = newest or 0  # a new client: from now on
-        else:
-            last = min(last_event_id, newest or 0)
-            if oldest is not None and last < oldest - 1:
-                yield "event: resync\ndata: {}\n\n"
+        if resync:
+            yield "event: resync\ndata: {}\n\n"
         while True:
             wake.clear()
             async with database.tenant_transaction(tenant_id) as session:

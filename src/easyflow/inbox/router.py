@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.inbox import schemas
-from easyflow.inbox.events import staff_stream
+from easyflow.inbox.events import start_staff_stream
 from easyflow.inbox.presence import PresenceService
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
@@ -98,7 +98,7 @@ async def staff_events(
             raise Unprocessable("Last-Event-ID: the id of an event this stream sent (a whole number).")
         resume = int(last_event_id_header)
     return StreamingResponse(
-        staff_stream(request.app.state.runtime, principal, resume),
+        await start_staff_stream(request.app.state.runtime, principal, resume),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
