@@ -17,11 +17,13 @@ from easyflow.channels import telegram as telegram_module
 from easyflow.channels.polling import TelegramPoller
 from easyflow.channels.telegram import escape_markdown, split_message
 from easyflow.conversations import typing_indicator
+from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
 from tests.doubles.llm_server import LLMServer, delay, reply
 from tests.doubles.telegram_server import TelegramDouble, TelegramServer
+from tests.inbox.staff import send_as_staff, sign_in
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 CHAT = 700_100_200
@@ -578,3 +580,38 @@ async def test_an_assistant_removed_while_telegram_answers_is_a_422_and_the_bot_
     assert created.status_code == 422 and "assistant_id" in created.text
     assert telegram_bot.double.webhook(TOKEN) is None or not telegram_bot.double.webhook(TOKEN).url  # let go again
     assert (await client.get("/api/v1/channels", headers=tenant_a.headers)).json()["total"] == 0
+
+
+async def test_the_person_button_hands_over_and_the_operators_reply_reaches_the_chat(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    database: Database,
+    tenant_a: TenantFixture,
+) -> None:
+    double = telegram.double
+    await send_update(client, telegram, bot, double.text_update(9001, CHAT, "Здравствуйте!"))
+    await run_queued_jobs(runtime)
+    [greeting] = double.sent_messages(CHAT)
+    labels = [row[0]["text"] for row in greeting["reply_markup"]["inline_keyboard"]]
+    assert labels == ["Позвать оператора"]
+    pressed = double.callback_update(9002, CHAT, "Позвать оператора", message_id=greeting["message_id"])
+    await send_update(client, telegram, bot, pressed)
+    await run_queued_jobs(runtime)
+    notice = double.sent_messages(CHAT)[-1]
+    assert notice["plain_text"].startswith("Передаю диалог сотруднику")
+    [waiting] = (await client.get("/api/v1/conversations?status=pending", headers=tenant_a.headers)).json()["items"]
+
+    anna = await sign_in(client, database, tenant_a)
+    answered = await send_as_staff(client, anna.headers, waiting["id"], "Здравствуйте! Это Анна, администратор.")
+    assert answered.status_code == 201
+    await run_queued_jobs(runtime)
+    assert double.sent_messages(CHAT)[-1]["plain_text"] == "Здравствуйте! Это Анна, администратор."
+    # The customer answers Anna, and the assistant stays quiet.
+    await send_update(client, telegram, bot, double.text_update(9003, CHAT, "Спасибо!"))
+    await run_queued_jobs(runtime)
+    assert double.sent_messages(CHAT)[-1]["plain_text"] == "Здравствуйте! Это Анна, администратор."
+    messages = (await client.get(f"/api/v1/conversations/{waiting['id']}/messages", headers=tenant_a.headers)).json()
+    assert [m["role"] for m in messages][-2:] == ["operator", "contact"]
+    assert messages[-2]["delivery_status"] == "sent"

@@ -302,3 +302,33 @@ async def test_a_nul_in_a_sent_frame_is_422_and_the_socket_stays_usable(widget_s
         await socket.send(json.dumps({"type": "send", "text": "Привет", "client_id": "nul-frame-2"}))
         ack = await frames_until(socket, lambda frame: frame["type"] == "ack")
         assert ack[-1]["client_id"] == "nul-frame-2" and ack[-1]["duplicate"] is False
+
+
+async def test_an_operators_reply_reaches_the_page_live_with_their_name_and_notes_never_do(
+    widget_server: WidgetServer, llm: LLMServer
+) -> None:
+    llm.double.script(reply("Сейчас позову коллегу."))
+    token = await new_visitor(widget_server)
+    operator = {"Authorization": f"Bearer {widget_server.api_key}"}
+    async with await hello(widget_server, token) as socket, httpx.AsyncClient(base_url=widget_server.base) as http:
+        await socket.send(json.dumps({"type": "send", "text": "Хочу обсудить заказ", "client_id": "operator-reply"}))
+        await frames_until(socket, is_reply)
+        mine = next(
+            c
+            for c in (await http.get("/api/v1/conversations?status=bot", headers=operator)).json()["items"]
+            if c["channel_type"] == "widget"
+        )
+        owner = (await http.get("/api/v1/users", headers=operator)).json()["items"][0]
+        assigned = await http.patch(
+            f"/api/v1/conversations/{mine['id']}", json={"assignee_id": owner["user_id"]}, headers=operator
+        )
+        assert assigned.status_code == 200, assigned.text
+        url = f"/api/v1/conversations/{mine['id']}/messages"
+        note = await http.post(url, json={"text": "Проверить оплату", "private": True}, headers=operator)
+        assert note.status_code == 201
+        sent = await http.post(url, json={"text": "Добрый день! Я посмотрю ваш заказ."}, headers=operator)
+        assert sent.status_code == 201, sent.text
+        frames = await frames_until(socket, lambda f: f["type"] == "message" and f["message"]["role"] == "operator")
+    shown = [f["message"] for f in frames if f["type"] == "message"]
+    assert [m["text"] for m in shown] == ["Добрый день! Я посмотрю ваш заказ."]
+    assert shown[0]["author"] == (owner["name"] or owner["email"].split("@")[0])

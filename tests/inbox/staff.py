@@ -67,7 +67,7 @@ async def patch(
     return await client.patch(f"/api/v1/conversations/{conversation_id}", json=changes, headers=headers)
 
 
-async def reply(
+async def send_as_staff(
     client: httpx.AsyncClient, headers: dict[str, str], conversation_id: str, text: str, *, private: bool = False
 ) -> httpx.Response:
     return await client.post(

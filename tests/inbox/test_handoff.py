@@ -27,7 +27,7 @@ from tests.inbox.staff import (
     events,
     messages,
     patch,
-    reply,
+    send_as_staff,
     sign_in,
 )
 
@@ -150,7 +150,7 @@ async def test_an_operator_reply_takes_the_conversation_and_reaches_the_webhook(
     conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
     webhook_receiver.received.clear()
 
-    sent = await reply(client, anna.headers, conversation_id, "Здравствуйте, это Анна. Чем помочь?")
+    sent = await send_as_staff(client, anna.headers, conversation_id, "Здравствуйте, это Анна. Чем помочь?")
     assert sent.status_code == 201, sent.text
     assert (sent.json()["role"], sent.json()["author_id"]) == ("operator", str(anna.user_id))
     held = await conversation(client, tenant_a, conversation_id)
@@ -170,7 +170,7 @@ async def test_an_operator_writing_into_a_bot_conversation_takes_it_over(
     anna = await sign_in(client, database, tenant_a)
     accepted = await customer_writes(client, tenant_a, "Привет")
     await run_queued_jobs(runtime)
-    assert (await reply(client, anna.headers, accepted["conversation_id"], "Я подключилась")).status_code == 201
+    assert (await send_as_staff(client, anna.headers, accepted["conversation_id"], "Я подключилась")).status_code == 201
     held = await conversation(client, tenant_a, accepted["conversation_id"])
     assert (held["status"], held["assignee_id"]) == ("open", str(anna.user_id))
     [event] = await events(client, tenant_a, accepted["conversation_id"])
@@ -188,7 +188,7 @@ async def test_a_private_note_is_never_sent_shown_to_the_customer_or_to_the_assi
     anna = await sign_in(client, database, tenant_a)
     conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
     webhook_receiver.received.clear()
-    note = await reply(client, anna.headers, conversation_id, "Клиент VIP, скидка 10%", private=True)
+    note = await send_as_staff(client, anna.headers, conversation_id, "Клиент VIP, скидка 10%", private=True)
     assert note.status_code == 201 and note.json()["private"] is True
     assert note.json()["delivery_status"] == "stored"
     assert await run_queued_jobs(runtime) == []  # nothing to deliver
@@ -235,7 +235,7 @@ async def test_give_back_to_the_assistant_and_it_answers_only_what_comes_next(
 ) -> None:
     anna = await sign_in(client, database, tenant_a)
     conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
-    await reply(client, anna.headers, conversation_id, "Слушаю вас")
+    await send_as_staff(client, anna.headers, conversation_id, "Слушаю вас")
     await customer_writes(client, tenant_a, "Спасибо, это всё")
     await run_queued_jobs(runtime)
     back = await patch(client, anna.headers, conversation_id, status="bot", reason="вопрос решён")
@@ -253,7 +253,7 @@ async def test_a_customer_writing_soon_after_a_person_resolved_goes_back_to_the_
 ) -> None:
     anna = await sign_in(client, database, tenant_a)
     conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
-    await reply(client, anna.headers, conversation_id, "Готово")
+    await send_as_staff(client, anna.headers, conversation_id, "Готово")
     assert (await patch(client, anna.headers, conversation_id, status="resolved")).json()["status"] == "resolved"
     again = await customer_writes(client, tenant_a, "Ой, ещё один вопрос")
     assert again["conversation_id"] == conversation_id
@@ -277,7 +277,7 @@ async def test_snoozed_until_the_customer_writes_or_the_time_comes(
 ) -> None:
     anna = await sign_in(client, database, tenant_a)
     conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
-    await reply(client, anna.headers, conversation_id, "Уточню и вернусь")
+    await send_as_staff(client, anna.headers, conversation_id, "Уточню и вернусь")
     snoozed = await patch(client, anna.headers, conversation_id, status="snoozed")
     assert snoozed.json()["status"] == "snoozed"
     await customer_writes(client, tenant_a, "Ну что там?")
@@ -344,8 +344,8 @@ async def test_routes_of_another_tenants_conversation_are_404(
     conversation_id = theirs["conversation_id"]
     before = await conversation(client, tenant_b, conversation_id)
     assert (await patch(client, anna.headers, conversation_id, status="resolved")).status_code == 404
-    assert (await reply(client, anna.headers, conversation_id, "Привет")).status_code == 404
-    assert (await reply(client, anna.headers, conversation_id, "note", private=True)).status_code == 404
+    assert (await send_as_staff(client, anna.headers, conversation_id, "Привет")).status_code == 404
+    assert (await send_as_staff(client, anna.headers, conversation_id, "note", private=True)).status_code == 404
     url = f"/api/v1/conversations/{conversation_id}/events"
     assert (await client.get(url, headers=anna.headers)).status_code == 404
     assert await conversation(client, tenant_b, conversation_id) == before
@@ -358,13 +358,13 @@ async def test_who_may_handle_conversations(
     viewer = await sign_in(client, database, tenant_a, Role.viewer)
     accepted = await customer_writes(client, tenant_a, "Привет")
     await run_queued_jobs(runtime)
-    assert (await reply(client, viewer.headers, accepted["conversation_id"], "Привет")).status_code == 403
+    assert (await send_as_staff(client, viewer.headers, accepted["conversation_id"], "Привет")).status_code == 403
     assert (await patch(client, viewer.headers, accepted["conversation_id"], status="resolved")).status_code == 403
     assert (
         await client.get(f"/api/v1/conversations/{accepted['conversation_id']}/events", headers=viewer.headers)
     ).status_code == 200
     # An API key is nobody: it cannot take a conversation nobody holds by writing into it.
-    refused = await reply(client, tenant_a.headers, accepted["conversation_id"], "Привет")
+    refused = await send_as_staff(client, tenant_a.headers, accepted["conversation_id"], "Привет")
     assert refused.status_code == 422 and "assign" in refused.json()["detail"]
 
 

@@ -28,7 +28,7 @@ from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.schemas import MemberCreate
 from easyflow.tenancy.service import MemberService
 from tests.conftest import TenantFixture, make_tenant, run_queued_jobs
-from tests.inbox.staff import Staff, conversation, customer_writes, events, patch, reply, sign_in
+from tests.inbox.staff import Staff, conversation, customer_writes, events, patch, send_as_staff, sign_in
 from tests.support import create_database, drop_database
 
 
@@ -126,7 +126,7 @@ async def test_an_operator_gone_silent_is_offline_and_what_waited_for_them_goes_
     waiting = await customer_writes(client, tenant_a, "Позовите оператора", contact="c1")
     answered = await customer_writes(client, tenant_a, "Позовите оператора", contact="c2")
     await run_queued_jobs(runtime)
-    await reply(client, anna.headers, answered["conversation_id"], "Слушаю")
+    await send_as_staff(client, anna.headers, answered["conversation_id"], "Слушаю")
     await go_online(client, boris)
     await silence(database, tenant_a, anna, 61)
     assert (await operators(client, tenant_a))[anna.email]["presence"] == "offline"
@@ -152,7 +152,7 @@ async def test_saying_offline_releases_at_once_and_a_reopened_conversation_prefe
     await run_queued_jobs(runtime)
     first = await customer_writes(client, tenant_a, "Позовите оператора", contact="c1")
     await run_queued_jobs(runtime)
-    await reply(client, anna.headers, first["conversation_id"], "Готово")
+    await send_as_staff(client, anna.headers, first["conversation_id"], "Готово")
     await patch(client, anna.headers, first["conversation_id"], status="resolved")
     await go_online(client, boris)
     await run_queued_jobs(runtime)

@@ -40,7 +40,8 @@ async def send_operator_message(
 ) -> conversation_schemas.MessageRead:
     """Answer the customer through the conversation's channel (Telegram, the widget, the API channel's
     webhook), or with `private` leave a note that only staff see. Writing to the customer in a conversation
-    the assistant or the queue holds takes it over: it becomes `open`, assigned to you."""
+    the assistant or the queue holds takes it over: it becomes `open`, assigned to you. An API key writes in
+    the name of the conversation's assignee, so it can only write once someone is assigned."""
     return await OperatorReplies(session, principal).send(conversation_id, body)
 
 

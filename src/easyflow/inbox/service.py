@@ -107,16 +107,17 @@ class OperatorReplies:
         if conversation is None:
             raise NotFound(_NOT_FOUND)
         now = datetime.now(UTC)
-        user_id = self.principal.user_id
         pushes = False
         if not body.private:
             await self._take_for_reply(conversation, now)
             tenant = await TenantRepository(self.session).get(self.tenant_id)
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
             await self.messages.mark_all_answered(conversation_id, now)
-            if conversation.assignee_id in (user_id, None) or user_id is None:
+            if self.principal.user_id in (None, conversation.assignee_id):
                 conversation.assignee_replied_at = conversation.assignee_replied_at or now
             conversation.last_activity_at = now
+        # An API key writes in the name of the person who holds the conversation.
+        user_id = self.principal.user_id or conversation.assignee_id
         message = await self.messages.add(
             Message(
                 conversation_id=conversation_id,
