@@ -137,6 +137,7 @@ class ConversationLifecycle:
                 "assignee_id": str(new_assignee) if new_assignee else None,
                 "previous_status": before_status.value,
                 "previous_assignee_id": str(before_assignee) if before_assignee else None,
+                "labels": list(conversation.labels),
             },
         )
         if to == ConversationStatus.pending and new_assignee is None:

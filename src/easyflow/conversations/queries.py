@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
-from typing import Literal
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,11 +13,13 @@ from easyflow.conversations import schemas
 from easyflow.conversations.repository import (
     ConversationEventRepository,
     ConversationFileRepository,
+    ConversationFilters,
     ConversationRepository,
+    ListCursor,
     MessageRepository,
 )
-from easyflow.kit.errors import NotFound
-from easyflow.models.conversations import Contact, Conversation, ConversationFile, ConversationStatus
+from easyflow.kit.errors import NotFound, Unprocessable
+from easyflow.models.conversations import Contact, Conversation, ConversationFile
 
 
 class ConversationQueries:
@@ -26,18 +30,26 @@ class ConversationQueries:
         self.events = ConversationEventRepository(session, tenant_id)
 
     async def page(
-        self,
-        *,
-        limit: int,
-        offset: int,
-        status: ConversationStatus | None,
-        assignee: uuid.UUID | Literal["none"] | None,
-        contact_id: uuid.UUID | None,
-    ) -> tuple[list[schemas.ConversationRead], int]:
-        rows, total = await self.conversations.page(
-            limit=limit, offset=offset, status=status, assignee=assignee, contact_id=contact_id
+        self, filters: ConversationFilters, *, limit: int, offset: int, cursor: str | None
+    ) -> schemas.ConversationPage:
+        after = decode_cursor(cursor) if cursor else None
+        rows, total = await self.conversations.page(filters, limit=limit, offset=offset, after=after)
+        items = [
+            schemas.ConversationListItem(
+                **read_conversation(row.conversation, row.contact).model_dump(),
+                unread=row.unread,
+                last_message=schemas.LastMessage(
+                    role=row.last_role, text=row.last_text[: schemas.PREVIEW_CHARS], created_at=row.last_at
+                )
+                if row.last_role is not None and row.last_text is not None and row.last_at is not None
+                else None,
+            )
+            for row in rows
+        ]
+        last = rows[-1].conversation if len(rows) == limit else None
+        return schemas.ConversationPage(
+            items=items, total=total, next_cursor=encode_cursor(last.last_activity_at, last.id) if last else None
         )
-        return [read_conversation(c, contact) for c, contact in rows], total
 
     async def get(self, conversation_id: uuid.UUID) -> schemas.ConversationRead:
         row = await self.conversations.with_contact(conversation_id)
@@ -79,7 +91,24 @@ def read_conversation(conversation: Conversation, contact: Contact) -> schemas.C
         snoozed_until=conversation.snoozed_until,
         resolved_at=conversation.resolved_at,
         status_changed_at=conversation.status_changed_at,
+        labels=list(conversation.labels),
         language=conversation.language,
         last_activity_at=conversation.last_activity_at,
         created_at=conversation.created_at,
     )
+
+
+def encode_cursor(last_activity_at: datetime, conversation_id: uuid.UUID) -> str:
+    raw = json.dumps({"t": last_activity_at.isoformat(), "i": str(conversation_id)})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> ListCursor:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        when = datetime.fromisoformat(raw["t"])
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return ListCursor(when, uuid.UUID(raw["i"]))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise Unprocessable("cursor: not one this list gave (pass `next_cursor` back unchanged).") from None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, func, or_, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -38,6 +38,33 @@ _ACCEPT = text(
     "CAST(:attachments AS jsonb), :assistant, :live_channel, :live_payload, CAST(:jobs AS jsonb), "
     "CAST(:route_jobs AS jsonb))"
 )
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    status: ConversationStatus | None = None
+    assignee: uuid.UUID | Literal["none"] | None = None
+    contact_id: uuid.UUID | None = None
+    label: str | None = None
+    q: str | None = None  # part of the contact's name or phone
+
+
+@dataclass(frozen=True)
+class ListCursor:
+    """Where a page of the conversation list ended (its last item's order key)."""
+
+    last_activity_at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ListedConversation:
+    conversation: Conversation
+    contact: Contact
+    unread: int  # the customer's messages not answered yet
+    last_role: MessageRole | None
+    last_text: str | None
+    last_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -153,34 +180,69 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def page(
-        self,
-        *,
-        limit: int,
-        offset: int,
-        status: ConversationStatus | None,
-        assignee: uuid.UUID | Literal["none"] | None,
-        contact_id: uuid.UUID | None,
-    ) -> tuple[Sequence[tuple[Conversation, Contact]], int]:
-        conditions = [Conversation.tenant_id == self.tenant_id]
-        if status is not None:
-            conditions.append(Conversation.status == status)
-        if assignee == "none":
-            conditions.append(Conversation.assignee_id.is_(None))
-        elif assignee is not None:
-            conditions.append(Conversation.assignee_id == assignee)
-        if contact_id is not None:
-            conditions.append(Conversation.contact_id == contact_id)
-        statement = (
-            select(Conversation, Contact)
-            .join(Contact, Contact.id == Conversation.contact_id)
-            .where(*conditions)
-            .order_by(Conversation.last_activity_at.desc(), Conversation.id)
-            .limit(limit)
-            .offset(offset)
+        self, filters: ConversationFilters, *, limit: int, offset: int, after: ListCursor | None
+    ) -> tuple[Sequence[ListedConversation], int]:
+        """A page of the list, newest activity first: after `after` (keyset) or skipping `offset`; with each
+        conversation its contact, how many of the customer's messages wait for an answer, and the newest
+        message the customer could see; and how many conversations match in all."""
+        conditions = self._conditions(filters)
+        last_message = (
+            select(Message.role, Message.text, Message.created_at)
+            .where(
+                Message.tenant_id == self.tenant_id,
+                Message.conversation_id == Conversation.id,
+                Message.private.is_(False),
+            )
+            .order_by(Message.position.desc())
+            .limit(1)
+            .lateral("last_message")
         )
+        unread = (
+            select(func.count())
+            .where(
+                Message.conversation_id == Conversation.id,
+                Message.role == MessageRole.contact,
+                Message.answered_at.is_(None),
+            )
+            .scalar_subquery()
+        )
+        statement = (
+            select(Conversation, Contact, unread, last_message.c.role, last_message.c.text, last_message.c.created_at)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .outerjoin(last_message, true())
+            .where(*conditions)
+            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(
+                tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(after.last_activity_at, after.id)
+            )
+        else:
+            statement = statement.offset(offset)
         total = select(func.count()).select_from(Conversation).where(*conditions)
+        if filters.q:
+            total = total.join(Contact, Contact.id == Conversation.contact_id)
         rows = (await self.session.execute(statement)).all()
-        return [(row[0], row[1]) for row in rows], (await self.session.execute(total)).scalar_one()
+        listed = [ListedConversation(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        return listed, (await self.session.execute(total)).scalar_one()
+
+    def _conditions(self, filters: ConversationFilters) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [Conversation.tenant_id == self.tenant_id]
+        if filters.status is not None:
+            conditions.append(Conversation.status == filters.status)
+        if filters.assignee == "none":
+            conditions.append(Conversation.assignee_id.is_(None))
+        elif filters.assignee is not None:
+            conditions.append(Conversation.assignee_id == filters.assignee)
+        if filters.contact_id is not None:
+            conditions.append(Conversation.contact_id == filters.contact_id)
+        if filters.label is not None:
+            conditions.append(Conversation.labels.contains([filters.label]))
+        if filters.q:
+            pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(or_(Contact.name.ilike(pattern), Contact.phone.ilike(pattern)))
+        return conditions
 
     async def with_contact(self, conversation_id: uuid.UUID) -> tuple[Conversation, Contact] | None:
         statement = (

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Response
 
 from easyflow.conversations import schemas
 from easyflow.conversations.queries import ConversationQueries
+from easyflow.conversations.repository import ConversationFilters
 from easyflow.kit.errors import Unprocessable
-from easyflow.kit.schemas import Limit, Offset, Page
+from easyflow.kit.schemas import Limit, Offset, QueryText
 from easyflow.models.conversations import ConversationStatus
 from easyflow.tenancy.auth import Session, Viewer
 from easyflow.tenancy.principal import Principal
@@ -28,18 +29,27 @@ async def list_conversations(
         str | None, Query(description="`me`, `none` (nobody holds it), or a member's user id.", max_length=36)
     ] = None,
     contact_id: uuid.UUID | None = None,
+    label: Annotated[QueryText | None, Query(max_length=64)] = None,
+    q: Annotated[QueryText | None, Query(max_length=200, description="Part of the contact's name or phone.")] = None,
+    cursor: Annotated[
+        QueryText | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[schemas.ConversationRead]:
-    """Conversations, most recently active first; filter by `status`, `assignee` or `contact_id`."""
-    items, total = await ConversationQueries(session, principal.tenant_id).page(
-        limit=limit,
-        offset=offset,
+) -> schemas.ConversationPage:
+    """The inbox: conversations, most recently active first, each with its unread count (the customer's
+    messages nobody answered yet) and last message. Filter by `status`, `assignee`, `contact_id`, `label` or
+    `q`; page with `cursor` (stable while new messages arrive) or `offset`."""
+    filters = ConversationFilters(
         status=status_filter,
         assignee=_assignee_filter(assignee, principal),
         contact_id=contact_id,
+        label=label,
+        q=q.strip() if q and q.strip() else None,
     )
-    return Page(items=items, total=total)
+    return await ConversationQueries(session, principal.tenant_id).page(
+        filters, limit=limit, offset=offset, cursor=cursor
+    )
 
 
 def _assignee_filter(value: str | None, principal: Principal) -> uuid.UUID | Literal["none"] | None:

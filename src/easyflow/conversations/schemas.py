@@ -13,6 +13,7 @@ from easyflow.kit.schemas import Output, StrictInput
 from easyflow.models.conversations import ConversationStatus, DeliveryStatus, MessageRole
 
 MAX_TEXT_CHARS = 8000
+PREVIEW_CHARS = 200
 # C0/C1 control characters other than tab and line breaks: never meaningful in a chat message.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -59,6 +60,7 @@ def not_blank(value: str) -> str:
 
 
 CleanText = Annotated[str, AfterValidator(_no_control_characters)]
+Label = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_control_characters)]
 Identifier = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control_characters)]
 
 
@@ -105,9 +107,27 @@ class ConversationRead(Output):
     snoozed_until: datetime | None
     resolved_at: datetime | None
     status_changed_at: datetime
+    labels: list[str]
     language: str | None
     last_activity_at: datetime
     created_at: datetime
+
+
+class LastMessage(Output):
+    role: MessageRole
+    text: str = Field(description=f"The first {PREVIEW_CHARS} characters.")
+    created_at: datetime
+
+
+class ConversationListItem(ConversationRead):
+    unread: int = Field(description="The customer's messages nobody has answered yet.")
+    last_message: LastMessage | None = Field(description="The newest message the customer can see.")
+
+
+class ConversationPage(Output):
+    items: list[ConversationListItem]
+    total: int = Field(description="How many conversations match the filters in all.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class MessageRead(Output):
@@ -143,6 +163,9 @@ class ConversationUpdate(StrictInput):
     )
     reason: Annotated[CleanText, Field(max_length=500)] | None = Field(
         default=None, description="Why, for the conversation's event log."
+    )
+    labels: Annotated[list[Label], Field(max_length=20)] | None = Field(
+        default=None, description="Replaces the conversation's labels (each up to 64 characters, at most 20)."
     )
 
 

@@ -14,8 +14,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.session import tenant_of
+from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.conversations import Conversation, ConversationStatus
-from easyflow.models.inbox import OperatorPresence, Presence
+from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence
 from easyflow.models.live import StaffEvent
 from easyflow.models.tenancy import Membership, Role, Tenant, User
 
@@ -264,3 +265,23 @@ class StaffEventLog:
             delete(StaffEvent).where(StaffEvent.created_at < before).returning(StaffEvent.id)
         )
         return len(result.all())
+
+
+class CannedResponseRepository(TenantScopedRepository[CannedResponse]):
+    model = CannedResponse
+
+    async def by_prefix(self, prefix: str, *, limit: int, offset: int) -> Sequence[CannedResponse]:
+        """Responses whose short code starts with `prefix` (any case), by code."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = (
+            self.scoped()
+            .where(CannedResponse.short_code.ilike(f"{escaped}%"))
+            .order_by(CannedResponse.short_code)
+            .limit(limit)
+            .offset(offset)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def by_code(self, short_code: str) -> CannedResponse | None:
+        statement = self.scoped().where(func.lower(CannedResponse.short_code) == short_code.lower())
+        return (await self.session.execute(statement)).scalar_one_or_none()

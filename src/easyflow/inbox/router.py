@@ -12,12 +12,13 @@ from fastapi.responses import StreamingResponse
 
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.inbox import schemas
+from easyflow.inbox.canned import CannedResponses
 from easyflow.inbox.events import start_staff_stream
 from easyflow.inbox.presence import PresenceService
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
 from easyflow.kit.errors import Unprocessable
-from easyflow.kit.schemas import MAX_BIGINT
+from easyflow.kit.schemas import MAX_BIGINT, Limit, Offset, QueryText
 from easyflow.models.tenancy import Role
 from easyflow.tenancy.auth import Operator, Session, Viewer, principal_in_own_transaction, require_role
 from easyflow.tenancy.principal import Principal
@@ -103,3 +104,35 @@ async def staff_events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get("/canned-responses")
+async def list_canned_responses(
+    principal: Viewer,
+    session: Session,
+    prefix: Annotated[QueryText, Query(max_length=64, description="Short codes starting with this (any case).")] = "",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[schemas.CannedResponseRead]:
+    found = await CannedResponses(session, principal.tenant_id).find(prefix, limit=limit, offset=offset)
+    return [schemas.CannedResponseRead.model_validate(r) for r in found]
+
+
+@router.post("/canned-responses", status_code=status.HTTP_201_CREATED)
+async def create_canned_response(
+    body: schemas.CannedResponseCreate, principal: Operator, session: Session
+) -> schemas.CannedResponseRead:
+    return schemas.CannedResponseRead.model_validate(await CannedResponses(session, principal.tenant_id).create(body))
+
+
+@router.patch("/canned-responses/{response_id}")
+async def update_canned_response(
+    response_id: uuid.UUID, body: schemas.CannedResponseUpdate, principal: Operator, session: Session
+) -> schemas.CannedResponseRead:
+    updated = await CannedResponses(session, principal.tenant_id).update(response_id, body)
+    return schemas.CannedResponseRead.model_validate(updated)
+
+
+@router.delete("/canned-responses/{response_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_canned_response(response_id: uuid.UUID, principal: Operator, session: Session) -> None:
+    await CannedResponses(session, principal.tenant_id).delete(response_id)

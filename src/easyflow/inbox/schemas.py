@@ -37,3 +37,23 @@ class OperatorRead(Output):
     holding: int = Field(description="Conversations waiting for them or open with them.")
     capacity: int = Field(description="How many they hold at most before automatic assignment skips them.")
     last_seen_at: datetime | None
+
+
+ShortCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")]
+
+
+class CannedResponseCreate(StrictInput):
+    short_code: ShortCode = Field(description="Letters, digits, `_`, `-`, `.`; unique in the tenant (any case).")
+    text: Annotated[CleanText, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(not_blank)]
+
+
+class CannedResponseUpdate(StrictInput):
+    short_code: ShortCode | None = None
+    text: Annotated[CleanText, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(not_blank)] | None = None
+
+
+class CannedResponseRead(Output):
+    id: uuid.UUID
+    short_code: str
+    text: str
+    created_at: datetime

@@ -61,7 +61,7 @@ class ConversationHandling:
             assignee = None  # into the queue
         else:
             assignee = conversation.assignee_id
-        await self.lifecycle.change(
+        changed = await self.lifecycle.change(
             conversation,
             status,
             actor=Actor.person(self.principal.user_id),
@@ -69,6 +69,16 @@ class ConversationHandling:
             assignee=assignee,
             snoozed_until=changes.snoozed_until,
         )
+        if changes.labels is not None and list(dict.fromkeys(changes.labels)) != conversation.labels:
+            conversation.labels = list(dict.fromkeys(changes.labels))
+            await self.session.flush()
+            if not changed:
+                queue_staff_event(
+                    self.session,
+                    self.principal.tenant_id,
+                    "conversation.updated",
+                    {"conversation_id": str(conversation.id), "labels": conversation.labels},
+                )
         return await ConversationQueries(self.session, self.principal.tenant_id).get(conversation_id)
 
     async def _check_can_hold(self, user_id: uuid.UUID) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 ItemT = TypeVar("ItemT")
 
@@ -30,6 +30,10 @@ def refuse_nul(value: str) -> str:
     if NUL in value:
         raise ValueError("contains the character U+0000, which text cannot hold")
     return value
+
+
+# Free text in a query string obeys the input rules of bodies: PostgreSQL cannot even compare U+0000.
+QueryText = Annotated[str, AfterValidator(refuse_nul)]
 
 
 def without_nul(value: str) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned, utcnow
@@ -83,12 +83,14 @@ class Contact(IdMixin, CreatedAtMixin, TenantOwned, Base):
     """A customer of a tenant, known through one or more channel identities."""
 
     __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_labels", "labels", postgresql_using="gin"),)
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
     name: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(8))
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    labels: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
 
 
 class ContactIdentity(IdMixin, CreatedAtMixin, TenantOwned, Base):
@@ -117,7 +119,8 @@ class Conversation(IdMixin, CreatedAtMixin, TenantOwned, Base):
             unique=True,
             postgresql_where=text("status <> 'resolved'"),
         ),
-        Index("ix_conversations_tenant_id_last_activity_at", "tenant_id", "last_activity_at"),
+        Index("ix_conversations_tenant_id_last_activity_at_id", "tenant_id", "last_activity_at", "id"),
+        Index("ix_conversations_labels", "labels", postgresql_using="gin"),
         Index("ix_conversations_tenant_id_assignee_id_status", "tenant_id", "assignee_id", "status"),
         # The queue: waiting for a person, nobody assigned, oldest first.
         Index(
@@ -154,6 +157,7 @@ class Conversation(IdMixin, CreatedAtMixin, TenantOwned, Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The assistant's replies in a row that had no answer (a trigger hands over after N of them).
     unanswered_turns: Mapped[int] = mapped_column(Integer, default=0)
+    labels: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
     language: Mapped[str | None] = mapped_column(String(8))
     summary: Mapped[str] = mapped_column(Text, default="")
     summarized_up_to: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,4 +1,5 @@
-"""Operators' presence: whether someone is there to take a conversation."""
+"""The inbox's own records: operators' presence (whether someone is there to take a conversation) and canned
+responses."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from easyflow.db.base import Base, TenantOwned
+from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned
 
 
 class Presence(enum.StrEnum):
@@ -33,3 +34,16 @@ class OperatorPresence(TenantOwned, Base):
     chosen: Mapped[str] = mapped_column(String(16), default=Presence.online.value)
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CannedResponse(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """A reply an operator inserts by its short code (`/price` …); codes are unique per tenant."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (UniqueConstraint("tenant_id", "short_code"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=False
+    )
+    short_code: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
