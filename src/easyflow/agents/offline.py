@@ -1,12 +1,15 @@
-"""The offline answerer: no LLM, yet useful. It greets, answers with the best passage of the tenant's
-knowledge quoted verbatim with its source, and otherwise says honestly that it does not know, offers a
-person and flags the conversation."""
+"""The offline answerer: no LLM, yet useful. It greets, answers with a passage of the tenant's knowledge
+quoted verbatim with its source when the passage really answers the question (see answerability.py: a
+wrong answer costs a business more than an honest handoff), saying so first when that passage is in
+another language than the customer's, and otherwise says honestly that it does not know, offers a person
+and flags the conversation."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
 
+from easyflow.agents.answerability import best_answer
 from easyflow.agents.answers import Citation, DraftSink, HandoffRequest, Reply, ReplyRequest
 from easyflow.agents.phrases import phrase
 from easyflow.knowledge.retrieval import Passage
@@ -52,15 +55,16 @@ class OfflineAnswerer:
         if not question:
             greeting = request.assistant.greeting or phrase("greeting", language)
             return Reply(text=greeting)
-        passages = await self.search(question, 3)
-        best = passages[0] if passages else None
-        if best is None or best.score < self.min_score:
+        passages = [p for p in await self.search(question, 3) if p.score >= self.min_score]
+        judgement = best_answer(question, language, passages)
+        if judgement is None:
             return Reply(
                 text=phrase("dont_know", language),
                 handoff=HandoffRequest("no_answer", "no confident answer in the knowledge base"),
             )
+        best = judgement.passage
         source = ", ".join(part for part in (best.document, best.section) if part)
-        return Reply(
-            text=f"{quote(best.text)}\n\n{phrase('source', language)}: {source}",
-            citations=[Citation(best.document, best.section, best.chunk_id)],
-        )
+        text = f"{quote(best.text)}\n\n{phrase('source', language)}: {source}"
+        if judgement.other_language is not None:
+            text = f"{phrase(f'only_in_{judgement.other_language}', language)}\n\n{text}"
+        return Reply(text=text, citations=[Citation(best.document, best.section, best.chunk_id)])

@@ -35,6 +35,15 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "human_button": {"ru": "Позвать оператора", "en": "Talk to a person"},
     "source": {"ru": "Источник", "en": "Source"},
+    # Before a quoted passage in another language than the customer's (the only one that answers).
+    "only_in_en": {
+        "ru": "Ответ на ваш вопрос я нашёл только на английском:",
+        "en": "I found the answer to your question only in English:",
+    },
+    "only_in_ru": {
+        "ru": "Ответ на ваш вопрос я нашёл только на русском:",
+        "en": "I found the answer to your question only in Russian:",
+    },
     "timeout": {
         "ru": "Извините, мне нужно больше времени, чем следует.",
         "en": "Sorry, this is taking me longer than it should.",
