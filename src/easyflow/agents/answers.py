@@ -103,6 +103,7 @@ HandoffTrigger = Literal["no_answer", "model", "failure"]
 class HandoffRequest:
     trigger: HandoffTrigger
     reason: str
+    team: str | None = None  # the team the model named, if any
 
 
 @dataclass(frozen=True)

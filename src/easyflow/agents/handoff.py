@@ -45,10 +45,12 @@ def rules_of(stored: dict[str, Any]) -> HandoffRules:
 
 @dataclass(frozen=True)
 class Handoff:
-    """A decision to hand the conversation over: whose, and why (shown in the conversation's event log)."""
+    """A decision to hand the conversation over: whose, and why (shown in the conversation's event log), and to
+    which team, when one was named."""
 
     actor: ActorKind
     reason: str
+    team: str | None = None
 
 
 _PEOPLE_RU = r"(оператор\w*|менеджер\w*|человек\w*|сотрудник\w*|администратор\w*|консультант\w*|специалист\w*)"

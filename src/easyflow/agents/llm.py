@@ -240,14 +240,15 @@ class LlmAnswerer:
             model_settings=settings,
             retries=2,
         )
-        handed_off: list[str] = []
+        handed_off: list[tuple[str, str]] = []  # (reason, team)
         if profile.may_hand_off:
 
             @agent.tool_plain
             async def handoff(reason: str, team: str | None = None) -> str:
                 """Pass the conversation to a human colleague (the customer asked, or you cannot help)."""
-                why = reason.strip()[:300] or "the assistant asked for a person"
-                handed_off.append(f"{why} (team: {team.strip()[:100]})" if team and team.strip() else why)
+                handed_off.append(
+                    (reason.strip()[:300] or "the assistant asked for a person", (team or "").strip()[:100])
+                )
                 return "A colleague will take over. Tell the customer so, briefly, in your reply."
 
         if "search_knowledge" in profile.enabled_tools:
@@ -284,9 +285,11 @@ class LlmAnswerer:
         )
 
 
-def _handoff_of(answer: AssistantAnswer, handed_off: list[str]) -> HandoffRequest | None:
+def _handoff_of(answer: AssistantAnswer, handed_off: list[tuple[str, str]]) -> HandoffRequest | None:
     if handed_off:
-        return HandoffRequest("model", f"the assistant handed over: {handed_off[-1]}")
+        reason, team = handed_off[-1]
+        named = f" (team: {team})" if team else ""
+        return HandoffRequest("model", f"the assistant handed over: {reason}{named}", team or None)
     if answer.needs_human:
         return HandoffRequest("model", "the assistant asked for a person")
     return None

@@ -138,6 +138,7 @@ class ConversationLifecycle:
                 "previous_status": before_status.value,
                 "previous_assignee_id": str(before_assignee) if before_assignee else None,
                 "labels": list(conversation.labels),
+                "team_id": str(conversation.team_id) if conversation.team_id else None,
             },
         )
         if to == ConversationStatus.pending and new_assignee is None:

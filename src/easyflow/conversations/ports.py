@@ -5,6 +5,7 @@ it (and imports this module), so conversations never import a channel.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -67,9 +68,15 @@ class LiveChannel(Protocol):
 
 
 class Staffing(Protocol):
-    """Whether anyone could take a conversation now (the inbox knows who is online)."""
+    """What the inbox knows of the people who take conversations."""
 
-    async def anyone_on_duty(self, session: AsyncSession) -> bool: ...
+    async def anyone_on_duty(self, session: AsyncSession) -> bool:
+        """Whether anyone could take a conversation now."""
+        ...
+
+    async def team_named(self, session: AsyncSession, name: str) -> uuid.UUID | None:
+        """The team of that name (any case), if the tenant has one."""
+        ...
 
 
 CHANNELS: dict[str, Channel] = {}
@@ -83,3 +90,11 @@ def register(channel: Channel) -> Channel:
 
 async def anyone_on_duty(session: AsyncSession) -> bool:
     return any([await staffing.anyone_on_duty(session) for staffing in STAFFING])
+
+
+async def team_named(session: AsyncSession, name: str) -> uuid.UUID | None:
+    for staffing in STAFFING:
+        team = await staffing.team_named(session, name)
+        if team is not None:
+            return team
+    return None

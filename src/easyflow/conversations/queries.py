@@ -86,6 +86,7 @@ def read_conversation(conversation: Conversation, contact: Contact) -> schemas.C
         assistant_id=conversation.assistant_id,
         status=conversation.status,
         assignee_id=conversation.assignee_id,
+        team_id=conversation.team_id,
         last_assignee_id=conversation.last_assignee_id,
         handoff_reason=conversation.handoff_reason,
         snoozed_until=conversation.snoozed_until,

@@ -29,7 +29,7 @@ from easyflow.conversations.context import (
 from easyflow.conversations.delivery import DELIVER_JOB
 from easyflow.conversations.lifecycle import SYSTEM, Actor, ConversationLifecycle, assistant_may_send
 from easyflow.conversations.pictures import pictures_of
-from easyflow.conversations.ports import CHANNELS, LiveChannel, anyone_on_duty
+from easyflow.conversations.ports import CHANNELS, LiveChannel, anyone_on_duty, team_named
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
 from easyflow.conversations.summaries import SUMMARIZE_AFTER_MESSAGES, SUMMARIZE_JOB
 from easyflow.conversations.typing_indicator import typing_indicator, while_typing
@@ -124,6 +124,8 @@ class ReplyPipeline:
             conversation.language = language
             conversation.unanswered_turns = outcome.unanswered_turns
             if outcome.handoff is not None:
+                if outcome.handoff.team and conversation.team_id is None:
+                    conversation.team_id = await team_named(session, outcome.handoff.team)
                 await ConversationLifecycle(session, tenant_id).hand_off(
                     conversation,
                     actor=Actor(outcome.handoff.actor),
@@ -167,7 +169,7 @@ class ReplyPipeline:
             or (asked.trigger == "no_answer" and rules.on_no_answer)
             or (asked.trigger == "model" and rules.on_model_request)
         ):
-            return _Outcome(reply, Handoff(ActorKind.assistant, asked.reason), 0)
+            return _Outcome(reply, Handoff(ActorKind.assistant, asked.reason, asked.team), 0)
         turns = unanswered_turns + 1
         if rules.after_unanswered_turns and turns >= rules.after_unanswered_turns:
             return _Outcome(reply, Handoff(ActorKind.rule, f"{turns} replies in a row without an answer"), 0)

@@ -46,6 +46,7 @@ class ConversationFilters:
     assignee: uuid.UUID | Literal["none"] | None = None
     contact_id: uuid.UUID | None = None
     label: str | None = None
+    team: uuid.UUID | None = None
     q: str | None = None  # part of the contact's name or phone
 
 
@@ -239,6 +240,8 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
             conditions.append(Conversation.contact_id == filters.contact_id)
         if filters.label is not None:
             conditions.append(Conversation.labels.contains([filters.label]))
+        if filters.team is not None:
+            conditions.append(Conversation.team_id == filters.team)
         if filters.q:
             pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conditions.append(or_(Contact.name.ilike(pattern), Contact.phone.ilike(pattern)))

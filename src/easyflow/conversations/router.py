@@ -30,6 +30,7 @@ async def list_conversations(
     ] = None,
     contact_id: uuid.UUID | None = None,
     label: Annotated[QueryText | None, Query(max_length=64)] = None,
+    team: uuid.UUID | None = None,
     q: Annotated[QueryText | None, Query(max_length=200, description="Part of the contact's name or phone.")] = None,
     cursor: Annotated[
         QueryText | None, Query(max_length=200, description="`next_cursor` of the previous page.")
@@ -38,13 +39,14 @@ async def list_conversations(
     offset: Offset = 0,
 ) -> schemas.ConversationPage:
     """The inbox: conversations, most recently active first, each with its unread count (the customer's
-    messages nobody answered yet) and last message. Filter by `status`, `assignee`, `contact_id`, `label` or
-    `q`; page with `cursor` (stable while new messages arrive) or `offset`."""
+    messages nobody answered yet) and last message. Filter by `status`, `assignee`, `team`, `contact_id`,
+    `label` or `q`; page with `cursor` (stable while new messages arrive) or `offset`."""
     filters = ConversationFilters(
         status=status_filter,
         assignee=_assignee_filter(assignee, principal),
         contact_id=contact_id,
         label=label,
+        team=team,
         q=q.strip() if q and q.strip() else None,
     )
     return await ConversationQueries(session, principal.tenant_id).page(

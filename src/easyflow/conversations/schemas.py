@@ -102,6 +102,7 @@ class ConversationRead(Output):
         "snoozed, resolved."
     )
     assignee_id: uuid.UUID | None = Field(description="The person it is assigned to.")
+    team_id: uuid.UUID | None = Field(description="Only this team's members are assigned it.")
     last_assignee_id: uuid.UUID | None
     handoff_reason: str | None = Field(description="Why it was last handed to a person.")
     snoozed_until: datetime | None
@@ -157,6 +158,11 @@ class ConversationUpdate(StrictInput):
     )
     assignee_id: uuid.UUID | None = Field(
         default=None, description="Assign to this member (an operator or above); `null` unassigns."
+    )
+    team_id: uuid.UUID | None = Field(
+        default=None,
+        description="For this team (its members only are assigned it; one held by someone else goes back to the "
+        "queue for the team); `null`: for anyone.",
     )
     snoozed_until: AwareDatetime | None = Field(
         default=None, description="With `snoozed`: when it wakes (with its timezone, e.g. `2026-12-01T09:00:00+03:00`)."

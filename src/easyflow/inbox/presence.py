@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.conversations.ports import STAFFING
-from easyflow.inbox.repository import SILENT_AFTER, InboxRepository
+from easyflow.inbox.repository import SILENT_AFTER, InboxRepository, TeamRepository
 from easyflow.inbox.routing import Router
 from easyflow.kit.jobs import defer_once
 from easyflow.live.staff import queue_staff_event
@@ -95,10 +95,15 @@ async def check_presence(runtime: Runtime, tenant_id: uuid.UUID, user_id: uuid.U
 
 
 class InboxStaffing:
-    """Tells the conversation pipeline whether anyone is on duty (for what the handoff notice promises)."""
+    """Tells the conversation pipeline whether anyone is on duty (for what the handoff notice promises) and
+    which team the model named."""
 
     async def anyone_on_duty(self, session: AsyncSession) -> bool:
         return await InboxRepository(session).anyone_online(datetime.now(UTC))
+
+    async def team_named(self, session: AsyncSession, name: str) -> uuid.UUID | None:
+        team = await TeamRepository(session).named(name)
+        return team.id if team else None
 
 
 STAFFING.append(InboxStaffing())

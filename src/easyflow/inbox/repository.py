@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.db.session import tenant_of
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.conversations import Conversation, ConversationStatus
-from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence
+from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.live import StaffEvent
 from easyflow.models.tenancy import Membership, Role, Tenant, User
 
@@ -166,9 +166,11 @@ class InboxRepository:
             select(func.pg_advisory_xact_lock(func.hashtextextended(literal(f"route:{self.tenant_id}"), 0)))
         )
 
-    async def free_operator(self, now: datetime, *, only: uuid.UUID | None = None) -> uuid.UUID | None:
-        """An online operator under capacity, least loaded first, then longest since their last assignment
-        (call under `lock_routing`)."""
+    async def free_operator(
+        self, now: datetime, *, only: uuid.UUID | None = None, team: uuid.UUID | None = None
+    ) -> uuid.UUID | None:
+        """An online operator under capacity (of `team`, when given), least loaded first, then longest since
+        their last assignment (call under `lock_routing`)."""
         holding = self._holding(OperatorPresence.user_id)
         conditions = [
             OperatorPresence.tenant_id == self.tenant_id,
@@ -178,6 +180,11 @@ class InboxRepository:
         ]
         if only is not None:
             conditions.append(OperatorPresence.user_id == only)
+        if team is not None:
+            members = select(TeamMember.user_id).where(
+                TeamMember.tenant_id == self.tenant_id, TeamMember.team_id == team
+            )
+            conditions.append(OperatorPresence.user_id.in_(members))
         statement = (
             select(OperatorPresence.user_id)
             .join(Membership, _membership_of_presence())
@@ -285,3 +292,38 @@ class CannedResponseRepository(TenantScopedRepository[CannedResponse]):
     async def by_code(self, short_code: str) -> CannedResponse | None:
         statement = self.scoped().where(func.lower(CannedResponse.short_code) == short_code.lower())
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+
+class TeamRepository(TenantScopedRepository[Team]):
+    model = Team
+
+    async def all(self) -> Sequence[Team]:
+        return (await self.session.execute(self.scoped().order_by(Team.name))).scalars().all()
+
+    async def named(self, name: str) -> Team | None:
+        statement = self.scoped().where(func.lower(Team.name) == name.lower())
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def member_ids(self, team_id: uuid.UUID) -> Sequence[uuid.UUID]:
+        statement = (
+            select(TeamMember.user_id)
+            .where(TeamMember.tenant_id == self.tenant_id, TeamMember.team_id == team_id)
+            .order_by(TeamMember.user_id)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def is_member(self, team_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        statement = select(TeamMember.user_id).where(
+            TeamMember.tenant_id == self.tenant_id, TeamMember.team_id == team_id, TeamMember.user_id == user_id
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def replace_members(self, team_id: uuid.UUID, user_ids: list[uuid.UUID]) -> None:
+        await self.session.execute(
+            delete(TeamMember).where(TeamMember.tenant_id == self.tenant_id, TeamMember.team_id == team_id)
+        )
+        if user_ids:
+            await self.session.execute(
+                insert(TeamMember),
+                [{"tenant_id": self.tenant_id, "team_id": team_id, "user_id": user_id} for user_id in user_ids],
+            )

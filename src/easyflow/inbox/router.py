@@ -17,10 +17,11 @@ from easyflow.inbox.events import start_staff_stream
 from easyflow.inbox.presence import PresenceService
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
+from easyflow.inbox.teams import Teams
 from easyflow.kit.errors import Unprocessable
 from easyflow.kit.schemas import MAX_BIGINT, Limit, Offset, QueryText
 from easyflow.models.tenancy import Role
-from easyflow.tenancy.auth import Operator, Session, Viewer, principal_in_own_transaction, require_role
+from easyflow.tenancy.auth import Admin, Operator, Session, Viewer, principal_in_own_transaction, require_role
 from easyflow.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
@@ -136,3 +137,40 @@ async def update_canned_response(
 @router.delete("/canned-responses/{response_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_canned_response(response_id: uuid.UUID, principal: Operator, session: Session) -> None:
     await CannedResponses(session, principal.tenant_id).delete(response_id)
+
+
+@router.get("/teams")
+async def list_teams(principal: Viewer, session: Session) -> list[schemas.TeamRead]:
+    """Teams of operators; a conversation for a team is assigned only to its members."""
+    return await Teams(session, principal.tenant_id).list()
+
+
+@router.post("/teams", status_code=status.HTTP_201_CREATED)
+async def create_team(body: schemas.TeamCreate, principal: Admin, session: Session) -> schemas.TeamRead:
+    return await Teams(session, principal.tenant_id).create(body)
+
+
+@router.get("/teams/{team_id}")
+async def read_team(team_id: uuid.UUID, principal: Viewer, session: Session) -> schemas.TeamRead:
+    return await Teams(session, principal.tenant_id).read(team_id)
+
+
+@router.patch("/teams/{team_id}")
+async def rename_team(
+    team_id: uuid.UUID, body: schemas.TeamCreate, principal: Admin, session: Session
+) -> schemas.TeamRead:
+    return await Teams(session, principal.tenant_id).rename(team_id, body)
+
+
+@router.put("/teams/{team_id}/members")
+async def set_team_members(
+    team_id: uuid.UUID, body: schemas.TeamMembers, principal: Admin, session: Session
+) -> schemas.TeamRead:
+    """Replace the team's members (operators or above of the tenant)."""
+    return await Teams(session, principal.tenant_id).set_members(team_id, body)
+
+
+@router.delete("/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_team(team_id: uuid.UUID, principal: Admin, session: Session) -> None:
+    """Its conversations stay, for anyone."""
+    await Teams(session, principal.tenant_id).delete(team_id)

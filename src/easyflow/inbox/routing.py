@@ -29,8 +29,9 @@ class Router:
         self.database = database
 
     async def route(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> uuid.UUID | None:
-        """Assign the conversation, if it still waits in the queue, to an online operator under capacity
-        (its last operator first, when it was reopened and they are there); the assignee, or None."""
+        """Assign the conversation, if it still waits in the queue, to an online operator under capacity (of
+        its team, when it has one; its last operator first, when it was reopened and they are there); the
+        assignee, or None."""
         async with self.database.tenant_transaction(tenant_id) as session:
             conversation = await ConversationRepository(session).get_for_update(conversation_id)
             if conversation is None or conversation.status != ConversationStatus.pending:
@@ -41,10 +42,11 @@ class Router:
             await inbox.lock_routing()
             now = datetime.now(UTC)
             operator = None
+            team = conversation.team_id
             if conversation.last_assignee_id is not None:
-                operator = await inbox.free_operator(now, only=conversation.last_assignee_id)
+                operator = await inbox.free_operator(now, only=conversation.last_assignee_id, team=team)
             if operator is None:
-                operator = await inbox.free_operator(now)
+                operator = await inbox.free_operator(now, team=team)
             if operator is None:
                 log.info("inbox.nobody_to_route", tenant_id=str(tenant_id), conversation_id=str(conversation_id))
                 return None

@@ -57,3 +57,22 @@ class CannedResponseRead(Output):
     short_code: str
     text: str
     created_at: datetime
+
+
+class TeamCreate(StrictInput):
+    name: Annotated[CleanText, Field(min_length=1, max_length=100), AfterValidator(not_blank)] = Field(
+        description="Unique in the tenant (any case)."
+    )
+
+
+class TeamMembers(StrictInput):
+    user_ids: Annotated[list[uuid.UUID], Field(max_length=500)] = Field(
+        description="The team's members (operators or above), replacing the ones it had."
+    )
+
+
+class TeamRead(Output):
+    id: uuid.UUID
+    name: str
+    member_ids: list[uuid.UUID]
+    created_at: datetime

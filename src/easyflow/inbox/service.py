@@ -15,6 +15,7 @@ from easyflow.conversations.ports import CHANNELS
 from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
 from easyflow.inbox import schemas
+from easyflow.inbox.repository import TeamRepository
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.kit.jobs import defer
 from easyflow.live.events import LiveEvent
@@ -44,6 +45,8 @@ class ConversationHandling:
         assigning = "assignee_id" in changes.model_fields_set
         if assigning and changes.assignee_id is not None:
             await self._check_can_hold(changes.assignee_id)
+        if "team_id" in changes.model_fields_set and changes.team_id != conversation.team_id:
+            await self._move_to_team(conversation, changes.team_id, assigning=assigning)
         if changes.snoozed_until is not None and changes.status != ConversationStatus.snoozed:
             raise Unprocessable("snoozed_until: only with status `snoozed`.")
         status = changes.status or _status_after_assigning(conversation, changes.assignee_id, assigning=assigning)
@@ -80,6 +83,24 @@ class ConversationHandling:
                     {"conversation_id": str(conversation.id), "labels": conversation.labels},
                 )
         return await ConversationQueries(self.session, self.principal.tenant_id).get(conversation_id)
+
+    async def _move_to_team(self, conversation: Conversation, team_id: uuid.UUID | None, *, assigning: bool) -> None:
+        """For another team: whoever held it, if not of that team, lets it go back to the queue (for the team)."""
+        teams = TeamRepository(self.session, self.principal.tenant_id)
+        if team_id is not None and await teams.get(team_id) is None:
+            raise Unprocessable("team_id: no such team in this tenant.")
+        conversation.team_id = team_id
+        holder = conversation.assignee_id
+        if team_id is None or holder is None or assigning or await teams.is_member(team_id, holder):
+            await self.session.flush()
+            return
+        await self.lifecycle.change(
+            conversation,
+            ConversationStatus.pending,
+            actor=Actor.person(self.principal.user_id),
+            reason="transferred to a team",
+            assignee=None,
+        )
 
     async def _check_can_hold(self, user_id: uuid.UUID) -> None:
         membership = await MembershipRepository(self.session, self.principal.tenant_id).for_user(user_id)

@@ -14,7 +14,7 @@ from easyflow.models.conversations import (
     Message,
     MessageRole,
 )
-from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence
+from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 from easyflow.models.live import StaffEvent, StaffEventCounter
 from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
@@ -48,6 +48,8 @@ __all__ = [
     "Role",
     "StaffEvent",
     "StaffEventCounter",
+    "Team",
+    "TeamMember",
     "Tenant",
     "User",
 ]

@@ -149,6 +149,8 @@ class Conversation(IdMixin, CreatedAtMixin, TenantOwned, Base):
     # Why it was handed to a person (the latest handoff).
     handoff_reason: Mapped[str | None] = mapped_column(Text)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
+    # Only this team's members are assigned it (None: anyone).
+    team_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("teams.id", ondelete="SET NULL"))
     # Who held it last: a reopened conversation goes back to them when they are there.
     last_assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
     # When the assignee first answered since it was assigned to them (None: still waiting for them).

@@ -1,5 +1,5 @@
-"""The inbox's own records: operators' presence (whether someone is there to take a conversation) and canned
-responses."""
+"""The inbox's own records: operators' presence (whether someone is there to take a conversation), teams and
+canned responses."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,3 +47,28 @@ class CannedResponse(IdMixin, CreatedAtMixin, TenantOwned, Base):
     )
     short_code: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+
+
+class Team(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """A group of operators (sales, tours, administrators): a conversation for a team goes to its members."""
+
+    __tablename__ = "teams"
+    __table_args__ = (Index("uq_teams_tenant_id_lower_name", "tenant_id", text("lower(name)"), unique=True),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=False
+    )
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class TeamMember(TenantOwned, Base):
+    __tablename__ = "team_members"
+    __table_args__ = (Index("ix_team_members_tenant_id_user_id", "tenant_id", "user_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"))
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
