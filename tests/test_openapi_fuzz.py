@@ -187,13 +187,19 @@ async def test_no_generated_request_is_a_server_error(
         await fuzz_every_operation(client, tenant_a)
 
 
+# Answers that never end (a request through the ASGI interface would wait for ever): their refusals of bad
+# input are tested over real HTTP (tests/inbox/test_staff_events.py).
+ENDLESS = {"GET /api/v1/events"}
+
+
 async def fuzz_every_operation(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
     objects = await seeded_objects(client, tenant_a)
     schema = schemathesis.openapi.from_dict((await client.get("/openapi.json")).json())
     operations = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), f"the app's OpenAPI is invalid: {result.err()}"
-        operations.append(result.ok())
+        if result.ok().label not in ENDLESS:
+            operations.append(result.ok())
     # Deletions last, so the objects named in path parameters exist while the rest is fuzzed.
     operations.sort(key=lambda op: op.method.upper() == "DELETE")
     loop = asyncio.get_running_loop()
