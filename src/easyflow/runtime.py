@@ -53,7 +53,7 @@ class Runtime:
             retriever=KnowledgeSearch.for_server(embedder, database.capabilities),
             live=live,
             api_keys=ApiKeyCache(live),
-            staff=StaffHub(live),
+            staff=StaffHub(live, database),
             rate_limits=limit_store(settings, database),
         )
 

@@ -199,3 +199,38 @@ async def test_the_stream_refuses_bad_resumption_points_and_strangers(
         assert response.headers["content-type"].startswith("application/problem+json")
     assert (await http.get(url)).status_code == 401
     assert (await http.get(url, headers={"Authorization": "Bearer ef_nope_nope"})).status_code == 401
+
+
+async def test_streams_of_one_tenant_share_one_read_and_each_gets_every_event(
+    http: httpx.AsyncClient, staff_server: StaffServer
+) -> None:
+    url = f"{staff_server.base}/api/v1/events"
+    async with (
+        http.stream("GET", url, headers=staff_server.headers) as first,
+        http.stream("GET", url, headers=staff_server.headers) as second,
+    ):
+        streams = [EventStream(first.aiter_lines()), EventStream(second.aiter_lines())]
+        contact = f"sse-{uuid.uuid4().hex[:6]}"
+        conversation_id = ""
+        for n in range(3):
+            conversation_id = await post_message(http, staff_server, f"Сообщение {n}", contact)
+
+        def customers_messages(frames: list[dict[str, str]]) -> list[int]:
+            return [
+                int(frame["id"])
+                for frame in frames
+                if of(conversation_id, "message.created")(frame) and json.loads(frame["data"])["role"] == "contact"  # type: ignore[operator]
+            ]
+
+        received: list[list[int]] = []
+        for stream in streams:
+            seen: list[dict[str, str]] = []
+
+            def three(frame: dict[str, str], seen: list[dict[str, str]] = seen) -> bool:
+                seen.append(frame)
+                return len(customers_messages(seen)) == 3
+
+            await stream.until(three)
+            received.append(customers_messages(seen))
+    assert received[0] == received[1] and len(received[0]) == 3
+    assert received[0] == sorted(received[0])

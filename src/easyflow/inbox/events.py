@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from easyflow.inbox.presence import PresenceService
-from easyflow.inbox.repository import InboxRepository
+from easyflow.live.repository import StaffEventRepository
 from easyflow.models.live import StaffEvent
 from easyflow.tenancy.principal import Principal
 
@@ -37,41 +37,46 @@ def frame(event: StaffEvent) -> str:
 
 async def start_staff_stream(runtime: Runtime, principal: Principal, last_event_id: int | None) -> AsyncIterator[str]:
     """Mark the operator heard (online before the first byte of the answer) and find where to start; the
-    stream (events are read from the log after that point, so nothing between this and its first read is
-    lost)."""
+    stream (events are read after that point, so nothing between this and its first read is lost)."""
     async with runtime.database.tenant_transaction(principal.tenant_id) as session:
         if principal.user_id is not None:
             await PresenceService(session, principal.tenant_id).heard(principal.user_id)
-        oldest, newest = await InboxRepository(session).oldest_and_newest_event()
-    if last_event_id is None:
-        return _stream(runtime, principal, after=newest or 0, resync=False)  # a new client: from now on
+        oldest, newest = await StaffEventRepository(session, principal.tenant_id).oldest_and_newest()
+    if last_event_id is None:  # a new client: from now on
+        return _stream(runtime, principal, after=newest or 0, newest=newest or 0, resync=False)
     after = min(last_event_id, newest or 0)
-    return _stream(runtime, principal, after=after, resync=oldest is not None and after < oldest - 1)
+    resync = oldest is not None and after < oldest - 1
+    return _stream(runtime, principal, after=after, newest=newest or 0, resync=resync)
 
 
-async def _stream(runtime: Runtime, principal: Principal, *, after: int, resync: bool) -> AsyncIterator[str]:
-    database = runtime.database
+async def _stream(
+    runtime: Runtime, principal: Principal, *, after: int, newest: int, resync: bool
+) -> AsyncIterator[str]:
     tenant_id = principal.tenant_id
     last = after
     heard_at = time.monotonic()
-    async with runtime.staff.follow(tenant_id) as wake:
+    async with runtime.staff.follow(tenant_id, newest) as (tail, wake):
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         if resync:
             yield "event: resync\ndata: {}\n\n"
         while True:
             wake.clear()
-            async with database.tenant_transaction(tenant_id) as session:
-                events = await InboxRepository(session).staff_events_after(last, READ_BATCH)
-                if principal.user_id is not None and time.monotonic() - heard_at >= HEARD_EVERY_SECONDS:
-                    await PresenceService(session, tenant_id).heard(principal.user_id)
-                    heard_at = time.monotonic()
+            events = tail.after(last)
+            if events is None:  # further behind than this process keeps: from the log itself
+                async with runtime.database.tenant_transaction(tenant_id) as session:
+                    events = list(await StaffEventRepository(session, tenant_id).after(last, READ_BATCH))
             for event in events:
                 yield frame(event)
                 last = event.id
-            if len(events) == READ_BATCH:
+            if tail.after(last) != []:
                 continue
+            if principal.user_id is not None and time.monotonic() - heard_at >= HEARD_EVERY_SECONDS:
+                async with runtime.database.tenant_transaction(tenant_id) as session:
+                    await PresenceService(session, tenant_id).heard(principal.user_id)
+                heard_at = time.monotonic()
             try:
                 async with asyncio.timeout(min(KEEPALIVE_SECONDS, HEARD_EVERY_SECONDS)):
                     await wake.wait()
             except TimeoutError:
+                runtime.staff.refresh(tenant_id)
                 yield ": keep-alive\n\n"

@@ -225,24 +225,6 @@ class InboxRepository:
         )
         return (await self.session.execute(statement)).scalars().all()
 
-    # Staff events
-
-    async def staff_events_after(self, after: int, limit: int) -> Sequence[StaffEvent]:
-        statement = (
-            select(StaffEvent)
-            .where(StaffEvent.tenant_id == self.tenant_id, StaffEvent.id > after)
-            .order_by(StaffEvent.id)
-            .limit(limit)
-        )
-        return (await self.session.execute(statement)).scalars().all()
-
-    async def oldest_and_newest_event(self) -> tuple[int | None, int | None]:
-        statement = select(func.min(StaffEvent.id), func.max(StaffEvent.id)).where(
-            StaffEvent.tenant_id == self.tenant_id
-        )
-        row = (await self.session.execute(statement)).one()
-        return row[0], row[1]
-
 
 class SnoozeDirectory:
     """Snoozed conversations of every tenant (read in system scope by the job that wakes them)."""
