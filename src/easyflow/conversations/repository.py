@@ -207,20 +207,29 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
             )
             .scalar_subquery()
         )
-        statement = (
-            select(Conversation, Contact, unread, last_message.c.role, last_message.c.text, last_message.c.created_at)
-            .join(Contact, Contact.id == Conversation.contact_id)
-            .outerjoin(last_message, true())
-            .where(*conditions)
-            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-            .limit(limit)
-        )
+        # The page's ids first (filters, order, limit), so the last message and unread count are looked up
+        # for the page only, not for every conversation that matches (a common name matched thousands).
+        chosen = select(Conversation.id).where(*conditions)
+        if filters.q:
+            chosen = chosen.join(Contact, Contact.id == Conversation.contact_id)
         if after is not None:
-            statement = statement.where(
+            chosen = chosen.where(
                 tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(after.last_activity_at, after.id)
             )
-        else:
-            statement = statement.offset(offset)
+        page_ids = (
+            chosen.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+            .limit(limit)
+            .offset(0 if after is not None else offset)
+            .subquery("page")
+        )
+        statement = (
+            select(Conversation, Contact, unread, last_message.c.role, last_message.c.text, last_message.c.created_at)
+            .join(page_ids, page_ids.c.id == Conversation.id)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .outerjoin(last_message, true())
+            .where(Conversation.tenant_id == self.tenant_id)
+            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        )
         total = select(func.count()).select_from(Conversation).where(*conditions)
         if filters.q:
             total = total.join(Contact, Contact.id == Conversation.contact_id)
