@@ -393,3 +393,22 @@ async def test_bad_operator_messages_are_422_and_nothing_is_stored(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert await messages(client, tenant_a, accepted["conversation_id"]) == before
     assert (await conversation(client, tenant_a, accepted["conversation_id"]))["status"] == "bot"
+
+
+async def test_a_colleague_mentioned_in_a_note_gets_a_mention_event(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    anna = await sign_in(client, database, tenant_a)
+    boris = await sign_in(client, database, tenant_a)
+    stranger = await sign_in(client, database, tenant_b)
+    conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
+    boris_handle = boris.email.split("@")[0]
+    text_of_note = f"@{boris_handle}, посмотри оплату. @{anna.email.split('@')[0]} @{stranger.email}, и ещё a@b.c."
+    note = await send_as_staff(client, anna.headers, conversation_id, text_of_note, private=True)
+    assert note.status_code == 201
+    async with database.tenant_transaction(tenant_a.id) as scoped:
+        rows = await scoped.execute(text("SELECT payload FROM staff_events WHERE kind = 'mention'"))
+        mentions = [row[0] for row in rows]
+    assert [(m["user_id"], m["conversation_id"], m["author_id"]) for m in mentions] == [
+        (str(boris.user_id), conversation_id, str(anna.user_id))
+    ]

@@ -131,6 +131,19 @@ class InboxRepository:
         )
         return (await self.session.execute(statement)).first() is not None
 
+    async def members_named(self, handles: set[str]) -> Sequence[uuid.UUID]:
+        """Members whose e-mail, or its part before the @, is one of the (lower-cased) handles."""
+        email = func.lower(User.email)
+        statement = (
+            select(User.id)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.tenant_id == self.tenant_id,
+                or_(email.in_(handles), func.split_part(email, "@", 1).in_(handles)),
+            )
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
     async def operators(self, now: datetime) -> Sequence[OperatorRow]:
         """Members who can take conversations, with presence, how many they hold and their capacity."""
         presence = func.coalesce(effective_presence(now), literal(Presence.offline.value))

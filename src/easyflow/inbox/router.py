@@ -92,7 +92,8 @@ async def staff_events(
         int | None, Query(ge=0, le=MAX_BIGINT, description="Where to resume, for clients that cannot send the header.")
     ] = None,
 ) -> StreamingResponse:
-    """Live events for staff: `message.created`, `conversation.updated`, `presence.updated`. Each has an id;
+    """Live events for staff: `message.created`, `conversation.updated`, `presence.updated`, `mention` (a
+    private note named a colleague: `@anna`, the part of their e-mail before the @). Each has an id;
     reconnect with `Last-Event-ID` to receive what was missed (a `resync` event first says when some of it is
     no longer kept). A signed-in operator is online while connected."""
     resume = last_event_id

@@ -3,6 +3,7 @@ assistant (`ConversationHandling`), and answer the customer or leave a note (`Op
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ from easyflow.conversations.ports import CHANNELS
 from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
 from easyflow.inbox import schemas
-from easyflow.inbox.repository import TeamRepository
+from easyflow.inbox.repository import InboxRepository, TeamRepository
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.kit.jobs import defer
 from easyflow.live.events import LiveEvent
@@ -27,6 +28,8 @@ from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.repository import MembershipRepository, TenantRepository
 
 _NOT_FOUND = "No such conversation in this tenant."
+# `@anna` (the part of a colleague's e-mail before the @) or `@anna@example.com`, not inside an address.
+_MENTION = re.compile(r"(?<![\w.@])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)")
 
 
 class ConversationHandling:
@@ -180,7 +183,28 @@ class OperatorReplies:
                 "author_id": str(user_id) if user_id else None,
             },
         )
+        if body.private:
+            await self._notify_mentioned(message, user_id)
         return conversation_schemas.MessageRead.model_validate(message)
+
+    async def _notify_mentioned(self, note: Message, author_id: uuid.UUID | None) -> None:
+        """A `mention` staff event for each member a note names (`@anna` or `@anna@example.com`)."""
+        handles = {handle.lower().rstrip(".") for handle in _MENTION.findall(note.text)}
+        if not handles:
+            return
+        for user_id in await InboxRepository(self.session, self.tenant_id).members_named(handles):
+            if user_id != author_id:
+                queue_staff_event(
+                    self.session,
+                    self.tenant_id,
+                    "mention",
+                    {
+                        "user_id": str(user_id),
+                        "conversation_id": str(note.conversation_id),
+                        "message_id": str(note.id),
+                        "author_id": str(author_id) if author_id else None,
+                    },
+                )
 
     async def _take_for_reply(self, conversation: Conversation, now: datetime) -> None:
         if conversation.status == ConversationStatus.open:
