@@ -39,10 +39,10 @@ async def test_a_conversation_transferred_to_a_team_goes_to_its_online_member(
     boris = await sign_in(client, database, tenant_a)
     tours = await make_team(client, tenant_a, "Туры", boris)
     await online(client, anna, boris)
-    # Anna holds nothing and Boris holds one: without a team Anna would be chosen.
     first = await customer_writes(client, tenant_a, "Позовите оператора", contact="c1")
     await run_queued_jobs(runtime)
-    assert (await conversation(client, tenant_a, first["conversation_id"]))["assignee_id"] == str(anna.user_id)
+    taken = await patch(client, anna.headers, first["conversation_id"], status="open", assignee_id=str(anna.user_id))
+    assert taken.json()["assignee_id"] == str(anna.user_id)
     moved = await patch(client, anna.headers, first["conversation_id"], team_id=tours["id"])
     assert moved.status_code == 200, moved.text
     assert (moved.json()["team_id"], moved.json()["assignee_id"]) == (tours["id"], None)
