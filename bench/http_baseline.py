@@ -349,12 +349,12 @@ def _easyflow_command() -> str:
     return str(command)
 
 
-def _create_tenant(easyflow: str, env: dict[str, str], cwd: Path) -> str:
-    """Create a tenant with the CLI and return its API key."""
+def create_tenant(easyflow: str, env: dict[str, str], cwd: Path, name: str = "Bench Bakery") -> dict[str, str]:
+    """Create a tenant with the CLI (an owner with a random password); its `tenant_id` and `api_key`."""
     completed = subprocess.run(
         [
-            *(easyflow, "tenant", "create", "--name", "Bench Bakery", "--json"),
-            *("--owner-email", "owner@example.com", "--owner-password", "bench-password"),
+            *(easyflow, "tenant", "create", "--name", name, "--json"),
+            *("--owner-email", "owner@example.com", "--owner-password", secrets.token_hex(16)),
         ],
         env=env,
         cwd=cwd,
@@ -365,8 +365,13 @@ def _create_tenant(easyflow: str, env: dict[str, str], cwd: Path) -> str:
     )
     if completed.returncode != 0:
         raise RuntimeError(f"`easyflow tenant create` failed ({completed.returncode}):\n{completed.stderr}")
-    api_key: str = json.loads(completed.stdout.strip().splitlines()[-1])["api_key"]
-    return api_key
+    created: dict[str, str] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return created
+
+
+def _create_tenant(easyflow: str, env: dict[str, str], cwd: Path) -> str:
+    """Create a tenant with the CLI and return its API key."""
+    return create_tenant(easyflow, env, cwd)["api_key"]
 
 
 def run(args: argparse.Namespace) -> list[Measurement]:

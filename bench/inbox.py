@@ -64,7 +64,6 @@ import multiprocessing
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -99,6 +98,7 @@ from http_baseline import (
     _postmaster_pid,
     _start_server,
     _wait_ready,
+    create_tenant,
     run_benchmark,
 )
 from pipeline import MessagePlan, Watched, _Connection, _CpuMeter, _logged_errors, _Messages, _open_loop
@@ -551,26 +551,6 @@ def _list_phase(plan: ListPlan) -> list[dict[str, Any]]:
 # Set-up (the main process)
 
 
-def _create_tenant(easyflow: str, env: dict[str, str], cwd: Path) -> dict[str, str]:
-    """Create a tenant with the CLI; its id and API key."""
-    completed = subprocess.run(
-        [
-            *(easyflow, "tenant", "create", "--name", "Bench Inbox", "--json"),
-            *("--owner-email", "owner@example.com", "--owner-password", secrets.token_hex(16)),
-        ],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"`easyflow tenant create` failed ({completed.returncode}):\n{completed.stderr}")
-    created: dict[str, str] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return created
-
-
 async def _sign_in_operators(port: int, api_key: str, count: int) -> list[str]:
     """Create `count` operators and sign each in; their access tokens."""
     slots = asyncio.Semaphore(SETUP_CONCURRENCY)
@@ -735,7 +715,7 @@ def run(args: argparse.Namespace) -> Findings:
         easyflow = _easyflow_command()
         env = _easyflow_env(url, workdir / "data")
         env["EASYFLOW_LOGIN_RATE_LIMIT_PER_IP"] = f"{10 * args.operators}/minute"
-        tenant = _create_tenant(easyflow, env, workdir)
+        tenant = create_tenant(easyflow, env, workdir, "Bench Inbox")
         port, log_file = _free_port(), workdir / "serve.log"
         command = [easyflow, "serve", "--host", HOST, "--port", str(port), "--no-worker"]
         server = _start_server(stack, command, log_file, env=env, cwd=workdir)

@@ -32,6 +32,16 @@ from tests.inbox.staff import (
 )
 
 
+@pytest.fixture
+async def webhook(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, webhook_receiver: WebhookReceiver
+) -> WebhookReceiver:
+    """Tenant A's replies pushed to the webhook receiver double."""
+    response = await client.put("/api/v1/tenant/webhook", json={"url": webhook_receiver.url}, headers=tenant_a.headers)
+    assert response.status_code == 200, response.text
+    return webhook_receiver
+
+
 async def set_rules(client: httpx.AsyncClient, tenant: TenantFixture, **rules: object) -> None:
     assistant = (await client.get("/api/v1/assistants", headers=tenant.headers)).json()["items"][0]
     response = await client.patch(
@@ -143,12 +153,11 @@ async def test_an_operator_reply_takes_the_conversation_and_reaches_the_webhook(
     database: Database,
     tenant_a: TenantFixture,
     runtime: Runtime,
-    webhook_receiver: WebhookReceiver,
+    webhook: WebhookReceiver,
 ) -> None:
-    await client.put("/api/v1/tenant/webhook", json={"url": webhook_receiver.url}, headers=tenant_a.headers)
     anna = await sign_in(client, database, tenant_a)
     conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
-    webhook_receiver.received.clear()
+    webhook.received.clear()
 
     sent = await send_as_staff(client, anna.headers, conversation_id, "Здравствуйте, это Анна. Чем помочь?")
     assert sent.status_code == 201, sent.text
@@ -156,7 +165,7 @@ async def test_an_operator_reply_takes_the_conversation_and_reaches_the_webhook(
     held = await conversation(client, tenant_a, conversation_id)
     assert (held["status"], held["assignee_id"]) == ("open", str(anna.user_id))
     await run_queued_jobs(runtime)
-    [delivery] = webhook_receiver.received
+    [delivery] = webhook.received
     payload = json.loads(delivery.body)["message"]
     assert payload["role"] == "operator" and payload["text"] == "Здравствуйте, это Анна. Чем помочь?"
     assert payload["author"]["id"] == str(anna.user_id)
@@ -182,17 +191,16 @@ async def test_a_private_note_is_never_sent_shown_to_the_customer_or_to_the_assi
     database: Database,
     tenant_a: TenantFixture,
     runtime: Runtime,
-    webhook_receiver: WebhookReceiver,
+    webhook: WebhookReceiver,
 ) -> None:
-    await client.put("/api/v1/tenant/webhook", json={"url": webhook_receiver.url}, headers=tenant_a.headers)
     anna = await sign_in(client, database, tenant_a)
     conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
-    webhook_receiver.received.clear()
+    webhook.received.clear()
     note = await send_as_staff(client, anna.headers, conversation_id, "Клиент VIP, скидка 10%", private=True)
     assert note.status_code == 201 and note.json()["private"] is True
     assert note.json()["delivery_status"] == "stored"
     assert await run_queued_jobs(runtime) == []  # nothing to deliver
-    assert webhook_receiver.received == []
+    assert webhook.received == []
     # A note does not take the conversation either.
     assert (await conversation(client, tenant_a, conversation_id))["status"] == "pending"
     async with database.tenant_transaction(tenant_a.id) as scoped:
@@ -309,9 +317,8 @@ async def test_an_assistant_reply_written_before_a_takeover_is_withheld(
     database: Database,
     tenant_a: TenantFixture,
     runtime: Runtime,
-    webhook_receiver: WebhookReceiver,
+    webhook: WebhookReceiver,
 ) -> None:
-    await client.put("/api/v1/tenant/webhook", json={"url": webhook_receiver.url}, headers=tenant_a.headers)
     anna = await sign_in(client, database, tenant_a)
     accepted = await customer_writes(client, tenant_a, "Привет")
     # The reply is written (its delivery queued), then Anna takes the conversation before it is sent.
@@ -326,7 +333,7 @@ async def test_an_assistant_reply_written_before_a_takeover_is_withheld(
     assert taken.json()["assignee_id"] == str(anna.user_id)
     ran = await run_queued_jobs(runtime)
     assert "conversations.deliver" in ran
-    assert webhook_receiver.received == []
+    assert webhook.received == []
     withheld = (await messages(client, tenant_a, accepted["conversation_id"]))[-1]
     assert (withheld["role"], withheld["delivery_status"], withheld["delivery_error"]) == (
         "assistant",

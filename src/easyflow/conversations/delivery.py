@@ -15,7 +15,7 @@ from easyflow.conversations.repository import (
     ConversationRepository,
     MessageRepository,
 )
-from easyflow.models.conversations import DeliveryStatus, MessageRole
+from easyflow.models.conversations import ConversationStatus, DeliveryStatus, MessageRole
 from easyflow.tenancy.repository import TenantRepository, UserRepository
 
 if TYPE_CHECKING:
@@ -64,7 +64,12 @@ class DeliveryService:
             if conversation.channel_key != conversation.channel_type:
                 channel = await ChannelRecordRepository(session).get(uuid.UUID(conversation.channel_key))
             withheld = False
-            if message.role == MessageRole.assistant and message.notice is None:
+            # Only a conversation the assistant no longer holds needs its rules read (the usual case does not).
+            if (
+                message.role == MessageRole.assistant
+                and message.notice is None
+                and conversation.status != ConversationStatus.bot
+            ):
                 rules = rules_of((await assistant_of(session, conversation)).handoff_rules)
                 withheld = not assistant_may_send(
                     conversation.status, answers_while_pending=rules.answers_while_pending

@@ -40,8 +40,7 @@ class PresenceService:
     async def heard(self, user_id: uuid.UUID, chosen: Presence | None = None) -> Presence:
         """The operator's live connection (or their own setting) was heard now; their presence after it."""
         now = datetime.now(UTC)
-        before = await self.inbox.heard_from(user_id, now, chosen)
-        after = await self.inbox.presence_of(user_id, now)
+        before, after = await self.inbox.heard_from(user_id, now, chosen)
         if after != before:
             announce(self.session, self.tenant_id, user_id, after)
         tenant = str(self.tenant_id)

@@ -80,9 +80,11 @@ class InboxRepository:
 
     # Presence
 
-    async def heard_from(self, user_id: uuid.UUID, now: datetime, chosen: Presence | None = None) -> Presence:
+    async def heard_from(
+        self, user_id: uuid.UUID, now: datetime, chosen: Presence | None = None
+    ) -> tuple[Presence, Presence]:
         """Record that the operator's live connection (or their own setting) was heard now; their presence
-        before it, so a caller can tell who just came online."""
+        before and after it, so a caller can tell who just came online or went offline."""
         before = await self.presence_of(user_id, now)
         values: dict[str, object] = {"last_seen_at": now}
         if chosen is not None:
@@ -96,9 +98,11 @@ class InboxRepository:
                 last_seen_at=now,
             )
             .on_conflict_do_update(index_elements=["tenant_id", "user_id"], set_=values)
+            .returning(OperatorPresence.chosen)
         )
-        await self.session.execute(statement)
-        return before
+        # Just heard, so what they chose is what they are.
+        after = Presence((await self.session.execute(statement)).scalar_one())
+        return before, after
 
     async def presence_of(self, user_id: uuid.UUID, now: datetime) -> Presence:
         statement = select(effective_presence(now)).where(
