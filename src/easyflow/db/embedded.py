@@ -14,6 +14,8 @@ server would refuse it anyway, and the message says how to upgrade it (`db/embed
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import functools
 import importlib
 import importlib.util
@@ -22,8 +24,10 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +94,19 @@ def app_login_url(owner_url: str) -> str:
     return make_url(owner_url).set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
 
 
+@contextlib.contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    """Hold a machine-wide lock while a server starts. As root the package creates its system user with
+    `useradd` on the first start: two processes doing it at once (the test suite's workers on a fresh
+    machine) raced, one chowned its folder to a uid that `useradd` then gave away, and initdb failed."""
+    with open(Path(tempfile.gettempdir()) / "easyflow-embedded-start.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class EmbeddedPostgres:
     """The embedded server in `<data_dir>/pgdata`; `stop()` stops it unless another process still uses it.
 
@@ -113,13 +130,14 @@ class EmbeddedPostgres:
         _forget_dead_cached_server(server_class, self.pgdata)
         _forget_dead_handles(self.pgdata)
         _remove_stale_postmaster_pid(self.pgdata)
-        try:
-            server = package.get_server(self.pgdata, cleanup_mode=None)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as first_error:
-            log.warning("embedded_postgres.start_failed_recovering", error=str(first_error))
-            _stop_orphans(self.pgdata)
-            _remove_stale_postmaster_pid(self.pgdata)
-            server = package.get_server(self.pgdata, cleanup_mode=None)
+        with _one_start_at_a_time():
+            try:
+                server = package.get_server(self.pgdata, cleanup_mode=None)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as first_error:
+                log.warning("embedded_postgres.start_failed_recovering", error=str(first_error))
+                _stop_orphans(self.pgdata)
+                _remove_stale_postmaster_pid(self.pgdata)
+                server = package.get_server(self.pgdata, cleanup_mode=None)
         self._server = server
         with server_class._lock:  # a cached handle was not counted again by the package
             server.global_process_id_list.get_and_add(os.getpid())
