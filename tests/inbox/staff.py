@@ -9,7 +9,8 @@ import httpx
 
 from easyflow.db.database import Database
 from easyflow.models.tenancy import Role
-from tests.conftest import TenantFixture, make_member
+from easyflow.runtime import Runtime
+from tests.conftest import TenantFixture, make_member, run_queued_jobs
 
 POST = "/api/v1/channels/api/messages"
 
@@ -73,3 +74,11 @@ async def send_as_staff(
     return await client.post(
         f"/api/v1/conversations/{conversation_id}/messages", json={"text": text, "private": private}, headers=headers
     )
+
+
+async def handed_off(client: httpx.AsyncClient, tenant: TenantFixture, runtime: Runtime, text: str) -> str:
+    """A customer's conversation, handed to people by what they wrote (the assistant's reply job run)."""
+    accepted = await customer_writes(client, tenant, text)
+    await run_queued_jobs(runtime)
+    assert (await conversation(client, tenant, accepted["conversation_id"]))["status"] == "pending"
+    return str(accepted["conversation_id"])

@@ -25,6 +25,7 @@ from tests.inbox.staff import (
     conversation,
     customer_writes,
     events,
+    handed_off,
     messages,
     patch,
     send_as_staff,
@@ -49,13 +50,6 @@ async def set_rules(client: httpx.AsyncClient, tenant: TenantFixture, **rules: o
     )
     assert response.status_code == 200, response.text
     assert {key: response.json()["handoff_rules"][key] for key in rules} == rules
-
-
-async def handed_off(client: httpx.AsyncClient, tenant: TenantFixture, runtime: Runtime, text: str) -> str:
-    accepted = await customer_writes(client, tenant, text)
-    await run_queued_jobs(runtime)
-    assert (await conversation(client, tenant, accepted["conversation_id"]))["status"] == "pending"
-    return str(accepted["conversation_id"])
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 PHRASES: dict[str, dict[str, str]] = {
     "greeting": {
         "ru": "Здравствуйте! Я виртуальный помощник. Чем могу помочь?",
@@ -22,6 +24,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "ru": "Передаю диалог сотруднику — он ответит вам здесь же. Пожалуйста, оставайтесь в чате.",
         "en": "I am passing the conversation to a colleague, who will reply to you right here. "
         "Please stay in the chat.",
+    },
+    "handoff_after_hours": {
+        "ru": "Передаю диалог сотруднику. Сейчас мы не работаем — вам ответят здесь же {when}.",
+        "en": "I am passing the conversation to a colleague. We are closed right now: you will get an answer "
+        "right here {when}.",
     },
     "handoff_nobody_on_duty": {
         "ru": "Передаю диалог сотруднику. Сейчас никого нет на месте — вам ответят здесь же, как только "
@@ -58,3 +65,33 @@ PHRASES: dict[str, dict[str, str]] = {
 def phrase(key: str, language: str) -> str:
     options = PHRASES[key]
     return options.get(language, options["ru"])
+
+
+_WEEKDAYS = {
+    "ru": ("в понедельник", "во вторник", "в среду", "в четверг", "в пятницу", "в субботу", "в воскресенье"),
+    "en": ("on Monday", "on Tuesday", "on Wednesday", "on Thursday", "on Friday", "on Saturday", "on Sunday"),
+}
+_MONTHS_RU = (
+    "января", "февраля", "марта", "апреля", "мая", "июня",
+    "июля", "августа", "сентября", "октября", "ноября", "декабря",
+)  # fmt: skip
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def when_back(at: datetime, now: datetime, language: str) -> str:
+    """When `at` is, as a customer reads it in `at`'s own time zone: «сегодня в 14:00», «завтра в 09:00»,
+    «в понедельник, 7 декабря, в 09:00» ("today at 14:00", "on Monday 7 December at 09:00")."""
+    english = language == "en"
+    days = (at.date() - now.astimezone(at.tzinfo).date()).days
+    clock = at.strftime("%H:%M")
+    if days == 0:
+        return f"today at {clock}" if english else f"сегодня в {clock}"
+    if days == 1:
+        return f"tomorrow at {clock}" if english else f"завтра в {clock}"
+    weekday = _WEEKDAYS["en" if english else "ru"][at.weekday()]
+    if english:
+        return f"{weekday} {at.day} {_MONTHS_EN[at.month - 1]} at {clock}"
+    return f"{weekday}, {at.day} {_MONTHS_RU[at.month - 1]}, в {clock}"

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.conversations.ports import handling_changed
 from easyflow.conversations.repository import ConversationEventRepository, ConversationRepository, MessageRepository
 from easyflow.kit.errors import Unprocessable
 from easyflow.kit.jobs import defer
@@ -141,6 +142,8 @@ class ConversationLifecycle:
                 "team_id": str(conversation.team_id) if conversation.team_id else None,
             },
         )
+        if to != before_status:
+            await handling_changed(self.session, conversation, before_status, now)
         if to == ConversationStatus.pending and new_assignee is None:
             await defer(self.session, ROUTE_JOB, tenant_id=str(self.tenant_id), conversation_id=str(conversation.id))
         await self.session.flush()

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.models.channels import ChannelRecord
-from easyflow.models.conversations import Contact, Conversation, DeliveryStatus, Message
+from easyflow.models.conversations import Contact, Conversation, ConversationStatus, DeliveryStatus, Message
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
@@ -78,6 +79,20 @@ class Staffing(Protocol):
         """The team of that name (any case), if the tenant has one."""
         ...
 
+    async def next_opening(self, session: AsyncSession, now: datetime) -> datetime | None:
+        """When the tenant's business hours next begin, if it is closed at `now` (None: open, or no hours)."""
+        ...
+
+    async def handling_changed(
+        self, session: AsyncSession, conversation: Conversation, before: ConversationStatus, now: datetime
+    ) -> None:
+        """The (locked) conversation's status changed from `before` (its SLA clock starts or stops)."""
+        ...
+
+    async def customer_waiting(self, session: AsyncSession, conversation: Conversation) -> None:
+        """The customer wrote into a conversation a person holds, and waits for their answer."""
+        ...
+
 
 CHANNELS: dict[str, Channel] = {}
 STAFFING: list[Staffing] = []  # the inbox registers itself (conversations never import it)
@@ -98,3 +113,23 @@ async def team_named(session: AsyncSession, name: str) -> uuid.UUID | None:
         if team is not None:
             return team
     return None
+
+
+async def next_opening(session: AsyncSession, now: datetime) -> datetime | None:
+    for staffing in STAFFING:
+        opening = await staffing.next_opening(session, now)
+        if opening is not None:
+            return opening
+    return None
+
+
+async def handling_changed(
+    session: AsyncSession, conversation: Conversation, before: ConversationStatus, now: datetime
+) -> None:
+    for staffing in STAFFING:
+        await staffing.handling_changed(session, conversation, before, now)
+
+
+async def customer_waiting(session: AsyncSession, conversation: Conversation) -> None:
+    for staffing in STAFFING:
+        await staffing.customer_waiting(session, conversation)

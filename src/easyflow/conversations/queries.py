@@ -96,6 +96,22 @@ def read_conversation(conversation: Conversation, contact: Contact) -> schemas.C
         language=conversation.language,
         last_activity_at=conversation.last_activity_at,
         created_at=conversation.created_at,
+        sla=_sla_of(conversation),
+    )
+
+
+def _sla_of(conversation: Conversation) -> schemas.SlaRead | None:
+    if conversation.sla_status is None:
+        return None
+    return schemas.SlaRead(
+        policy_id=conversation.sla_policy_id,
+        status=conversation.sla_status,
+        started_at=conversation.sla_started_at,
+        first_response_at=conversation.sla_first_response_at,
+        first_response_due_at=conversation.sla_first_response_due_at,
+        next_response_due_at=conversation.sla_next_response_due_at,
+        resolution_due_at=conversation.sla_resolution_due_at,
+        breaches=list(conversation.sla_breaches),
     )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from easyflow.agents.answers import Reply, ReplyRequest
 from easyflow.agents.handoff import Handoff, HandoffRules, handoff_before_answering, rules_of
 from easyflow.agents.language import reply_language
-from easyflow.agents.phrases import phrase
+from easyflow.agents.phrases import phrase, when_back
 from easyflow.agents.runtime import AgentRuntime
 from easyflow.agents.service import assistant_profile
 from easyflow.conversations.context import (
@@ -27,9 +27,16 @@ from easyflow.conversations.context import (
     within_budget,
 )
 from easyflow.conversations.delivery import DELIVER_JOB
-from easyflow.conversations.lifecycle import SYSTEM, Actor, ConversationLifecycle, assistant_may_send
+from easyflow.conversations.lifecycle import HUMAN_HELD, SYSTEM, Actor, ConversationLifecycle, assistant_may_send
 from easyflow.conversations.pictures import pictures_of
-from easyflow.conversations.ports import CHANNELS, LiveChannel, anyone_on_duty, team_named
+from easyflow.conversations.ports import (
+    CHANNELS,
+    LiveChannel,
+    anyone_on_duty,
+    customer_waiting,
+    next_opening,
+    team_named,
+)
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
 from easyflow.conversations.summaries import SUMMARIZE_AFTER_MESSAGES, SUMMARIZE_JOB
 from easyflow.conversations.typing_indicator import typing_indicator, while_typing
@@ -93,7 +100,8 @@ class ReplyPipeline:
             outcome = self._decide(gathered, reply, conversation.unanswered_turns)
             if outcome.handoff is not None and conversation.status == ConversationStatus.bot:
                 on_duty = await anyone_on_duty(session)
-                text = _handoff_text(outcome.reply.text, on_duty, language)
+                opening = None if on_duty else await next_opening(session, now)
+                text = _handoff_text(outcome.reply.text, on_duty, opening, now, language)
                 notice: str | None = HANDOFF_NOTICE
                 buttons: list[str] = []
             else:
@@ -196,6 +204,8 @@ class ReplyPipeline:
                 return None
             assistant = await assistant_of(session, conversation)
             rules = rules_of(assistant.handoff_rules)
+            if conversation.status in HUMAN_HELD:
+                await customer_waiting(session, conversation)
             if not assistant_may_send(conversation.status, answers_while_pending=rules.answers_while_pending):
                 return None
             tenant = await TenantRepository(session).get(tenant_id)
@@ -232,10 +242,15 @@ class ReplyPipeline:
 HANDOFF_NOTICE = "handoff"
 
 
-def _handoff_text(said: str, on_duty: bool, language: str) -> str:
+def _handoff_text(said: str, on_duty: bool, opening: datetime | None, now: datetime, language: str) -> str:
     """What the customer reads when the conversation goes to a person: what the assistant had to say (an
-    apology, the model's own words), then what happens next."""
-    next_step = phrase("handoff" if on_duty else "handoff_nobody_on_duty", language)
+    apology, the model's own words), then what happens next (after hours: when people are back)."""
+    if on_duty:
+        next_step = phrase("handoff", language)
+    elif opening is not None:
+        next_step = phrase("handoff_after_hours", language).format(when=when_back(opening, now, language))
+    else:
+        next_step = phrase("handoff_nobody_on_duty", language)
     return f"{said.strip()}\n\n{next_step}" if said.strip() else next_step
 
 

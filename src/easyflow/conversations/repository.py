@@ -281,6 +281,16 @@ class MessageRepository(TenantScopedRepository[Message]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
+    async def oldest_unanswered_at(self, conversation_id: uuid.UUID) -> datetime | None:
+        """When the oldest customer message nobody has answered yet arrived (None: nothing waits)."""
+        statement = select(func.min(Message.created_at)).where(
+            Message.tenant_id == self.tenant_id,
+            Message.conversation_id == conversation_id,
+            Message.role == MessageRole.contact,
+            Message.answered_at.is_(None),
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
     async def recent(self, conversation_id: uuid.UUID, *, before_position: int, limit: int) -> list[Message]:
         """The `limit` messages before `before_position`, oldest first, staff notes left out (the assistant
         must never repeat what colleagues wrote to each other)."""

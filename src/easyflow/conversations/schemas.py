@@ -92,6 +92,17 @@ class ContactRead(Output):
     unreachable: bool
 
 
+class SlaRead(Output):
+    policy_id: uuid.UUID | None = Field(description="The SLA policy that applied (null once it was deleted).")
+    status: str = Field(description="active (its clock runs), met (ended with every target met), missed.")
+    started_at: datetime | None = Field(description="When people were asked to take it (the handoff).")
+    first_response_at: datetime | None
+    first_response_due_at: datetime | None
+    next_response_due_at: datetime | None = Field(description="While the customer waits for an answer again.")
+    resolution_due_at: datetime | None
+    breaches: list[str] = Field(description="The targets missed: first_response, next_response, resolution.")
+
+
 class ConversationRead(Output):
     id: uuid.UUID
     contact: ContactRead
@@ -112,6 +123,7 @@ class ConversationRead(Output):
     language: str | None
     last_activity_at: datetime
     created_at: datetime
+    sla: SlaRead | None = Field(default=None, description="Its SLA, when a policy applied to it.")
 
 
 class LastMessage(Output):

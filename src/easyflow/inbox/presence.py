@@ -15,12 +15,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.conversations.lifecycle import HUMAN_HELD
 from easyflow.conversations.ports import STAFFING
+from easyflow.db.session import tenant_of
+from easyflow.inbox.hours import BusinessHours
 from easyflow.inbox.repository import SILENT_AFTER, InboxRepository, TeamRepository
 from easyflow.inbox.routing import Router
-from easyflow.kit.jobs import defer_once
+from easyflow.inbox.sla import CHECK_SLA_JOB, SlaClock
+from easyflow.kit.jobs import defer, defer_once
 from easyflow.live.staff import queue_staff_event
+from easyflow.models.conversations import Conversation, ConversationStatus
 from easyflow.models.inbox import Presence
+from easyflow.tenancy.repository import TenantRepository
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
@@ -94,8 +100,9 @@ async def check_presence(runtime: Runtime, tenant_id: uuid.UUID, user_id: uuid.U
 
 
 class InboxStaffing:
-    """Tells the conversation pipeline whether anyone is on duty (for what the handoff notice promises) and
-    which team the model named."""
+    """Tells the conversation pipeline whether anyone is on duty and when the business opens (for what the
+    handoff notice promises) and which team the model named; runs the SLA clock as people take conversations
+    and let them go."""
 
     async def anyone_on_duty(self, session: AsyncSession) -> bool:
         return await InboxRepository(session).anyone_online(datetime.now(UTC))
@@ -103,6 +110,28 @@ class InboxStaffing:
     async def team_named(self, session: AsyncSession, name: str) -> uuid.UUID | None:
         team = await TeamRepository(session).named(name)
         return team.id if team else None
+
+    async def next_opening(self, session: AsyncSession, now: datetime) -> datetime | None:
+        tenant = await TenantRepository(session).get(tenant_of(session))
+        hours = BusinessHours.from_stored(tenant.business_hours, tenant.timezone) if tenant else None
+        opening = hours.next_opening(now) if hours else None
+        return opening.astimezone(hours.zone) if hours and opening and opening > now else None
+
+    async def handling_changed(
+        self, session: AsyncSession, conversation: Conversation, before: ConversationStatus, now: datetime
+    ) -> None:
+        clock = SlaClock(session, conversation.tenant_id)
+        held_before, held_now = before in HUMAN_HELD, conversation.status in HUMAN_HELD
+        if held_now and not held_before:
+            await clock.start(conversation, now)
+        elif held_before and not held_now:
+            await clock.stop(conversation, now)
+        elif before == ConversationStatus.snoozed:
+            await clock.check(conversation, now)  # woke: the customer may be waiting again
+
+    async def customer_waiting(self, session: AsyncSession, conversation: Conversation) -> None:
+        # The check takes the conversation's lock in a job of its own: the caller only read it.
+        await defer(session, CHECK_SLA_JOB, tenant_id=str(conversation.tenant_id), conversation_id=str(conversation.id))
 
 
 STAFFING.append(InboxStaffing())

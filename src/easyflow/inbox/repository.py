@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.db.session import tenant_of
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.conversations import Conversation, ConversationStatus
-from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
+from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, SlaPolicy, Team, TeamMember
 from easyflow.models.live import StaffEvent
 from easyflow.models.tenancy import Membership, Role, Tenant, User
 
@@ -259,6 +259,22 @@ class SnoozeDirectory:
         return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
 
 
+class SlaDirectory:
+    """Conversations of every tenant whose SLA has a deadline due (read in system scope by the minute sweep)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def due(self, now: datetime, limit: int) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
+        statement = (
+            select(Conversation.tenant_id, Conversation.id)
+            .where(Conversation.sla_running, Conversation.sla_next_check_at <= now)
+            .order_by(Conversation.sla_next_check_at)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
+
+
 class StaffEventLog:
     """The staff event log of every tenant, pruned in system scope."""
 
@@ -326,3 +342,25 @@ class TeamRepository(TenantScopedRepository[Team]):
                 insert(TeamMember),
                 [{"tenant_id": self.tenant_id, "team_id": team_id, "user_id": user_id} for user_id in user_ids],
             )
+
+
+class SlaPolicyRepository(TenantScopedRepository[SlaPolicy]):
+    model = SlaPolicy
+
+    async def all(self) -> Sequence[SlaPolicy]:
+        return (await self.session.execute(self.scoped().order_by(SlaPolicy.created_at))).scalars().all()
+
+    async def matching(self, team_id: uuid.UUID | None, labels: list[str]) -> SlaPolicy | None:
+        """The policy for a conversation: its team's first, then one for any of its labels, then the general
+        one (neither team nor label); the oldest of equals."""
+        team_match = and_(SlaPolicy.team_id.is_not(None), SlaPolicy.team_id == team_id)
+        label_match = and_(SlaPolicy.team_id.is_(None), SlaPolicy.label.is_not(None), SlaPolicy.label.in_(labels))
+        general = and_(SlaPolicy.team_id.is_(None), SlaPolicy.label.is_(None))
+        rank = case((team_match, 0), (label_match, 1), else_=2)
+        statement = (
+            self.scoped()
+            .where(or_(team_match, label_match, general))
+            .order_by(rank, SlaPolicy.created_at, SlaPolicy.id)
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()

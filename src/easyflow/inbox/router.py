@@ -17,6 +17,7 @@ from easyflow.inbox.events import start_staff_stream
 from easyflow.inbox.presence import PresenceService
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
+from easyflow.inbox.sla import BusinessHoursSettings, SlaPolicies
 from easyflow.inbox.teams import Teams
 from easyflow.kit.errors import Unprocessable
 from easyflow.kit.schemas import MAX_BIGINT, Limit, Offset, QueryText
@@ -175,3 +176,55 @@ async def set_team_members(
 async def delete_team(team_id: uuid.UUID, principal: Admin, session: Session) -> None:
     """Its conversations stay, for anyone."""
     await Teams(session, principal.tenant_id).delete(team_id)
+
+
+@router.get("/business-hours")
+async def read_business_hours(principal: Viewer, session: Session) -> schemas.BusinessHoursRead:
+    """When the tenant's people work, in its time zone; whether it is open now and when it next opens."""
+    return await BusinessHoursSettings(session, principal.tenant_id).read()
+
+
+@router.put("/business-hours")
+async def set_business_hours(
+    body: schemas.BusinessHoursUpdate, principal: Admin, session: Session
+) -> schemas.BusinessHoursRead:
+    """Set the working periods of each weekday (several a day: a lunch break is a gap) and the holidays. SLA
+    targets count only these hours; a customer handed over after hours is told when they will be answered."""
+    return await BusinessHoursSettings(session, principal.tenant_id).replace(body)
+
+
+@router.delete("/business-hours")
+async def remove_business_hours(principal: Admin, session: Session) -> schemas.BusinessHoursRead:
+    """Open around the clock."""
+    return await BusinessHoursSettings(session, principal.tenant_id).replace(None)
+
+
+@router.get("/sla-policies")
+async def list_sla_policies(principal: Viewer, session: Session) -> list[schemas.SlaPolicyRead]:
+    return [schemas.SlaPolicyRead.model_validate(p) for p in await SlaPolicies(session, principal.tenant_id).list()]
+
+
+@router.post("/sla-policies", status_code=status.HTTP_201_CREATED)
+async def create_sla_policy(body: schemas.SlaPolicyCreate, principal: Admin, session: Session) -> schemas.SlaPolicyRead:
+    """Targets for conversations handed to people: of a team, with a label, or (neither) any other. The first
+    that matches applies when a conversation is handed over: its team's, then a label's, then the general one."""
+    return schemas.SlaPolicyRead.model_validate(await SlaPolicies(session, principal.tenant_id).create(body))
+
+
+@router.get("/sla-policies/{policy_id}")
+async def read_sla_policy(policy_id: uuid.UUID, principal: Viewer, session: Session) -> schemas.SlaPolicyRead:
+    return schemas.SlaPolicyRead.model_validate(await SlaPolicies(session, principal.tenant_id).get(policy_id))
+
+
+@router.patch("/sla-policies/{policy_id}")
+async def update_sla_policy(
+    policy_id: uuid.UUID, body: schemas.SlaPolicyUpdate, principal: Admin, session: Session
+) -> schemas.SlaPolicyRead:
+    """Applies to conversations handed over from now on."""
+    updated = await SlaPolicies(session, principal.tenant_id).update(policy_id, body)
+    return schemas.SlaPolicyRead.model_validate(updated)
+
+
+@router.delete("/sla-policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_sla_policy(policy_id: uuid.UUID, principal: Admin, session: Session) -> None:
+    await SlaPolicies(session, principal.tenant_id).delete(policy_id)

@@ -17,6 +17,7 @@ from easyflow.conversations.lifecycle import RULE, ConversationLifecycle
 from easyflow.conversations.repository import ConversationRepository
 from easyflow.db.database import Database
 from easyflow.inbox.repository import InboxRepository
+from easyflow.inbox.sla import SlaClock
 from easyflow.models.conversations import ConversationStatus
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,8 @@ class Router:
             inbox = InboxRepository(session)
             await inbox.lock_routing()
             now = datetime.now(UTC)
+            # Reopened by the customer's message (in SQL), its SLA clock starts here.
+            await SlaClock(session, tenant_id).start(conversation, now)
             operator = None
             team = conversation.team_id
             if conversation.last_assignee_id is not None:

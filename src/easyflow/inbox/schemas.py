@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from easyflow.conversations.schemas import MAX_TEXT_CHARS, CleanText, not_blank
 from easyflow.kit.schemas import Output, StrictInput
@@ -39,6 +40,7 @@ class OperatorRead(Output):
     last_seen_at: datetime | None
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ShortCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")]
 
 
@@ -75,4 +77,103 @@ class TeamRead(Output):
     id: uuid.UUID
     name: str
     member_ids: list[uuid.UUID]
+    created_at: datetime
+
+
+Opens = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["09:00"])]
+Closes = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", examples=["18:00"])]
+
+
+class WorkingPeriod(StrictInput):
+    opens: Opens
+    closes: Closes = Field(description="After `opens`; 24:00 is midnight at the end of the day.")
+
+    @model_validator(mode="after")
+    def _closes_after_opening(self) -> WorkingPeriod:
+        if self.closes <= self.opens:
+            raise ValueError(f"closes ({self.closes}) must be after opens ({self.opens})")
+        return self
+
+
+DayPeriods = Annotated[list[WorkingPeriod], Field(max_length=6)]
+
+
+class BusinessHoursUpdate(StrictInput):
+    """The week, day by day (a day left out or empty is closed), in the tenant's time zone; holidays closed."""
+
+    weekly: dict[Weekday, DayPeriods] = Field(
+        examples=[{"mon": [{"opens": "09:00", "closes": "13:00"}, {"opens": "14:00", "closes": "18:00"}]}]
+    )
+    holidays: Annotated[list[date], Field(max_length=400)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _periods_apart(self) -> BusinessHoursUpdate:
+        if not any(self.weekly.values()):
+            raise ValueError("weekly: no working period at all; remove the business hours to be always open")
+        for day, periods in self.weekly.items():
+            ordered = sorted(periods, key=lambda p: p.opens)
+            for earlier, later in itertools.pairwise(ordered):
+                if later.opens < earlier.closes:
+                    raise ValueError(
+                        f"weekly.{day}: periods {earlier.opens}-{earlier.closes} and "
+                        f"{later.opens}-{later.closes} overlap"
+                    )
+            self.weekly[day] = ordered
+        self.holidays = sorted(set(self.holidays))
+        return self
+
+
+class BusinessHoursRead(Output):
+    timezone: str = Field(description="The tenant's time zone (PATCH /api/v1/tenant changes it).")
+    always_open: bool = Field(description="No business hours set: open around the clock.")
+    weekly: dict[str, list[dict[str, str]]]
+    holidays: list[date]
+    open_now: bool
+    next_opening: datetime | None = Field(description="Now when open; otherwise when it opens next.")
+
+
+Minutes = Annotated[int, Field(ge=1, le=525_600)]
+
+
+class SlaPolicyCreate(StrictInput):
+    name: Annotated[CleanText, Field(min_length=1, max_length=100), AfterValidator(not_blank)]
+    first_response_minutes: Minutes | None = Field(default=None, description="From the handoff to a first reply.")
+    next_response_minutes: Minutes | None = Field(
+        default=None, description="From a customer's message (after the first reply) to the next reply."
+    )
+    resolution_minutes: Minutes | None = Field(default=None, description="From the handoff to resolved.")
+    business_hours_only: bool = Field(default=True, description="Count only business hours (if the tenant has any).")
+    team_id: uuid.UUID | None = Field(default=None, description="For conversations of this team.")
+    label: Annotated[CleanText, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="For conversations with this label."
+    )
+
+    @model_validator(mode="after")
+    def _some_target(self) -> SlaPolicyCreate:
+        if None is self.first_response_minutes is self.next_response_minutes is self.resolution_minutes:
+            raise ValueError(
+                "give at least one target: first_response_minutes, next_response_minutes or resolution_minutes"
+            )
+        return self
+
+
+class SlaPolicyUpdate(StrictInput):
+    name: Annotated[CleanText, Field(min_length=1, max_length=100), AfterValidator(not_blank)] | None = None
+    first_response_minutes: Minutes | None = None
+    next_response_minutes: Minutes | None = None
+    resolution_minutes: Minutes | None = None
+    business_hours_only: bool | None = None
+    team_id: uuid.UUID | None = None
+    label: Annotated[CleanText, Field(min_length=1, max_length=64)] | None = None
+
+
+class SlaPolicyRead(Output):
+    id: uuid.UUID
+    name: str
+    first_response_minutes: int | None
+    next_response_minutes: int | None
+    resolution_minutes: int | None
+    business_hours_only: bool
+    team_id: uuid.UUID | None
+    label: str | None
     created_at: datetime

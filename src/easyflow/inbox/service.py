@@ -17,6 +17,7 @@ from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
 from easyflow.inbox import schemas
 from easyflow.inbox.repository import InboxRepository, TeamRepository
+from easyflow.inbox.sla import SlaClock
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.kit.jobs import defer
 from easyflow.live.events import LiveEvent
@@ -147,6 +148,7 @@ class OperatorReplies:
             tenant = await TenantRepository(self.session).get(self.tenant_id)
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
             await self.messages.mark_all_answered(conversation_id, now)
+            await SlaClock(self.session, self.tenant_id).person_replied(conversation, now)
             if self.principal.user_id in (None, conversation.assignee_id):
                 conversation.assignee_replied_at = conversation.assignee_replied_at or now
             conversation.last_activity_at = now

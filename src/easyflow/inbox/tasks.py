@@ -1,4 +1,4 @@
-"""Background jobs of the inbox: routing the queue, presence checks, waking snoozed conversations."""
+"""Background jobs of the inbox: routing the queue, presence checks, waking snoozed conversations, SLA checks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from easyflow.db.session import enter_system_scope
 from easyflow.inbox.presence import PRESENCE_CHECK_JOB, ROUTE_BACKLOG_JOB, check_presence
 from easyflow.inbox.repository import StaffEventLog
 from easyflow.inbox.routing import Router
+from easyflow.inbox.sla import CHECK_SLA_JOB, SWEEP_SLA_JOB, check_conversation, sweep_due
 from easyflow.inbox.snoozes import WAKE_SNOOZED_JOB, wake_due
 from easyflow.kit.jobs import job
 
@@ -46,3 +47,13 @@ async def prune_staff_events(runtime: Runtime, *, timestamp: int) -> None:
 @job(WAKE_SNOOZED_JOB, cron="* * * * *", max_attempts=1)
 async def wake_snoozed(runtime: Runtime, *, timestamp: int) -> None:
     await wake_due(runtime)
+
+
+@job(CHECK_SLA_JOB, lock="conversation:{conversation_id}", max_attempts=5)
+async def check_sla(runtime: Runtime, *, tenant_id: str, conversation_id: str) -> None:
+    await check_conversation(runtime, uuid.UUID(tenant_id), uuid.UUID(conversation_id))
+
+
+@job(SWEEP_SLA_JOB, cron="* * * * *", max_attempts=1)
+async def sweep_sla(runtime: Runtime, *, timestamp: int) -> None:
+    await sweep_due(runtime)

@@ -130,6 +130,7 @@ class Conversation(IdMixin, CreatedAtMixin, TenantOwned, Base):
             postgresql_where=text("status = 'pending' AND assignee_id IS NULL"),
         ),
         CheckConstraint("status <> 'open' OR assignee_id IS NOT NULL", name="open_has_assignee"),
+        Index("ix_conversations_sla_next_check_at", "sla_next_check_at", postgresql_where=text("sla_running")),
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
@@ -164,6 +165,20 @@ class Conversation(IdMixin, CreatedAtMixin, TenantOwned, Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     summarized_up_to: Mapped[int] = mapped_column(BigInteger, default=0)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The SLA of the current (or last) time people held it: see inbox/sla.py.
+    sla_policy_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sla_policies.id", ondelete="SET NULL")
+    )
+    sla_status: Mapped[str | None] = mapped_column(String(16))
+    sla_running: Mapped[bool] = mapped_column(Boolean, default=False)
+    sla_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_first_response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_next_response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_resolution_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_breaches: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    # The nearest deadline not yet passed or met: the minute sweep finds what is due by it.
+    sla_next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Message(IdMixin, CreatedAtMixin, TenantOwned, Base):

@@ -7,7 +7,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -72,3 +72,39 @@ class TeamMember(TenantOwned, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class SlaStatus(enum.StrEnum):
+    """How a conversation stands against its SLA policy: its clock runs (`active`), it ended with every target
+    met (`met`), or a target was missed (`missed`, at once, while it may still run)."""
+
+    active = "active"
+    met = "met"
+    missed = "missed"
+
+
+class SlaTarget(enum.StrEnum):
+    first_response = "first_response"
+    next_response = "next_response"
+    resolution = "resolution"
+
+
+class SlaPolicy(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """Targets for the people who answer: the first reply after a handoff, each reply after the customer wrote
+    again, and resolution, in minutes (of business hours unless `business_hours_only` is off). Applies to
+    conversations of its team, or with its label, or (neither set) to any other conversation."""
+
+    __tablename__ = "sla_policies"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    first_response_minutes: Mapped[int | None] = mapped_column(Integer)
+    next_response_minutes: Mapped[int | None] = mapped_column(Integer)
+    resolution_minutes: Mapped[int | None] = mapped_column(Integer)
+    business_hours_only: Mapped[bool] = mapped_column(Boolean, default=True)
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str | None] = mapped_column(String(64))

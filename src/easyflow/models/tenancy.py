@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned
@@ -49,6 +50,8 @@ class Tenant(IdMixin, CreatedAtMixin, Base):
     reopen_window_minutes: Mapped[int] = mapped_column(Integer, default=30)
     # How many conversations an operator holds at once (pending for them or open), unless their membership says.
     operator_capacity: Mapped[int] = mapped_column(Integer, default=5)
+    # When its people work, in `timezone` (inbox/hours.py); None: around the clock.
+    business_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class User(IdMixin, CreatedAtMixin, Base):
