@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from tests.channels.conftest import WidgetServer
@@ -255,3 +256,26 @@ def test_a_reply_that_arrives_while_the_panel_is_closed_is_counted_as_unread(
     page.reload()
     expect(widget(page)).to_have_attribute("data-state", "online", timeout=SECONDS)
     expect(page.locator(".badge")).to_be_hidden()
+
+
+def test_staff_are_told_while_the_visitor_writes(page: Any, widget_server: WidgetServer, llm: LLMServer) -> None:
+    llm.double.script(reply("Здравствуйте! Чем помочь?"))
+    sent: list[str] = []
+    page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(str(frame))))
+    open_chat(page, widget_server.page())
+    say(page, "Добрый день")
+    expect(page.locator(".msg.assistant")).to_contain_text("Чем помочь?", timeout=SECONDS)
+    page.get_by_role("textbox").press_sequentially("Хочу записаться на", delay=20)
+    with psycopg.connect(widget_server.database_url) as conn:
+        for _ in range(100):
+            typing = conn.execute(
+                "SELECT e.payload->>'role' FROM staff_events e JOIN messages m"
+                " ON m.conversation_id = (e.payload->>'conversation_id')::uuid"
+                " WHERE e.kind = 'typing' AND m.text = 'Добрый день'"
+            ).fetchall()
+            if typing:
+                break
+            page.wait_for_timeout(100)
+    assert typing == [("contact",)], sent  # a whole word typed in well under the throttle: one event
+    after_sending = sent[next(n for n, frame in enumerate(sent) if '"type":"send"' in frame) :]
+    assert sum('"type":"typing"' in frame for frame in after_sending) == 1

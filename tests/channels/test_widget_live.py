@@ -332,3 +332,41 @@ async def test_an_operators_reply_reaches_the_page_live_with_their_name_and_note
     shown = [f["message"] for f in frames if f["type"] == "message"]
     assert [m["text"] for m in shown] == ["Добрый день! Я посмотрю ваш заказ."]
     assert shown[0]["author"] == (owner["name"] or owner["email"].split("@")[0])
+
+
+def _typing_events(server: WidgetServer, conversation_id: str) -> list[dict[str, Any]]:
+    with psycopg.connect(server.database_url) as conn:
+        rows = conn.execute(
+            "SELECT payload FROM staff_events WHERE kind = 'typing' AND payload->>'conversation_id' = %s ORDER BY id",
+            (conversation_id,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+async def test_staff_see_the_visitor_typing_and_the_visitor_sees_staff_typing(widget_server: WidgetServer) -> None:
+    token = await new_visitor(widget_server)
+    async with await hello(widget_server, token) as socket:
+        await socket.send(json.dumps({"type": "typing"}))  # no conversation yet: nobody to tell
+        await socket.send(json.dumps({"type": "send", "text": "Здравствуйте", "client_id": "typing-000001"}))
+        ack = (await frames_until(socket, lambda f: f["type"] == "ack"))[-1]
+        await frames_until(socket, is_reply)
+        with psycopg.connect(widget_server.database_url) as conn:
+            found = conn.execute("SELECT conversation_id FROM messages WHERE id = %s", (ack["message_id"],)).fetchone()
+        assert found is not None
+        conversation_id = str(found[0])
+        for _ in range(3):  # a burst from the page counts once
+            await socket.send(json.dumps({"type": "typing"}))
+        await socket.send(json.dumps({"type": "ping"}))
+        await frames_until(socket, lambda f: f["type"] == "pong")
+        assert _typing_events(widget_server, conversation_id) == [
+            {"conversation_id": conversation_id, "role": "contact"}
+        ]
+
+        async with httpx.AsyncClient(timeout=10) as http:
+            headers = {"Authorization": f"Bearer {widget_server.api_key}"}
+            path = f"{widget_server.base}/api/v1/conversations/{conversation_id}/typing"
+            assert (await http.post(path, json={"private": True}, headers=headers)).status_code == 204
+            assert (await http.post(path, headers=headers)).status_code == 204
+        assert (await frames_until(socket, lambda f: f["type"] == "typing"))[-1] == {"type": "typing"}
+    staff = _typing_events(widget_server, conversation_id)[1:]
+    assert [(e["role"], e["private"]) for e in staff] == [("operator", True), ("operator", False)]

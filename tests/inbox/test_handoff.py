@@ -349,6 +349,8 @@ async def test_routes_of_another_tenants_conversation_are_404(
     assert (await send_as_staff(client, anna.headers, conversation_id, "note", private=True)).status_code == 404
     url = f"/api/v1/conversations/{conversation_id}/events"
     assert (await client.get(url, headers=anna.headers)).status_code == 404
+    typing = f"/api/v1/conversations/{conversation_id}/typing"
+    assert (await client.post(typing, headers=anna.headers)).status_code == 404
     assert await conversation(client, tenant_b, conversation_id) == before
     assert len(await messages(client, tenant_b, conversation_id)) == 2
 
@@ -361,6 +363,10 @@ async def test_who_may_handle_conversations(
     await run_queued_jobs(runtime)
     assert (await send_as_staff(client, viewer.headers, accepted["conversation_id"], "Привет")).status_code == 403
     assert (await patch(client, viewer.headers, accepted["conversation_id"], status="resolved")).status_code == 403
+    typing = f"/api/v1/conversations/{accepted['conversation_id']}/typing"
+    assert (await client.post(typing, headers=viewer.headers)).status_code == 403
+    bad = await client.post(typing, json={"private": "maybe"}, headers=tenant_a.headers)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
     assert (
         await client.get(f"/api/v1/conversations/{accepted['conversation_id']}/events", headers=viewer.headers)
     ).status_code == 200

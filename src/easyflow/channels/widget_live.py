@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
@@ -21,12 +22,16 @@ from easyflow.channels.widget_visitors import HISTORY_PAGE, Visitor, WidgetVisit
 from easyflow.kit.ratelimit import LimitStore, Throttle
 from easyflow.live.events import LiveEvent, watch_key
 from easyflow.live.hub import Subscription
+from easyflow.live.staff import queue_staff_event
+from easyflow.models.conversations import MessageRole
 
 if TYPE_CHECKING:
     from easyflow.config import Settings
     from easyflow.runtime import Runtime
 
 
+# A visitor's "writing…" reaches staff at most this often, however fast the page sends it.
+TYPING_EVERY_SECONDS = 3.0
 # While a reply streams, a polling page gets its draft at most this often (each poll counts against the
 # visitor's read limit).
 DRAFT_BATCH_SECONDS = 1.0
@@ -63,6 +68,7 @@ class VisitorFeed:
         self.visitor: Visitor | None = None
         self.conversation_id: uuid.UUID | None = None
         self.position = 0
+        self._typed_at = -TYPING_EVERY_SECONDS
 
     async def open(self, token: str, after: int, limits: WidgetLimits) -> None:
         """Check the widget, the origin and the token (DomainError on failure), and count the read."""
@@ -87,6 +93,20 @@ class VisitorFeed:
             visitor = await visitors.visitor_again(self.visitor, reload=True)
             accepted, _ = await visitors.send(visitor, body)
         return accepted
+
+    async def typing(self) -> None:
+        """The visitor is writing: a `typing` staff event for their conversation (none before it exists)."""
+        now = time.monotonic()
+        if self.visitor is None or self.conversation_id is None or now - self._typed_at < TYPING_EVERY_SECONDS:
+            return
+        self._typed_at = now
+        async with self.runtime.database.tenant_transaction(self.visitor.channel.tenant_id) as session:
+            queue_staff_event(
+                session,
+                self.visitor.channel.tenant_id,
+                "typing",
+                {"conversation_id": str(self.conversation_id), "role": MessageRole.contact.value},
+            )
 
     async def unseen(self) -> list[schemas.WidgetMessage]:
         """Every message after the position seen, page by page; moves the position past them."""

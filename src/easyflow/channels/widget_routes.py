@@ -5,6 +5,7 @@ WebSocket protocol (`/widget/v1/{public_key}/live`, JSON text frames):
   page -> {"type": "hello", "token": <visitor token>, "after": <last position seen>}   (first frame)
   page -> {"type": "send", "text", "client_id", "name"?, "phone"?}   ->  {"type": "ack", "client_id", ...}
   page -> {"type": "ping"}                                           ->  {"type": "pong"}
+  page -> {"type": "typing"}   (the visitor is writing: staff see it; at most one every few seconds counts)
   server -> {"type": "ready"}, {"type": "message", "message": {...}}, {"type": "typing"},
             {"type": "draft", "text": <the reply so far>}, {"type": "error", "status", "detail"}
 """
@@ -232,6 +233,8 @@ async def _serve_frames(websocket: WebSocket, feed: VisitorFeed, limits: WidgetL
             kind = frame.get("type")
             if kind == "ping":
                 await websocket.send_json({"type": "pong"})
+            elif kind == "typing":
+                await feed.typing()
             elif kind == "send":
                 body = schemas.WidgetMessageSend.model_validate({k: v for k, v in frame.items() if k != "type"})
                 accepted = await feed.send(body, limits)

@@ -50,23 +50,25 @@ async def typing_indicator(
     return lambda: handler.show_typing(runtime, channel, recipient)
 
 
+async def show_quietly(show_typing: ShowTyping) -> None:
+    """Show "typing…" once; it is cosmetic, so a failure is logged and never costs (or delays) anything."""
+    try:
+        async with asyncio.timeout(TYPING_TIMEOUT_SECONDS):
+            await show_typing()
+    except Exception as error:
+        log.info("conversation.typing_failed", error_type=type(error).__name__)
+
+
 async def while_typing(show_typing: ShowTyping, work: Awaitable[T]) -> T:
     """Await `work`, showing "typing…" now and again every TYPING_REFRESH_SECONDS until it is done (messengers
     drop the indicator after about five seconds, and a model may think for thirty)."""
 
-    async def show() -> None:
-        try:
-            async with asyncio.timeout(TYPING_TIMEOUT_SECONDS):
-                await show_typing()
-        except Exception as error:  # cosmetic: never let it cost (or delay) the reply
-            log.info("conversation.typing_failed", error_type=type(error).__name__)
-
     async def keep_showing() -> None:
         while True:
             await asyncio.sleep(TYPING_REFRESH_SECONDS)
-            await show()
+            await show_quietly(show_typing)
 
-    await show()  # before the work starts; renewals only come with slow answers
+    await show_quietly(show_typing)  # before the work starts; renewals only come with slow answers
     indicator = asyncio.create_task(keep_showing())
     try:
         return await work

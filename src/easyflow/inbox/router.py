@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from easyflow.conversations import schemas as conversation_schemas
+from easyflow.conversations.typing_indicator import show_quietly
 from easyflow.inbox import schemas
 from easyflow.inbox.canned import CannedResponses
 from easyflow.inbox.events import start_staff_stream
@@ -46,6 +47,23 @@ async def send_operator_message(
     the assistant or the queue holds takes it over: it becomes `open`, assigned to you. An API key writes in
     the name of the conversation's assignee, so it can only write once someone is assigned."""
     return await OperatorReplies(session, principal).send(conversation_id, body)
+
+
+@router.post("/conversations/{conversation_id}/typing", status_code=status.HTTP_204_NO_CONTENT)
+async def operator_typing(
+    conversation_id: uuid.UUID,
+    request: Request,
+    background: BackgroundTasks,
+    principal: Operator,
+    session: Session,
+    body: schemas.OperatorTyping | None = None,
+) -> None:
+    """Say you are writing (call again every few seconds while you do): colleagues get a `typing` staff event
+    and, unless it is a note (`private`), the customer sees "typing…" where their channel shows it."""
+    replies = OperatorReplies(session, principal)
+    show = await replies.typing(conversation_id, body or schemas.OperatorTyping(), request.app.state.runtime)
+    if show is not None:
+        background.add_task(show_quietly, show)
 
 
 @router.get("/operators")
@@ -93,8 +111,9 @@ async def staff_events(
         int | None, Query(ge=0, le=MAX_BIGINT, description="Where to resume, for clients that cannot send the header.")
     ] = None,
 ) -> StreamingResponse:
-    """Live events for staff: `message.created`, `conversation.updated`, `presence.updated`, `mention` (a
-    private note named a colleague: `@anna`, the part of their e-mail before the @). Each has an id;
+    """Live events for staff: `message.created`, `conversation.updated`, `presence.updated`, `typing` (a widget
+    visitor or a colleague is writing), `sla.breached`, `mention` (a private note named a colleague: `@anna`,
+    the part of their e-mail before the @). Each has an id;
     reconnect with `Last-Event-ID` to receive what was missed (a `resync` event first says when some of it is
     no longer kept). A signed-in operator is online while connected."""
     resume = last_event_id

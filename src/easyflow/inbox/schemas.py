@@ -20,6 +20,10 @@ class OperatorMessage(StrictInput):
     private: bool = Field(default=False, description="A note for colleagues: never sent to the customer.")
 
 
+class OperatorTyping(StrictInput):
+    private: bool = Field(default=False, description="Writing a note: colleagues see it, the customer does not.")
+
+
 class PresenceUpdate(StrictInput):
     status: Presence = Field(description="online (takes conversations), busy (keeps theirs, takes no new), offline.")
 

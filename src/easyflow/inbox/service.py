@@ -6,15 +6,17 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.conversations.delivery import DELIVER_JOB
 from easyflow.conversations.lifecycle import Actor, ConversationLifecycle
-from easyflow.conversations.ports import CHANNELS
+from easyflow.conversations.ports import CHANNELS, LiveChannel
 from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
+from easyflow.conversations.typing_indicator import ShowTyping, typing_indicator
 from easyflow.inbox import schemas
 from easyflow.inbox.repository import InboxRepository, TeamRepository
 from easyflow.inbox.sla import SlaClock
@@ -27,6 +29,9 @@ from easyflow.models.conversations import Conversation, ConversationStatus, Deli
 from easyflow.models.tenancy import Role
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.repository import MembershipRepository, TenantRepository
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
 
 _NOT_FOUND = "No such conversation in this tenant."
 # `@anna` (the part of a colleague's e-mail before the @) or `@anna@example.com`, not inside an address.
@@ -188,6 +193,37 @@ class OperatorReplies:
         if body.private:
             await self._notify_mentioned(message, user_id)
         return conversation_schemas.MessageRead.model_validate(message)
+
+    async def typing(
+        self, conversation_id: uuid.UUID, body: schemas.OperatorTyping, runtime: Runtime
+    ) -> ShowTyping | None:
+        """A person is writing in the conversation: a `typing` staff event, and (unless it is a note) how to show
+        the customer "typing…" once the caller's transaction has ended (None where the channel cannot)."""
+        conversation = await self.conversations.get(conversation_id)
+        if conversation is None:
+            raise NotFound(_NOT_FOUND)
+        queue_staff_event(
+            self.session,
+            self.tenant_id,
+            "typing",
+            {
+                "conversation_id": str(conversation_id),
+                "role": MessageRole.operator.value,
+                "user_id": str(self.principal.user_id) if self.principal.user_id else None,
+                "private": body.private,
+            },
+        )
+        if body.private or conversation.status == ConversationStatus.resolved:
+            return None
+        tenant = await TenantRepository(self.session).get(self.tenant_id)
+        channel = CHANNELS[conversation.channel_type]
+        return await typing_indicator(
+            runtime,
+            self.tenant_id,
+            conversation_id,
+            watched_live=isinstance(channel, LiveChannel),
+            pushes=channel.pushes(tenant.webhook_url if tenant else None),
+        )
 
     async def _notify_mentioned(self, note: Message, author_id: uuid.UUID | None) -> None:
         """A `mention` staff event for each member a note names (`@anna` or `@anna@example.com`)."""

@@ -133,6 +133,11 @@
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); submit(); }
   });
+  var typedAt = 0; // staff see the visitor writing: a frame every few seconds is enough
+  input.addEventListener("input", function () {
+    var socket = state.socket, now = Date.now();
+    if (socket && socket.readyState === 1 && now - typedAt > 3000) { typedAt = now; socket.send('{"type":"typing"}'); }
+  });
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
   fileInput.addEventListener("change", function () { if (fileInput.files[0]) upload(fileInput.files[0]); fileInput.value = ""; });
 
@@ -286,6 +291,7 @@
     var text = input.value.trim();
     if (!text) return;
     input.value = "";
+    typedAt = 0; // the next words are news again
     queue(text);
   }
 
