@@ -24,7 +24,7 @@ from easyflow.channels.widget import (
     signature_valid,
 )
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
-from easyflow.conversations.files import sniff_content_type
+from easyflow.conversations.files import chat_file
 from easyflow.conversations.repository import (
     ContactRepository,
     ConversationFileRepository,
@@ -33,11 +33,11 @@ from easyflow.conversations.repository import (
 )
 from easyflow.conversations.schemas import Attachment, attachments_of
 from easyflow.db.session import enter_system_scope, scope_to_tenant
-from easyflow.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMedia
+from easyflow.kit.errors import Conflict, Forbidden, NotFound, Unauthorized
 from easyflow.kit.schemas import NUL
 from easyflow.kit.security import sha256_hex
 from easyflow.models.channels import ChannelRecord, ChannelStatus
-from easyflow.models.conversations import ConversationFile, Message, MessageRole
+from easyflow.models.conversations import Message, MessageRole
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
@@ -50,14 +50,6 @@ ROLES_SHOWN = {MessageRole.contact: "visitor", MessageRole.assistant: "assistant
 class Visitor:
     channel: ChannelRecord
     identity: VisitorIdentity
-
-
-def sniff_attachment(data: bytes) -> tuple[str, str]:
-    """(content type, kind) of a file a visitor may send; UnsupportedMedia otherwise."""
-    recognised = sniff_content_type(data)
-    if recognised is None:
-        raise UnsupportedMedia("Only pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files can be sent here.")
-    return recognised
 
 
 def _visitor_tag(visitor: Visitor) -> str:
@@ -206,24 +198,8 @@ class WidgetVisitors:
     async def send_file(
         self, visitor: Visitor, filename: str, data: bytes, body: schemas.WidgetMessageSend, *, max_bytes: int
     ) -> schemas.WidgetMessageAccepted:
-        if len(data) > max_bytes:
-            raise PayloadTooLarge(f"The file is larger than the {max_bytes:,} bytes a chat accepts.".replace(",", " "))
-        if not data:
-            raise UnsupportedMedia("The file is empty.")
-        content_type, kind = sniff_attachment(data)
-        file_id = uuid.uuid4()
-        name = (filename.replace("\\", "/").rsplit("/", 1)[-1] or "file")[:255]
-        attachment = Attachment(kind=kind, name=name, size=len(data), content_type=content_type, stored_file_id=file_id)
-        accepted, conversation_id = await self.send(visitor, body, [attachment])
+        file = chat_file(filename, data, max_bytes=max_bytes)
+        accepted, conversation_id = await self.send(visitor, body, [file.attachment])
         if not accepted.duplicate:
-            await ConversationFileRepository(self.session, visitor.channel.tenant_id).add(
-                ConversationFile(
-                    id=file_id,
-                    conversation_id=conversation_id,
-                    name=name,
-                    content_type=content_type,
-                    size=len(data),
-                    content=data,
-                )
-            )
+            await ConversationFileRepository(self.session, visitor.channel.tenant_id).add(file.stored(conversation_id))
         return accepted
