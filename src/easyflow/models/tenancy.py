@@ -49,6 +49,8 @@ class Tenant(IdMixin, CreatedAtMixin, Base):
     reopen_window_minutes: Mapped[int] = mapped_column(Integer, default=30)
     # How many conversations an operator holds at once (pending for them or open), unless their membership says.
     operator_capacity: Mapped[int] = mapped_column(Integer, default=5)
+    # Whether a customer whose conversation a person resolved is asked to rate it (CSAT).
+    csat_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class User(IdMixin, CreatedAtMixin, Base):
