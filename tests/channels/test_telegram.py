@@ -615,3 +615,37 @@ async def test_the_person_button_hands_over_and_the_operators_reply_reaches_the_
     messages = (await client.get(f"/api/v1/conversations/{waiting['id']}/messages", headers=tenant_a.headers)).json()
     assert [m["role"] for m in messages][-2:] == ["operator", "contact"]
     assert messages[-2]["delivery_status"] == "sent"
+
+
+async def test_a_resolved_conversation_is_rated_with_a_row_of_buttons(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    database: Database,
+    tenant_a: TenantFixture,
+) -> None:
+    double = telegram.double
+    await send_update(client, telegram, bot, double.text_update(9101, CHAT, "Позовите оператора"))
+    await run_queued_jobs(runtime)
+    [waiting] = (await client.get("/api/v1/conversations?status=pending", headers=tenant_a.headers)).json()["items"]
+    anna = await sign_in(client, database, tenant_a)
+    assert (await send_as_staff(client, anna.headers, waiting["id"], "Готово, записала вас.")).status_code == 201
+    resolved = await client.patch(
+        f"/api/v1/conversations/{waiting['id']}", json={"status": "resolved"}, headers=anna.headers
+    )
+    assert resolved.status_code == 200
+    await run_queued_jobs(runtime)
+    request = double.sent_messages(CHAT)[-1]
+    assert request["plain_text"].startswith("Пожалуйста, оцените, как мы вам помогли")
+    [row] = request["reply_markup"]["inline_keyboard"]
+    assert [(key["text"], key["callback_data"]) for key in row] == [(str(n), str(n)) for n in range(1, 6)]
+
+    pressed = double.callback_update(9102, CHAT, "4", message_id=request["message_id"])
+    assert (await send_update(client, telegram, bot, pressed)).status_code == 200
+    await run_queued_jobs(runtime)
+    assert double.sent_messages(CHAT)[-1]["plain_text"].startswith("Спасибо за оценку!")
+    assert len(double.answered_callbacks) == 1
+    found = (await client.get(f"/api/v1/conversations/{waiting['id']}", headers=tenant_a.headers)).json()
+    assert (found["status"], found["latest_rating"]["rating"]) == ("resolved", 4)
+    assert found["latest_rating"]["operator_id"] == str(anna.user_id)

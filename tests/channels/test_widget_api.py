@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.app import create_app
 from easyflow.channels.widget import identity_signature
 from easyflow.config import Settings
+from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
 from tests.doubles.llm_server import LLMServer, reply
+from tests.inbox.staff import send_as_staff, sign_in
 
 SITE = "https://lotos.example"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -465,3 +467,29 @@ async def test_another_tenant_cannot_download_a_customers_file(
     assert (await client.get(f"{url}/files/{file_id}", headers=tenant_a.headers)).status_code == 200
     stolen = await client.get(f"{url}/files/{file_id}", headers=tenant_b.headers)
     assert stolen.status_code == 404 and stolen.content != PNG
+
+
+async def test_a_visitor_rates_a_resolved_conversation_with_its_buttons(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, database: Database
+) -> None:
+    widget = await make_widget(client, tenant_a)
+    token = await visitor_token(client, widget["public_key"])
+    assert (await send(client, widget["public_key"], token, "Позовите оператора")).status_code == 202
+    await run_queued_jobs(runtime)
+    [waiting] = (await client.get("/api/v1/conversations?status=pending", headers=tenant_a.headers)).json()["items"]
+    anna = await sign_in(client, database, tenant_a)
+    assert (await send_as_staff(client, anna.headers, waiting["id"], "Готово!")).status_code == 201
+    resolved = await client.patch(
+        f"/api/v1/conversations/{waiting['id']}", json={"status": "resolved"}, headers=anna.headers
+    )
+    assert resolved.status_code == 200
+    await run_queued_jobs(runtime)
+    request = (await read(client, widget["public_key"], token))[-1]
+    assert request["text"].startswith("Пожалуйста, оцените") and request["buttons"] == ["1", "2", "3", "4", "5"]
+
+    assert (await send(client, widget["public_key"], token, "5")).status_code == 202  # the widget sends a label
+    await run_queued_jobs(runtime)
+    thanks = (await read(client, widget["public_key"], token, after=request["position"]))[-1]
+    assert (thanks["role"], thanks["text"].startswith("Спасибо за оценку!")) == ("assistant", True)
+    found = (await client.get(f"/api/v1/conversations/{waiting['id']}", headers=tenant_a.headers)).json()
+    assert (found["status"], found["latest_rating"]["rating"]) == ("resolved", 5)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.channels.telegram_files import FETCH_FILES_JOB
 from easyflow.config import Settings
 from easyflow.conversations.accept import REPLY_JOB, ChannelRef, Inbound, InboundService
+from easyflow.conversations.csat import COMMENT_WINDOW, RATING_WINDOW
 from easyflow.conversations.repository import InboundRepository
 from easyflow.conversations.schemas import AcceptedMessage
 from easyflow.db import migrate
@@ -231,6 +232,45 @@ async def test_a_new_customers_first_messages_racing_share_one_contact_and_conve
     assert len(await jobs_of(database, one.conversation_id)) == 2
 
 
+async def test_a_rating_and_a_comment_racing_in_are_the_rating_then_its_comment(
+    database: Database, tenant: TenantFixture
+) -> None:
+    asked = await accept(database, tenant.id, inbound("csat-0", contact="rater", text="Позовите оператора"))
+    async with database.session() as session, session.begin():
+        await enter_system_scope(session)
+        await session.execute(
+            text("UPDATE conversations SET status = 'resolved', resolved_at = now() WHERE id = :c"),
+            {"c": asked.conversation_id},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO conversation_ratings (id, tenant_id, conversation_id, requested_at) "
+                "VALUES (gen_random_uuid(), :t, :c, now())"
+            ),
+            {"t": tenant.id, "c": asked.conversation_id},
+        )
+    async with database.session() as first, database.session() as second:
+        await first.begin()
+        rated = await accept_in(first, tenant.id, inbound("csat-1", contact="rater", text="5"))
+        await second.begin()
+        # The comment reaches the request while the rating has not committed: it waits, then sees the rating.
+        racing = asyncio.create_task(accept_in(second, tenant.id, inbound("csat-2", contact="rater", text="Супер")))
+        await asyncio.sleep(0.2)
+        await first.commit()
+        commented = await racing
+        await second.commit()
+    assert rated.conversation_id == commented.conversation_id == asked.conversation_id
+    assert await rows(database, "SELECT rating, comment FROM conversation_ratings") == [(5, "Супер")]
+    assert await rows(database, "SELECT status FROM conversations WHERE id = :c", c=asked.conversation_id) == [
+        ("resolved",)
+    ]
+    answered = [(task, args["message_id"]) for _, task, _, args in (await jobs_of(database, asked.conversation_id))[1:]]
+    assert answered == [
+        ("inbox.csat_answered", str(rated.message_id)),
+        ("inbox.csat_answered", str(commented.message_id)),
+    ]
+
+
 @pytest.mark.parametrize(
     "message",
     [
@@ -278,6 +318,10 @@ async def test_a_tenant_other_than_the_transactions_is_refused(database: Databas
                 live_payload="{}",
                 jobs=[],
                 route_jobs=[],
+                rating_given=None,
+                rating_window=RATING_WINDOW,
+                comment_window=COMMENT_WINDOW,
+                csat_jobs=[],
             )
     assert await rows(database, "SELECT count(*) FROM messages WHERE tenant_id = :t", t=other.id) == [(0,)]
 

@@ -59,6 +59,17 @@ PHRASES: dict[str, dict[str, str]] = {
         "ru": "Извините, сейчас я не могу ответить.",
         "en": "Sorry, I cannot answer right now.",
     },
+    # Customer satisfaction: asked when a person resolved the conversation, with buttons 1 to 5.
+    "csat_request": {
+        "ru": "Пожалуйста, оцените, как мы вам помогли: от 1 (плохо) до 5 (отлично).",
+        "en": "Please rate how we helped you: from 1 (poor) to 5 (excellent).",
+    },
+    "csat_thanks": {
+        "ru": "Спасибо за оценку! Если хотите, напишите одним сообщением, что понравилось или что нам стоит улучшить.",
+        "en": "Thank you for your rating! If you like, tell us in one message what went well or what we could "
+        "do better.",
+    },
+    "csat_comment_thanks": {"ru": "Спасибо за отзыв!", "en": "Thank you for your feedback!"},
 }
 
 

@@ -49,6 +49,9 @@ def webhook_body(outgoing: Outgoing) -> bytes:
             "role": message.role.value,
             "text": message.text,
             "buttons": message.buttons,
+            # What an assistant message announces: `handoff`, `csat_request` (its buttons are the ratings 1 to
+            # 5: post the chosen one back as the customer's message), `csat_thanks`; null for ordinary replies.
+            "notice": message.notice,
             "citations": message.citations,
             "author": {"id": str(message.author_id), "name": outgoing.author_name} if message.author_id else None,
             "created_at": message.created_at.isoformat(),

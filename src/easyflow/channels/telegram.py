@@ -53,6 +53,9 @@ CHANNEL_TYPE = "telegram"
 IDENTITY_KIND = "telegram"
 MESSAGE_LIMIT = 4096
 CALLBACK_DATA_BYTES = 64
+# Labels this short (digits, an emoji) fit side by side on a phone, up to this many in a row.
+SHORT_LABEL_CHARS = 3
+SHORT_LABELS_PER_ROW = 5
 MAX_RETRY_AFTER_SECONDS = 60
 ALLOWED_UPDATES = ["message", "callback_query"]
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
@@ -108,17 +111,18 @@ def escape_markdown(text: str) -> str:
 
 
 def keyboard(buttons: list[str]) -> InlineKeyboardMarkup | None:
+    """One button a row (labels are phrases), except a scale of short labels (a rating's 1 to 5): one row."""
     if not buttons:
         return None
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=label[:64], callback_data=label.encode()[:CALLBACK_DATA_BYTES].decode(errors="ignore")
-            )
-        ]
+    keys = [
+        InlineKeyboardButton(
+            text=label[:64], callback_data=label.encode()[:CALLBACK_DATA_BYTES].decode(errors="ignore")
+        )
         for label in buttons
     ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    if len(keys) <= SHORT_LABELS_PER_ROW and all(len(label) <= SHORT_LABEL_CHARS for label in buttons):
+        return InlineKeyboardMarkup(inline_keyboard=[keys])
+    return InlineKeyboardMarkup(inline_keyboard=[[key] for key in keys])
 
 
 async def _throttle(runtime: Runtime, bot_id: str, chat_id: str) -> None:

@@ -14,6 +14,7 @@ from easyflow.conversations.repository import (
     ConversationEventRepository,
     ConversationFileRepository,
     ConversationFilters,
+    ConversationRatingRepository,
     ConversationRepository,
     ListCursor,
     MessageRepository,
@@ -28,6 +29,7 @@ class ConversationQueries:
         self.messages = MessageRepository(session, tenant_id)
         self.files = ConversationFileRepository(session, tenant_id)
         self.events = ConversationEventRepository(session, tenant_id)
+        self.ratings = ConversationRatingRepository(session, tenant_id)
 
     async def page(
         self, filters: ConversationFilters, *, limit: int, offset: int, cursor: str | None
@@ -56,6 +58,19 @@ class ConversationQueries:
         if row is None:
             raise NotFound("No such conversation in this tenant.")
         return read_conversation(*row)
+
+    async def detail(self, conversation_id: uuid.UUID) -> schemas.ConversationDetail:
+        """The conversation with what only its own page shows (its latest rating)."""
+        conversation = await self.get(conversation_id)
+        rating = await self.ratings.latest_rated(conversation_id)
+        return schemas.ConversationDetail(
+            **conversation.model_dump(),
+            latest_rating=schemas.RatingRead.model_validate(rating) if rating else None,
+        )
+
+    async def ratings_of(self, conversation_id: uuid.UUID) -> list[schemas.RatingRead]:
+        await self.get(conversation_id)
+        return [schemas.RatingRead.model_validate(r) for r in await self.ratings.of_conversation(conversation_id)]
 
     async def messages_of(
         self, conversation_id: uuid.UUID, *, after: uuid.UUID | None, limit: int

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, or_, select, text, true, tuple_, update
@@ -21,6 +21,7 @@ from easyflow.models.conversations import (
     Conversation,
     ConversationEvent,
     ConversationFile,
+    ConversationRating,
     ConversationStatus,
     DeliveryStatus,
     Message,
@@ -36,7 +37,8 @@ _ACCEPT = text(
     "SELECT outcome, conversation_id, message_id FROM easyflow_accept_message(:tenant, :channel_type, :channel_key, "
     ":identity_kind, :contact_external_id, :contact_name, :contact_phone, :text, :external_message_id, "
     "CAST(:attachments AS jsonb), :assistant, :live_channel, :live_payload, CAST(:jobs AS jsonb), "
-    "CAST(:route_jobs AS jsonb))"
+    "CAST(:route_jobs AS jsonb), :rating_given, :rating_window_minutes, :comment_window_minutes, "
+    "CAST(:csat_jobs AS jsonb))"
 )
 
 
@@ -80,7 +82,7 @@ class Acceptance:
 
 class InboundRepository:
     """A customer's message accepted in one statement: dedupe, contact, open conversation, message, live
-    event and jobs (the SQL function of migration 20261126_accept_message)."""
+    event and jobs (the SQL function of migration 20261126_accept_message, last replaced by 20261204_csat)."""
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.session = session
@@ -103,10 +105,17 @@ class InboundRepository:
         live_payload: str,
         jobs: list[dict[str, Any]],
         route_jobs: list[dict[str, Any]],
+        rating_given: int | None,
+        rating_window: timedelta,
+        comment_window: timedelta,
+        csat_jobs: list[dict[str, Any]],
     ) -> Acceptance:
         """`live_payload` and the `jobs` (as `kit.jobs.deferral` gives them) may hold CONVERSATION_SLOT and
         MESSAGE_SLOT, which the function replaces with the ids; the jobs are deferred in this order, then the
-        `route_jobs` when the message put the conversation back in the queue (it woke or reopened it)."""
+        `route_jobs` when the message put the conversation back in the queue (it woke or reopened it). A
+        message that answers a rating request (`rating_given`, the rating the text reads as, within
+        `rating_window` of the request; or the comment within `comment_window` of the rating) is stored with
+        the resolved conversation and gets the `csat_jobs` instead of `jobs`."""
         row = (
             await self.session.execute(
                 _ACCEPT,
@@ -126,6 +135,10 @@ class InboundRepository:
                     "live_payload": live_payload,
                     "jobs": json.dumps(jobs),
                     "route_jobs": json.dumps(route_jobs),
+                    "rating_given": rating_given,
+                    "rating_window_minutes": int(rating_window.total_seconds() // 60),
+                    "comment_window_minutes": int(comment_window.total_seconds() // 60),
+                    "csat_jobs": json.dumps(csat_jobs),
                 },
             )
         ).one()
@@ -338,6 +351,19 @@ class MessageRepository(TenantScopedRepository[Message]):
         )
         return list((await self.session.execute(statement)).scalars())
 
+    async def a_person_replied(self, conversation_id: uuid.UUID) -> bool:
+        """Whether a person wrote to the customer in the conversation (notes do not count)."""
+        statement = select(
+            self.scoped()
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.role == MessageRole.operator,
+                Message.private.is_(False),
+            )
+            .exists()
+        )
+        return bool((await self.session.execute(statement)).scalar_one())
+
     async def mark_answered(self, message_ids: list[uuid.UUID], at: datetime) -> None:
         await self.session.execute(
             update(Message)
@@ -437,6 +463,76 @@ class ConversationFileRepository(TenantScopedRepository[ConversationFile]):
             .options(undefer(ConversationFile.content))
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class RatingCount:
+    """How many times an operator was given one rating (`operator_id` None: their account is gone)."""
+
+    operator_id: uuid.UUID | None
+    operator_name: str | None
+    rating: int
+    count: int
+
+
+class ConversationRatingRepository(TenantScopedRepository[ConversationRating]):
+    """Rating requests and the customers' answers (CSAT); the answers themselves are written by
+    `easyflow_accept_message` as the customer's message is accepted."""
+
+    model = ConversationRating
+
+    async def latest_request(self, conversation_id: uuid.UUID) -> ConversationRating | None:
+        statement = (
+            self.scoped()
+            .where(ConversationRating.conversation_id == conversation_id)
+            .order_by(ConversationRating.requested_at.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def latest_rated(self, conversation_id: uuid.UUID) -> ConversationRating | None:
+        statement = (
+            self.scoped()
+            .where(ConversationRating.conversation_id == conversation_id, ConversationRating.rating.is_not(None))
+            .order_by(ConversationRating.rated_at.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def of_conversation(self, conversation_id: uuid.UUID) -> Sequence[ConversationRating]:
+        """Every request of the conversation, answered or not, oldest first."""
+        statement = (
+            self.scoped()
+            .where(ConversationRating.conversation_id == conversation_id)
+            .order_by(ConversationRating.requested_at)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def counts(self, since: datetime, until: datetime) -> list[RatingCount]:
+        """Ratings given in [since, until), counted per operator and rating."""
+        name = func.coalesce(func.nullif(User.name, ""), func.split_part(User.email, "@", 1))
+        statement = (
+            select(ConversationRating.operator_id, name, ConversationRating.rating, func.count())
+            .outerjoin(User, User.id == ConversationRating.operator_id)
+            .where(
+                ConversationRating.tenant_id == self.tenant_id,
+                ConversationRating.rating.is_not(None),
+                ConversationRating.rated_at >= since,
+                ConversationRating.rated_at < until,
+            )
+            .group_by(ConversationRating.operator_id, name, ConversationRating.rating)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [RatingCount(row[0], row[1], row[2], row[3]) for row in rows]
+
+    async def requested(self, since: datetime, until: datetime) -> int:
+        """How many ratings were asked for in [since, until)."""
+        statement = select(func.count()).where(
+            ConversationRating.tenant_id == self.tenant_id,
+            ConversationRating.requested_at >= since,
+            ConversationRating.requested_at < until,
+        )
+        return int((await self.session.execute(statement)).scalar_one())
 
 
 class ChannelRecordRepository(TenantScopedRepository[ChannelRecord]):

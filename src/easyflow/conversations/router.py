@@ -72,8 +72,18 @@ def _assignee_filter(value: str | None, principal: Principal) -> uuid.UUID | Lit
 @router.get("/conversations/{conversation_id}", tags=["conversations"])
 async def read_conversation(
     conversation_id: uuid.UUID, principal: Viewer, session: Session
-) -> schemas.ConversationRead:
-    return await ConversationQueries(session, principal.tenant_id).get(conversation_id)
+) -> schemas.ConversationDetail:
+    """The conversation, with the customer's latest rating of it (`latest_rating`, CSAT)."""
+    return await ConversationQueries(session, principal.tenant_id).detail(conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/ratings", tags=["conversations"])
+async def conversation_ratings(
+    conversation_id: uuid.UUID, principal: Viewer, session: Session
+) -> list[schemas.RatingRead]:
+    """Every rating request of the conversation (one each time a person resolved it), oldest first, with the
+    customer's rating and comment when they answered."""
+    return await ConversationQueries(session, principal.tenant_id).ratings_of(conversation_id)
 
 
 @router.get("/conversations/{conversation_id}/messages", tags=["conversations"])

@@ -126,6 +126,23 @@ class ConversationRead(Output):
     sla: SlaRead | None = Field(default=None, description="Its SLA, when a policy applied to it.")
 
 
+class RatingRead(Output):
+    """A rating request sent when a person resolved the conversation, and the customer's answer (CSAT)."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    operator_id: uuid.UUID | None = Field(description="Who held the conversation when it was resolved.")
+    rating: int | None = Field(description="1 (bad) to 5 (excellent); null while the customer has not answered.")
+    comment: str | None = Field(description="What the customer wrote right after rating.")
+    requested_at: datetime
+    rated_at: datetime | None
+    commented_at: datetime | None
+
+
+class ConversationDetail(ConversationRead):
+    latest_rating: RatingRead | None = Field(description="The customer's latest rating of it, if they gave one.")
+
+
 class LastMessage(Output):
     role: MessageRole
     text: str = Field(description=f"The first {PREVIEW_CHARS} characters.")
@@ -191,7 +208,7 @@ class ConversationEventRead(Output):
     id: uuid.UUID
     kind: str = Field(
         description="handed_off, taken, assigned, unassigned, transferred, snoozed, woke, resolved, reopened, "
-        "given_back."
+        "given_back, rated, commented (the customer's rating and its comment)."
     )
     actor_kind: str = Field(description="customer, assistant, operator, rule or system.")
     actor_id: uuid.UUID | None

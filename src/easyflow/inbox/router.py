@@ -14,6 +14,7 @@ from easyflow.conversations import schemas as conversation_schemas
 from easyflow.conversations.typing_indicator import show_quietly
 from easyflow.inbox import schemas
 from easyflow.inbox.canned import CannedResponses
+from easyflow.inbox.csat import CsatReports
 from easyflow.inbox.events import start_staff_stream
 from easyflow.inbox.presence import PresenceService
 from easyflow.inbox.repository import InboxRepository
@@ -83,6 +84,21 @@ async def list_operators(principal: Viewer, session: Session) -> list[schemas.Op
         )
         for row in rows
     ]
+
+
+@router.get("/reports/csat")
+async def csat_report(
+    principal: Viewer,
+    session: Session,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="Start (included); default: 30 days before `to`.")
+    ] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="End (excluded); default: now.")] = None,
+) -> schemas.CsatReport:
+    """Customer satisfaction: the ratings (1-5) customers gave in the period to conversations a person
+    resolved, per operator who held them (count, average as a decimal string, how many of each rating) and
+    in all, with how many customers were asked. Times without a zone are UTC."""
+    return await CsatReports(session, principal.tenant_id).report(since, until)
 
 
 @router.put("/presence")

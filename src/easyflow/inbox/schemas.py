@@ -181,3 +181,22 @@ class SlaPolicyRead(Output):
     team_id: uuid.UUID | None
     label: str | None
     created_at: datetime
+
+
+class CsatFigures(Output):
+    count: int = Field(description="How many ratings were given.")
+    average: str | None = Field(description='Their mean as a decimal string with two places ("4.50"); null if none.')
+    distribution: dict[str, int] = Field(description='How many of each rating, "1" to "5".')
+
+
+class OperatorCsat(CsatFigures):
+    user_id: uuid.UUID | None = Field(description="The operator who held the rated conversations (null: removed).")
+    name: str
+
+
+class CsatReport(Output):
+    since: datetime = Field(description="The period's start (`from`), included.")
+    until: datetime = Field(description="Its end (`to`), excluded.")
+    requested: int = Field(description="How many customers were asked to rate in the period.")
+    overall: CsatFigures
+    operators: list[OperatorCsat] = Field(description="Per operator, by name.")

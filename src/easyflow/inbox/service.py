@@ -18,6 +18,7 @@ from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
 from easyflow.conversations.typing_indicator import ShowTyping, typing_indicator
 from easyflow.inbox import schemas
+from easyflow.inbox.csat import CsatRequests
 from easyflow.inbox.repository import InboxRepository, TeamRepository
 from easyflow.inbox.sla import SlaClock
 from easyflow.kit.errors import NotFound, Unprocessable
@@ -73,6 +74,7 @@ class ConversationHandling:
             assignee = None  # into the queue
         else:
             assignee = conversation.assignee_id
+        resolving = status == ConversationStatus.resolved and conversation.status != ConversationStatus.resolved
         changed = await self.lifecycle.change(
             conversation,
             status,
@@ -81,6 +83,8 @@ class ConversationHandling:
             assignee=assignee,
             snoozed_until=changes.snoozed_until,
         )
+        if resolving and changed:
+            await CsatRequests(self.session, self.principal.tenant_id).ask(conversation, datetime.now(UTC))
         if changes.labels is not None and list(dict.fromkeys(changes.labels)) != conversation.labels:
             conversation.labels = list(dict.fromkeys(changes.labels))
             await self.session.flush()

@@ -1,4 +1,5 @@
-"""Background jobs of the inbox: routing the queue, presence checks, waking snoozed conversations, SLA checks."""
+"""Background jobs of the inbox: routing the queue, presence checks, waking snoozed conversations, SLA checks,
+thanking a customer for their rating."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from easyflow.conversations.csat import CSAT_ANSWERED_JOB
 from easyflow.conversations.lifecycle import ROUTE_JOB
 from easyflow.db.session import enter_system_scope
+from easyflow.inbox.csat import CsatAnswers
 from easyflow.inbox.presence import PRESENCE_CHECK_JOB, ROUTE_BACKLOG_JOB, check_presence
 from easyflow.inbox.repository import StaffEventLog
 from easyflow.inbox.routing import Router
@@ -57,3 +60,11 @@ async def check_sla(runtime: Runtime, *, tenant_id: str, conversation_id: str) -
 @job(SWEEP_SLA_JOB, cron="* * * * *", max_attempts=1)
 async def sweep_sla(runtime: Runtime, *, timestamp: int) -> None:
     await sweep_due(runtime)
+
+
+# Under the conversation's lock, as its replies: the thanks follow the messages they answer.
+@job(CSAT_ANSWERED_JOB, lock="conversation:{conversation_id}", max_attempts=5)
+async def csat_answered(runtime: Runtime, *, tenant_id: str, conversation_id: str, message_id: str) -> None:
+    await CsatAnswers(runtime.database).answered(
+        uuid.UUID(tenant_id), uuid.UUID(conversation_id), uuid.UUID(message_id)
+    )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -252,3 +253,26 @@ class ConversationEvent(IdMixin, CreatedAtMixin, TenantOwned, Base):
     to_status: Mapped[str | None] = mapped_column(String(16))
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ConversationRating(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """A rating request sent when a person resolved the conversation, and the customer's answer to it (CSAT):
+    one row per resolution; `rating` stays empty until the customer answers."""
+
+    __tablename__ = "conversation_ratings"
+    __table_args__ = (
+        Index("ix_conversation_ratings_conversation_id_requested_at", "conversation_id", "requested_at"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    # Who held the conversation when it was resolved: the person the rating is theirs.
+    operator_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _user_fk())
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    comment: Mapped[str | None] = mapped_column(Text)
+    commented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

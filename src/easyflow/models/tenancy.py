@@ -52,6 +52,8 @@ class Tenant(IdMixin, CreatedAtMixin, Base):
     operator_capacity: Mapped[int] = mapped_column(Integer, default=5)
     # When its people work, in `timezone` (inbox/hours.py); None: around the clock.
     business_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Whether a customer whose conversation a person resolved is asked to rate it (CSAT).
+    csat_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class User(IdMixin, CreatedAtMixin, Base):

@@ -51,7 +51,8 @@ async def read_tenant(principal: Viewer, session: Session) -> schemas.TenantRead
 
 @router.patch("/tenant", tags=["tenant"])
 async def update_tenant(body: schemas.TenantUpdate, principal: Admin, session: Session) -> schemas.TenantRead:
-    """Change the tenant's name, default language or time zone (admins and owners)."""
+    """Change the tenant's name, default language, time zone, facts, or whether customers are asked to rate
+    conversations (`csat_enabled`) (admins and owners)."""
     tenant = await TenantService(session).update(principal.tenant_id, body)
     return schemas.TenantRead.model_validate(tenant)
 

@@ -63,6 +63,7 @@ class TenantRead(Output):
     timezone: str
     facts: str
     webhook_url: str | None
+    csat_enabled: bool = Field(description="Customers are asked to rate a conversation a person resolved.")
     created_at: datetime
 
 
@@ -72,6 +73,10 @@ class TenantUpdate(StrictInput):
     timezone: str | None = None
     facts: Annotated[str, Field(max_length=20000)] | None = Field(
         default=None, description="What every assistant should know: address, hours, policies."
+    )
+    csat_enabled: bool | None = Field(
+        default=None,
+        description="Ask customers to rate (1-5) a conversation a person resolved, with an optional comment.",
     )
 
     @field_validator("timezone")
