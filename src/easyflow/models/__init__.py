@@ -17,6 +17,7 @@ from easyflow.models.conversations import (
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 from easyflow.models.live import StaffEvent, StaffEventCounter
+from easyflow.models.notifications import NoticeKind, StaffLinkToken, StaffNotificationPreferences, StaffTelegramLink
 from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Message",
     "MessageRole",
     "ModelProvider",
+    "NoticeKind",
     "OperatorPresence",
     "Presence",
     "QaPair",
@@ -48,6 +50,9 @@ __all__ = [
     "Role",
     "StaffEvent",
     "StaffEventCounter",
+    "StaffLinkToken",
+    "StaffNotificationPreferences",
+    "StaffTelegramLink",
     "Team",
     "TeamMember",
     "Tenant",
