@@ -16,6 +16,7 @@ from easyflow.conversations.ports import CHANNELS
 from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationRepository, MessageRepository
 from easyflow.inbox import schemas
+from easyflow.inbox.notifications import notify_staff
 from easyflow.inbox.repository import InboxRepository, TeamRepository
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.kit.jobs import defer
@@ -67,6 +68,7 @@ class ConversationHandling:
             assignee = None  # into the queue
         else:
             assignee = conversation.assignee_id
+        held_by = conversation.assignee_id
         changed = await self.lifecycle.change(
             conversation,
             status,
@@ -75,6 +77,9 @@ class ConversationHandling:
             assignee=assignee,
             snoozed_until=changes.snoozed_until,
         )
+        if assignee is not None and assignee not in (held_by, self.principal.user_id):
+            # Given to a colleague: it waits for them, who may not be looking at the dashboard.
+            await notify_staff(self.session, self.principal.tenant_id, assignee, "waiting", conversation.id)
         if changes.labels is not None and list(dict.fromkeys(changes.labels)) != conversation.labels:
             conversation.labels = list(dict.fromkeys(changes.labels))
             await self.session.flush()
@@ -188,7 +193,7 @@ class OperatorReplies:
         return conversation_schemas.MessageRead.model_validate(message)
 
     async def _notify_mentioned(self, note: Message, author_id: uuid.UUID | None) -> None:
-        """A `mention` staff event for each member a note names (`@anna` or `@anna@example.com`)."""
+        """A `mention` staff event and notice for each member a note names (`@anna` or `@anna@example.com`)."""
         handles = {handle.lower().rstrip(".") for handle in _MENTION.findall(note.text)}
         if not handles:
             return
@@ -205,6 +210,7 @@ class OperatorReplies:
                         "author_id": str(author_id) if author_id else None,
                     },
                 )
+                await notify_staff(self.session, self.tenant_id, user_id, "mention", note.conversation_id, note.text)
 
     async def _take_for_reply(self, conversation: Conversation, now: datetime) -> None:
         if conversation.status == ConversationStatus.open:
