@@ -21,7 +21,7 @@ from easyflow.kit.errors import Conflict, Unprocessable
 from easyflow.kit.jobs import defer
 from easyflow.kit.security import constant_time_equals, new_public_id, new_secret, sha256_hex, split_token
 from easyflow.models.channels import ChannelRecord
-from easyflow.models.notifications import NoticeKind, StaffLinkToken, StaffNotificationPreferences
+from easyflow.models.notifications import StaffLinkToken, StaffNotificationPreferences
 from easyflow.tenancy.repository import UserRepository
 
 if TYPE_CHECKING:
@@ -30,12 +30,11 @@ if TYPE_CHECKING:
 Kind = Literal["waiting", "mention", "sla_breach"]
 Via = Literal["telegram", "email"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
-assert set(KINDS) == {kind.value for kind in NoticeKind}
 
 SEND_NOTICE_JOB = "inbox.send_notice"
 ANSWER_LINK_JOB = "inbox.answer_telegram_link"
 # `/start notify_<public id>_<secret>`: Telegram passes deep-link payloads of up to 64 characters of
-# [A-Za-z0-9_-], which this is (44), and a customer's own /start payloads never begin so.
+# [A-Za-z0-9_-], which this is (44). A customer's /start that happens to begin so is a failed link, not a message.
 LINK_KIND = "notify"
 LINK_PREFIX = f"{LINK_KIND}_"
 LINK_LIFETIME = timedelta(minutes=15)

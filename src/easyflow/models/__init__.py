@@ -17,7 +17,7 @@ from easyflow.models.conversations import (
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 from easyflow.models.live import StaffEvent, StaffEventCounter
-from easyflow.models.notifications import NoticeKind, StaffLinkToken, StaffNotificationPreferences, StaffTelegramLink
+from easyflow.models.notifications import StaffLinkToken, StaffNotificationPreferences, StaffTelegramLink
 from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "Message",
     "MessageRole",
     "ModelProvider",
-    "NoticeKind",
     "OperatorPresence",
     "Presence",
     "QaPair",

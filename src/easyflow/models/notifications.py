@@ -3,7 +3,6 @@ the tenant's bot, the one-time tokens of the deep links that link it, and which 
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -12,12 +11,6 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned, utcnow
-
-
-class NoticeKind(enum.StrEnum):
-    waiting = "waiting"  # a conversation was assigned to them and waits for their reply
-    mention = "mention"  # a colleague named them in a private note
-    sla_breach = "sla_breach"  # a conversation of theirs missed its SLA target
 
 
 class StaffTelegramLink(TenantOwned, Base):
@@ -53,8 +46,8 @@ class StaffLinkToken(IdMixin, CreatedAtMixin, TenantOwned, Base):
 
 
 class StaffNotificationPreferences(TenantOwned, Base):
-    """Which kinds of notice a member wants where; a member without a row has the defaults (every kind in
-    Telegram once linked, no e-mail until they ask for it)."""
+    """Which kinds of notice (`inbox.notifications.Kind`) a member wants where; a member without a row has the
+    defaults (every kind in Telegram once linked, no e-mail until they ask for it)."""
 
     __tablename__ = "staff_notification_preferences"
 
