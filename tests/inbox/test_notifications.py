@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from easyflow.channels.polling import TelegramPoller
 from easyflow.db.database import Database
+from easyflow.inbox.notifications import notify_staff
 from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, make_key, run_queued_jobs
@@ -158,6 +159,7 @@ async def test_a_linked_operator_hears_of_a_conversation_assigned_to_them_in_tel
     [mail] = smtp_on.messages
     assert mail.recipients == [anna.email] and mail.sender == "noreply@testserver"
     assert mail.subject == "Вас ждёт разговор с клиентом"
+    assert mail.message["Date"] and mail.message["Message-ID"]
     assert "«Позовите оператора, пожалуйста»" in mail.body and link_to_it in mail.body
 
 
@@ -193,6 +195,34 @@ async def test_a_colleague_assigning_or_mentioning_notifies_but_taking_it_onesel
     assert (await patch(client, boris.headers, conversation_id, status="open")).status_code == 200
     await run_queued_jobs(runtime)
     assert len(texts_to(telegram, BORIS_CHAT)) == before  # he took it himself: nothing to tell him
+
+
+async def test_an_sla_breach_is_told_once_its_transaction_commits_and_never_if_it_rolls_back(
+    client: httpx.AsyncClient,
+    database: Database,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    bot_a: dict,
+) -> None:
+    anna = await sign_in(client, database, tenant_a)
+    await link(client, runtime, telegram, bot_a, anna, ANNA_CHAT)
+    written = await customer_writes(client, tenant_a, "Алло, вы тут?")
+    await run_queued_jobs(runtime)
+    conversation_id = uuid.UUID(written["conversation_id"])
+
+    with pytest.raises(RuntimeError):
+        async with database.tenant_transaction(tenant_a.id) as session:
+            await notify_staff(session, tenant_a.id, anna.user_id, "sla_breach", conversation_id, "первый ответ")
+            raise RuntimeError("the caller failed after asking")
+    assert "inbox.send_notice" not in await run_queued_jobs(runtime)
+
+    async with database.tenant_transaction(tenant_a.id) as session:
+        await notify_staff(session, tenant_a.id, anna.user_id, "sla_breach", conversation_id, "первый ответ: 15 мин")
+    assert "inbox.send_notice" in await run_queued_jobs(runtime)
+    notice = texts_to(telegram, ANNA_CHAT)[-1]
+    assert notice.startswith("Нарушен срок SLA в разговоре с клиентом")
+    assert "первый ответ: 15 мин" in notice and "«Алло, вы тут?»" in notice
 
 
 async def test_invalid_expired_and_reused_tokens_link_nothing_and_are_answered_politely(

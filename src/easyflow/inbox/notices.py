@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -173,10 +175,14 @@ async def answer_link(
 
 async def send_email(settings: Settings, address: str, notice: Notice) -> None:
     """One plain-text UTF-8 message through the configured SMTP server (STARTTLS only when asked for)."""
+    domain = urlsplit(settings.public_url).hostname or "localhost"
     message = EmailMessage()
-    message["From"] = settings.smtp_from or f"noreply@{urlsplit(settings.public_url).hostname or 'localhost'}"
+    message["From"] = settings.smtp_from or f"noreply@{domain}"
     message["To"] = address
     message["Subject"] = notice.subject
+    # Mail servers score messages without these as spam; the SMTP client does not add them.
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(notice.text)
     await aiosmtplib.send(
         message,
