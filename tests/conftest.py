@@ -31,7 +31,12 @@ from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import ApiKeyService, MemberService, TenantService
 from tests.support import create_database, drop_database, private_folder
 
-pytest_plugins = ["tests.doubles.webhook_receiver", "tests.doubles.llm_server", "tests.doubles.telegram_server"]
+pytest_plugins = [
+    "tests.doubles.webhook_receiver",
+    "tests.doubles.llm_server",
+    "tests.doubles.telegram_server",
+    "tests.doubles.smtp_server",
+]
 
 TEST_SECRET_KEY = "test-signing-key-" + "x" * 48
 assert wiring.REGISTERING_MODULES

@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     )
     widget_max_file_bytes: int = Field(default=10 * 1024 * 1024, description="Largest file a widget visitor may send.")
 
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server that sends staff notifications by e-mail; unset: no e-mail at all."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = Field(default=None, description="Sign in to the SMTP server as this user, if set.")
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = Field(
+        default=None, description="The sender of notification e-mails; unset: noreply@<the host of PUBLIC_URL>."
+    )
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+
     agent_timeout_seconds: float = 30.0
     staff_events_retention_hours: int = Field(
         default=48,

@@ -37,6 +37,7 @@ from easyflow.channels.base import Connection
 from easyflow.channels.service import credentials_of
 from easyflow.conversations.ports import Delivery, Outgoing, register
 from easyflow.conversations.schemas import Attachment
+from easyflow.inbox.notifications import STAFF_TELEGRAM
 from easyflow.kit.errors import InvalidInput, ServiceUnavailable, Unprocessable
 from easyflow.kit.schemas import json_without_nul
 from easyflow.kit.security import new_secret
@@ -210,6 +211,17 @@ class TelegramChannel:
                     raise
                 await asyncio.sleep(error.retry_after)
 
+    async def send_to_staff(self, runtime: Runtime, channel: ChannelRecord, chat_id: int, text: str) -> bool:
+        """A notice to a member's own linked chat (plain text: Telegram shows the dashboard URL as a link);
+        False when the member blocked the bot."""
+        async with bot_for(runtime, credentials_of(channel, runtime)["token"]) as bot:
+            for part in split_message(text):
+                try:
+                    await self._send(runtime, bot, str(channel.id), str(chat_id), part, None)
+                except TelegramForbiddenError:
+                    return False
+        return True
+
     async def show_typing(self, runtime: Runtime, channel: ChannelRecord, recipient: str) -> None:
         try:
             async with bot_for(runtime, credentials_of(channel, runtime)["token"]) as bot:
@@ -287,4 +299,6 @@ def _inbound_fields(update: Update) -> dict[str, Any] | None:
     }
 
 
-register(TelegramChannel())
+_channel = TelegramChannel()
+register(_channel)
+STAFF_TELEGRAM.append(_channel)  # members' notices go out through the tenant's bot too

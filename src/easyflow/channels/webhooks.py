@@ -25,7 +25,9 @@ from easyflow.channels.telegram import (
 )
 from easyflow.channels.telegram_files import FETCH_FILES_JOB, needs_fetching
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
+from easyflow.conversations.schemas import Attachment
 from easyflow.db.session import enter_system_scope, scope_to_tenant
+from easyflow.inbox.notifications import TelegramLinking, is_link_payload
 from easyflow.kit.errors import InvalidInput, NotFound, Unauthorized
 from easyflow.kit.security import constant_time_equals
 from easyflow.models.channels import ChannelRecord, ChannelStatus
@@ -105,6 +107,14 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
     inbound = inbound_of(update)
     if inbound is None or channel.status == ChannelStatus.paused:
         return None
+    link_payload = _notifications_link_payload(inbound["attachments"])
+    if link_payload is not None:
+        # A member linking their own chat for notices: not a customer, so no conversation.
+        sender = update.message.from_user if update.message is not None else None
+        await TelegramLinking(session, channel.tenant_id).redeem(
+            channel.id, int(inbound["contact_external_id"]), link_payload, sender.language_code if sender else None
+        )
+        return None
 
     await InboundService(session, channel.tenant_id).accept(
         ChannelRef(type=TELEGRAM, key=str(channel.id)),
@@ -121,6 +131,13 @@ async def accept_update(session: AsyncSession, channel: ChannelRecord, update: U
         jobs_first=(FETCH_FILES_JOB,) if needs_fetching(inbound["attachments"]) else (),
     )
     return inbound["callback_query_id"]
+
+
+def _notifications_link_payload(attachments: list[Attachment]) -> str | None:
+    for attachment in attachments:
+        if attachment.kind == "start" and attachment.payload and is_link_payload(attachment.payload):
+            return attachment.payload
+    return None
 
 
 async def answer_callback(runtime: Runtime, callback: PendingCallback) -> None:

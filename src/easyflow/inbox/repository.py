@@ -1,5 +1,5 @@
 """Every SQL statement of the inbox: presence, who can take a conversation and how many each holds, the
-queue, and the staff event log."""
+queue, the staff event log, and staff notifications outside the dashboard."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.session import tenant_of
 from easyflow.kit.repository import TenantScopedRepository
-from easyflow.models.conversations import Conversation, ConversationStatus
+from easyflow.models.channels import ChannelRecord, ChannelStatus
+from easyflow.models.conversations import Conversation, ConversationStatus, Message, MessageRole
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, SlaPolicy, Team, TeamMember
 from easyflow.models.live import StaffEvent
+from easyflow.models.notifications import StaffLinkToken, StaffNotificationPreferences, StaffTelegramLink
 from easyflow.models.tenancy import Membership, Role, Tenant, User
 
 # An operator whose live connection has not been heard for this long is offline.
@@ -134,6 +136,13 @@ class InboxRepository:
             .limit(1)
         )
         return (await self.session.execute(statement)).first() is not None
+
+    async def admins(self) -> Sequence[uuid.UUID]:
+        """The tenant's owners and admins: who answers for a conversation nobody holds."""
+        statement = select(Membership.user_id).where(
+            Membership.tenant_id == self.tenant_id, Membership.role.in_((Role.owner, Role.admin))
+        )
+        return (await self.session.execute(statement)).scalars().all()
 
     async def members_named(self, handles: set[str]) -> Sequence[uuid.UUID]:
         """Members whose e-mail, or its part before the @, is one of the (lower-cased) handles."""
@@ -361,6 +370,92 @@ class SlaPolicyRepository(TenantScopedRepository[SlaPolicy]):
             self.scoped()
             .where(or_(team_match, label_match, general))
             .order_by(rank, SlaPolicy.created_at, SlaPolicy.id)
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+
+class NotificationRepository:
+    """A member's linked Telegram chat, their link tokens and their notice preferences; what a notice quotes."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID | None = None) -> None:
+        self.session = session
+        self.tenant_id = tenant_of(session) if tenant_id is None else tenant_id
+
+    async def link_of(self, user_id: uuid.UUID) -> StaffTelegramLink | None:
+        statement = select(StaffTelegramLink).where(
+            StaffTelegramLink.tenant_id == self.tenant_id, StaffTelegramLink.user_id == user_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def save_link(self, user_id: uuid.UUID, channel_id: uuid.UUID, chat_id: int, now: datetime) -> None:
+        """Link the chat, replacing the member's earlier one (a member has one chat for notices)."""
+        values = {"channel_id": channel_id, "chat_id": chat_id, "linked_at": now}
+        statement = insert(StaffTelegramLink).values(tenant_id=self.tenant_id, user_id=user_id, **values)
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=["tenant_id", "user_id"], set_=values)
+        )
+
+    async def unlink(self, user_id: uuid.UUID) -> None:
+        statement = delete(StaffTelegramLink).where(
+            StaffTelegramLink.tenant_id == self.tenant_id, StaffTelegramLink.user_id == user_id
+        )
+        await self.session.execute(statement)
+
+    async def preferences_of(self, user_id: uuid.UUID) -> StaffNotificationPreferences | None:
+        statement = select(StaffNotificationPreferences).where(
+            StaffNotificationPreferences.tenant_id == self.tenant_id, StaffNotificationPreferences.user_id == user_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def save_preferences(self, user_id: uuid.UUID, telegram_kinds: list[str], email_kinds: list[str]) -> None:
+        values = {"telegram_kinds": telegram_kinds, "email_kinds": email_kinds}
+        statement = insert(StaffNotificationPreferences).values(tenant_id=self.tenant_id, user_id=user_id, **values)
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=["tenant_id", "user_id"], set_=values)
+        )
+
+    async def replace_tokens(self, token: StaffLinkToken) -> None:
+        """Keep only this new token of its member: a link asked for again makes the earlier ones useless."""
+        await self.session.execute(
+            delete(StaffLinkToken).where(
+                StaffLinkToken.tenant_id == self.tenant_id, StaffLinkToken.user_id == token.user_id
+            )
+        )
+        token.tenant_id = self.tenant_id
+        self.session.add(token)
+        await self.session.flush()
+
+    async def token_for_update(self, public_id: str) -> StaffLinkToken | None:
+        """The token with this public part, locked: two `/start` of one link cannot both spend it."""
+        statement = (
+            select(StaffLinkToken)
+            .where(StaffLinkToken.tenant_id == self.tenant_id, StaffLinkToken.public_id == public_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def telegram_bot(self, channel_id: uuid.UUID | None = None) -> ChannelRecord | None:
+        """The tenant's active Telegram bot (this one, or its first connected)."""
+        statement = select(ChannelRecord).where(
+            ChannelRecord.tenant_id == self.tenant_id,
+            ChannelRecord.type == "telegram",
+            ChannelRecord.status == ChannelStatus.active,
+        )
+        if channel_id is not None:
+            statement = statement.where(ChannelRecord.id == channel_id)
+        return (await self.session.execute(statement.order_by(ChannelRecord.created_at).limit(1))).scalar_one_or_none()
+
+    async def last_customer_text(self, conversation_id: uuid.UUID) -> str | None:
+        statement = (
+            select(Message.text)
+            .where(
+                Message.tenant_id == self.tenant_id,
+                Message.conversation_id == conversation_id,
+                Message.role == MessageRole.contact,
+            )
+            .order_by(Message.position.desc())
             .limit(1)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()

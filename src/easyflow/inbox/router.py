@@ -1,5 +1,5 @@
 """HTTP routes of staff: change who holds a conversation, answer the customer, leave a note; presence, the
-operators, and the staff event stream."""
+operators, the staff event stream, and one's own notifications outside the dashboard."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from easyflow.inbox import schemas
 from easyflow.inbox.canned import CannedResponses
 from easyflow.inbox.csat import CsatReports
 from easyflow.inbox.events import start_staff_stream
+from easyflow.inbox.notifications import NotificationSettings, TelegramLinking
 from easyflow.inbox.presence import PresenceService
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
@@ -101,14 +102,58 @@ async def csat_report(
     return await CsatReports(session, principal.tenant_id).report(since, until)
 
 
+def _person(principal: Principal, what: str) -> uuid.UUID:
+    if principal.user_id is None:
+        raise Unprocessable(f"{what} is a person's: sign in as the operator (an API key is nobody).")
+    return principal.user_id
+
+
+@router.post("/account/telegram-link", status_code=status.HTTP_201_CREATED)
+async def link_telegram(principal: Operator, session: Session) -> schemas.TelegramLinkRead:
+    """A one-time deep link to the tenant's Telegram bot, valid for 15 minutes: open it and press Start, and
+    notices (a conversation waiting for you, a mention, an SLA breach) come to that chat. Asking again makes
+    the earlier link useless. 409 when the tenant has no Telegram bot connected."""
+    issued = await TelegramLinking(session, principal.tenant_id).issue(_person(principal, "A Telegram link"))
+    return schemas.TelegramLinkRead(url=issued.url, expires_at=issued.expires_at)
+
+
+@router.delete("/account/telegram-link", status_code=status.HTTP_204_NO_CONTENT)
+async def unlink_telegram(principal: Operator, session: Session) -> None:
+    """Stop notices in Telegram (your chat is forgotten; link again any time)."""
+    await TelegramLinking(session, principal.tenant_id).unlink(_person(principal, "A Telegram link"))
+
+
+@router.get("/account/notifications")
+async def read_notifications(
+    request: Request, principal: Operator, session: Session
+) -> schemas.NotificationSettingsRead:
+    """Your Telegram link and e-mail address, and which kinds of notice go to each."""
+    settings = NotificationSettings(session, principal.tenant_id, email_available=_sends_email(request))
+    return await settings.view(_person(principal, "Notifications"))
+
+
+@router.put("/account/notifications")
+async def update_notifications(
+    request: Request, body: schemas.NotificationPreferencesUpdate, principal: Operator, session: Session
+) -> schemas.NotificationSettingsRead:
+    """Switch kinds of notice (`waiting`, `mention`, `sla_breach`) on or off for Telegram and for e-mail; kinds
+    left out keep their setting. By default every kind goes to a linked Telegram and none by e-mail; e-mail
+    can be switched on only when the platform has an SMTP server."""
+    settings = NotificationSettings(session, principal.tenant_id, email_available=_sends_email(request))
+    return await settings.update(_person(principal, "Notifications"), body)
+
+
+def _sends_email(request: Request) -> bool:
+    return bool(request.app.state.runtime.settings.smtp_host)
+
+
 @router.put("/presence")
 async def set_presence(body: schemas.PresenceUpdate, principal: Operator, session: Session) -> schemas.PresenceRead:
     """Say you are online, busy (keep your conversations, take no new ones) or offline. Online lasts while your
     staff event stream (`GET /api/v1/events`) is connected or you call this again within 60 s."""
-    if principal.user_id is None:
-        raise Unprocessable("Presence is a person's: sign in as the operator (an API key is nobody).")
-    presence = await PresenceService(session, principal.tenant_id).heard(principal.user_id, body.status)
-    return schemas.PresenceRead(user_id=principal.user_id, presence=presence)
+    user_id = _person(principal, "Presence")
+    presence = await PresenceService(session, principal.tenant_id).heard(user_id, body.status)
+    return schemas.PresenceRead(user_id=user_id, presence=presence)
 
 
 StreamCaller = Annotated[Principal, Depends(require_role(Role.viewer, principal_in_own_transaction))]

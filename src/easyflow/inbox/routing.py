@@ -16,6 +16,7 @@ import structlog
 from easyflow.conversations.lifecycle import RULE, ConversationLifecycle
 from easyflow.conversations.repository import ConversationRepository
 from easyflow.db.database import Database
+from easyflow.inbox.notifications import notify_staff
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.sla import SlaClock
 from easyflow.models.conversations import ConversationStatus
@@ -62,6 +63,7 @@ class Router:
                 now=now,
             )
             await inbox.mark_assigned(operator, now)
+            await notify_staff(session, tenant_id, operator, "waiting", conversation_id)
             return operator
 
     async def route_backlog(self, tenant_id: uuid.UUID) -> int:

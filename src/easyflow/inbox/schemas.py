@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from easyflow.conversations.schemas import MAX_TEXT_CHARS, CleanText, not_blank
 from easyflow.kit.schemas import Output, StrictInput
@@ -200,3 +200,48 @@ class CsatReport(Output):
     requested: int = Field(description="How many customers were asked to rate in the period.")
     overall: CsatFigures
     operators: list[OperatorCsat] = Field(description="Per operator, by name.")
+
+
+class TelegramLinkRead(Output):
+    url: str = Field(description="Open it in Telegram and press Start: the tenant's bot links your chat.")
+    expires_at: datetime = Field(description="The link works once, until then.")
+
+
+class NoticeKindSwitches(StrictInput):
+    """Kinds of notice to switch on (true) or off (false); a kind left out keeps its setting."""
+
+    waiting: StrictBool | None = Field(default=None, description="A conversation was assigned to you.")
+    mention: StrictBool | None = Field(default=None, description="A colleague named you in a private note.")
+    sla_breach: StrictBool | None = Field(default=None, description="A conversation of yours missed its SLA.")
+
+    def switches(self) -> dict[str, bool]:
+        return {kind: on for kind, on in self.model_dump().items() if on is not None}
+
+
+class NotificationPreferencesUpdate(StrictInput):
+    telegram: NoticeKindSwitches | None = None
+    email: NoticeKindSwitches | None = None
+
+
+class NoticeKindsRead(Output):
+    waiting: bool
+    mention: bool
+    sla_breach: bool
+
+
+class TelegramNotificationsRead(Output):
+    linked: bool
+    bot_username: str | None = Field(description="The tenant's bot your chat is linked with.")
+    linked_at: datetime | None
+    kinds: NoticeKindsRead
+
+
+class EmailNotificationsRead(Output):
+    available: bool = Field(description="Whether this platform sends e-mail at all (its SMTP server is set up).")
+    address: str
+    kinds: NoticeKindsRead
+
+
+class NotificationSettingsRead(Output):
+    telegram: TelegramNotificationsRead
+    email: EmailNotificationsRead

@@ -19,6 +19,7 @@ from easyflow.conversations.repository import ConversationRepository, MessageRep
 from easyflow.conversations.typing_indicator import ShowTyping, typing_indicator
 from easyflow.inbox import schemas
 from easyflow.inbox.csat import CsatRequests
+from easyflow.inbox.notifications import notify_staff
 from easyflow.inbox.repository import InboxRepository, TeamRepository
 from easyflow.inbox.sla import SlaClock
 from easyflow.kit.errors import NotFound, Unprocessable
@@ -75,6 +76,7 @@ class ConversationHandling:
         else:
             assignee = conversation.assignee_id
         resolving = status == ConversationStatus.resolved and conversation.status != ConversationStatus.resolved
+        held_by = conversation.assignee_id
         changed = await self.lifecycle.change(
             conversation,
             status,
@@ -85,6 +87,9 @@ class ConversationHandling:
         )
         if resolving and changed:
             await CsatRequests(self.session, self.principal.tenant_id).ask(conversation, datetime.now(UTC))
+        if assignee is not None and assignee not in (held_by, self.principal.user_id):
+            # Given to a colleague: it waits for them, who may not be looking at the dashboard.
+            await notify_staff(self.session, self.principal.tenant_id, assignee, "waiting", conversation.id)
         if changes.labels is not None and list(dict.fromkeys(changes.labels)) != conversation.labels:
             conversation.labels = list(dict.fromkeys(changes.labels))
             await self.session.flush()
@@ -230,7 +235,7 @@ class OperatorReplies:
         )
 
     async def _notify_mentioned(self, note: Message, author_id: uuid.UUID | None) -> None:
-        """A `mention` staff event for each member a note names (`@anna` or `@anna@example.com`)."""
+        """A `mention` staff event and notice for each member a note names (`@anna` or `@anna@example.com`)."""
         handles = {handle.lower().rstrip(".") for handle in _MENTION.findall(note.text)}
         if not handles:
             return
@@ -247,6 +252,7 @@ class OperatorReplies:
                         "author_id": str(author_id) if author_id else None,
                     },
                 )
+                await notify_staff(self.session, self.tenant_id, user_id, "mention", note.conversation_id, note.text)
 
     async def _take_for_reply(self, conversation: Conversation, now: datetime) -> None:
         if conversation.status == ConversationStatus.open:

@@ -23,7 +23,8 @@ from easyflow.conversations.repository import ConversationEventRepository, Conve
 from easyflow.db.session import enter_system_scope
 from easyflow.inbox import schemas
 from easyflow.inbox.hours import BusinessHours, deadline
-from easyflow.inbox.repository import SlaDirectory, SlaPolicyRepository, TeamRepository
+from easyflow.inbox.notifications import notify_staff
+from easyflow.inbox.repository import InboxRepository, SlaDirectory, SlaPolicyRepository, TeamRepository
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.kit.jobs import defer_once
 from easyflow.live.staff import queue_staff_event
@@ -56,6 +57,7 @@ class SlaClock:
         self.policies = SlaPolicyRepository(session, tenant_id)
         self.messages = MessageRepository(session, tenant_id)
         self.events = ConversationEventRepository(session, tenant_id)
+        self.inbox = InboxRepository(session, tenant_id)
 
     async def start(self, conversation: Conversation, now: datetime) -> None:
         """People were asked to take the conversation: fix the policy that applies and its deadlines (nothing,
@@ -210,6 +212,11 @@ class SlaClock:
                 "policy_id": str(conversation.sla_policy_id) if conversation.sla_policy_id else None,
             },
         )
+        # Whoever holds it; nobody does: the people who answer for the tenant.
+        holders = [conversation.assignee_id] if conversation.assignee_id else await self.inbox.admins()
+        detail = f"{target.value.replace('_', ' ')}: due {due.isoformat(timespec='minutes') if due else 'earlier'}"
+        for user_id in holders:
+            await notify_staff(self.session, self.tenant_id, user_id, "sla_breach", conversation.id, detail)
 
 
 async def check_conversation(runtime: Runtime, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[SlaTarget]:

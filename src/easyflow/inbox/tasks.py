@@ -1,5 +1,5 @@
 """Background jobs of the inbox: routing the queue, presence checks, waking snoozed conversations, SLA checks,
-thanking a customer for their rating."""
+thanking a customer for their rating, notices to staff outside the dashboard."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from easyflow.conversations.csat import CSAT_ANSWERED_JOB
 from easyflow.conversations.lifecycle import ROUTE_JOB
 from easyflow.db.session import enter_system_scope
 from easyflow.inbox.csat import CsatAnswers
+from easyflow.inbox.notices import answer_link, send_notice
+from easyflow.inbox.notifications import ANSWER_LINK_JOB, SEND_NOTICE_JOB
 from easyflow.inbox.presence import PRESENCE_CHECK_JOB, ROUTE_BACKLOG_JOB, check_presence
 from easyflow.inbox.repository import StaffEventLog
 from easyflow.inbox.routing import Router
@@ -67,4 +69,33 @@ async def sweep_sla(runtime: Runtime, *, timestamp: int) -> None:
 async def csat_answered(runtime: Runtime, *, tenant_id: str, conversation_id: str, message_id: str) -> None:
     await CsatAnswers(runtime.database).answered(
         uuid.UUID(tenant_id), uuid.UUID(conversation_id), uuid.UUID(message_id)
+    )
+
+
+@job(SEND_NOTICE_JOB, max_attempts=6)
+async def send_staff_notice(
+    runtime: Runtime, *, tenant_id: str, user_id: str, kind: str, conversation_id: str, detail: str, via: str
+) -> None:
+    await send_notice(
+        runtime,
+        tenant_id=uuid.UUID(tenant_id),
+        user_id=uuid.UUID(user_id),
+        kind=kind,
+        conversation_id=uuid.UUID(conversation_id),
+        detail=detail,
+        via=via,
+    )
+
+
+@job(ANSWER_LINK_JOB, max_attempts=5)
+async def answer_telegram_link(
+    runtime: Runtime, *, tenant_id: str, channel_id: str, chat_id: int, linked: bool, language_code: str | None
+) -> None:
+    await answer_link(
+        runtime,
+        tenant_id=uuid.UUID(tenant_id),
+        channel_id=uuid.UUID(channel_id),
+        chat_id=chat_id,
+        linked=linked,
+        language_code=language_code,
     )

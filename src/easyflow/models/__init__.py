@@ -18,6 +18,7 @@ from easyflow.models.conversations import (
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 from easyflow.models.live import StaffEvent, StaffEventCounter
+from easyflow.models.notifications import StaffLinkToken, StaffNotificationPreferences, StaffTelegramLink
 from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
 
 __all__ = [
@@ -50,6 +51,9 @@ __all__ = [
     "Role",
     "StaffEvent",
     "StaffEventCounter",
+    "StaffLinkToken",
+    "StaffNotificationPreferences",
+    "StaffTelegramLink",
     "Team",
     "TeamMember",
     "Tenant",
