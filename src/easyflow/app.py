@@ -20,6 +20,7 @@ from easyflow.channels.widget_routes import router as widget_router
 from easyflow.config import Settings, get_settings
 from easyflow.conversations.router import router as conversations_router
 from easyflow.db.database import Database
+from easyflow.inbox.router import UPLOAD_PATHS as OPERATOR_UPLOAD_PATHS
 from easyflow.inbox.router import router as inbox_router
 from easyflow.kit.body_limit import BodySizeLimitMiddleware
 from easyflow.kit.jobs import run_worker
@@ -105,7 +106,8 @@ def create_app(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         uploads=[(path, settings.max_upload_bytes) for path in UPLOAD_PATHS]
-        + [(path, settings.widget_max_file_bytes) for path in WIDGET_UPLOAD_PATHS],
+        + [(path, settings.widget_max_file_bytes) for path in WIDGET_UPLOAD_PATHS]
+        + [(path, settings.operator_max_file_bytes) for path in OPERATOR_UPLOAD_PATHS],
     )
     app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

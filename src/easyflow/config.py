@@ -95,6 +95,10 @@ class Settings(BaseSettings):
         default="120/minute", description="Connections and polls one widget visitor may open (limits syntax)."
     )
     widget_max_file_bytes: int = Field(default=10 * 1024 * 1024, description="Largest file a widget visitor may send.")
+    operator_max_file_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        description="Largest file an operator may send a customer (Telegram takes photos up to 10 MB).",
+    )
 
     smtp_host: str | None = Field(
         default=None, description="SMTP server that sends staff notifications by e-mail; unset: no e-mail at all."

@@ -649,3 +649,35 @@ async def test_a_resolved_conversation_is_rated_with_a_row_of_buttons(
     found = (await client.get(f"/api/v1/conversations/{waiting['id']}", headers=tenant_a.headers)).json()
     assert (found["status"], found["latest_rating"]["rating"]) == ("resolved", 4)
     assert found["latest_rating"]["operator_id"] == str(anna.user_id)
+
+
+async def test_an_operators_files_go_as_a_captioned_photo_and_a_document(
+    client: httpx.AsyncClient,
+    bot: dict,
+    runtime: Runtime,
+    telegram: TelegramServer,
+    database: Database,
+    tenant_a: TenantFixture,
+) -> None:
+    double = telegram.double
+    await send_update(client, telegram, bot, double.text_update(9101, CHAT, "Позовите оператора"))
+    await run_queued_jobs(runtime)
+    [waiting] = (await client.get("/api/v1/conversations?status=pending", headers=tenant_a.headers)).json()["items"]
+    anna = await sign_in(client, database, tenant_a)
+    picture = b"\x89PNG\r\n\x1a\n" + bytes(64)
+    pdf = b"%PDF-1.4\n" + bytes(64)
+    url = f"/api/v1/conversations/{waiting['id']}/files"
+    sent = await client.post(
+        url, files={"file": ("схема.png", picture)}, data={"text": "Как нас найти: 2-й этаж."}, headers=anna.headers
+    )
+    assert sent.status_code == 201, sent.text
+    assert (await client.post(url, files={"file": ("прайс.pdf", pdf)}, headers=anna.headers)).status_code == 201
+    await run_queued_jobs(runtime)
+
+    photo, document = double.sent_messages(CHAT)[-2:]
+    assert (photo["method"], photo["plain_text"]) == ("sendPhoto", "Как нас найти: 2-й этаж.")
+    assert photo["params"]["photo"].content == picture
+    assert (document["method"], document["plain_text"]) == ("sendDocument", None)
+    assert (document["params"]["document"].filename, document["params"]["document"].content) == ("прайс.pdf", pdf)
+    listed = (await client.get(f"/api/v1/conversations/{waiting['id']}/messages", headers=tenant_a.headers)).json()
+    assert [m["delivery_status"] for m in listed[-2:]] == ["sent", "sent"]

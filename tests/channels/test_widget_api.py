@@ -282,11 +282,21 @@ async def test_a_visitor_sends_a_picture_and_an_operator_downloads_it(
     )
     assert sent.status_code == 202, sent.text
     [message] = await read(client, widget["public_key"], token)
-    assert message["attachments"] == [{"name": "фото.png", "size": len(PNG), "content_type": "image/png"}]
+    [attachment] = message["attachments"]
+    file_id = attachment.pop("id")
+    assert attachment == {"name": "фото.png", "size": len(PNG), "content_type": "image/png"}
 
     conversation = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"][0]
     stored = (await client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=tenant_a.headers)).json()
-    file_id = stored[0]["attachments"][0]["stored_file_id"]
+    assert stored[0]["attachments"][0]["stored_file_id"] == file_id
+    # The visitor downloads it again from the widget, and nobody else can.
+    path = f"/widget/v1/{widget['public_key']}/files/{file_id}"
+    own = await client.get(path, headers={**auth(token), "Origin": SITE})
+    assert own.status_code == 200 and own.content == PNG
+    other = await visitor_token(client, widget["public_key"])
+    assert (await client.get(path, headers={**auth(other), "Origin": SITE})).status_code == 404
+    assert (await client.get(path, headers={"Origin": SITE})).status_code == 401
+    assert (await client.get(path, headers={**auth(token), "Origin": "https://evil.example"})).status_code == 403
     download = await client.get(f"/api/v1/conversations/{conversation['id']}/files/{file_id}", headers=tenant_a.headers)
     assert download.status_code == 200 and download.content == PNG
     assert download.headers["content-type"] == "image/png"

@@ -279,3 +279,31 @@ def test_staff_are_told_while_the_visitor_writes(page: Any, widget_server: Widge
     assert typing == [("contact",)], sent  # a whole word typed in well under the throttle: one event
     after_sending = sent[next(n for n, frame in enumerate(sent) if '"type":"send"' in frame) :]
     assert sum('"type":"typing"' in frame for frame in after_sending) == 1
+
+
+def test_a_file_an_operator_sends_is_downloaded_by_the_visitor(
+    page: Any, widget_server: WidgetServer, llm: LLMServer, tmp_path: Any
+) -> None:
+    llm.double.script(reply("Сейчас позову администратора."))
+    asked = f"Пришлите прайс, пожалуйста ({uuid.uuid4().hex[:6]})"
+    open_chat(page, widget_server.page())
+    say(page, asked)
+    expect(page.locator(".msg.assistant")).to_contain_text("администратора", timeout=SECONDS)
+    with psycopg.connect(widget_server.database_url) as conn:
+        found = conn.execute("SELECT conversation_id FROM messages WHERE text = %s", (asked,)).fetchone()
+    assert found is not None
+    headers = {"Authorization": f"Bearer {widget_server.api_key}"}
+    pdf = b"%PDF-1.4\n% price list\n" + bytes(100)
+    with httpx.Client(base_url=widget_server.base, headers=headers, timeout=10) as http:
+        owner = http.get("/api/v1/operators").json()[0]["user_id"]
+        assert http.patch(f"/api/v1/conversations/{found[0]}", json={"assignee_id": owner}).status_code == 200
+        sent = http.post(f"/api/v1/conversations/{found[0]}/files", files={"file": ("прайс.pdf", pdf)})
+        assert sent.status_code == 201, sent.text
+
+    button = page.get_by_role("button", name="Файл: прайс.pdf")
+    expect(button).to_be_visible(timeout=SECONDS)
+    with page.expect_download(timeout=SECONDS) as downloading:
+        button.click()
+    saved = tmp_path / "downloaded.pdf"
+    downloading.value.save_as(saved)
+    assert saved.read_bytes() == pdf and downloading.value.suggested_filename == "прайс.pdf"

@@ -24,15 +24,6 @@ from tests.inbox.staff import Staff, conversation, customer_writes, events, mess
 REQUEST = "Пожалуйста, оцените, как мы вам помогли"
 
 
-@pytest.fixture
-async def webhook(
-    client: httpx.AsyncClient, tenant_a: TenantFixture, webhook_receiver: WebhookReceiver
-) -> WebhookReceiver:
-    response = await client.put("/api/v1/tenant/webhook", json={"url": webhook_receiver.url}, headers=tenant_a.headers)
-    assert response.status_code == 200, response.text
-    return webhook_receiver
-
-
 async def resolved_by(
     client: httpx.AsyncClient,
     tenant: TenantFixture,

@@ -33,16 +33,6 @@ from tests.inbox.staff import (
 )
 
 
-@pytest.fixture
-async def webhook(
-    client: httpx.AsyncClient, tenant_a: TenantFixture, webhook_receiver: WebhookReceiver
-) -> WebhookReceiver:
-    """Tenant A's replies pushed to the webhook receiver double."""
-    response = await client.put("/api/v1/tenant/webhook", json={"url": webhook_receiver.url}, headers=tenant_a.headers)
-    assert response.status_code == 200, response.text
-    return webhook_receiver
-
-
 async def set_rules(client: httpx.AsyncClient, tenant: TenantFixture, **rules: object) -> None:
     assistant = (await client.get("/api/v1/assistants", headers=tenant.headers)).json()["items"][0]
     response = await client.patch(

@@ -37,8 +37,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def webhook_body(outgoing: Outgoing) -> bytes:
+def webhook_body(outgoing: Outgoing, public_url: str) -> bytes:
     message = outgoing.message
+    files = f"{public_url.rstrip('/')}/api/v1/conversations/{message.conversation_id}/files"
     payload = {
         "event": "message.created",
         "tenant_id": str(message.tenant_id),
@@ -53,6 +54,11 @@ def webhook_body(outgoing: Outgoing) -> bytes:
             # 5: post the chosen one back as the customer's message), `csat_thanks`; null for ordinary replies.
             "notice": message.notice,
             "citations": message.citations,
+            # An operator's files: fetched with the tenant's API key, like every other /api/v1 route.
+            "attachments": [
+                {"name": f.name, "content_type": f.content_type, "size": len(f.content), "url": f"{files}/{f.id}"}
+                for f in outgoing.files
+            ],
             "author": {"id": str(message.author_id), "name": outgoing.author_name} if message.author_id else None,
             "created_at": message.created_at.isoformat(),
         },
@@ -92,7 +98,7 @@ class ApiChannel:
             )
         except Unprocessable as error:
             raise WebhookRejected(error.detail) from error
-        body = webhook_body(outgoing)
+        body = webhook_body(outgoing, runtime.settings.public_url)
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",

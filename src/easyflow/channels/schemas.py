@@ -123,6 +123,7 @@ class WidgetSessionStarted(BaseModel):
 
 
 class WidgetAttachment(BaseModel):
+    id: uuid.UUID | None = Field(default=None, description="GET /widget/v1/{key}/files/{id} downloads it.")
     name: str
     size: int
     content_type: str

@@ -28,14 +28,14 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from aiogram.utils.text_decorations import markdown_decoration
 from limits import parse
 from pydantic import ValidationError
 
 from easyflow.channels.base import Connection
 from easyflow.channels.service import credentials_of
-from easyflow.conversations.ports import Delivery, Outgoing, register
+from easyflow.conversations.ports import Delivery, Outgoing, SentFile, register
 from easyflow.conversations.schemas import Attachment
 from easyflow.inbox.notifications import STAFF_TELEGRAM
 from easyflow.kit.errors import InvalidInput, ServiceUnavailable, Unprocessable
@@ -53,6 +53,9 @@ log = structlog.get_logger(__name__)
 CHANNEL_TYPE = "telegram"
 IDENTITY_KIND = "telegram"
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
 CALLBACK_DATA_BYTES = 64
 # Labels this short (digits, an emoji) fit side by side on a phone, up to this many in a row.
 SHORT_LABEL_CHARS = 3
@@ -185,16 +188,47 @@ class TelegramChannel:
             return Delivery(DeliveryStatus.failed)
         token = credentials_of(outgoing.channel, runtime)["token"]
         chat_id = outgoing.contact_external_id
-        parts = split_message(outgoing.message.text)
+        bot_key = str(outgoing.channel.id)
+        text = outgoing.message.text
+        # One file with a short text goes as one message, the text as its caption.
+        caption = text if len(outgoing.files) == 1 and len(text) <= CAPTION_LIMIT else ""
+        parts = split_message(text) if text and not caption else []
         async with bot_for(runtime, token) as bot:
             last_id = None
-            for index, part in enumerate(parts):
-                markup = keyboard(outgoing.message.buttons) if index == len(parts) - 1 else None
-                try:
-                    last_id = await self._send(runtime, bot, str(outgoing.channel.id), chat_id, part, markup)
-                except TelegramForbiddenError:
-                    return Delivery(DeliveryStatus.failed, recipient_gone=True)
+            try:
+                for index, part in enumerate(parts):
+                    markup = keyboard(outgoing.message.buttons) if index == len(parts) - 1 else None
+                    last_id = await self._send(runtime, bot, bot_key, chat_id, part, markup)
+                for file in outgoing.files:
+                    last_id = await self._send_file(runtime, bot, bot_key, chat_id, file, caption)
+            except TelegramForbiddenError:
+                return Delivery(DeliveryStatus.failed, recipient_gone=True)
         return Delivery(DeliveryStatus.sent, external_id=str(last_id) if last_id else None)
+
+    async def _send_file(
+        self, runtime: Runtime, bot: Bot, bot_key: str, chat_id: str, file: SentFile, caption: str
+    ) -> int:
+        """A picture Telegram can show as a photo, anything else (and a GIF, which it would recompress) as a
+        document."""
+        upload = BufferedInputFile(file.content, filename=file.name)
+        escaped, parse_mode = (escape_markdown(caption), "MarkdownV2") if caption else (None, None)
+        as_photo = file.content_type in PHOTO_TYPES and len(file.content) <= PHOTO_MAX_BYTES
+        while True:
+            await _throttle(runtime, bot_key, chat_id)
+            try:
+                if as_photo:
+                    sent = await bot.send_photo(
+                        chat_id=int(chat_id), photo=upload, caption=escaped, parse_mode=parse_mode
+                    )
+                else:
+                    sent = await bot.send_document(
+                        chat_id=int(chat_id), document=upload, caption=escaped, parse_mode=parse_mode
+                    )
+                return sent.message_id
+            except TelegramRetryAfter as error:
+                if error.retry_after > MAX_RETRY_AFTER_SECONDS:
+                    raise
+                await asyncio.sleep(error.retry_after)
 
     async def _send(
         self, runtime: Runtime, bot: Bot, bot_key: str, chat_id: str, text: str, markup: InlineKeyboardMarkup | None

@@ -17,6 +17,7 @@ import contextlib
 import gzip
 import html
 import json
+import uuid
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ from starlette.websockets import WebSocketDisconnect
 from easyflow.channels import schemas
 from easyflow.channels.widget_live import VisitorFeed, WidgetLimits
 from easyflow.channels.widget_visitors import Visitor, WidgetVisitors
+from easyflow.kit.downloads import download
 from easyflow.kit.errors import DomainError, InvalidInput, NotFound, Unauthorized
 from easyflow.kit.schemas import without_nul
 from easyflow.tenancy.auth import Session
@@ -162,6 +164,23 @@ async def send_file(
         raise InvalidInput(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from error
     max_bytes = request.app.state.settings.widget_max_file_bytes
     return await visitors.send_file(visitor, name, await file.read(max_bytes + 1), body, max_bytes=max_bytes)
+
+
+@router.get(PREFIX + "/{public_key}/files/{file_id}")
+async def read_file(
+    public_key: str,
+    file_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    authorization: Annotated[str | None, Header()] = None,
+    origin: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A file of the visitor's conversation (an operator sent it, or the visitor did), as a download."""
+    visitors = WidgetVisitors(session, request.app.state.runtime)
+    visitor = await visitors.visitor(public_key, origin, _visitor_token(authorization))
+    await _limits(request).reads.hit(WidgetLimits.key(visitor))
+    stored = await visitors.file_of(visitor, file_id)
+    return download(stored.name, stored.content_type, stored.content)
 
 
 @router.websocket(PREFIX + "/{public_key}/live")

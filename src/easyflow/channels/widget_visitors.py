@@ -37,7 +37,7 @@ from easyflow.kit.errors import Conflict, Forbidden, NotFound, Unauthorized
 from easyflow.kit.schemas import NUL
 from easyflow.kit.security import sha256_hex
 from easyflow.models.channels import ChannelRecord, ChannelStatus
-from easyflow.models.conversations import Message, MessageRole
+from easyflow.models.conversations import ConversationFile, Message, MessageRole
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
@@ -69,7 +69,7 @@ def widget_message(message: Message, author: str | None = None) -> schemas.Widge
         text=message.text,
         buttons=message.buttons,
         attachments=[
-            schemas.WidgetAttachment(name=a.name, size=a.size or 0, content_type=a.content_type)
+            schemas.WidgetAttachment(id=a.stored_file_id, name=a.name, size=a.size or 0, content_type=a.content_type)
             for a in attachments_of(message.attachments)
         ],
         created_at=message.created_at,
@@ -162,6 +162,15 @@ class WidgetVisitors:
         conversations = ConversationRepository(self.session, visitor.channel.tenant_id)
         conversation = await conversations.latest_for(contact.id, str(visitor.channel.id))
         return conversation.id if conversation else None
+
+    async def file_of(self, visitor: Visitor, file_id: uuid.UUID) -> ConversationFile:
+        """A file of the visitor's conversation (404 for any other, another visitor's included)."""
+        conversation_id = await self.conversation_of(visitor)
+        files = ConversationFileRepository(self.session, visitor.channel.tenant_id)
+        stored = await files.content_of(conversation_id, file_id) if conversation_id else None
+        if stored is None:
+            raise NotFound("No such file in this chat.")
+        return stored
 
     async def messages_after(
         self, conversation_id: uuid.UUID, tenant_id: uuid.UUID, position: int

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 from easyflow.agents.handoff import rules_of
 from easyflow.conversations.context import assistant_of
 from easyflow.conversations.lifecycle import assistant_may_send
-from easyflow.conversations.ports import CHANNELS, Outgoing
+from easyflow.conversations.ports import CHANNELS, Outgoing, SentFile
 from easyflow.conversations.repository import (
     ChannelRecordRepository,
     ContactRepository,
+    ConversationFileRepository,
     ConversationRepository,
     MessageRepository,
 )
+from easyflow.conversations.schemas import attachments_of
 from easyflow.models.conversations import ConversationStatus, DeliveryStatus, MessageRole
 from easyflow.tenancy.repository import TenantRepository, UserRepository
 
@@ -75,7 +77,18 @@ class DeliveryService:
                     conversation.status, answers_while_pending=rules.answers_while_pending
                 )
             author = await UserRepository(session).get(message.author_id) if message.author_id else None
+            files = ConversationFileRepository(session)
+            sent_files = []
+            for attachment in attachments_of(message.attachments):
+                stored = (
+                    await files.content_of(conversation.id, attachment.stored_file_id)
+                    if attachment.stored_file_id
+                    else None
+                )
+                if stored is not None:
+                    sent_files.append(SentFile(stored.id, stored.name, stored.content_type, stored.content))
             return Outgoing(
+                files=tuple(sent_files),
                 message=message,
                 withheld=withheld,
                 author_name=(author.name or author.email.split("@")[0]) if author else None,

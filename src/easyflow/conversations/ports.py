@@ -41,6 +41,16 @@ class Outgoing:
     author_name: str | None = None  # the operator who wrote it
     # An assistant's reply the assistant may no longer send (a person holds the conversation now).
     withheld: bool = False
+    # The files the message carries (an operator's), with their bytes.
+    files: tuple[SentFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class SentFile:
+    id: uuid.UUID
+    name: str
+    content_type: str
+    content: bytes
 
 
 class Channel(Protocol):

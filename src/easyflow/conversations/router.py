@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
 from easyflow.conversations import schemas
 from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationFilters
+from easyflow.kit.downloads import download
 from easyflow.kit.errors import Unprocessable
 from easyflow.kit.schemas import Limit, Offset, QueryText
 from easyflow.models.conversations import ConversationStatus
@@ -115,13 +115,6 @@ async def conversation_events(
 async def conversation_file(
     conversation_id: uuid.UUID, file_id: uuid.UUID, principal: Viewer, session: Session
 ) -> Response:
-    """A file the customer sent (its id is in the message's `attachments[].file_id`), as a download."""
+    """A file of the conversation (its id is a message's `attachments[].stored_file_id`), as a download."""
     stored = await ConversationQueries(session, principal.tenant_id).file(conversation_id, file_id)
-    return Response(
-        stored.content,
-        media_type=stored.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.name)}",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return download(stored.name, stored.content_type, stored.content)

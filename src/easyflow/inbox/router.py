@@ -7,10 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Header, Query, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from easyflow.conversations import schemas as conversation_schemas
+from easyflow.conversations.files import chat_file
+from easyflow.conversations.schemas import MAX_TEXT_CHARS
 from easyflow.conversations.typing_indicator import show_quietly
 from easyflow.inbox import schemas
 from easyflow.inbox.canned import CannedResponses
@@ -23,12 +25,13 @@ from easyflow.inbox.service import ConversationHandling, OperatorReplies
 from easyflow.inbox.sla import BusinessHoursSettings, SlaPolicies
 from easyflow.inbox.teams import Teams
 from easyflow.kit.errors import Unprocessable
-from easyflow.kit.schemas import MAX_BIGINT, Limit, Offset, QueryText
+from easyflow.kit.schemas import MAX_BIGINT, Limit, Offset, QueryText, without_nul
 from easyflow.models.tenancy import Role
 from easyflow.tenancy.auth import Admin, Operator, Session, Viewer, principal_in_own_transaction, require_role
 from easyflow.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
+UPLOAD_PATHS = ("/api/v1/conversations/[^/]+/files",)
 
 
 @router.patch("/conversations/{conversation_id}")
@@ -49,6 +52,27 @@ async def send_operator_message(
     the assistant or the queue holds takes it over: it becomes `open`, assigned to you. An API key writes in
     the name of the conversation's assignee, so it can only write once someone is assigned."""
     return await OperatorReplies(session, principal).send(conversation_id, body)
+
+
+@router.post("/conversations/{conversation_id}/files", status_code=status.HTTP_201_CREATED)
+async def send_operator_file(
+    conversation_id: uuid.UUID,
+    request: Request,
+    principal: Operator,
+    session: Session,
+    file: Annotated[UploadFile, File(description="A picture (PNG, JPEG, GIF, WebP), a PDF or a plain-text file.")],
+    text: Annotated[QueryText, Form(max_length=MAX_TEXT_CHARS, description="A caption.")] = "",
+    private: Annotated[bool, Form(description="Attach it to a note for colleagues instead.")] = False,
+) -> conversation_schemas.MessageRead:
+    """Send the customer a file through the conversation's channel (a photo or document in Telegram, a file the
+    widget visitor can download, a link in the API channel's webhook), or keep it in a private note. It is
+    a reply like any other: it takes a conversation nobody holds. 413 when larger than
+    EASYFLOW_OPERATOR_MAX_FILE_BYTES, 415 when it is not one of the kinds above (told by its bytes)."""
+    max_bytes = request.app.state.settings.operator_max_file_bytes
+    # A NUL (which no file name needs) is dropped before the name is kept.
+    checked = chat_file(without_nul(file.filename or ""), await file.read(max_bytes + 1), max_bytes=max_bytes)
+    replies = OperatorReplies(session, principal)
+    return await replies.send_file(conversation_id, checked, text.strip(), private=private)
 
 
 @router.post("/conversations/{conversation_id}/typing", status_code=status.HTTP_204_NO_CONTENT)

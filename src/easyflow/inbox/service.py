@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.conversations.delivery import DELIVER_JOB
+from easyflow.conversations.files import ChatFile
 from easyflow.conversations.lifecycle import Actor, ConversationLifecycle
 from easyflow.conversations.ports import CHANNELS, LiveChannel
 from easyflow.conversations.queries import ConversationQueries
-from easyflow.conversations.repository import ConversationRepository, MessageRepository
+from easyflow.conversations.repository import ConversationFileRepository, ConversationRepository, MessageRepository
+from easyflow.conversations.schemas import Attachment
 from easyflow.conversations.typing_indicator import ShowTyping, typing_indicator
 from easyflow.inbox import schemas
 from easyflow.inbox.csat import CsatRequests
@@ -152,12 +155,25 @@ class OperatorReplies:
     async def send(self, conversation_id: uuid.UUID, body: schemas.OperatorMessage) -> conversation_schemas.MessageRead:
         """A reply to the customer through the conversation's channel, or (`private`) a note for colleagues.
         Writing to the customer in a conversation nobody holds takes it: it becomes `open`, with the writer."""
+        return await self._write(conversation_id, body.text, private=body.private)
+
+    async def send_file(
+        self, conversation_id: uuid.UUID, file: ChatFile, caption: str, *, private: bool
+    ) -> conversation_schemas.MessageRead:
+        """A file (with an optional caption) to the customer, or among colleagues in a note, as `send`."""
+        sent = await self._write(conversation_id, caption, private=private, attachments=[file.attachment])
+        await ConversationFileRepository(self.session, self.tenant_id).add(file.stored(conversation_id))
+        return sent
+
+    async def _write(
+        self, conversation_id: uuid.UUID, text: str, *, private: bool, attachments: Sequence[Attachment] = ()
+    ) -> conversation_schemas.MessageRead:
         conversation = await self.conversations.get_for_update(conversation_id)
         if conversation is None:
             raise NotFound(_NOT_FOUND)
         now = datetime.now(UTC)
         pushes = False
-        if not body.private:
+        if not private:
             await self._take_for_reply(conversation, now)
             tenant = await TenantRepository(self.session).get(self.tenant_id)
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
@@ -172,18 +188,18 @@ class OperatorReplies:
             Message(
                 conversation_id=conversation_id,
                 role=MessageRole.operator,
-                text=body.text,
-                attachments=[],
+                text=text,
+                attachments=[attachment.stored() for attachment in attachments],
                 buttons=[],
                 citations=[],
                 author_id=user_id,
-                private=body.private,
+                private=private,
                 delivery_status=DeliveryStatus.pending if pushes else DeliveryStatus.stored,
                 reply_to=[],
                 created_at=now,
             )
         )
-        if not body.private:
+        if not private:
             await LiveRepository(self.session).notify(LiveEvent(conversation_id, "message"))
         if pushes:
             await defer(self.session, DELIVER_JOB, tenant_id=str(self.tenant_id), message_id=str(message.id))
@@ -195,11 +211,11 @@ class OperatorReplies:
                 "conversation_id": str(conversation_id),
                 "message_id": str(message.id),
                 "role": MessageRole.operator.value,
-                "private": body.private,
+                "private": private,
                 "author_id": str(user_id) if user_id else None,
             },
         )
-        if body.private:
+        if private:
             await self._notify_mentioned(message, user_id)
         return conversation_schemas.MessageRead.model_validate(message)
 

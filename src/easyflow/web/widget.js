@@ -243,7 +243,8 @@
     ]);
     if (message.role === "visitor") bubble.style.background = state.settings ? state.settings.color : "#2563eb";
     message.attachments.forEach(function (file) {
-      bubble.appendChild(el("div", { class: "file", text: t.file + ": " + file.name }));
+      var label = t.file + ": " + file.name;
+      bubble.appendChild(file.id ? el("button", { type: "button", class: "file", text: label, onclick: function () { download(file); } }) : el("div", { class: "file", text: label }));
     });
     var after = null;
     for (var i = 0; i < log.children.length; i++) {
@@ -356,6 +357,13 @@
     request("POST", "/files", data).then(acked, function (error) {
       markFailed({ client_id: clientId }, error.status === 413 ? t.tooLarge : error.detail);
     });
+  }
+
+  // The download needs the visitor's token, which a plain link cannot carry.
+  function download(file) {
+    fetch(api + "/files/" + file.id, { headers: { Authorization: "Bearer " + state.token }, mode: "cors", credentials: "omit" })
+      .then(function (response) { return response.blob(); })
+      .then(function (blob) { el("a", { href: URL.createObjectURL(blob), download: file.name }).click(); });
   }
 
   /* ---------- transport ---------- */
