@@ -109,7 +109,12 @@ class Settings(BaseSettings):
     smtp_from: str | None = Field(
         default=None, description="The sender of notification e-mails; unset: noreply@<the host of PUBLIC_URL>."
     )
-    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_starttls: bool | None = Field(
+        default=None,
+        description="STARTTLS: unset, used whenever the server offers it; true, required; false, never (a local "
+        "relay without TLS).",
+    )
+    smtp_tls: bool = Field(default=False, description="Connect with TLS from the start (port 465) instead.")
 
     agent_timeout_seconds: float = 30.0
     staff_events_retention_hours: int = Field(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.db import migrate
 from easyflow.db.database import Database
-from easyflow.db.embedded import EmbeddedPostgres, postmaster_pid
+from easyflow.db.embedded import EmbeddedPostgres, one_start_at_a_time, postmaster_pid
 from easyflow.runtime import Runtime
 from easyflow.tenancy.service import TenantService
 from tests.support import create_database, drop_database
@@ -129,3 +131,22 @@ async def test_external_server_without_pgvector_runs_and_says_what_is_missing(
         assert any("EASYFLOW_DATABASE_APP_URL" in warning for warning in ready.json()["warnings"])
     finally:
         await database.close()
+
+
+def test_embedded_servers_start_one_at_a_time_and_the_lock_is_open_to_every_user() -> None:
+    """Two processes starting at once on a fresh machine both created the server's system user; the start
+    lock serializes them. Held elsewhere, it makes a start wait; released, the start goes on."""
+    entered = threading.Event()
+
+    def start() -> None:
+        with one_start_at_a_time():
+            entered.set()
+
+    with one_start_at_a_time():
+        lock_file = Path(tempfile.gettempdir()) / "easyflow-embedded-start.lock"
+        assert lock_file.stat().st_mode & 0o777 == 0o666
+        waiting = threading.Thread(target=start)
+        waiting.start()
+        assert not entered.wait(0.5)
+    assert entered.wait(10)
+    waiting.join()

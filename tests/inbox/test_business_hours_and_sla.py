@@ -413,3 +413,64 @@ async def test_another_tenants_sla_policies_are_404_and_never_apply(
     conversation_id = await handed_off(client, tenant_b, runtime, "Позовите оператора")
     assert (await conversation(client, tenant_b, conversation_id))["sla"] is None
     assert (await client.get(path, headers=tenant_a.headers)).json()["name"] == policy["name"]
+
+
+async def test_no_check_waiting_for_a_deadline_holds_the_conversations_jobs(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    """procrastinate runs no job while an earlier one of the same lock waits, even one scheduled for later: a
+    check waiting for its deadline under the conversation's lock would hold up its routing and replies."""
+    await _policy(client, tenant_a, first_response_minutes=30, next_response_minutes=30, resolution_minutes=600)
+    anna = await sign_in(client, database, tenant_a)
+    conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
+    await send_as_staff(client, anna.headers, conversation_id, "Слушаю")
+    await customer_writes(client, tenant_a, "Хочу перенести запись")
+    await run_queued_jobs(runtime)
+    async with database.tenant_transaction(tenant_a.id) as session:
+        jobs = await session.execute(
+            text(
+                "SELECT task_name, lock, scheduled_at > now() FROM procrastinate_jobs"
+                " WHERE status = 'todo' AND args->>'conversation_id' = :c"
+            ),
+            {"c": conversation_id},
+        )
+        waiting = jobs.all()
+    assert {row[0] for row in waiting} == {CHECK_SLA_JOB}  # the deadlines' checks, waiting
+    assert all(row[2] and row[1] is None for row in waiting), waiting
+
+
+async def test_a_next_response_made_late_before_its_check_ran_is_missed(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    await _policy(client, tenant_a, first_response_minutes=5, next_response_minutes=10)
+    anna = await sign_in(client, database, tenant_a)
+    conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
+    await send_as_staff(client, anna.headers, conversation_id, "Слушаю")
+    asked = await customer_writes(client, tenant_a, "Сколько стоит маникюр?")
+    async with database.tenant_transaction(tenant_a.id) as session:
+        await session.execute(
+            text("UPDATE messages SET created_at = now() - interval '11 minutes' WHERE id = :id"),
+            {"id": asked["message_id"]},
+        )
+    await send_as_staff(client, anna.headers, conversation_id, "1800 ₽")  # before any check ran
+    sla = (await conversation(client, tenant_a, conversation_id))["sla"]
+    assert (sla["status"], sla["breaches"]) == ("missed", ["next_response"])
+
+
+async def test_a_conversation_the_customer_reopens_gets_a_new_clock(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    await _policy(client, tenant_a, first_response_minutes=5)
+    anna = await sign_in(client, database, tenant_a)
+    conversation_id = await handed_off(client, tenant_a, runtime, "Позовите оператора")
+    await send_as_staff(client, anna.headers, conversation_id, "Слушаю")
+    await patch(client, anna.headers, conversation_id, status="resolved")
+    ended = (await conversation(client, tenant_a, conversation_id))["sla"]
+    assert ended["status"] == "met"
+    reopened = await customer_writes(client, tenant_a, "Ой, забыла спросить про парковку")
+    await run_queued_jobs(runtime)
+    assert reopened["conversation_id"] == conversation_id
+    found = await conversation(client, tenant_a, conversation_id)
+    assert found["status"] == "pending"
+    assert found["sla"]["status"] == "active" and found["sla"]["started_at"] > ended["started_at"]
+    assert found["sla"]["first_response_at"] is None

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from easyflow.conversations.csat import rating_in
+from easyflow.conversations.csat import comment_window_for, rating_in
 from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope
 from easyflow.models.tenancy import Role
@@ -82,10 +82,26 @@ async def staff_event_payloads(session: AsyncSession, kind: str) -> list[dict]:
         ("5 минут назад писал", None),
         ("Когда вы открываетесь?", None),
         ("⭐⭐⭐⭐⭐⭐", None),
+        ("5!", 5),
+        ("5 - всё понравилось", 5),
+        ("5-го числа можно?", None),
+        ("1-го января работаете?", None),
+        ("3-х человек можно?", None),
+        ("3, а можно на завтра?", None),
+        ("2) а ещё вопрос", None),
+        ("5, позовите оператора", None),
     ],
 )
 def test_what_reads_as_a_rating(written: str, rating: int | None) -> None:
     assert rating_in(written) == rating
+
+
+@pytest.mark.parametrize(
+    ("written", "a_comment"),
+    [("Мастер молодец, но ждала 20 минут", True), ("А в субботу вы работаете?", False), ("Позовите оператора", False)],
+)
+def test_a_question_or_a_request_for_a_person_is_never_taken_for_a_comment(written: str, a_comment: bool) -> None:
+    assert (comment_window_for(written) > timedelta(0)) == a_comment
 
 
 async def test_resolving_asks_the_api_channel_customer_to_rate_through_the_webhook(
@@ -176,6 +192,20 @@ async def test_anything_but_a_rating_reopens_as_before(
     assert (found["status"], found["latest_rating"]) == ("pending", None)
     assert (await events(client, tenant_a, conversation_id))[-1]["kind"] == "reopened"
     assert [r["rating"] for r in await ratings(client, tenant_a, conversation_id)] == [None]
+
+
+async def test_a_question_right_after_the_rating_is_answered_not_kept_as_its_comment(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    anna = await sign_in(client, database, tenant_a)
+    conversation_id = await resolved_by(client, tenant_a, runtime, anna)
+    await customer_writes(client, tenant_a, "5")
+    await customer_writes(client, tenant_a, "А в субботу вы работаете?")
+    await run_queued_jobs(runtime)
+    [rated] = await ratings(client, tenant_a, conversation_id)
+    assert (rated["rating"], rated["comment"]) == (5, None)
+    assert (await conversation(client, tenant_a, conversation_id))["status"] == "pending"
+    assert (await events(client, tenant_a, conversation_id))[-1]["kind"] == "reopened"
 
 
 async def test_a_rating_after_the_window_is_an_ordinary_message(

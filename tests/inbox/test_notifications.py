@@ -152,16 +152,22 @@ async def test_a_linked_operator_hears_of_a_conversation_assigned_to_them_in_tel
 
     await go_online(client, anna)
     await run_queued_jobs(runtime)
-    written = await customer_writes(client, tenant_a, "Позовите оператора, пожалуйста")
+    # A name with a line break (which no mail header may carry) must not cost the e-mail.
+    body = {
+        "contact": {"external_id": "crm-77", "name": "Анна\nПетрова"},
+        "text": "Позовите оператора, пожалуйста",
+        "external_message_id": "crm-77-1",
+    }
+    written = (await client.post("/api/v1/channels/api/messages", json=body, headers=tenant_a.headers)).json()
     await run_queued_jobs(runtime)
 
     link_to_it = f"http://testserver/app/conversations/{written['conversation_id']}"
     notice = texts_to(telegram, ANNA_CHAT)[-1]
-    assert notice.startswith("Вас ждёт разговор с клиентом (API)")
+    assert notice.startswith("Вас ждёт разговор с Анна")
     assert "«Позовите оператора, пожалуйста»" in notice and link_to_it in notice
     [mail] = smtp_on.messages
     assert mail.recipients == [anna.email] and mail.sender == "noreply@testserver"
-    assert mail.subject == "Вас ждёт разговор с клиентом"
+    assert mail.subject == "Вас ждёт разговор с Анна Петрова"
     assert mail.message["Date"] and mail.message["Message-ID"]
     assert "«Позовите оператора, пожалуйста»" in mail.body and link_to_it in mail.body
 

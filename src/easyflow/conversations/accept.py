@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.conversations import schemas
-from easyflow.conversations.csat import COMMENT_WINDOW, CSAT_ANSWERED_JOB, RATING_WINDOW, rating_in
+from easyflow.conversations.csat import CSAT_ANSWERED_JOB, RATING_WINDOW, comment_window_for, rating_in
 from easyflow.conversations.lifecycle import ROUTE_JOB
 from easyflow.conversations.repository import CONVERSATION_SLOT, MESSAGE_SLOT, InboundRepository
 from easyflow.conversations.schemas import Attachment
@@ -70,7 +70,7 @@ class InboundService:
             route_jobs=[deferral(ROUTE_JOB, **ids)],
             rating_given=rating_in(inbound.text),
             rating_window=RATING_WINDOW,
-            comment_window=COMMENT_WINDOW,
+            comment_window=comment_window_for(inbound.text),
             csat_jobs=[deferral(CSAT_ANSWERED_JOB, **ids, message_id=MESSAGE_SLOT)],
         )
         if accepted.conversation_id is None or accepted.message_id is None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from easyflow.agents.handoff import asks_for_person
+
 # How long after the request a rating is still taken as its answer (later, "5" is just a message).
 RATING_WINDOW = timedelta(hours=24)
 # How soon after the rating the customer's next message is taken as its comment.
@@ -25,14 +27,17 @@ RATING_BUTTONS = ["1", "2", "3", "4", "5"]
 _STARS = "⭐★🌟"
 # Marks that decorate a digit without changing it: the emoji presentation selector and the keycap of "5️⃣".
 _DECORATION = str.maketrans("", "", "\ufe0f\u20e3")
-# A rating first, then at most a scale, stars or a unit, then the end or a separator and words: "5", "4/5",
-# "3 из 5", "5 ⭐", "5 звёзд", "5 — отлично", "4, but delivery was late". Not "2 tickets", "5 минут", "4.5", "10".
+# A rating first, then at most a scale, stars or a unit, closing marks, then the end or a separator, a space and
+# words that ask nothing: "5", "4/5", "3 из 5", "5 ⭐", "5 звёзд", "5!", "5 — отлично", "4, but delivery was late".
+# Not "2 tickets", "5 минут", "4.5", "10", nor the ordinals and list marks of questions: «5-го числа можно?»,
+# «3-х человек», «2) а ещё вопрос», «3, а можно на завтра?».
 _RATING = re.compile(
     rf"""([1-5])
     (?:\s*(?:/|из|of|out\s+of)\s*5)?
     (?:\s*[{_STARS}]+)?
     (?:\s*(?:зв[её]зд[а-я]*|балл[а-я]*|stars?|points?)\b)?
-    (?:\s*[-—–:,.!;)]+(?:\s*[^\d\s].*)?)?""",
+    (?:\s*[)!.]+)?
+    (?:\s*[-—–:,;!]+(?:\s+[^\d\s?][^?]*)?)?""",
     re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )
 
@@ -44,4 +49,10 @@ def rating_in(text: str) -> int | None:
     if stars and all(char in _STARS or char.isspace() for char in cleaned):
         return stars if stars <= 5 else None
     match = _RATING.fullmatch(cleaned)
-    return int(match.group(1)) if match else None
+    return int(match.group(1)) if match and not asks_for_person(cleaned) else None
+
+
+def comment_window_for(text: str) -> timedelta:
+    """How long after a rating this message may still be its comment: a question or a request for a person is
+    never one (it is answered, as any message after a resolution is)."""
+    return timedelta(0) if "?" in text or asks_for_person(text) else COMMENT_WINDOW

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, or_, select, text, true, tuple_, update
+from sqlalchemy import ColumnElement, func, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -266,7 +266,7 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
             conditions.append(Conversation.team_id == filters.team)
         if filters.q:
             pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(or_(Contact.name.ilike(pattern), Contact.phone.ilike(pattern)))
+            conditions.append(Contact.search_text.like(func.lower(pattern)))
         return conditions
 
     async def with_contact(self, conversation_id: uuid.UUID) -> tuple[Conversation, Contact] | None:

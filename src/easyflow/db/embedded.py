@@ -94,17 +94,36 @@ def app_login_url(owner_url: str) -> str:
     return make_url(owner_url).set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
 
 
+START_LOCK_TIMEOUT_SECONDS = 300
+
+
 @contextlib.contextmanager
-def _one_start_at_a_time() -> Iterator[None]:
+def one_start_at_a_time() -> Iterator[None]:
     """Hold a machine-wide lock while a server starts. As root the package creates its system user with
     `useradd` on the first start: two processes doing it at once (the test suite's workers on a fresh
     machine) raced, one chowned its folder to a uid that `useradd` then gave away, and initdb failed."""
-    with open(Path(tempfile.gettempdir()) / "easyflow-embedded-start.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    path = Path(tempfile.gettempdir()) / "easyflow-embedded-start.lock"
+    # Open for everyone (a root test run must not lock a user's `easyflow demo` out); a read-only descriptor
+    # can hold the lock.
+    descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        with contextlib.suppress(PermissionError):  # another user's file: already open to all
+            os.fchmod(descriptor, 0o666)
+        deadline = time.monotonic() + START_LOCK_TIMEOUT_SECONDS
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"Another embedded PostgreSQL has been starting for {START_LOCK_TIMEOUT_SECONDS} s "
+                        f"(it holds {path}); is it stuck?"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 class EmbeddedPostgres:
@@ -130,7 +149,7 @@ class EmbeddedPostgres:
         _forget_dead_cached_server(server_class, self.pgdata)
         _forget_dead_handles(self.pgdata)
         _remove_stale_postmaster_pid(self.pgdata)
-        with _one_start_at_a_time():
+        with one_start_at_a_time():
             try:
                 server = package.get_server(self.pgdata, cleanup_mode=None)
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as first_error:

@@ -57,7 +57,7 @@ class BusinessHours:
                     closes = datetime.combine(day + timedelta(days=1), time(0), self.zone).astimezone(UTC)
                 else:
                     closes = datetime.combine(day, period.end, self.zone).astimezone(UTC)
-                if closes <= start:
+                if closes <= start or closes <= opens:  # past, or inside a daylight-saving jump
                     continue
                 yield max(opens, start), closes
 

@@ -174,12 +174,13 @@ async def answer_link(
 
 
 async def send_email(settings: Settings, address: str, notice: Notice) -> None:
-    """One plain-text UTF-8 message through the configured SMTP server (STARTTLS only when asked for)."""
+    """One plain-text UTF-8 message through the configured SMTP server (encrypted whenever the server can)."""
     domain = urlsplit(settings.public_url).hostname or "localhost"
     message = EmailMessage()
     message["From"] = settings.smtp_from or f"noreply@{domain}"
     message["To"] = address
-    message["Subject"] = notice.subject
+    # A customer's name may carry line breaks, which a header cannot: one line, spaces collapsed.
+    message["Subject"] = " ".join(notice.subject.split())
     # Mail servers score messages without these as spam; the SMTP client does not add them.
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=domain)
@@ -191,6 +192,7 @@ async def send_email(settings: Settings, address: str, notice: Notice) -> None:
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         start_tls=settings.smtp_starttls,
+        use_tls=settings.smtp_tls,
         timeout=SMTP_TIMEOUT_SECONDS,
     )
 

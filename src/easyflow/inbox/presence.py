@@ -122,7 +122,7 @@ class InboxStaffing:
     ) -> None:
         clock = SlaClock(session, conversation.tenant_id)
         held_before, held_now = before in HUMAN_HELD, conversation.status in HUMAN_HELD
-        if held_now and not held_before:
+        if held_now and not conversation.sla_running:  # handed over, or reopened without its clock yet
             await clock.start(conversation, now)
         elif held_before and not held_now:
             await clock.stop(conversation, now)

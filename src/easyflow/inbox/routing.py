@@ -38,13 +38,14 @@ class Router:
             conversation = await ConversationRepository(session).get_for_update(conversation_id)
             if conversation is None or conversation.status != ConversationStatus.pending:
                 return None
+            # Reopened by the customer's message (in SQL, even for the person who resolved it), its SLA clock
+            # starts here; before the tenant's routing lock, which it need not hold up.
+            await SlaClock(session, tenant_id).start(conversation, datetime.now(UTC))
             if conversation.assignee_id is not None:
                 return None
             inbox = InboxRepository(session)
             await inbox.lock_routing()
             now = datetime.now(UTC)
-            # Reopened by the customer's message (in SQL), its SLA clock starts here.
-            await SlaClock(session, tenant_id).start(conversation, now)
             operator = None
             team = conversation.team_id
             if conversation.last_assignee_id is not None:

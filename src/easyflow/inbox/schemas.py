@@ -154,6 +154,8 @@ class SlaPolicyCreate(StrictInput):
 
     @model_validator(mode="after")
     def _some_target(self) -> SlaPolicyCreate:
+        if self.team_id is not None and self.label is not None:
+            raise ValueError("a policy is for a team or for a label, not both")
         if None is self.first_response_minutes is self.next_response_minutes is self.resolution_minutes:
             raise ValueError(
                 "give at least one target: first_response_minutes, next_response_minutes or resolution_minutes"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.conversations import schemas as conversation_schemas
@@ -38,6 +39,8 @@ from easyflow.tenancy.repository import MembershipRepository, TenantRepository
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
 
+# A person writing is told at most this often, however often their client says so.
+TYPING_EVERY = parse("1 per 3 seconds")
 _NOT_FOUND = "No such conversation in this tenant."
 # `@anna` (the part of a colleague's e-mail before the @) or `@anna@example.com`, not inside an address.
 _MENTION = re.compile(r"(?<![\w.@])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)")
@@ -177,8 +180,9 @@ class OperatorReplies:
             await self._take_for_reply(conversation, now)
             tenant = await TenantRepository(self.session).get(self.tenant_id)
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
+            waited_since = await self.messages.oldest_unanswered_at(conversation_id)
             await self.messages.mark_all_answered(conversation_id, now)
-            await SlaClock(self.session, self.tenant_id).person_replied(conversation, now)
+            await SlaClock(self.session, self.tenant_id).person_replied(conversation, now, waited_since)
             if self.principal.user_id in (None, conversation.assignee_id):
                 conversation.assignee_replied_at = conversation.assignee_replied_at or now
             conversation.last_activity_at = now
@@ -227,6 +231,9 @@ class OperatorReplies:
         conversation = await self.conversations.get(conversation_id)
         if conversation is None:
             raise NotFound(_NOT_FOUND)
+        writer = self.principal.user_id or "api-key"
+        if await runtime.rate_limits.acquire(TYPING_EVERY, f"typing:{conversation_id}:{writer}"):
+            return None  # said a moment ago: the event and "typing…" it brought still stand
         queue_staff_event(
             self.session,
             self.tenant_id,

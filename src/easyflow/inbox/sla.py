@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.conversations.lifecycle import HUMAN_HELD
 from easyflow.conversations.repository import ConversationEventRepository, ConversationRepository, MessageRepository
 from easyflow.db.session import enter_system_scope
 from easyflow.inbox import schemas
@@ -35,6 +37,8 @@ from easyflow.tenancy.repository import TenantRepository
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 CHECK_SLA_JOB = "inbox.check_sla"
 SWEEP_SLA_JOB = "inbox.sweep_sla"
@@ -78,11 +82,25 @@ class SlaClock:
         if policy is not None:
             await self._check(conversation, policy, now, ending=False)
 
-    async def person_replied(self, conversation: Conversation, now: datetime) -> None:
-        """A person answered the customer: the first response is made, and nothing waits for the next one."""
+    async def person_replied(self, conversation: Conversation, now: datetime, waited_since: datetime | None) -> None:
+        """A person answered the customer, who had waited since `waited_since` (their oldest message nobody had
+        answered): the first response is made, or the next one, late if its deadline had passed (a check may
+        not have run yet)."""
         if not conversation.sla_running:
             return
+        first_reply = conversation.sla_first_response_at is None
         conversation.sla_first_response_at = conversation.sla_first_response_at or now
+        policy = await self._policy_of(conversation)
+        if not first_reply and waited_since is not None and policy is not None and policy.next_response_minutes:
+            due = deadline(
+                await self._hours(),
+                waited_since,
+                policy.next_response_minutes,
+                business_time=policy.business_hours_only,
+            )
+            conversation.sla_next_response_due_at = due
+            if due is not None and due < now and SlaTarget.next_response.value not in conversation.sla_breaches:
+                await self._report(conversation, SlaTarget.next_response, now)
         await self.check(conversation, now)
 
     async def stop(self, conversation: Conversation, now: datetime) -> None:
@@ -110,6 +128,10 @@ class SlaClock:
             await self.session.flush()
             return []
         return await self._check(conversation, policy, now, ending=False)
+
+    async def _hours(self) -> BusinessHours | None:
+        tenant = await TenantRepository(self.session).get(self.tenant_id)
+        return BusinessHours.from_stored(tenant.business_hours, tenant.timezone) if tenant else None
 
     async def _policy_of(self, conversation: Conversation) -> SlaPolicy | None:
         return await self.policies.get(conversation.sla_policy_id) if conversation.sla_policy_id else None
@@ -151,8 +173,7 @@ class SlaClock:
     async def _targets(
         self, conversation: Conversation, policy: SlaPolicy, *, ending: bool, now: datetime
     ) -> tuple[_Target, _Target, _Target]:
-        tenant = await TenantRepository(self.session).get(self.tenant_id)
-        hours = BusinessHours.from_stored(tenant.business_hours, tenant.timezone) if tenant else None
+        hours = await self._hours()
         started = conversation.sla_started_at or now
 
         def due(minutes: int | None, start: datetime) -> datetime | None:
@@ -225,21 +246,32 @@ async def check_conversation(runtime: Runtime, tenant_id: uuid.UUID, conversatio
         conversation = await ConversationRepository(session).get_for_update(conversation_id)
         if conversation is None:
             return []
-        return await SlaClock(session, tenant_id).check(conversation, datetime.now(UTC))
+        clock = SlaClock(session, tenant_id)
+        if conversation.status in HUMAN_HELD and not conversation.sla_running:
+            await clock.start(conversation, datetime.now(UTC))  # reopened by the customer: a new clock
+            return []
+        return await clock.check(conversation, datetime.now(UTC))
 
 
 async def sweep_due(runtime: Runtime) -> int:
     """Check every conversation with a deadline passed (the minute sweep behind the scheduled checks); how
     many were checked."""
     checked = 0
+    failed: set[uuid.UUID] = set()
     while True:
         async with runtime.database.session() as session, session.begin():
             await enter_system_scope(session)
-            due = await SlaDirectory(session).due(datetime.now(UTC), SWEEP_BATCH)
-        for tenant_id, conversation_id in due:
-            await check_conversation(runtime, tenant_id, conversation_id)
+            due = await SlaDirectory(session).due(datetime.now(UTC), SWEEP_BATCH + len(failed))
+        waiting = [(tenant_id, conversation_id) for tenant_id, conversation_id in due if conversation_id not in failed]
+        for tenant_id, conversation_id in waiting:
+            try:
+                await check_conversation(runtime, tenant_id, conversation_id)
+            except Exception:  # one conversation's failure must not starve the others behind it every minute
+                log.exception("sla.check_failed", tenant_id=str(tenant_id), conversation_id=str(conversation_id))
+                failed.add(conversation_id)
+                continue
             checked += 1
-        if len(due) < SWEEP_BATCH:
+        if len(waiting) < SWEEP_BATCH:
             return checked
 
 
@@ -274,6 +306,8 @@ class SlaPolicies:
             await self._team_exists(changes["team_id"])
         for field, value in changes.items():
             setattr(policy, field, value)
+        if policy.team_id is not None and policy.label is not None:
+            raise Unprocessable("A policy is for a team or for a label, not both.")
         targets = (policy.first_response_minutes, policy.next_response_minutes, policy.resolution_minutes)
         if all(target is None for target in targets):
             raise Unprocessable("A policy needs at least one target (first, next response or resolution minutes).")

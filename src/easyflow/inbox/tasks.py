@@ -54,7 +54,10 @@ async def wake_snoozed(runtime: Runtime, *, timestamp: int) -> None:
     await wake_due(runtime)
 
 
-@job(CHECK_SLA_JOB, lock="conversation:{conversation_id}", max_attempts=5)
+# No lock: procrastinate holds back every job behind an earlier one of the same lock, even one scheduled for
+# later, so a check waiting for its deadline would hold up the conversation's replies and routing until then.
+# The check locks the conversation's row instead.
+@job(CHECK_SLA_JOB, max_attempts=5)
 async def check_sla(runtime: Runtime, *, tenant_id: str, conversation_id: str) -> None:
     await check_conversation(runtime, uuid.UUID(tenant_id), uuid.UUID(conversation_id))
 

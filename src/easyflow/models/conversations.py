@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Enum,
     ForeignKey,
@@ -92,6 +93,8 @@ class Contact(IdMixin, CreatedAtMixin, TenantOwned, Base):
     language: Mapped[str | None] = mapped_column(String(8))
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     labels: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    # What the inbox's free-text search matches (kept by PostgreSQL; trigram-indexed where pg_trgm is).
+    search_text: Mapped[str] = mapped_column(Text, Computed("lower(name || ' ' || coalesce(phone, ''))"))
 
 
 class ContactIdentity(IdMixin, CreatedAtMixin, TenantOwned, Base):
