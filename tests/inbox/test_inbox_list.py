@@ -123,3 +123,29 @@ async def test_bad_labels_are_422_and_keep_what_was_there(
     assert_problem(await patch(client, tenant_a.headers, accepted["conversation_id"], labels=labels), 422)
     kept = (await client.get(f"{LIST}/{accepted['conversation_id']}", headers=tenant_a.headers)).json()
     assert kept["labels"] == ["vip"]
+
+
+async def test_a_search_counts_its_matches_on_every_page(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    for number, name in enumerate(["Пётр Петров", "Анна Петрова", "ПЕТРОВ И.", "Петровская Ольга", "Иван Сидоров"]):
+        body = {
+            "contact": {"external_id": f"p{number}", "name": name},
+            "text": "Добрый день",
+            "external_message_id": f"p{number}",
+        }
+        assert (
+            await client.post("/api/v1/channels/api/messages", json=body, headers=tenant_a.headers)
+        ).status_code == 202
+
+    async def page(query: str) -> dict:
+        response = await client.get(f"{LIST}?{query}", headers=tenant_a.headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    first = await page("q=петров&limit=3")
+    assert (len(first["items"]), first["total"]) == (3, 4)
+    second = await page(f"q=петров&limit=3&cursor={first['next_cursor']}")
+    assert (len(second["items"]), second["total"]) == (1, 4)
+    names = {item["contact"]["name"] for item in first["items"] + second["items"]}
+    assert names == {"Пётр Петров", "Анна Петрова", "ПЕТРОВ И.", "Петровская Ольга"}
+    assert (await page("q=петров&offset=10"))["items"] == [] and (await page("q=петров&offset=10"))["total"] == 4
+    assert await page("q=кузнецов") == {"items": [], "total": 0, "next_cursor": None}

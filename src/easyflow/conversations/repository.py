@@ -222,7 +222,12 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
         )
         # The page's ids first (filters, order, limit), so the last message and unread count are looked up
         # for the page only, not for every conversation that matches (a common name matched thousands).
-        chosen = select(Conversation.id).where(*conditions)
+        # A free-text search reads every match to sort them anyway, so the same scan counts them (a window
+        # count) instead of a second one; other filters walk an index and stop after the page, so they count
+        # apart. A page after a cursor sees only what follows it, so it counts apart too.
+        counted_with_page = bool(filters.q) and after is None
+        chosen = select(Conversation.id, *([func.count().over().label("matching")] if counted_with_page else []))
+        chosen = chosen.where(*conditions)
         if filters.q:
             chosen = chosen.join(Contact, Contact.id == Conversation.contact_id)
         if after is not None:
@@ -236,7 +241,15 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
             .subquery("page")
         )
         statement = (
-            select(Conversation, Contact, unread, last_message.c.role, last_message.c.text, last_message.c.created_at)
+            select(
+                Conversation,
+                Contact,
+                unread,
+                last_message.c.role,
+                last_message.c.text,
+                last_message.c.created_at,
+                *([page_ids.c.matching] if counted_with_page else []),
+            )
             .join(page_ids, page_ids.c.id == Conversation.id)
             .join(Contact, Contact.id == Conversation.contact_id)
             .outerjoin(last_message, true())
@@ -248,6 +261,8 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
             total = total.join(Contact, Contact.id == Conversation.contact_id)
         rows = (await self.session.execute(statement)).all()
         listed = [ListedConversation(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        if counted_with_page and (rows or not offset):
+            return listed, rows[0][6] if rows else 0
         return listed, (await self.session.execute(total)).scalar_one()
 
     def _conditions(self, filters: ConversationFilters) -> list[ColumnElement[bool]]:
