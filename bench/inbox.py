@@ -436,8 +436,8 @@ class _Recorder:
 
 
 def _page_sql(tenant_id: uuid.UUID, query: ListQuery, cursor: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """The statements the server sends for one page of this query (the list, then its total), compiled for
-    psycopg with their parameters."""
+    """The statements the server sends for one page of this query (the list, then its total unless the list
+    counts it), compiled for psycopg with their parameters."""
     recorder = _Recorder()
     repository = ConversationRepository(recorder, tenant_id)  # type: ignore[arg-type]
     after = decode_cursor(cursor) if cursor else None
@@ -505,11 +505,12 @@ async def _time_sql(
                 (TENANT_SETTING, str(tenant), SCOPE_SETTING),
             )
             rows = await (await connection.execute(*statements[0])).fetchall()
-            counted = await (await connection.execute(*statements[1])).fetchone()
+            # A search's first page counts its matches in the page's own statement (its last column).
+            counted = await (await connection.execute(*statements[1])).fetchone() if len(statements) > 1 else None
         if index >= plan.warmup:
             latencies.append(1000 * (time.perf_counter() - started))
             if items is None:
-                items, count = len(rows), counted[0] if counted else None
+                items, count = len(rows), counted[0] if counted else (rows[0][-1] if rows else None)
     execution, plans = 0.0, []
     async with connection.transaction():
         await connection.execute(
