@@ -372,8 +372,15 @@ async def test_sla_policies_are_managed_by_admins_and_checked(
         headers=tenant_a.headers,
     )
     assert emptied.status_code == 422
+    team = (await client.post("/api/v1/teams", json={"name": "Продажи"}, headers=tenant_a.headers)).json()
+    for_team = await client.patch(
+        f"/api/v1/sla-policies/{created['id']}", json={"team_id": team["id"]}, headers=tenant_a.headers
+    )
+    assert for_team.status_code == 200
+    both = await client.patch(f"/api/v1/sla-policies/{created['id']}", json={"label": "vip"}, headers=tenant_a.headers)
+    assert both.status_code == 422 and "not both" in both.text
     read = (await client.get(f"/api/v1/sla-policies/{created['id']}", headers=tenant_a.headers)).json()
-    assert read["first_response_minutes"] == 30
+    assert (read["first_response_minutes"], read["team_id"], read["label"]) == (30, team["id"], None)
     operator = {"Authorization": f"Bearer {await make_key(database, tenant_a, Role.operator)}"}
     assert (
         await client.post("/api/v1/sla-policies", json={"name": "x", "first_response_minutes": 1}, headers=operator)
@@ -391,6 +398,7 @@ async def test_sla_policies_are_managed_by_admins_and_checked(
         {"name": "x\u0000", "first_response_minutes": 5},
         {"name": "x", "first_response_minutes": 5, "team_id": str(uuid.uuid4())},
         {"name": "x", "first_response_minutes": 5, "label": ""},
+        {"name": "x", "first_response_minutes": 5, "label": "vip", "team_id": str(uuid.uuid4())},
         {"name": "x", "first_response_minutes": 5, "colour": "red"},
     ],
 )
