@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from aiogram.utils.text_decorations import markdown_decoration
 from limits import parse
 from pydantic import ValidationError
@@ -129,6 +129,19 @@ def keyboard(buttons: list[str]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=[[key] for key in keys])
 
 
+async def _paced(runtime: Runtime, bot_key: str, chat_id: str, send: Callable[[], Awaitable[Message]]) -> int:
+    """Send within the bot's and the chat's rate limits, waiting out a 429 Telegram asks for (up to
+    MAX_RETRY_AFTER_SECONDS; longer is an error, so the delivery job retries later); the message's id."""
+    while True:
+        await _throttle(runtime, bot_key, chat_id)
+        try:
+            return (await send()).message_id
+        except TelegramRetryAfter as error:
+            if error.retry_after > MAX_RETRY_AFTER_SECONDS:
+                raise
+            await asyncio.sleep(error.retry_after)
+
+
 async def _throttle(runtime: Runtime, bot_id: str, chat_id: str) -> None:
     for item, key in ((_PER_BOT, f"tg:{bot_id}"), (_PER_CHAT, f"tg:{bot_id}:{chat_id}")):
         # Other processes take slots too, so there is nothing local to wait on: sleep until one frees, retry.
@@ -212,38 +225,31 @@ class TelegramChannel:
         document."""
         upload = BufferedInputFile(file.content, filename=file.name)
         escaped, parse_mode = (escape_markdown(caption), "MarkdownV2") if caption else (None, None)
-        as_photo = file.content_type in PHOTO_TYPES and len(file.content) <= PHOTO_MAX_BYTES
-        while True:
-            await _throttle(runtime, bot_key, chat_id)
-            try:
-                if as_photo:
-                    sent = await bot.send_photo(
-                        chat_id=int(chat_id), photo=upload, caption=escaped, parse_mode=parse_mode
-                    )
-                else:
-                    sent = await bot.send_document(
-                        chat_id=int(chat_id), document=upload, caption=escaped, parse_mode=parse_mode
-                    )
-                return sent.message_id
-            except TelegramRetryAfter as error:
-                if error.retry_after > MAX_RETRY_AFTER_SECONDS:
-                    raise
-                await asyncio.sleep(error.retry_after)
+        if file.content_type in PHOTO_TYPES and len(file.content) <= PHOTO_MAX_BYTES:
+            return await _paced(
+                runtime,
+                bot_key,
+                chat_id,
+                lambda: bot.send_photo(chat_id=int(chat_id), photo=upload, caption=escaped, parse_mode=parse_mode),
+            )
+        return await _paced(
+            runtime,
+            bot_key,
+            chat_id,
+            lambda: bot.send_document(chat_id=int(chat_id), document=upload, caption=escaped, parse_mode=parse_mode),
+        )
 
     async def _send(
         self, runtime: Runtime, bot: Bot, bot_key: str, chat_id: str, text: str, markup: InlineKeyboardMarkup | None
     ) -> int:
-        while True:
-            await _throttle(runtime, bot_key, chat_id)
-            try:
-                sent = await bot.send_message(
-                    chat_id=int(chat_id), text=escape_markdown(text), parse_mode="MarkdownV2", reply_markup=markup
-                )
-                return sent.message_id
-            except TelegramRetryAfter as error:
-                if error.retry_after > MAX_RETRY_AFTER_SECONDS:
-                    raise
-                await asyncio.sleep(error.retry_after)
+        return await _paced(
+            runtime,
+            bot_key,
+            chat_id,
+            lambda: bot.send_message(
+                chat_id=int(chat_id), text=escape_markdown(text), parse_mode="MarkdownV2", reply_markup=markup
+            ),
+        )
 
     async def send_to_staff(self, runtime: Runtime, channel: ChannelRecord, chat_id: int, text: str) -> bool:
         """A notice to a member's own linked chat (plain text: Telegram shows the dashboard URL as a link);

@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from easyflow.models.tenancy import Tenant
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far ahead an opening is looked for: a year of holidays and closed weekdays cannot hide one longer.
@@ -76,6 +79,11 @@ class BusinessHours:
                 return opens + left
             left -= closes - opens
         return None
+
+
+def hours_of(tenant: Tenant | None) -> BusinessHours | None:
+    """The tenant's business hours in its time zone (None: always open, or no tenant)."""
+    return BusinessHours.from_stored(tenant.business_hours, tenant.timezone) if tenant else None
 
 
 def deadline(hours: BusinessHours | None, start: datetime, minutes: int, *, business_time: bool) -> datetime | None:

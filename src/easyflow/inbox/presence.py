@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.conversations.lifecycle import HUMAN_HELD
 from easyflow.conversations.ports import STAFFING
 from easyflow.db.session import tenant_of
-from easyflow.inbox.hours import BusinessHours
+from easyflow.inbox.hours import hours_of
 from easyflow.inbox.repository import SILENT_AFTER, InboxRepository, TeamRepository
 from easyflow.inbox.routing import Router
 from easyflow.inbox.sla import CHECK_SLA_JOB, SlaClock
@@ -112,8 +112,7 @@ class InboxStaffing:
         return team.id if team else None
 
     async def next_opening(self, session: AsyncSession, now: datetime) -> datetime | None:
-        tenant = await TenantRepository(session).get(tenant_of(session))
-        hours = BusinessHours.from_stored(tenant.business_hours, tenant.timezone) if tenant else None
+        hours = hours_of(await TenantRepository(session).get(tenant_of(session)))
         opening = hours.next_opening(now) if hours else None
         return opening.astimezone(hours.zone) if hours and opening and opening > now else None
 

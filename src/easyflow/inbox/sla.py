@@ -24,7 +24,7 @@ from easyflow.conversations.lifecycle import HUMAN_HELD
 from easyflow.conversations.repository import ConversationEventRepository, ConversationRepository, MessageRepository
 from easyflow.db.session import enter_system_scope
 from easyflow.inbox import schemas
-from easyflow.inbox.hours import BusinessHours, deadline
+from easyflow.inbox.hours import BusinessHours, deadline, hours_of
 from easyflow.inbox.notifications import notify_staff
 from easyflow.inbox.repository import InboxRepository, SlaDirectory, SlaPolicyRepository, TeamRepository
 from easyflow.kit.errors import NotFound, Unprocessable
@@ -62,6 +62,8 @@ class SlaClock:
         self.messages = MessageRepository(session, tenant_id)
         self.events = ConversationEventRepository(session, tenant_id)
         self.inbox = InboxRepository(session, tenant_id)
+        self._hours_read = False
+        self._hours_cached: BusinessHours | None = None
 
     async def start(self, conversation: Conversation, now: datetime) -> None:
         """People were asked to take the conversation: fix the policy that applies and its deadlines (nothing,
@@ -100,7 +102,7 @@ class SlaClock:
             )
             conversation.sla_next_response_due_at = due
             if due is not None and due < now and SlaTarget.next_response.value not in conversation.sla_breaches:
-                await self._report(conversation, SlaTarget.next_response, now)
+                await self._report(conversation, _Target(SlaTarget.next_response, due, now), now)
         await self.check(conversation, now)
 
     async def stop(self, conversation: Conversation, now: datetime) -> None:
@@ -130,8 +132,11 @@ class SlaClock:
         return await self._check(conversation, policy, now, ending=False)
 
     async def _hours(self) -> BusinessHours | None:
-        tenant = await TenantRepository(self.session).get(self.tenant_id)
-        return BusinessHours.from_stored(tenant.business_hours, tenant.timezone) if tenant else None
+        """The tenant's hours, read once per clock (a reply both meets a target and checks the others)."""
+        if not self._hours_read:
+            self._hours_cached = hours_of(await TenantRepository(self.session).get(self.tenant_id))
+            self._hours_read = True
+        return self._hours_cached
 
     async def _policy_of(self, conversation: Conversation) -> SlaPolicy | None:
         return await self.policies.get(conversation.sla_policy_id) if conversation.sla_policy_id else None
@@ -143,15 +148,15 @@ class SlaClock:
         conversation.sla_first_response_due_at = targets[0].due
         conversation.sla_next_response_due_at = targets[1].due
         conversation.sla_resolution_due_at = targets[2].due
-        missed: list[SlaTarget] = []
+        missed: list[_Target] = []
         upcoming: list[datetime] = []
         for target in targets:
             if target.due is None or target.target.value in conversation.sla_breaches:
                 continue
             if target.done_at is not None and target.done_at > target.due:
-                missed.append(target.target)  # met late, before a check saw it was due
+                missed.append(target)  # met late, before a check saw it was due
             elif target.done_at is None and target.due <= now:
-                missed.append(target.target)
+                missed.append(target)
             elif target.done_at is None:
                 upcoming.append(target.due)
         for missed_target in missed:
@@ -168,7 +173,7 @@ class SlaClock:
                 conversation_id=str(conversation.id),
             )
         await self.session.flush()
-        return missed
+        return [target.target for target in missed]
 
     async def _targets(
         self, conversation: Conversation, policy: SlaPolicy, *, ending: bool, now: datetime
@@ -200,14 +205,13 @@ class SlaClock:
         resolution = _Target(SlaTarget.resolution, due(policy.resolution_minutes, started), now if ending else None)
         return first, following, resolution
 
-    async def _report(self, conversation: Conversation, target: SlaTarget, now: datetime) -> None:
+    async def _report(self, conversation: Conversation, missed: _Target, now: datetime) -> None:
+        target, due = missed.target, missed.due
         conversation.sla_breaches = [*conversation.sla_breaches, target.value]
         conversation.sla_status = SlaStatus.missed.value
-        due = {
-            SlaTarget.first_response: conversation.sla_first_response_due_at,
-            SlaTarget.next_response: conversation.sla_next_response_due_at,
-            SlaTarget.resolution: conversation.sla_resolution_due_at,
-        }[target]
+        described = (
+            f"{target.value.replace('_', ' ')} was due {due.isoformat(timespec='minutes') if due else 'earlier'}"
+        )
         await self.events.add(
             ConversationEvent(
                 conversation_id=conversation.id,
@@ -216,7 +220,7 @@ class SlaClock:
                 from_status=conversation.status.value,
                 to_status=conversation.status.value,
                 assignee_id=conversation.assignee_id,
-                reason=f"{target.value.replace('_', ' ')} was due {due.isoformat() if due else 'earlier'}",
+                reason=described,
                 created_at=now,
             )
         )
@@ -235,9 +239,8 @@ class SlaClock:
         )
         # Whoever holds it; nobody does: the people who answer for the tenant.
         holders = [conversation.assignee_id] if conversation.assignee_id else await self.inbox.admins()
-        detail = f"{target.value.replace('_', ' ')}: due {due.isoformat(timespec='minutes') if due else 'earlier'}"
         for user_id in holders:
-            await notify_staff(self.session, self.tenant_id, user_id, "sla_breach", conversation.id, detail)
+            await notify_staff(self.session, self.tenant_id, user_id, "sla_breach", conversation.id, described)
 
 
 async def check_conversation(runtime: Runtime, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[SlaTarget]:
@@ -332,7 +335,7 @@ class BusinessHoursSettings:
 
     async def read(self) -> schemas.BusinessHoursRead:
         tenant = await self._tenant()
-        hours = BusinessHours.from_stored(tenant.business_hours, tenant.timezone)
+        hours = hours_of(tenant)
         now = datetime.now(UTC)
         opening = hours.next_opening(now) if hours else now
         stored = tenant.business_hours or {}
