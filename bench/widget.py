@@ -485,17 +485,16 @@ def _store_messages(plan: StorePlan) -> dict[str, Any]:
 
 async def _store(plan: StorePlan) -> dict[str, Any]:
     from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from easyflow.conversations.repository import ConversationRepository, MessageRepository
     from easyflow.db.database import create_engine
-    from easyflow.db.session import scope_to_tenant
+    from easyflow.db.session import scope_to_tenant, session_factory
     from easyflow.live.events import LiveEvent
     from easyflow.live.repository import LiveRepository
     from easyflow.models.conversations import DeliveryStatus, Message, MessageRole
 
     engine = create_engine(plan.database_url, pool_size=STORE_CONCURRENCY)
-    sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    sessions = session_factory(engine)
     tenant_id = uuid.UUID(plan.tenant_id)
     stored: list[tuple[str, float, float]] = []  # message id, just before the commit, just after it
     errors: Counter[str] = Counter()

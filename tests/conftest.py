@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from limits import RateLimitItem
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from easyflow import wiring
 from easyflow.app import create_app
@@ -22,6 +23,7 @@ from easyflow.config import Settings
 from easyflow.db import migrate
 from easyflow.db.database import Database
 from easyflow.db.embedded import EmbeddedPostgres, app_login_url
+from easyflow.db.session import session_factory
 from easyflow.kit.jobs import JOBS, run_job
 from easyflow.kit.ratelimit import LimitStore
 from easyflow.models.tenancy import Role
@@ -94,16 +96,25 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
     """A connection inside a transaction that is rolled back after the test; every session of the test
     (the app's included) works in savepoints on it."""
-    real_sessions = database.sessions
+    real_sessions, real_connect = database.sessions, database.connect
     async with database.engine.connect() as conn:
         outer = await conn.begin()
-        database.sessions = async_sessionmaker(
-            bind=conn, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
-        )
+        database.sessions = session_factory(conn, join_transaction_mode="create_savepoint")
+
+        @asynccontextmanager
+        async def in_savepoint() -> AsyncIterator[AsyncConnection]:
+            # Rolled back, so the scope a one-round-trip read sets ends with it, as its transaction does.
+            savepoint = await conn.begin_nested()
+            try:
+                yield conn
+            finally:
+                await savepoint.rollback()
+
+        database.connect = in_savepoint
         try:
             yield conn
         finally:
-            database.sessions = real_sessions
+            database.sessions, database.connect = real_sessions, real_connect
             await outer.rollback()
 
 

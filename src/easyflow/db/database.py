@@ -10,12 +10,13 @@ from typing import Any
 
 import structlog
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from easyflow.config import Settings
 from easyflow.db.embedded import EmbeddedPostgres, app_login_url
+from easyflow.db.one_trip import ConnectionSource, OneTripRead, read_as_tenant
 from easyflow.db.rls import APP_ROLE
-from easyflow.db.session import scope_to_tenant
+from easyflow.db.session import scope_to_tenant, session_factory
 from easyflow.db.urls import redacted, sqlalchemy_url
 
 log = structlog.get_logger(__name__)
@@ -69,7 +70,9 @@ class Database:
         self.url = url
         self.embedded = embedded
         self.engine = engine
-        self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self.sessions = session_factory(engine)
+        # Where one-round-trip reads take a connection (tests point it into their own transaction).
+        self.connect: ConnectionSource = engine.connect
         self.capabilities = Capabilities()
 
     @classmethod
@@ -128,6 +131,10 @@ class Database:
         async with self.sessions() as session, session.begin():
             await scope_to_tenant(session, tenant_id)
             yield session
+
+    async def read_as_tenant(self, tenant_id: uuid.UUID, read: OneTripRead, /, **params: Any) -> list[dict[str, Any]]:
+        """The rows of one read as `tenant_id` sees them, in one round trip (see `db/one_trip.py`)."""
+        return await read_as_tenant(self.connect, tenant_id, read, **params)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -44,9 +44,10 @@ async def me(principal: CurrentPrincipal, session: Session, settings: AppSetting
 
 
 @router.get("/tenant", tags=["tenant"])
-async def read_tenant(principal: Viewer, session: Session) -> schemas.TenantRead:
+async def read_tenant(principal: Viewer, request: Request) -> schemas.TenantRead:
     """The calling tenant's settings."""
-    return schemas.TenantRead.model_validate(await TenantService(session).read(principal.tenant_id))
+    settings = await TenantService.settings(request.app.state.runtime.database, principal.tenant_id)
+    return schemas.TenantRead.model_validate(settings)
 
 
 @router.patch("/tenant", tags=["tenant"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents.service import create_default_assistant
 from easyflow.config import Settings
+from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.crypto import SecretBox
 from easyflow.kit.destinations import check_public_destination
@@ -40,6 +42,7 @@ from easyflow.tenancy.repository import (
     RefreshTokenRepository,
     TenantRepository,
     UserRepository,
+    tenant_settings_in_one_trip,
 )
 from easyflow.tenancy.tokens import issue_access_token, looks_like_jwt, read_access_token
 
@@ -246,6 +249,14 @@ class TenantService:
             schemas.ApiKeyCreate(name="First key", role=Role.admin), created_by=owner.id
         )
         return NewTenant(tenant=tenant, owner=owner, api_key=api_key)
+
+    @staticmethod
+    async def settings(database: Database, tenant_id: uuid.UUID) -> dict[str, Any]:
+        """The tenant's settings, for a request that reads nothing else (one round trip, no transaction)."""
+        settings = await tenant_settings_in_one_trip(database, tenant_id)
+        if settings is None:
+            raise NotFound("Tenant not found.")
+        return settings
 
     async def read(self, tenant_id: uuid.UUID) -> Tenant:
         tenant = await TenantRepository(self.session).get(tenant_id)
