@@ -59,7 +59,7 @@ async def test_outside_a_transaction_the_read_is_its_own_transaction_and_leaves_
     assert rows == [{"tenant": str(tenant_id), "scope": ""}]
     async with database.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
-        assert driver.autocommit is False
+        assert driver is not None and driver.autocommit is False
         leftover = (await connection.execute(text(f"SELECT current_setting('{TENANT_SETTING}', true)"))).scalar()
         assert leftover in (None, "")
 
@@ -72,7 +72,7 @@ async def test_a_read_cancelled_midway_returns_its_connection_as_it_came(databas
     async with database.engine.connect() as first, database.engine.connect() as second:  # the whole test pool
         for connection in (first, second):
             driver = (await connection.get_raw_connection()).driver_connection
-            assert driver.autocommit is False
+            assert driver is not None and driver.autocommit is False
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
 
 
