@@ -23,6 +23,7 @@ from easyflow.config import Settings
 from easyflow.db import migrate
 from easyflow.db.database import Database
 from easyflow.db.embedded import EmbeddedPostgres, app_login_url
+from easyflow.db.rls import SCOPE_SETTING, TENANT_SETTING
 from easyflow.db.session import session_factory
 from easyflow.kit.jobs import JOBS, run_job
 from easyflow.kit.ratelimit import LimitStore
@@ -92,6 +93,12 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     await db.close()
 
 
+_SCOPE_SETTINGS = text(f"SELECT current_setting('{TENANT_SETTING}', true), current_setting('{SCOPE_SETTING}', true)")
+_RESTORE_SCOPE_SETTINGS = text(
+    f"SELECT set_config('{TENANT_SETTING}', :tenant, true), set_config('{SCOPE_SETTING}', :scope, true)"
+)
+
+
 @pytest.fixture
 async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
     """A connection inside a transaction that is rolled back after the test; every session of the test
@@ -103,12 +110,12 @@ async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
 
         @asynccontextmanager
         async def in_savepoint() -> AsyncIterator[AsyncConnection]:
-            # Rolled back, so the scope a one-round-trip read sets ends with it, as its transaction does.
-            savepoint = await conn.begin_nested()
-            try:
+            # What a one-round-trip statement writes stays in the test's transaction; the scope it sets is
+            # put back as it was afterwards, as in production, where it ends with the statement's transaction.
+            scope = (await conn.execute(_SCOPE_SETTINGS)).one()
+            async with conn.begin_nested():
                 yield conn
-            finally:
-                await savepoint.rollback()
+            await conn.execute(_RESTORE_SCOPE_SETTINGS, {"tenant": scope[0] or "", "scope": scope[1] or ""})
 
         database.connect = in_savepoint
         try:

@@ -20,7 +20,7 @@ from easyflow.channels.telegram_files import FETCH_FILES_JOB
 from easyflow.config import Settings
 from easyflow.conversations.accept import REPLY_JOB, ChannelRef, Inbound, InboundService
 from easyflow.conversations.csat import COMMENT_WINDOW, RATING_WINDOW
-from easyflow.conversations.repository import InboundRepository
+from easyflow.conversations.repository import AcceptanceRequest, InboundRepository
 from easyflow.conversations.schemas import AcceptedMessage
 from easyflow.db import migrate
 from easyflow.db.database import Database
@@ -304,24 +304,26 @@ async def test_a_tenant_other_than_the_transactions_is_refused(database: Databas
         await enter_system_scope(session)  # sees every tenant, yet may write into none through the function
         with pytest.raises(DBAPIError):
             await InboundRepository(session, other.id).accept(
-                channel_type="api",
-                channel_key="api",
-                identity_kind="api",
-                contact_external_id="c",
-                contact_name=None,
-                contact_phone=None,
-                text="hi",
-                external_message_id="cross-2",
-                attachments=[],
-                assistant_id=None,
-                live_channel=LIVE_CHANNEL,
-                live_payload="{}",
-                jobs=[],
-                route_jobs=[],
-                rating_given=None,
-                rating_window=RATING_WINDOW,
-                comment_window=COMMENT_WINDOW,
-                csat_jobs=[],
+                AcceptanceRequest(
+                    channel_type="api",
+                    channel_key="api",
+                    identity_kind="api",
+                    contact_external_id="c",
+                    contact_name=None,
+                    contact_phone=None,
+                    text="hi",
+                    external_message_id="cross-2",
+                    attachments=[],
+                    assistant_id=None,
+                    live_channel=LIVE_CHANNEL,
+                    live_payload="{}",
+                    jobs=[],
+                    route_jobs=[],
+                    rating_given=None,
+                    rating_window=RATING_WINDOW,
+                    comment_window=COMMENT_WINDOW,
+                    csat_jobs=[],
+                )
             )
     assert await rows(database, "SELECT count(*) FROM messages WHERE tenant_id = :t", t=other.id) == [(0,)]
 

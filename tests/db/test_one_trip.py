@@ -9,24 +9,25 @@ import uuid
 
 import httpx
 import pytest
+from psycopg.errors import DataError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.database import Database
-from easyflow.db.one_trip import OneTripRead, read_as_tenant
+from easyflow.db.one_trip import OneTripStatement, run_as_tenant
 from easyflow.db.rls import SCOPE_SETTING, TENANT_SETTING
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.models.tenancy import Tenant
 from tests.conftest import TenantFixture
 
-EVERY_TENANT = OneTripRead(select(Tenant.id, Tenant.name).order_by(Tenant.name))
-SCOPE_SEEN = OneTripRead(
+EVERY_TENANT = OneTripStatement(select(Tenant.id, Tenant.name).order_by(Tenant.name))
+SCOPE_SEEN = OneTripStatement(
     select(
         func.current_setting(TENANT_SETTING, True).label("tenant"),
         func.current_setting(SCOPE_SETTING, True).label("scope"),
     )
 )
-SLOW = OneTripRead(select(func.pg_sleep(5)))
+SLOW = OneTripStatement(select(func.pg_sleep(5)))
 
 
 async def test_a_one_trip_read_sees_only_its_tenant_even_without_a_tenant_filter(
@@ -34,9 +35,9 @@ async def test_a_one_trip_read_sees_only_its_tenant_even_without_a_tenant_filter
 ) -> None:
     """The statement names no tenant: row-level security, scoped in the same message, is what filters."""
     for tenant in (tenant_a, tenant_b):
-        rows = await database.read_as_tenant(tenant.id, EVERY_TENANT)
+        rows = await database.in_one_trip(tenant.id, EVERY_TENANT)
         assert [row["id"] for row in rows] == [tenant.id]
-    assert await database.read_as_tenant(uuid.uuid4(), EVERY_TENANT) == []
+    assert await database.in_one_trip(uuid.uuid4(), EVERY_TENANT) == []
 
 
 async def test_the_tenant_route_reads_the_callers_tenant_and_never_another(
@@ -55,7 +56,7 @@ async def test_outside_a_transaction_the_read_is_its_own_transaction_and_leaves_
     """The production path (no test transaction around it): the scope holds for the read, ends with it, and
     the pooled connection goes back as it came (not in autocommit, no transaction open)."""
     tenant_id = uuid.uuid4()
-    rows = await read_as_tenant(database.engine.connect, tenant_id, SCOPE_SEEN)
+    rows = await run_as_tenant(database.engine.connect, tenant_id, SCOPE_SEEN)
     assert rows == [{"tenant": str(tenant_id), "scope": ""}]
     async with database.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
@@ -68,7 +69,7 @@ async def test_a_read_cancelled_midway_returns_its_connection_as_it_came(databas
     """A client that disconnects cancels the read: the pool must not get back a connection left in autocommit
     (the next transaction on it would commit statement by statement)."""
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(read_as_tenant(database.engine.connect, uuid.uuid4(), SLOW), timeout=0.3)
+        await asyncio.wait_for(run_as_tenant(database.engine.connect, uuid.uuid4(), SLOW), timeout=0.3)
     async with database.engine.connect() as first, database.engine.connect() as second:  # the whole test pool
         for connection in (first, second):
             driver = (await connection.get_raw_connection()).driver_connection
@@ -101,3 +102,13 @@ async def test_a_system_scope_replaces_a_tenant_scope_not_yet_sent(
     await enter_system_scope(session)
     everyone = set((await session.execute(text("SELECT id FROM tenants"))).scalars())
     assert {tenant_a.id, tenant_b.id} <= everyone
+
+
+async def test_a_statement_that_fails_leaves_the_connection_as_it_came(database: Database) -> None:
+    failing = OneTripStatement(select((func.random() / 0).label("never")))
+    with pytest.raises(DataError):
+        await run_as_tenant(database.engine.connect, uuid.uuid4(), failing)
+    tenant_id = uuid.uuid4()
+    assert await run_as_tenant(database.engine.connect, tenant_id, SCOPE_SEEN) == [
+        {"tenant": str(tenant_id), "scope": ""}
+    ]

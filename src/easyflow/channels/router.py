@@ -72,7 +72,7 @@ async def remove_channel(channel_id: uuid.UUID, request: Request, principal: Adm
 
 @router.post("/api/messages", tags=["api channel"], status_code=status.HTTP_202_ACCEPTED)
 async def post_message(
-    body: conversation_schemas.InboundApiMessage, principal: Operator, session: Session
+    body: conversation_schemas.InboundApiMessage, principal: Operator, request: Request
 ) -> conversation_schemas.AcceptedMessage:
     """Hand over a customer's message. It is stored, with the job that answers it, before this returns;
     sending the same `external_message_id` again is acknowledged with `duplicate: true` and answered once.
@@ -87,7 +87,8 @@ async def post_message(
         assistant_id=body.assistant_id,
     )
     channel = ChannelRef(type=API_CHANNEL, key=API_CHANNEL)
-    return await InboundService(session, principal.tenant_id).accept(channel, inbound)
+    # Nothing else to do in this request: the message is accepted in one round trip, committed on return.
+    return await InboundService(request.app.state.runtime.database, principal.tenant_id).accept(channel, inbound)
 
 
 @webhooks.post("/telegram/{channel_id}", include_in_schema=False)

@@ -1,5 +1,6 @@
-"""Accepting a customer's message: stored with the job that will answer it, in the caller's transaction, in
-one statement (`easyflow_accept_message`); a redelivered message is acknowledged again, not stored twice."""
+"""Accepting a customer's message: stored with the job that will answer it, in one statement
+(`easyflow_accept_message`), in the caller's transaction or, for a request that does nothing else, in a
+transaction of its own that is one round trip; a redelivered message is acknowledged again, not stored twice."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.conversations import schemas
 from easyflow.conversations.csat import CSAT_ANSWERED_JOB, RATING_WINDOW, comment_window_for, rating_in
 from easyflow.conversations.lifecycle import ROUTE_JOB
-from easyflow.conversations.repository import CONVERSATION_SLOT, MESSAGE_SLOT, InboundRepository
+from easyflow.conversations.repository import (
+    CONVERSATION_SLOT,
+    MESSAGE_SLOT,
+    AcceptanceRequest,
+    InboundRepository,
+    accept_in_one_trip,
+)
 from easyflow.conversations.schemas import Attachment
+from easyflow.db.database import Database
 from easyflow.kit.errors import Unprocessable
 from easyflow.kit.jobs import deferral
 from easyflow.live.events import LIVE_CHANNEL, message_payload_template, watch_key
@@ -40,8 +48,11 @@ class Inbound:
 
 
 class InboundService:
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        self.session = session
+    """`store`: a session, to accept in its transaction; or the database, to accept in a transaction of the
+    message's own that is one round trip (committed when `accept` returns)."""
+
+    def __init__(self, store: AsyncSession | Database, tenant_id: uuid.UUID) -> None:
+        self.store = store
         self.tenant_id = tenant_id
 
     async def accept(
@@ -53,7 +64,7 @@ class InboundService:
         ids = {"tenant_id": str(self.tenant_id), "conversation_id": CONVERSATION_SLOT}
         jobs = [deferral(name, **ids, message_id=MESSAGE_SLOT) for name in jobs_first]
         watcher = watch_key(self.tenant_id, inbound.identity_kind, inbound.contact_external_id)
-        accepted = await InboundRepository(self.session, self.tenant_id).accept(
+        request = AcceptanceRequest(
             channel_type=channel.type,
             channel_key=channel.key,
             identity_kind=inbound.identity_kind,
@@ -73,6 +84,10 @@ class InboundService:
             comment_window=comment_window_for(inbound.text),
             csat_jobs=[deferral(CSAT_ANSWERED_JOB, **ids, message_id=MESSAGE_SLOT)],
         )
+        if isinstance(self.store, Database):
+            accepted = await accept_in_one_trip(self.store, self.tenant_id, request)
+        else:
+            accepted = await InboundRepository(self.store, self.tenant_id).accept(request)
         if accepted.conversation_id is None or accepted.message_id is None:
             raise Unprocessable("assistant_id: no such assistant in this tenant.")
         return schemas.AcceptedMessage(

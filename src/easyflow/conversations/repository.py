@@ -13,6 +13,8 @@ from sqlalchemy import ColumnElement, func, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
+from easyflow.db.database import Database
+from easyflow.db.one_trip import OneTripStatement
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.channels import ChannelRecord
 from easyflow.models.conversations import (
@@ -40,6 +42,7 @@ _ACCEPT = text(
     "CAST(:route_jobs AS jsonb), :rating_given, :rating_window_minutes, :comment_window_minutes, "
     "CAST(:csat_jobs AS jsonb))"
 )
+_ACCEPT_IN_ONE_TRIP = OneTripStatement(_ACCEPT)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,58 @@ class Acceptance:
     message_id: uuid.UUID | None
 
 
+@dataclass(frozen=True)
+class AcceptanceRequest:
+    """What `easyflow_accept_message` is given. `live_payload` and the `jobs` (as `kit.jobs.deferral` gives
+    them) may hold CONVERSATION_SLOT and MESSAGE_SLOT, which the function replaces with the ids; the jobs are
+    deferred in this order, then the `route_jobs` when the message put the conversation back in the queue (it
+    woke or reopened it). A message that answers a rating request (`rating_given`, the rating the text reads
+    as, within `rating_window` of the request; or the comment within `comment_window` of the rating) is
+    stored with the resolved conversation and gets the `csat_jobs` instead of `jobs`."""
+
+    channel_type: str
+    channel_key: str
+    identity_kind: str
+    contact_external_id: str
+    contact_name: str | None
+    contact_phone: str | None
+    text: str
+    external_message_id: str
+    attachments: list[dict[str, Any]]
+    assistant_id: uuid.UUID | None
+    live_channel: str
+    live_payload: str
+    jobs: list[dict[str, Any]]
+    route_jobs: list[dict[str, Any]]
+    rating_given: int | None
+    rating_window: timedelta
+    comment_window: timedelta
+    csat_jobs: list[dict[str, Any]]
+
+    def parameters(self, tenant_id: uuid.UUID) -> dict[str, Any]:
+        return {
+            "tenant": tenant_id,
+            "channel_type": self.channel_type,
+            "channel_key": self.channel_key,
+            "identity_kind": self.identity_kind,
+            "contact_external_id": self.contact_external_id,
+            "contact_name": self.contact_name,
+            "contact_phone": self.contact_phone,
+            "text": self.text,
+            "external_message_id": self.external_message_id,
+            "attachments": json.dumps(self.attachments),
+            "assistant": self.assistant_id,
+            "live_channel": self.live_channel,
+            "live_payload": self.live_payload,
+            "jobs": json.dumps(self.jobs),
+            "route_jobs": json.dumps(self.route_jobs),
+            "rating_given": self.rating_given,
+            "rating_window_minutes": int(self.rating_window.total_seconds() // 60),
+            "comment_window_minutes": int(self.comment_window.total_seconds() // 60),
+            "csat_jobs": json.dumps(self.csat_jobs),
+        }
+
+
 class InboundRepository:
     """A customer's message accepted in one statement: dedupe, contact, open conversation, message, live
     event and jobs (the SQL function of migration 20261126_accept_message, last replaced by 20261204_csat)."""
@@ -88,61 +143,16 @@ class InboundRepository:
         self.session = session
         self.tenant_id = tenant_id
 
-    async def accept(
-        self,
-        *,
-        channel_type: str,
-        channel_key: str,
-        identity_kind: str,
-        contact_external_id: str,
-        contact_name: str | None,
-        contact_phone: str | None,
-        text: str,
-        external_message_id: str,
-        attachments: list[dict[str, Any]],
-        assistant_id: uuid.UUID | None,
-        live_channel: str,
-        live_payload: str,
-        jobs: list[dict[str, Any]],
-        route_jobs: list[dict[str, Any]],
-        rating_given: int | None,
-        rating_window: timedelta,
-        comment_window: timedelta,
-        csat_jobs: list[dict[str, Any]],
-    ) -> Acceptance:
-        """`live_payload` and the `jobs` (as `kit.jobs.deferral` gives them) may hold CONVERSATION_SLOT and
-        MESSAGE_SLOT, which the function replaces with the ids; the jobs are deferred in this order, then the
-        `route_jobs` when the message put the conversation back in the queue (it woke or reopened it). A
-        message that answers a rating request (`rating_given`, the rating the text reads as, within
-        `rating_window` of the request; or the comment within `comment_window` of the rating) is stored with
-        the resolved conversation and gets the `csat_jobs` instead of `jobs`."""
-        row = (
-            await self.session.execute(
-                _ACCEPT,
-                {
-                    "tenant": self.tenant_id,
-                    "channel_type": channel_type,
-                    "channel_key": channel_key,
-                    "identity_kind": identity_kind,
-                    "contact_external_id": contact_external_id,
-                    "contact_name": contact_name,
-                    "contact_phone": contact_phone,
-                    "text": text,
-                    "external_message_id": external_message_id,
-                    "attachments": json.dumps(attachments),
-                    "assistant": assistant_id,
-                    "live_channel": live_channel,
-                    "live_payload": live_payload,
-                    "jobs": json.dumps(jobs),
-                    "route_jobs": json.dumps(route_jobs),
-                    "rating_given": rating_given,
-                    "rating_window_minutes": int(rating_window.total_seconds() // 60),
-                    "comment_window_minutes": int(comment_window.total_seconds() // 60),
-                    "csat_jobs": json.dumps(csat_jobs),
-                },
-            )
-        ).one()
+    async def accept(self, request: AcceptanceRequest) -> Acceptance:
+        """Accept in the session's transaction (see `AcceptanceRequest`)."""
+        row = (await self.session.execute(_ACCEPT, request.parameters(self.tenant_id))).one()
         return Acceptance(row.outcome, row.conversation_id, row.message_id)
+
+
+async def accept_in_one_trip(database: Database, tenant_id: uuid.UUID, request: AcceptanceRequest) -> Acceptance:
+    """Accept in a transaction of its own that is one round trip (`db/one_trip.py`): committed when this returns."""
+    row = (await database.in_one_trip(tenant_id, _ACCEPT_IN_ONE_TRIP, **request.parameters(tenant_id)))[0]
+    return Acceptance(row["outcome"], row["conversation_id"], row["message_id"])
 
 
 class ContactRepository(TenantScopedRepository[Contact]):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from easyflow.config import Settings
 from easyflow.db.embedded import EmbeddedPostgres, app_login_url
-from easyflow.db.one_trip import ConnectionSource, OneTripRead, read_as_tenant
+from easyflow.db.one_trip import ConnectionSource, OneTripStatement, run_as_tenant
 from easyflow.db.rls import APP_ROLE
 from easyflow.db.session import scope_to_tenant, session_factory
 from easyflow.db.urls import redacted, sqlalchemy_url
@@ -71,7 +71,7 @@ class Database:
         self.embedded = embedded
         self.engine = engine
         self.sessions = session_factory(engine)
-        # Where one-round-trip reads take a connection (tests point it into their own transaction).
+        # Where one-round-trip statements take a connection (tests point it into their own transaction).
         self.connect: ConnectionSource = engine.connect
         self.capabilities = Capabilities()
 
@@ -132,9 +132,12 @@ class Database:
             await scope_to_tenant(session, tenant_id)
             yield session
 
-    async def read_as_tenant(self, tenant_id: uuid.UUID, read: OneTripRead, /, **params: Any) -> list[dict[str, Any]]:
-        """The rows of one read as `tenant_id` sees them, in one round trip (see `db/one_trip.py`)."""
-        return await read_as_tenant(self.connect, tenant_id, read, **params)
+    async def in_one_trip(
+        self, tenant_id: uuid.UUID, statement: OneTripStatement, /, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Run one statement as `tenant_id`, in a transaction of its own that is one round trip
+        (`db/one_trip.py`); the rows it returns."""
+        return await run_as_tenant(self.connect, tenant_id, statement, **params)
 
     async def close(self) -> None:
         await self.engine.dispose()

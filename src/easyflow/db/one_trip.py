@@ -1,4 +1,4 @@
-"""Reads as one tenant in one round trip: the tenant scope and the statement travel as one message.
+"""A statement as one tenant in one round trip: the tenant scope and the statement travel as one message.
 
 An authenticated GET used to cost four round trips through the ORM (BEGIN, the scope, the read, COMMIT),
 about 0.8 ms of the request's 1.4 ms of CPU, most of it SQLAlchemy's per-statement work. PostgreSQL runs
@@ -7,8 +7,10 @@ the statements of one simple-protocol message as one implicit transaction, so th
 client-side cursor binds the parameters (quoted by psycopg, never by hand) so both statements can travel
 together; the statement itself is built with SQLAlchemy and compiled once.
 
-Use it for a request that needs one read and nothing else; anything that reads and then writes, or reads
-twice and needs both from one snapshot, belongs in a transaction (`Database.tenant_transaction`).
+The two statements are one transaction: what the second writes is committed when the round trip ends (a
+message accepted by `easyflow_accept_message`), or nothing is. Use it for a request that needs one
+statement and nothing else; anything that reads and then writes, or reads twice and needs both from one
+snapshot, belongs in a transaction (`Database.tenant_transaction`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection as PooledConnection
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Select, TextClause
 
 from easyflow.db.rls import SCOPE_SETTING, TENANT_SETTING
 
@@ -36,43 +38,43 @@ _DIALECT = postgresql.psycopg.dialect()
 ConnectionSource = Callable[[], AbstractAsyncContextManager[PooledConnection]]
 
 
-class OneTripRead:
-    """A SELECT compiled once to the driver's SQL, sent after the scope in the same message."""
+class OneTripStatement:
+    """A statement compiled once to the driver's SQL, sent after the scope in the same message."""
 
-    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]] | TextClause) -> None:
         compiled = statement.compile(dialect=_DIALECT)
         self.sql = _SCOPE + "; " + str(compiled)
         # The values the statement itself holds (its literals); the caller gives those named in `bindparam`.
         self.values = dict(compiled.params)
 
 
-async def read_as_tenant(
-    connections: ConnectionSource, tenant_id: uuid.UUID, read: OneTripRead, /, **params: Any
+async def run_as_tenant(
+    connections: ConnectionSource, tenant_id: uuid.UUID, statement: OneTripStatement, /, **params: Any
 ) -> list[dict[str, Any]]:
-    """The rows `read` returns as `tenant_id` sees them (row-level security scoped to it)."""
+    """The rows `statement` returns, run as `tenant_id` (row-level security scoped to it)."""
     async with connections() as connection:
         driver = cast(AsyncConnection[Any], (await connection.get_raw_connection()).driver_connection)
         if driver.info.transaction_status != TransactionStatus.IDLE:
-            # Already in a transaction (a test's, rolled back after it): the scope holds to its end, as a
-            # transaction's own scope would.
-            return await _execute(driver, read, tenant_id, params)
+            # Already in a transaction (a test's savepoint): the scope holds to its end, as a transaction's
+            # own scope would.
+            return await _execute(driver, statement, tenant_id, params)
         # Outside autocommit psycopg would send a BEGIN of its own first and want a COMMIT after: two trips more.
         await driver.set_autocommit(True)
         try:
-            return await _execute(driver, read, tenant_id, params)
+            return await _execute(driver, statement, tenant_id, params)
         finally:
             if driver.info.transaction_status == TransactionStatus.IDLE:
                 await driver.set_autocommit(False)
             else:
-                # Broken mid-read (psycopg cancels a cancelled read's query and leaves the connection idle,
+                # Broken midway (psycopg cancels a cancelled statement's query and leaves the connection idle,
                 # but a lost connection is in no state to reuse): the pool must not hand it out again.
                 await connection.invalidate()
 
 
 async def _execute(
-    driver: AsyncConnection[Any], read: OneTripRead, tenant_id: uuid.UUID, params: dict[str, Any]
+    driver: AsyncConnection[Any], statement: OneTripStatement, tenant_id: uuid.UUID, params: dict[str, Any]
 ) -> list[dict[str, Any]]:
     async with AsyncClientCursor(driver, row_factory=dict_row) as cursor:
-        await cursor.execute(read.sql, {**read.values, **params, "easyflow__scope_tenant": str(tenant_id)})
+        await cursor.execute(statement.sql, {**statement.values, **params, "easyflow__scope_tenant": str(tenant_id)})
         cursor.nextset()
         return await cursor.fetchall()

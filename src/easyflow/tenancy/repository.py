@@ -12,13 +12,13 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.database import Database
-from easyflow.db.one_trip import OneTripRead
+from easyflow.db.one_trip import OneTripStatement
 from easyflow.db.session import remember_tenant
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.tenancy import ApiKey, Invitation, Membership, RefreshToken, Role, Tenant, User
 from easyflow.tenancy.keycache import KEYS_CHANNEL
 
-_TENANT_SETTINGS = OneTripRead(
+_TENANT_SETTINGS = OneTripStatement(
     select(
         Tenant.id,
         Tenant.name,
@@ -34,7 +34,7 @@ _TENANT_SETTINGS = OneTripRead(
 
 async def tenant_settings_in_one_trip(database: Database, tenant_id: uuid.UUID) -> dict[str, Any] | None:
     """The tenant's settings (not its secrets) for a request that reads nothing else: one round trip."""
-    rows = await database.read_as_tenant(tenant_id, _TENANT_SETTINGS, tenant_id=tenant_id)
+    rows = await database.in_one_trip(tenant_id, _TENANT_SETTINGS, tenant_id=tenant_id)
     return rows[0] if rows else None
 
 
