@@ -53,9 +53,7 @@ class Message(BaseModel):
 
 def durable_insert() -> FastAPI:
     pool_size = Settings.model_fields["db_pool_size"].default
-    engine = create_async_engine(
-        sqlalchemy_url(os.environ[DATABASE_VARIABLE]), pool_size=pool_size, max_overflow=pool_size
-    )
+    engine = create_async_engine(sqlalchemy_url(os.environ[DATABASE_VARIABLE]), pool_size=pool_size, max_overflow=0)
     insert = text("INSERT INTO bench_raw_inserts (body) VALUES (:body) RETURNING id")
 
     @asynccontextmanager

@@ -88,7 +88,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 @pytest.fixture(scope="session")
 async def database(settings: Settings) -> AsyncIterator[Database]:
-    db = await Database.open(settings, pool_size=2)
+    db = await Database.open(settings, pool_size=4)
     yield db
     await db.close()
 

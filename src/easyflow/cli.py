@@ -58,7 +58,7 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Open the database, run `work` inside it, close it (stopping an embedded server this started)."""
 
     async def main() -> T:
-        database = await Database.open(settings, pool_size=2)
+        database = await Database.open(settings, pool_size=4)
         try:
             return await work(database)
         finally:

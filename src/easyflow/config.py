@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    db_pool_size: int = 20
+    db_pool_size: int = 40
     max_body_bytes: int = 1024 * 1024
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600

@@ -200,11 +200,15 @@ def with_server(settings: Settings, owner_url: str, embedded: EmbeddedPostgres |
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine whose connections act as the non-bypassing app role when the login user would bypass RLS."""
+    """An async engine whose connections act as the non-bypassing app role when the login user would bypass RLS.
+    Its pool opens up to `pool_size` connections as they are needed and keeps them."""
     engine = create_async_engine(
         sqlalchemy_url(url),
+        # Not a smaller pool with overflow: SQLAlchemy closes an overflow connection the moment it is returned,
+        # so under a steady load above the pool's size connections were opened and closed all the time, which
+        # cost an authenticated GET 0.33 ms of its 1.13 ms of CPU (and PostgreSQL a new backend each time).
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_recycle=1800,
         # A failed statement's error (and so the error log) would otherwise quote its parameters: the
         # customers' messages, e-mail addresses, names.

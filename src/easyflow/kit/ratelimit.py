@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 # How little a caller is told to wait when a slot frees about now (clocks of two machines are never equal).
 MIN_WAIT_SECONDS = 0.001
-LIMIT_POOL_SIZE = 4
+LIMIT_POOL_SIZE = 8
 
 
 class LimitStore(Protocol):
