@@ -8,7 +8,8 @@ Method
    (with the `easyflow` CLI, which prints the tenant's API key): `easyflow` for the acceptance phases and
    `easyflow_e2e` for the end-to-end phase, so that phase starts with an empty job queue (the acceptance
    phases run without a worker and leave their reply jobs queued, a backlog whose draining would take tens
-   of seconds and measure the backlog, not the steady state).
+   of seconds and measure the backlog, not the steady state). Every message asks one of six questions
+   (`QUESTIONS`), each customer always the same one.
 2. Baseline: the load-generator process opens `--concurrency` psycopg connections to the same server over
    the same unix socket as easyflow, and each inserts one small row per transaction (autocommit, the
    server's default `synchronous_commit`, so every insert waits for its WAL flush) into a scratch table, as
@@ -27,13 +28,29 @@ Method
    1/rate seconds) whatever the answers, over as many connections as are needed (up to
    OPEN_LOOP_MAX_CONNECTIONS). Latency counts from the scheduled send time, so any time a message waits
    behind slow ones (for a connection, or for the client itself) is counted, not hidden.
-6. End to end: `easyflow serve` with its in-process worker (the default deployment) on the second database;
-   messages are sent open loop at `--e2e-rate` for `--e2e-duration` seconds. After the last 202 the load
-   generator waits (up to REPLY_WAIT_SECONDS) until every message is answered, then reads, as the database
-   owner, each customer message's `answered_at - created_at`: both stamped by the server, the first just
-   before the message is committed with its reply job (when the 202 is about to leave), the second just
-   before the reply is committed. Its p50/p95/p99 are the acceptance-to-reply figures; the same phase's
-   acknowledgement latencies (with the worker busy in the same process) are shown on their own row.
+6. End to end: `easyflow serve` with its in-process worker (the default deployment) on the second database.
+   First the e2e tenant is given its knowledge through the API (`POST /api/v1/knowledge/qa` with the
+   tenant's first API key, an admin's): one question-answer pair per question of `QUESTIONS` (`KNOWLEDGE`),
+   and the load generator waits until the worker has indexed them (embedded them, when an embedding model
+   is installed), so that work is not measured. The offline answerer then answers every message from a
+   pair, as it would a shop's customers, with the same work per reply: search (full text, and the
+   question's embedding when a model is installed), the judgement that the pair answers, the reply.
+   Without that knowledge every question would be unanswerable: the first message of each customer would
+   be answered with a handoff to a person, and the assistant, by design, does not answer a conversation
+   waiting for a person (`assistant_may_send` in conversations/reply.py), so none of that customer's later
+   messages would ever be answered. Each customer asks the same question every time for the same reason:
+   messages that arrive before the reply to an earlier one are answered together, as one question, and two
+   different questions together are no pair's question (the answerer hands them over).
+   Messages are then sent open loop at `--e2e-rate` for `--e2e-duration` seconds. After the last 202 the
+   load generator waits (up to REPLY_WAIT_SECONDS) until every message is answered or its conversation waits
+   for a person, then reads, as the database owner, each customer message's `answered_at - created_at`:
+   both stamped by the server, the first just before the message is committed with its reply job (when the
+   202 is about to leave), the second just before the reply is committed. Its p50/p95/p99 are the
+   acceptance-to-reply figures; the same phase's acknowledgement latencies (with the worker busy in the same
+   process) are shown on their own row. A message answered only by a handoff notice, or left unanswered in a
+   conversation handed to a person, is not a reply from the assistant: it counts as an error of the phase
+   ("handed to a person", with how many of the database's conversations wait for a person), not as a
+   latency, so knowledge that stops answering `QUESTIONS` fails the phase instead of shrinking it.
 
 Every phase is preceded by `--warmup` seconds of the same load, not measured, and is driven from a separate
 load-generator process (uvloop and a minimal HTTP/1.1 client, far cheaper per request than httpx, which
@@ -43,9 +60,10 @@ with the server's CPU time per message, the figure a busy machine moves least. A
 starts and ends within a phase (an overflow connection of the server's pool) cannot be sampled: its CPU time
 shows up as "other".
 
-Failures are counted by kind (HTTP status, exception) and the errors the servers logged are summed up from
-their logs. A kept-alive connection that the server closed before reading the next request (uvicorn does so
-right after a 500 for an unhandled error) is dropped and the request sent on a new one, as HTTP clients do.
+Failures are counted by kind (HTTP status, exception, no reply, handed to a person) and the errors the
+servers logged are summed up from their logs. A kept-alive connection that the server closed before reading
+the next request (uvicorn does so right after a 500 for an unhandled error) is dropped and the request sent
+on a new one, as HTTP clients do.
 
 Targets: acceptance rate >= 25% of the raw insert rate and >= 60% of the FastAPI + INSERT route's rate; p99
 acknowledgement < 50 ms at half the maximum rate; p95 acceptance-to-reply < 300 ms; each without errors. The
@@ -76,13 +94,16 @@ from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import uvloop
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from easyflow.conversations.reply import HANDOFF_NOTICE
 from easyflow.db import migrate
 from easyflow.db.embedded import EmbeddedPostgres
+from easyflow.knowledge.service import EMBED_QA_JOB
 from fastapi_baselines import DATABASE_VARIABLE
 from http_baseline import (
     DISTURBED_OTHER_PERCENT,
@@ -128,6 +149,39 @@ QUESTIONS = (
     "Как вернуть товар, если он не подошёл?",
     "Где вы находитесь и есть ли парковка рядом?",
 )
+# The e2e tenant's knowledge: a question-answer pair answering each of QUESTIONS, in the same order, worded
+# as an owner would write it. Each pair holds every content word of its customer question, so the offline
+# answerer's judgement (agents/answerability.py: MIN_COVERAGE of the question's words) accepts it whatever
+# the retriever's score; without these, every question is unanswerable and handed to a person.
+KNOWLEDGE = (
+    (
+        "Сколько стоит доставка по городу?",
+        "Доставка по городу — 300 ₽, от 3000 ₽ бесплатно. Привозим в тот же день, если заказ сделан до 14:00.",
+    ),
+    (
+        "Вы работаете в субботу? До скольки открыты?",
+        "В субботу работаем с 10:00 до 18:00, в воскресенье — с 10:00 до 16:00, в будни — с 9:00 до 20:00.",
+    ),
+    (
+        "Можно оплатить картой при получении?",
+        "Да: курьеру и в кондитерской можно заплатить картой, наличными или по QR-коду.",
+    ),
+    (
+        "Есть ли торт без сахара на заказ?",
+        "Да, торты без сахара (на эритрите и фруктах) печём на заказ: от 1,5 кг, за два дня до праздника.",
+    ),
+    (
+        "Как вернуть товар, если он не подошёл?",
+        "Напишите нам в течение суток после получения, с номером заказа и фото: заменим товар или вернём деньги.",
+    ),
+    (
+        "Где вы находитесь и есть ли парковка рядом?",
+        "Мы на улице Ленина, 10, вход со двора. Рядом бесплатная парковка торгового центра «Мега».",
+    ),
+)
+KNOWLEDGE_WAIT_SECONDS = 60.0  # for the worker to index the pairs before the e2e phase
+# Why a measured message got no reply from the assistant although the server is working: it went to a person.
+HANDED_OVER = "handed to a person"
 
 
 @dataclass(frozen=True)
@@ -317,7 +371,8 @@ class _Messages:
         body = json.dumps(
             {
                 "contact": {"external_id": f"customer-{customer}", "name": f"Покупатель {customer}"},
-                "text": QUESTIONS[self.sent % len(QUESTIONS)],
+                # Always the same question from one customer: messages answered together are one question.
+                "text": QUESTIONS[customer % len(QUESTIONS)],
                 "external_message_id": f"{self.tag}-{self.sent}",
             },
             ensure_ascii=False,
@@ -478,27 +533,52 @@ async def _accept_at(plan: MessagePlan, rate: float, phase: str) -> Measurement:
     )
 
 
-async def _reply_seconds(database_url: str, message_ids: list[str]) -> tuple[list[float], float]:
-    """Wait until every message is answered (or REPLY_WAIT_SECONDS pass); return each answered one's
-    seconds from acceptance to reply and when the waiting ended."""
+async def _replies(database_url: str, message_ids: list[str]) -> tuple[list[float], Counter[str], float]:
+    """Wait until every message is answered or its conversation waits for a person (the assistant answers
+    there no more), or REPLY_WAIT_SECONDS pass. Return the seconds from acceptance to reply of each message
+    the assistant answered, the others counted by why (handed to a person, or no reply in time), and when
+    the waiting ended."""
     ids = [uuid.UUID(message_id) for message_id in message_ids]
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as database:
         deadline = time.perf_counter() + REPLY_WAIT_SECONDS
         while True:
             cursor = await database.execute(
-                "SELECT count(*) FROM messages WHERE id = ANY(%s) AND answered_at IS NULL", (ids,)
+                "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE m.id = ANY(%s) AND m.answered_at IS NULL AND c.status = 'bot'",
+                (ids,),
             )
             row = await cursor.fetchone()
             if not row or row[0] == 0 or time.perf_counter() >= deadline:
                 break
             await asyncio.sleep(REPLY_POLL_SECONDS)
         waited = time.perf_counter()
+        # Handed over: answered only by the notice that hands the conversation over, or left unanswered in
+        # a conversation a person holds or waits for.
         cursor = await database.execute(
-            "SELECT extract(epoch FROM answered_at - created_at)::float8 FROM messages "
-            "WHERE id = ANY(%s) AND answered_at IS NOT NULL",
-            (ids,),
+            """
+SELECT extract(epoch FROM m.answered_at - m.created_at)::float8,
+       (m.answered_at IS NULL AND c.status <> 'bot') OR EXISTS (
+           SELECT 1 FROM messages r
+           WHERE r.conversation_id = m.conversation_id AND r.notice = %s AND r.reply_to ? m.id::text
+       )
+FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.id = ANY(%s)""",
+            (HANDOFF_NOTICE, ids),
         )
-        return [seconds for (seconds,) in await cursor.fetchall()], waited
+        rows = await cursor.fetchall()
+        cursor = await database.execute(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FROM conversations"
+        )
+        pending, conversations = await cursor.fetchone() or (0, 0)
+    replies, failures = list[float](), Counter[str]()
+    for seconds, handed_over in rows:
+        if handed_over:
+            failures[f"{HANDED_OVER} ({pending} of {conversations} conversations pending)"] += 1
+        elif seconds is None:
+            failures[f"no reply within {REPLY_WAIT_SECONDS:g} s"] += 1
+        else:
+            replies.append(seconds)
+    return replies, failures, waited
 
 
 async def _end_to_end(plan: MessagePlan, rate: float, database_url: str, phases: tuple[str, str]) -> list[Measurement]:
@@ -511,10 +591,9 @@ async def _end_to_end(plan: MessagePlan, rate: float, database_url: str, phases:
     acknowledged = _measurement(
         phases[0], window.latencies, window.errors, window.seconds, schedule_lag_ms=1000 * window.lag
     )
-    replies, waited = await _reply_seconds(database_url, accepted)
+    replies, unanswered, waited = await _replies(database_url, accepted)
     seconds = waited - window.start
-    failures = window.errors + Counter({f"no reply within {REPLY_WAIT_SECONDS:g} s": len(accepted) - len(replies)})
-    answered = _measurement(phases[1], replies, failures, seconds, **meter.percentages(seconds))
+    answered = _measurement(phases[1], replies, window.errors + unanswered, seconds, **meter.percentages(seconds))
     return [acknowledged, answered]
 
 
@@ -563,6 +642,37 @@ def _prepare_scratch_table(url: str) -> dict[str, str]:
         }
 
 
+def _give_knowledge(port: int, api_key: str, database_url: str) -> str:
+    """Give the tenant of `api_key` the KNOWLEDGE pairs through the API and wait until the worker has indexed
+    them; return what the tenant knows and how it is searched, for the report."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(
+        base_url=f"http://{HOST}:{port}", headers=headers, timeout=REQUEST_TIMEOUT_SECONDS, trust_env=False
+    ) as client:
+        for question, answer in KNOWLEDGE:
+            created = client.post("/api/v1/knowledge/qa", json={"question": question, "answer": answer})
+            if created.status_code != 201:
+                raise RuntimeError(f"POST /api/v1/knowledge/qa answered {created.status_code}: {created.text}")
+        deadline = time.monotonic() + KNOWLEDGE_WAIT_SECONDS
+        with psycopg.connect(database_url, autocommit=True) as database:
+            while True:
+                row = database.execute(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s AND status IN ('todo', 'doing')",
+                    (EMBED_QA_JOB,),
+                ).fetchone()
+                if not row or row[0] == 0:
+                    break
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(f"the Q&A pairs were not indexed within {KNOWLEDGE_WAIT_SECONDS:g} s")
+                time.sleep(REPLY_POLL_SECONDS)
+        known = client.get("/api/v1/knowledge/status")
+        if known.status_code != 200:
+            raise RuntimeError(f"GET /api/v1/knowledge/status answered {known.status_code}: {known.text}")
+    status = known.json()
+    search = status["mode"] + (f" with {status['embedding_model']}" if status["embedding_model"] else "")
+    return f"{status['qa_pairs']} Q&A pairs, one per question, searched {search}"
+
+
 def _serve(
     stack: ExitStack, easyflow: str, env: dict[str, str], workdir: Path, name: str, *, worker: bool
 ) -> tuple[int, int]:
@@ -580,6 +690,7 @@ class Findings:
     results: list[Measurement]
     postgres: dict[str, str]  # the settings that decide what a commit waits for
     server_errors: dict[str, dict[str, int]]  # per easyflow server: the errors it logged, how often
+    knowledge: str  # what the e2e tenant knows and how it is searched
 
 
 def _logged_errors(log_file: Path) -> dict[str, int]:
@@ -651,6 +762,8 @@ def run(args: argparse.Namespace) -> Findings:
             results += [maximum, _measure(pool, f"POST message at {half:.0f}/s", _fixed_rate_phase, acceptance, half)]
         with ExitStack() as server:
             port, pid = _serve(server, easyflow, e2e_env, workdir, "end-to-end", worker=True)
+            print("giving the end-to-end tenant its knowledge ...", file=sys.stderr)
+            knowledge = _give_knowledge(port, e2e_api_key, e2e_url)
             phases = (f"POST message at {args.e2e_rate:g}/s, worker on", "acceptance -> stored reply")
             print(f"measuring {phases[1]} at {args.e2e_rate:g}/s ...", file=sys.stderr)
             e2e = pool.apply(
@@ -658,7 +771,7 @@ def run(args: argparse.Namespace) -> Findings:
             )
         results += [Measurement(**result) for result in e2e]
         logs = {name: _logged_errors(workdir / f"{name}.log") for name in ("acceptance", "end-to-end")}
-        return Findings(results, durability, {name: errors for name, errors in logs.items() if errors})
+        return Findings(results, durability, {name: errors for name, errors in logs.items() if errors}, knowledge)
 
 
 def verdict(findings: Findings, args: argparse.Namespace) -> dict[str, Any]:
@@ -729,6 +842,12 @@ def report(findings: Findings, outcome: dict[str, Any], args: argparse.Namespace
         if result.errors:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in result.error_kinds.items())
             print(f"errors in {result.phase}: {kinds}")
+    if any(kind.startswith(HANDED_OVER) for result in results for kind in result.error_kinds):
+        print(
+            "note: the assistant does not answer a conversation handed to a person (by design), so the e2e "
+            "tenant's knowledge (KNOWLEDGE in bench/pipeline.py) must answer every question of QUESTIONS, and "
+            "each customer must ask one question: these messages were handed over instead"
+        )
     for name, errors in findings.server_errors.items():
         for summary, count in sorted(errors.items(), key=lambda item: -item[1])[:LOGGED_ERRORS_SHOWN]:
             print(f"easyflow ({name}) logged x{count}: {summary}")
@@ -755,14 +874,19 @@ def report(findings: Findings, outcome: dict[str, Any], args: argparse.Namespace
     print(
         f"PostgreSQL: {settings}. {args.concurrency} connections for the first three rows, {args.customers} "
         f"customers, {args.warmup:g} s warm-up per phase, {args.duration:g} s measured per phase, "
-        f"{args.e2e_duration:g} s end to end (worker inside the API process, own database, empty queue). "
+        f"{args.e2e_duration:g} s end to end (worker inside the API process, own database, empty queue; the "
+        f"tenant knows {findings.knowledge}). "
         f"CPU: % of one core (the machine has {os.cpu_count()}) over each measured phase; other = rest of machine, "
         "including PostgreSQL backends that ended within the phase (as the server's pool closes overflow connections); "
         "srv ms/msg = server CPU per accepted (last row: answered) message, the figure least moved by a busy machine"
     )
     if args.json:
         results_json = [asdict(result) for result in results]
-        details = {"postgres": findings.postgres, "server_errors": findings.server_errors}
+        details = {
+            "postgres": findings.postgres,
+            "server_errors": findings.server_errors,
+            "knowledge": findings.knowledge,
+        }
         print(json.dumps({"settings": vars(args), "results": results_json, **details, **outcome}))
 
 
@@ -777,7 +901,12 @@ def parse_args() -> argparse.Namespace:
             "connections busy, and how quickly it acknowledges at half that rate when messages arrive on a "
             "steady schedule. Last, with the background worker running in the API process, how long it takes "
             "from a message being accepted to its reply being stored, read from the server's own timestamps "
-            "in the database. Everything runs locally on a throw-away "
+            "in the database. For that phase the tenant is first given, through the API, a question-answer "
+            "pair answering each of the six questions the customers ask (each customer always the same one), "
+            "so the offline answerer answers every message from its knowledge: a question it cannot answer "
+            "hands the conversation to a person, and the assistant, by design, answers no more there, so "
+            "that customer's later messages would get no reply. A message handed to a person counts as an "
+            "error of that phase, not as a reply. Everything runs locally on a throw-away "
             "embedded PostgreSQL, with the servers on 127.0.0.1 and the load generator in its own process."
         ),
         epilog=f"Targets: acceptance >= {TARGET_INSERT_SHARE:.0%} of the raw insert rate and >= "
