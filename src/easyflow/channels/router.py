@@ -16,7 +16,7 @@ from easyflow.channels.webhooks import accept_telegram_update, answer_callback
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
 from easyflow.kit.schemas import Limit, Offset, Page
-from easyflow.tenancy.auth import Admin, AdminOutsideTransaction, Operator, Session, Viewer
+from easyflow.tenancy.auth import Admin, AdminOutsideTransaction, OperatorOutsideTransaction, Session, Viewer
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -72,7 +72,7 @@ async def remove_channel(channel_id: uuid.UUID, request: Request, principal: Adm
 
 @router.post("/api/messages", tags=["api channel"], status_code=status.HTTP_202_ACCEPTED)
 async def post_message(
-    body: conversation_schemas.InboundApiMessage, principal: Operator, request: Request
+    body: conversation_schemas.InboundApiMessage, principal: OperatorOutsideTransaction, request: Request
 ) -> conversation_schemas.AcceptedMessage:
     """Hand over a customer's message. It is stored, with the job that answers it, before this returns;
     sending the same `external_message_id` again is acknowledged with `duplicate: true` and answered once.

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, select, text, true, tuple_, update
+from psycopg.errors import RaiseException
+from sqlalchemy import ColumnElement, case, func, literal_column, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -42,7 +43,19 @@ _ACCEPT = text(
     "CAST(:route_jobs AS jsonb), :rating_given, :rating_window_minutes, :comment_window_minutes, "
     "CAST(:csat_jobs AS jsonb))"
 )
-_ACCEPT_IN_ONE_TRIP = OneTripStatement(_ACCEPT)
+# Its own transaction: a message turned away must leave nothing behind (its contact was already upserted), so
+# the statement fails then, which rolls the whole round trip back (see migration 20261204_refuse).
+_NO_ASSISTANT: Literal["no_assistant"] = "no_assistant"
+_ACCEPT_IN_ONE_TRIP = OneTripStatement(
+    select(text("outcome, conversation_id, message_id"))
+    .select_from(_ACCEPT.columns().subquery("accepted"))
+    .where(
+        case(
+            (literal_column("outcome") == _NO_ASSISTANT, func.easyflow_refuse(_NO_ASSISTANT)),
+            else_=true(),
+        )
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -151,8 +164,13 @@ class InboundRepository:
 
 async def accept_in_one_trip(database: Database, tenant_id: uuid.UUID, request: AcceptanceRequest) -> Acceptance:
     """Accept in a transaction of its own that is one round trip (`db/one_trip.py`): committed when this returns."""
-    row = (await database.in_one_trip(tenant_id, _ACCEPT_IN_ONE_TRIP, **request.parameters(tenant_id)))[0]
-    return Acceptance(row["outcome"], row["conversation_id"], row["message_id"])
+    try:
+        rows = await database.in_one_trip(tenant_id, _ACCEPT_IN_ONE_TRIP, **request.parameters(tenant_id))
+    except RaiseException as refused:
+        if refused.diag.message_primary != _NO_ASSISTANT:
+            raise
+        return Acceptance(_NO_ASSISTANT, None, None)
+    return Acceptance(rows[0]["outcome"], rows[0]["conversation_id"], rows[0]["message_id"])
 
 
 class ContactRepository(TenantScopedRepository[Contact]):

@@ -59,8 +59,14 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 async def principal_in_own_transaction(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """The caller, found in a transaction of its own that ends at once: for routes that call another
-    platform (Telegram) and open their own short transactions around that call, never across it."""
+    """The caller, found without the request's transaction: for routes that call another platform
+    (Telegram) and open their own short transactions around that call, never across it, and for routes
+    that need one statement (`db/one_trip.py`), which then cost no transaction at all when the API key is
+    in the cache; otherwise found in a transaction of its own that ends at once."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        cached = AuthService.from_key_cache(credentials.credentials, request.app.state.runtime.api_keys)
+        if cached is not None:
+            return cached
     async with request.app.state.runtime.database.session() as session, session.begin():
         return await current_principal(request, session, credentials)
 
@@ -82,5 +88,7 @@ def require_role(
 Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 Operator = Annotated[Principal, Depends(require_role(Role.operator))]
 Admin = Annotated[Principal, Depends(require_role(Role.admin))]
-# An admin for routes without the request's transaction (see `principal_in_own_transaction`).
+# Callers for routes without the request's transaction (see `principal_in_own_transaction`).
+ViewerOutsideTransaction = Annotated[Principal, Depends(require_role(Role.viewer, principal_in_own_transaction))]
+OperatorOutsideTransaction = Annotated[Principal, Depends(require_role(Role.operator, principal_in_own_transaction))]
 AdminOutsideTransaction = Annotated[Principal, Depends(require_role(Role.admin, principal_in_own_transaction))]

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from easyflow.live.hub import ChannelListener, LiveHub
 from easyflow.models.tenancy import Role
+from easyflow.tenancy.principal import Principal
 
 KEYS_CHANNEL = "easyflow_api_keys"
 # Bounds memory whatever the number of keys in use; when full it starts again empty (rare, and only costs
@@ -31,6 +32,9 @@ class CachedKey:
     key_hash: str
     role: Role
     last_used_at: datetime | None
+
+    def principal(self) -> Principal:
+        return Principal(tenant_id=self.tenant_id, role=self.role, api_key_id=self.id)
 
 
 class ApiKeyCache:

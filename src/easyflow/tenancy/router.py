@@ -8,7 +8,15 @@ from fastapi import APIRouter, Request, Response, status
 
 from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.tenancy import schemas
-from easyflow.tenancy.auth import Admin, AppSettings, CurrentPrincipal, KeyCache, Session, Viewer
+from easyflow.tenancy.auth import (
+    Admin,
+    AppSettings,
+    CurrentPrincipal,
+    KeyCache,
+    Session,
+    Viewer,
+    ViewerOutsideTransaction,
+)
 from easyflow.tenancy.service import ApiKeyService, AuthService, InvitationService, MemberService, TenantService
 
 router = APIRouter(prefix="/api/v1")
@@ -44,7 +52,7 @@ async def me(principal: CurrentPrincipal, session: Session, settings: AppSetting
 
 
 @router.get("/tenant", tags=["tenant"])
-async def read_tenant(principal: Viewer, request: Request) -> schemas.TenantRead:
+async def read_tenant(principal: ViewerOutsideTransaction, request: Request) -> schemas.TenantRead:
     """The calling tenant's settings."""
     settings = await TenantService.settings(request.app.state.runtime.database, principal.tenant_id)
     return schemas.TenantRead.model_validate(settings)

@@ -80,6 +80,18 @@ class AuthService:
             return await self._authenticate_access_token(credential)
         raise Unauthorized("The bearer credential is neither an API key nor an access token.")
 
+    @staticmethod
+    def from_key_cache(credential: str, key_cache: ApiKeyCache) -> Principal | None:
+        """The caller, when the credential is an API key the cache holds and the database has nothing to
+        learn from this use (its last use is recent); None means: authenticate with the database."""
+        parsed = split_token(credential, API_KEY_KIND) if credential.startswith(API_KEY_KIND + "_") else None
+        key = key_cache.get(parsed[0]) if parsed is not None else None
+        if key is None or key.last_used_at is None or _now() - key.last_used_at > LAST_USED_RESOLUTION:
+            return None
+        if not constant_time_equals(key.key_hash, sha256_hex(credential)):
+            raise Unauthorized("The API key is not valid.")
+        return key.principal()
+
     async def _authenticate_api_key(self, credential: str, key_cache: ApiKeyCache) -> Principal:
         parsed = split_token(credential, API_KEY_KIND)
         if parsed is None:
@@ -103,7 +115,7 @@ class AuthService:
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             await keys.touch(key.id, now)
             key.last_used_at = now
-        return Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id)
+        return key.principal()
 
     async def _authenticate_access_token(self, credential: str) -> Principal:
         claims = read_access_token(self.settings.signing_key(), credential)
