@@ -534,14 +534,22 @@ async def _accept_at(plan: MessagePlan, rate: float, phase: str) -> Measurement:
     )
 
 
-async def _replies(database_url: str, message_ids: list[str]) -> tuple[list[float], Counter[str], float]:
+@dataclass(frozen=True)
+class Replies:
+    """What became of a phase's accepted messages once the load generator stopped waiting for replies."""
+
+    seconds: list[float]  # acceptance -> reply (server timestamps) of each message the assistant answered
+    span: float  # seconds from the first message's acceptance to the last of those replies (0.0: none)
+    failures: Counter[str]  # the others, by why: handed to a person, or no reply in time
+    waited: float  # time.perf_counter() when the waiting ended
+
+
+async def _replies(database_url: str, message_ids: list[str], wait_seconds: float = REPLY_WAIT_SECONDS) -> Replies:
     """Wait until every message is answered or its conversation waits for a person (the assistant answers
-    there no more), or REPLY_WAIT_SECONDS pass. Return the seconds from acceptance to reply of each message
-    the assistant answered, the others counted by why (handed to a person, or no reply in time), and when
-    the waiting ended."""
+    there no more), or `wait_seconds` pass; then read what became of each (bench/scale.py uses this too)."""
     ids = [uuid.UUID(message_id) for message_id in message_ids]
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as database:
-        deadline = time.perf_counter() + REPLY_WAIT_SECONDS
+        deadline = time.perf_counter() + wait_seconds
         while True:
             cursor = await database.execute(
                 "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
@@ -558,6 +566,7 @@ async def _replies(database_url: str, message_ids: list[str]) -> tuple[list[floa
         cursor = await database.execute(
             """
 SELECT extract(epoch FROM m.answered_at - m.created_at)::float8,
+       extract(epoch FROM m.answered_at - min(m.created_at) OVER ())::float8,
        (m.answered_at IS NULL AND c.status <> 'bot') OR EXISTS (
            SELECT 1 FROM messages r
            WHERE r.conversation_id = m.conversation_id AND r.notice = %s AND r.reply_to ? m.id::text
@@ -571,15 +580,16 @@ WHERE m.id = ANY(%s)""",
             "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FROM conversations"
         )
         pending, conversations = await cursor.fetchone() or (0, 0)
-    replies, failures = list[float](), Counter[str]()
-    for seconds, handed_over in rows:
+    replies, span, failures = list[float](), 0.0, Counter[str]()
+    for seconds, since_first, handed_over in rows:
         if handed_over:
             failures[f"{HANDED_OVER} ({pending} of {conversations} conversations pending)"] += 1
         elif seconds is None:
-            failures[f"no reply within {REPLY_WAIT_SECONDS:g} s"] += 1
+            failures[f"no reply within {wait_seconds:g} s"] += 1
         else:
             replies.append(seconds)
-    return replies, failures, waited
+            span = max(span, since_first)
+    return Replies(replies, span, failures, waited)
 
 
 async def _end_to_end(plan: MessagePlan, rate: float, database_url: str, phases: tuple[str, str]) -> list[Measurement]:
@@ -592,9 +602,10 @@ async def _end_to_end(plan: MessagePlan, rate: float, database_url: str, phases:
     acknowledged = _measurement(
         phases[0], window.latencies, window.errors, window.seconds, schedule_lag_ms=1000 * window.lag
     )
-    replies, unanswered, waited = await _replies(database_url, accepted)
-    seconds = waited - window.start
-    answered = _measurement(phases[1], replies, window.errors + unanswered, seconds, **meter.percentages(seconds))
+    replies = await _replies(database_url, accepted)
+    seconds = replies.waited - window.start
+    failures = window.errors + replies.failures
+    answered = _measurement(phases[1], replies.seconds, failures, seconds, **meter.percentages(seconds))
     return [acknowledged, answered]
 
 

@@ -6,16 +6,25 @@ Method
 1. Start the embedded PostgreSQL in a temporary folder with two databases, each migrated and given a tenant
    (with the `easyflow` CLI), one per configuration, so the second starts with an empty job queue.
 2. For each configuration, 1 API process and then 2 (`easyflow serve --no-worker`, each on its own port),
-   with 2 `easyflow worker` processes: the load generator (its own process, pipeline.py's minimal HTTP/1.1
-   client) keeps `--concurrency` keep-alive connections busy, spread evenly over the API processes as a
-   round-robin load balancer would, each posting a new customer message (one of `--customers`) as soon as
-   the previous one's 202 is in, for `--duration` seconds after `--warmup` seconds of the same load.
-   Acknowledgement latency is send to 202 received, client side.
-3. After the load it waits (up to REPLY_WAIT_SECONDS) until every message accepted in the measured window is
-   answered, then reads, as the database owner, the server's own timestamps: answered per second is the
-   number of those messages over the time from the first one's acceptance to the last one's reply, which
-   is what the workers kept up with (the acceptance rate can run ahead of it; then the queue grows).
-4. CPU time of the API processes, the workers, all of PostgreSQL, the load generator and the rest of the
+   with 2 `easyflow worker` processes. The tenant is first given its knowledge through the API, as in
+   pipeline.py's end-to-end phase (`_give_knowledge`: one question-answer pair per question of its
+   `QUESTIONS`, searched full text, as no process loads an embedding model), and the load waits until the
+   workers have indexed it. Without it every question is unanswerable: the offline answerer hands each
+   customer's conversation to a person at their first message, and the assistant, by design, answers no
+   more there (`assistant_may_send` in conversations/reply.py), so later messages are never answered.
+3. The load generator (its own process, pipeline.py's minimal HTTP/1.1 client and messages, each customer
+   always asking the same question) keeps `--concurrency` keep-alive connections busy, spread evenly over
+   the API processes as a round-robin load balancer would, each posting a new customer message (one of
+   `--customers`) as soon as the previous one's 202 is in, for `--duration` seconds after `--warmup` seconds
+   of the same load. Acknowledgement latency is send to 202 received, client side.
+4. After the load it waits (up to REPLY_WAIT_SECONDS) until every message accepted in the measured window is
+   answered or its conversation waits for a person, then reads, as the database owner, the server's own
+   timestamps (pipeline.py's `_replies`): answered per second is the number of those messages the
+   assistant answered over the time from the first one's acceptance to the last one's reply, which is what
+   the workers kept up with (the acceptance rate can run ahead of it; then the queue grows). A message
+   answered only by a handoff notice, or left unanswered in a conversation handed to a person, is not
+   counted as answered: it is reported as handed to a person, apart from those with no reply in time.
+5. CPU time of the API processes, the workers, all of PostgreSQL, the load generator and the rest of the
    machine is sampled over the measured window, in percent of one core, with the API processes' CPU time per
    accepted message.
 
@@ -27,14 +36,12 @@ exits 0 whatever the figures; only a crash fails it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -61,14 +68,24 @@ from http_baseline import (
     _wait_ready,
     run_benchmark,
 )
-from pipeline import MessagePlan, Watched, _closed_loop, _create_database, _logged_errors, _measurement, _Messages
+from pipeline import (
+    HANDED_OVER,
+    MessagePlan,
+    Watched,
+    _closed_loop,
+    _create_database,
+    _give_knowledge,
+    _logged_errors,
+    _measurement,
+    _Messages,
+    _replies,
+)
 
 WORKERS = 2
 WORKER_CONCURRENCY = 4
 REPLY_WAIT_SECONDS = 60.0
 WORKER_START_SECONDS = 120.0
 POOLS_PER_WORKER = 2  # replies and ingestion (wiring.worker_pools)
-REPLY_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -91,7 +108,7 @@ class Result:
     errors: int
     error_kinds: dict[str, int]
     answered_per_second: float
-    unanswered: int
+    unanswered: dict[str, int]  # measured messages the assistant did not answer, by why (pipeline's `_replies`)
     api_cpu_percent: float
     worker_cpu_percent: float
     database_cpu_percent: float
@@ -100,40 +117,17 @@ class Result:
     api_cpu_ms_per_message: float
 
 
-async def _answered(database_url: str, ids: list[uuid.UUID]) -> tuple[float, int]:
-    """Wait until these messages are answered (or REPLY_WAIT_SECONDS pass); their number over the seconds
-    from the first one's acceptance to the last one's reply (server timestamps), and how many stayed
-    unanswered."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as database:
-        deadline = time.perf_counter() + REPLY_WAIT_SECONDS
-        while time.perf_counter() < deadline:
-            cursor = await database.execute(
-                "SELECT count(*) FROM messages WHERE id = ANY(%s) AND answered_at IS NULL", (ids,)
-            )
-            row = await cursor.fetchone()
-            if not row or row[0] == 0:
-                break
-            await asyncio.sleep(REPLY_POLL_SECONDS)
-        cursor = await database.execute(
-            "SELECT count(answered_at), count(*) - count(answered_at),"
-            " extract(epoch FROM max(answered_at) - min(created_at))::float8 FROM messages WHERE id = ANY(%s)",
-            (ids,),
-        )
-        answered, unanswered, seconds = await cursor.fetchone() or (0, 0, None)
-    return (answered / seconds if seconds else 0.0), unanswered
-
-
 async def _measure(configuration: Configuration, plan: MessagePlan) -> Result:
     senders = [_Messages(replace(plan, port=port)) for port in configuration.api_ports]
     share = plan.concurrency // len(senders)
     for sender in senders:
         await sender.open(share)
-    accepted: list[uuid.UUID] = []
+    accepted: list[str] = []
 
     def operation(sender: _Messages) -> Any:
         async def send() -> str:
             message_id = await sender.send()
-            accepted.append(uuid.UUID(message_id))
+            accepted.append(message_id)
             return message_id
 
         return send
@@ -158,7 +152,7 @@ async def _measure(configuration: Configuration, plan: MessagePlan) -> Result:
     figures = _measurement(configuration.name, window.latencies, window.errors, seconds)
     # Only the messages accepted within the measured window (the warm-up's are answered too, but not counted).
     measured = accepted[-figures.ok :] if figures.ok else []
-    answered_per_second, unanswered = await _answered(configuration.database_url, measured)
+    replies = await _replies(configuration.database_url, measured, REPLY_WAIT_SECONDS)
     # The sampled CPU covers warm-up and window: scale it to the window's share (the load was the same).
     share_of_window = seconds / (seconds + plan.warmup)
     api_s, worker_s, database_s, client_s = (value * share_of_window for value in spent)
@@ -171,8 +165,8 @@ async def _measure(configuration: Configuration, plan: MessagePlan) -> Result:
         p99_ms=figures.p99_ms,
         errors=figures.errors,
         error_kinds=figures.error_kinds,
-        answered_per_second=answered_per_second,
-        unanswered=unanswered,
+        answered_per_second=len(replies.seconds) / replies.span if replies.span else 0.0,
+        unanswered=dict(replies.failures),
         api_cpu_percent=100 * api_s / seconds,
         worker_cpu_percent=100 * worker_s / seconds,
         database_cpu_percent=100 * database_s / seconds,
@@ -206,11 +200,13 @@ def _measure_phase(configuration: Configuration, plan: MessagePlan) -> dict[str,
 class Findings:
     results: list[Result]
     server_errors: dict[str, dict[str, int]]
+    knowledge: str  # what the tenant knows and how it is searched
 
 
 def run(args: argparse.Namespace) -> Findings:
     results: list[Result] = []
     errors: dict[str, dict[str, int]] = {}
+    knowledge = ""
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="easyflow-bench-")))
         print(f"starting the embedded PostgreSQL in {workdir} ...", file=sys.stderr)
@@ -243,6 +239,8 @@ def run(args: argparse.Namespace) -> Findings:
                     log_file = workdir / f"worker-{api_count}-{number}.log"
                     workers.append(_start_server(servers, command, log_file, env=env, cwd=workdir))
                 _wait_for_workers(database_url, workers)
+                print("giving the tenant its knowledge ...", file=sys.stderr)
+                knowledge = _give_knowledge(ports[0], api_key, database_url)
                 api_pids = tuple(process.pid for process in apis)
                 worker_pids = tuple(process.pid for process in workers)
                 configuration = Configuration(name, tuple(ports), api_pids, worker_pids, database_pids, database_url)
@@ -260,7 +258,7 @@ def run(args: argparse.Namespace) -> Findings:
             for log_file in sorted(workdir.glob(f"*-{api_count}-*.log")):
                 if logged := _logged_errors(log_file):
                     errors[log_file.stem] = logged
-    return Findings(results, errors)
+    return Findings(results, errors, knowledge)
 
 
 def report(findings: Findings, args: argparse.Namespace) -> None:
@@ -283,10 +281,16 @@ def report(findings: Findings, args: argparse.Namespace) -> None:
             f"second of 1; answered {two.answered_per_second / max(one.answered_per_second, 1e-9):.2f}x"
         )
     for result in findings.results:
-        if result.unanswered:
-            print(f"{result.name}: {result.unanswered} accepted messages not answered within {REPLY_WAIT_SECONDS:g} s")
+        for why, count in result.unanswered.items():
+            print(f"{result.name}: {count} accepted messages not answered: {why}")
         if result.errors:
             print(f"errors in {result.name}: " + ", ".join(f"{k} x{v}" for k, v in result.error_kinds.items()))
+    if any(why.startswith(HANDED_OVER) for result in findings.results for why in result.unanswered):
+        print(
+            "note: the assistant does not answer a conversation handed to a person (by design), so the tenant's "
+            "knowledge (KNOWLEDGE in bench/pipeline.py) must answer every question of QUESTIONS, and each customer "
+            "must ask one question: these messages were handed over instead"
+        )
     for name, errors in findings.server_errors.items():
         for summary, count in sorted(errors.items(), key=lambda item: -item[1])[:3]:
             print(f"easyflow ({name}) logged x{count}: {summary}")
@@ -299,7 +303,8 @@ def report(findings: Findings, args: argparse.Namespace) -> None:
         )
     print(
         f"{args.concurrency} connections spread over the API processes, {args.customers} customers, {args.warmup:g} s "
-        f"warm-up, {args.duration:g} s measured; {WORKERS} workers of {WORKER_CONCURRENCY} slots each. CPU: % of one "
+        f"warm-up, {args.duration:g} s measured; {WORKERS} workers of {WORKER_CONCURRENCY} slots each; the tenant "
+        f"knows {findings.knowledge}. CPU: % of one "
         f"core (the machine has {os.cpu_count()}) over the measured window; API ms/msg = API processes' CPU per "
         "accepted message"
     )
@@ -311,7 +316,11 @@ def parse_args() -> argparse.Namespace:
             "Messages accepted and answered per second through one API process beside two (each `easyflow serve "
             "--no-worker`), with two `easyflow worker` processes answering, all on one throw-away embedded "
             "PostgreSQL on 127.0.0.1; the load generator runs in its own process and spreads its connections "
-            "over the API processes as a round-robin load balancer would."
+            "over the API processes as a round-robin load balancer would. The tenant is first given, through the "
+            "API, a question-answer pair answering each question the customers ask (each customer always the same "
+            "one), so the offline answerer answers every message: a question it cannot answer hands the "
+            "conversation to a person, and the assistant, by design, answers no more there. A message handed to a "
+            "person is reported as such, not counted as answered."
         ),
         epilog="No target: the figures show what a second API process adds on this machine. Always exits 0 "
         "unless the benchmark itself breaks.",
