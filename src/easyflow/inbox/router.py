@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Header, Query, Request, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, File, Form, Header, Query, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from easyflow.conversations import schemas as conversation_schemas
@@ -26,8 +26,7 @@ from easyflow.inbox.sla import BusinessHoursSettings, SlaPolicies
 from easyflow.inbox.teams import Teams
 from easyflow.kit.errors import Unprocessable
 from easyflow.kit.schemas import MAX_BIGINT, Limit, Offset, QueryText, without_nul
-from easyflow.models.tenancy import Role
-from easyflow.tenancy.auth import Admin, Operator, Session, Viewer, principal_in_own_transaction, require_role
+from easyflow.tenancy.auth import Admin, Operator, Session, Viewer, ViewerOutsideTransaction
 from easyflow.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
@@ -180,7 +179,7 @@ async def set_presence(body: schemas.PresenceUpdate, principal: Operator, sessio
     return schemas.PresenceRead(user_id=user_id, presence=presence)
 
 
-StreamCaller = Annotated[Principal, Depends(require_role(Role.viewer, principal_in_own_transaction))]
+StreamCaller = ViewerOutsideTransaction
 
 
 @router.get(
