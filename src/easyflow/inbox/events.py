@@ -15,8 +15,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from easyflow.inbox.presence import PresenceService
-from easyflow.live.repository import StaffEventRepository
-from easyflow.models.live import StaffEvent
+from easyflow.live.repository import NumberedStaffEvent, StaffEventRepository, number_staff_events
 from easyflow.tenancy.principal import Principal
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ READ_BATCH = 200
 RETRY_MILLISECONDS = 2000
 
 
-def frame(event: StaffEvent) -> str:
+def frame(event: NumberedStaffEvent) -> str:
     data = {"id": event.id, "kind": event.kind, "created_at": event.created_at.isoformat(), **event.payload}
     return f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -38,6 +37,7 @@ def frame(event: StaffEvent) -> str:
 async def start_staff_stream(runtime: Runtime, principal: Principal, last_event_id: int | None) -> AsyncIterator[str]:
     """Mark the operator heard (online before the first byte of the answer) and find where to start; the
     stream (events are read after that point, so nothing between this and its first read is lost)."""
+    await number_staff_events(runtime.database, principal.tenant_id)
     async with runtime.database.tenant_transaction(principal.tenant_id) as session:
         if principal.user_id is not None:
             await PresenceService(session, principal.tenant_id).heard(principal.user_id)

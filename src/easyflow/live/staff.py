@@ -1,10 +1,9 @@
 """Staff events (`message.created`, `conversation.updated`, `presence.updated`, …): appended to the tenant's
-event log by `easyflow_staff_event`, which numbers them and NOTIFYs `easyflow_staff`.
+event log by `easyflow_staff_event`, which NOTIFYs `easyflow_staff`; numbered after they commit by the readers
+(`number_staff_events`, migration 20261204_staff_event_numbering), so writing one takes no lock a tenant's
+other transactions wait for.
 
-A transaction queues its events with `queue_staff_event`; they are written just before it commits. The
-per-tenant counter behind the numbers is a lock every event-writing transaction of the tenant takes, so it
-is taken last: a transaction that held it while waiting for a conversation's lock could deadlock with one
-holding that conversation while waiting for the counter.
+A transaction queues its events with `queue_staff_event`; they are written just before it commits.
 """
 
 from __future__ import annotations
@@ -23,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from easyflow.live.hub import ChannelListener, LiveHub
-from easyflow.live.repository import StaffEventRepository
-from easyflow.models.live import StaffEvent
+from easyflow.live.repository import NumberedStaffEvent, StaffEventRepository, number_staff_events
 
 if TYPE_CHECKING:
     from easyflow.db.database import Database
@@ -60,12 +58,12 @@ class TenantTail:
 
     def __init__(self, last_id: int) -> None:
         self.last_id = last_id  # every event up to this one has been read
-        self.recent: deque[StaffEvent] = deque(maxlen=TAIL_EVENTS)
+        self.recent: deque[NumberedStaffEvent] = deque(maxlen=TAIL_EVENTS)
         self.streams: set[asyncio.Event] = set()
         self.stale = False  # a NOTIFY came while it was reading: read again
         self.reading: asyncio.Task[None] | None = None
 
-    def after(self, last: int) -> list[StaffEvent] | None:
+    def after(self, last: int) -> list[NumberedStaffEvent] | None:
         """The events after `last` from memory; None when memory no longer holds all of them."""
         if last >= self.last_id:
             return []
@@ -136,6 +134,7 @@ class StaffHub:
         try:
             while True:
                 tail.stale = False
+                await number_staff_events(self.database, tenant_id)
                 async with self.database.tenant_transaction(tenant_id) as session:
                     events = await StaffEventRepository(session, tenant_id).after(tail.last_id, TAIL_EVENTS)
                 if events:
