@@ -337,7 +337,7 @@ async def test_an_operators_reply_reaches_the_page_live_with_their_name_and_note
 def _typing_events(server: WidgetServer, conversation_id: str) -> list[dict[str, Any]]:
     with psycopg.connect(server.database_url) as conn:
         rows = conn.execute(
-            "SELECT payload FROM staff_events WHERE kind = 'typing' AND payload->>'conversation_id' = %s ORDER BY id",
+            "SELECT payload FROM staff_events WHERE kind = 'typing' AND payload->>'conversation_id' = %s ORDER BY seq",
             (conversation_id,),
         ).fetchall()
     return [row[0] for row in rows]

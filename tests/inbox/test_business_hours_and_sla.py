@@ -219,7 +219,7 @@ async def _check_at(database: Database, tenant: TenantFixture, conversation_id: 
 async def _staff_events(database: Database, tenant: TenantFixture, kind: str) -> list[dict[str, Any]]:
     async with database.tenant_transaction(tenant.id) as session:
         rows = await session.execute(
-            text("SELECT payload FROM staff_events WHERE tenant_id = :t AND kind = :k ORDER BY id"),
+            text("SELECT payload FROM staff_events WHERE tenant_id = :t AND kind = :k ORDER BY seq"),
             {"t": tenant.id, "k": kind},
         )
         return [row[0] for row in rows]

@@ -58,7 +58,7 @@ async def ratings(client: httpx.AsyncClient, tenant: TenantFixture, conversation
 async def staff_event_payloads(session: AsyncSession, kind: str) -> list[dict]:
     await enter_system_scope(session)
     rows = await session.execute(
-        text("SELECT payload FROM staff_events WHERE kind = :kind ORDER BY id"), {"kind": kind}
+        text("SELECT payload FROM staff_events WHERE kind = :kind ORDER BY seq"), {"kind": kind}
     )
     return [row[0] for row in rows]
 
