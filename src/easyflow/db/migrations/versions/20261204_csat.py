@@ -20,14 +20,11 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import sqlalchemy as sa
 from alembic import op
 
 from easyflow.db.migration_columns import created_at_column, foreign_key_column, id_column, tenant_id_column
+from easyflow.db.migration_sources import earlier_migration
 from easyflow.db.rls import enable_tenant_rls_sql
 
 revision = "20261204_csat"
@@ -278,16 +275,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP FUNCTION easyflow_accept_message({_NEW_ACCEPT_SIGNATURE})")
-    op.execute(_previous_accept_migration()._ACCEPT)  # the function as that migration wrote it
+    # The function as the migration it replaced wrote it.
+    op.execute(earlier_migration("20261126_conversation_lifecycle")._ACCEPT)
     op.drop_table("conversation_ratings")
     op.drop_column("tenants", "csat_enabled")
-
-
-def _previous_accept_migration() -> ModuleType:
-    """The migration that wrote the function this one replaces, to write it back on the way down."""
-    path = Path(__file__).with_name("20261126_conversation_lifecycle.py")
-    spec = importlib.util.spec_from_file_location("easyflow_migration_conversation_lifecycle", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from easyflow.db.migration_sources import earlier_migration
+
 revision = "20261204_staff_event_numbering"
 down_revision = "20261204_refuse"
 branch_labels = None
@@ -70,24 +72,6 @@ END
 $$
 """
 
-_APPEND_NUMBERED = """
-CREATE OR REPLACE FUNCTION easyflow_staff_event(for_tenant uuid, event_kind text, event_payload jsonb)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $$
-DECLARE
-    number bigint;
-BEGIN
-    INSERT INTO staff_event_counters AS s (tenant_id, last_id) VALUES (for_tenant, 1)
-    ON CONFLICT (tenant_id) DO UPDATE SET last_id = s.last_id + 1
-    RETURNING s.last_id INTO number;
-    INSERT INTO staff_events (tenant_id, id, kind, payload, created_at)
-    VALUES (for_tenant, number, event_kind, event_payload, clock_timestamp());
-    PERFORM pg_notify('easyflow_staff', for_tenant::text);
-    RETURN number;
-END
-$$
-"""
-
 
 def upgrade() -> None:
     op.execute("ALTER TABLE staff_events DROP CONSTRAINT pk_staff_events")
@@ -103,7 +87,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("SELECT set_config('easyflow.scope', 'system', true)")  # row-level security binds the owner too
     op.execute("SELECT easyflow_number_staff_events(t.tenant_id) FROM (SELECT DISTINCT tenant_id FROM staff_events) t")
-    op.execute(_APPEND_NUMBERED)
+    # The function as the migration that created it wrote it.
+    numbered = earlier_migration("20261126_conversation_lifecycle")._STAFF_EVENT
+    op.execute(numbered.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     op.execute("DROP FUNCTION easyflow_number_staff_events(uuid)")
     op.execute("DROP INDEX ix_staff_events_unnumbered")
     op.execute("DROP INDEX ix_staff_events_tenant_id_id")
