@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from limits import RateLimitItem
 from sqlalchemy import text
@@ -109,12 +111,14 @@ async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
         database.sessions = session_factory(conn, join_transaction_mode="create_savepoint")
 
         @asynccontextmanager
-        async def in_savepoint() -> AsyncIterator[AsyncConnection]:
+        async def in_savepoint() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
             # What a one-round-trip statement writes stays in the test's transaction; the scope it sets is
             # put back as it was afterwards, as in production, where it ends with the statement's transaction.
             scope = (await conn.execute(_SCOPE_SETTINGS)).one()
             async with conn.begin_nested():
-                yield conn
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert driver is not None
+                yield driver
             await conn.execute(_RESTORE_SCOPE_SETTINGS, {"tenant": scope[0] or "", "scope": scope[1] or ""})
 
         database.connect = in_savepoint

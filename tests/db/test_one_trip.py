@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
 from psycopg.errors import DataError
+from psycopg.pq import TransactionStatus
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.database import Database
 from easyflow.db.one_trip import OneTripStatement, run_as_tenant
-from easyflow.db.rls import SCOPE_SETTING, TENANT_SETTING
+from easyflow.db.rls import APP_ROLE, SCOPE_SETTING, TENANT_SETTING
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.models.tenancy import Tenant
 from tests.conftest import TenantFixture
@@ -53,28 +55,31 @@ async def test_the_tenant_route_reads_the_callers_tenant_and_never_another(
 async def test_outside_a_transaction_the_read_is_its_own_transaction_and_leaves_the_connection_clean(
     database: Database,
 ) -> None:
-    """The production path (no test transaction around it): the scope holds for the read, ends with it, and
-    the pooled connection goes back as it came (not in autocommit, no transaction open)."""
+    """The production path (no test transaction around it): the scope holds for the read and ends with it;
+    the pool's connections are the app role's, in autocommit, with no transaction left open."""
     tenant_id = uuid.uuid4()
-    rows = await run_as_tenant(database.engine.connect, tenant_id, SCOPE_SEEN)
+    rows = await run_as_tenant(database.one_trip_pool.connection, tenant_id, SCOPE_SEEN)
     assert rows == [{"tenant": str(tenant_id), "scope": ""}]
-    async with database.engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None and driver.autocommit is False
-        leftover = (await connection.execute(text(f"SELECT current_setting('{TENANT_SETTING}', true)"))).scalar()
-        assert leftover in (None, "")
+    await pool_is_clean(database)
 
 
-async def test_a_read_cancelled_midway_returns_its_connection_as_it_came(database: Database) -> None:
-    """A client that disconnects cancels the read: the pool must not get back a connection left in autocommit
-    (the next transaction on it would commit statement by statement)."""
+async def test_a_read_cancelled_midway_leaves_the_pool_clean(database: Database) -> None:
+    """A client that disconnects cancels the read: psycopg cancels the query, and no connection the pool hands
+    out afterwards is stuck in it or still scoped."""
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(run_as_tenant(database.engine.connect, uuid.uuid4(), SLOW), timeout=0.3)
-    async with database.engine.connect() as first, database.engine.connect() as second:  # the whole test pool
-        for connection in (first, second):
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None and driver.autocommit is False
-            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+        await asyncio.wait_for(run_as_tenant(database.one_trip_pool.connection, uuid.uuid4(), SLOW), timeout=0.3)
+    await pool_is_clean(database)
+
+
+async def pool_is_clean(database: Database) -> None:
+    pool = database.one_trip_pool
+    async with AsyncExitStack() as held:  # every connection the pool may hold, at once
+        connections = [await held.enter_async_context(pool.connection()) for _ in range(pool.max_size)]
+        for connection in connections:
+            assert connection.autocommit and connection.info.transaction_status == TransactionStatus.IDLE
+            cursor = await connection.execute(f"SELECT current_user, current_setting('{TENANT_SETTING}', true)")
+            user, scope = await cursor.fetchone() or (None, None)
+            assert user == APP_ROLE and scope in (None, "")
 
 
 async def test_a_scope_asked_for_before_any_statement_is_in_force_for_the_first_one(
@@ -107,8 +112,8 @@ async def test_a_system_scope_replaces_a_tenant_scope_not_yet_sent(
 async def test_a_statement_that_fails_leaves_the_connection_as_it_came(database: Database) -> None:
     failing = OneTripStatement(select((func.random() / 0).label("never")))
     with pytest.raises(DataError):
-        await run_as_tenant(database.engine.connect, uuid.uuid4(), failing)
+        await run_as_tenant(database.one_trip_pool.connection, uuid.uuid4(), failing)
     tenant_id = uuid.uuid4()
-    assert await run_as_tenant(database.engine.connect, tenant_id, SCOPE_SEEN) == [
+    assert await run_as_tenant(database.one_trip_pool.connection, tenant_id, SCOPE_SEEN) == [
         {"tenant": str(tenant_id), "scope": ""}
     ]

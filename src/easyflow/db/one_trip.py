@@ -18,13 +18,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, cast
+from typing import Any
 
 from psycopg import AsyncClientCursor, AsyncConnection
-from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection as PooledConnection
 from sqlalchemy.sql import Select, TextClause
 
 from easyflow.db.rls import SCOPE_SETTING, TENANT_SETTING
@@ -35,7 +33,7 @@ _SCOPE = (
 )
 _DIALECT = postgresql.psycopg.dialect()
 
-ConnectionSource = Callable[[], AbstractAsyncContextManager[PooledConnection]]
+ConnectionSource = Callable[[], AbstractAsyncContextManager[AsyncConnection[Any]]]
 
 
 class OneTripStatement:
@@ -51,24 +49,11 @@ class OneTripStatement:
 async def run_as_tenant(
     connections: ConnectionSource, tenant_id: uuid.UUID, statement: OneTripStatement, /, **params: Any
 ) -> list[dict[str, Any]]:
-    """The rows `statement` returns, run as `tenant_id` (row-level security scoped to it)."""
+    """The rows `statement` returns, run as `tenant_id` (row-level security scoped to it). `connections`
+    gives autocommit connections (each message its own transaction), or one inside a transaction (a test's
+    savepoint), where the scope then holds to that transaction's end, as a transaction's own scope would."""
     async with connections() as connection:
-        driver = cast(AsyncConnection[Any], (await connection.get_raw_connection()).driver_connection)
-        if driver.info.transaction_status != TransactionStatus.IDLE:
-            # Already in a transaction (a test's savepoint): the scope holds to its end, as a transaction's
-            # own scope would.
-            return await _execute(driver, statement, tenant_id, params)
-        # Outside autocommit psycopg would send a BEGIN of its own first and want a COMMIT after: two trips more.
-        await driver.set_autocommit(True)
-        try:
-            return await _execute(driver, statement, tenant_id, params)
-        finally:
-            if driver.info.transaction_status == TransactionStatus.IDLE:
-                await driver.set_autocommit(False)
-            else:
-                # Broken midway (psycopg cancels a cancelled statement's query and leaves the connection idle,
-                # but a lost connection is in no state to reuse): the pool must not hand it out again.
-                await connection.invalidate()
+        return await _execute(connection, statement, tenant_id, params)
 
 
 async def _execute(
