@@ -88,7 +88,7 @@ class Database:
         url = app_url(settings, owner_url, embedded)
         pool_size = pool_size or settings.db_pool_size
         engine = create_engine(url, pool_size=pool_size)
-        db = cls(url, embedded, engine, one_trip_pool(url, max_size=max(2, pool_size // 4)))
+        db = cls(url, embedded, engine, one_trip_pool(url, max_size=max(2, pool_size // 2)))
         try:
             await db.one_trip_pool.open()
             await db.inspect_server()
