@@ -37,10 +37,10 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy.engine import make_url
 
 from easyflow.db import migrate
 from easyflow.db.embedded import EmbeddedPostgres
+from easyflow.db.urls import psycopg_conninfo
 from http_baseline import (
     HOST,
     _easyflow_command,
@@ -62,10 +62,6 @@ class Findings:
     conversations: int
     breached: list[float]  # seconds after the deadline, one per conversation reported
     handoff_delays: list[float]  # seconds from a customer's message to the handoff notice it brought
-
-
-def _conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _breaches(owner: psycopg.Connection[Any]) -> list[float]:
@@ -114,7 +110,7 @@ def run(args: argparse.Namespace) -> Findings:
                     "external_message_id": f"bench-{number}",
                 }
                 http.post("/api/v1/channels/api/messages", json=body).raise_for_status()
-        with psycopg.connect(_conninfo(database_url), autocommit=True) as owner:
+        with psycopg.connect(psycopg_conninfo(database_url), autocommit=True) as owner:
             deadline = time.monotonic() + args.minutes * 60 + WAIT_AFTER_DEADLINE_SECONDS
             print(f"waiting for the breaches (about {args.minutes} min) ...", file=sys.stderr)
             while time.monotonic() < deadline and len(_breaches(owner)) < args.conversations:

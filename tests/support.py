@@ -20,6 +20,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from easyflow.db.embedded import app_login_url
+from easyflow.db.urls import psycopg_conninfo
 
 EASYFLOW = str(Path(sys.executable).parent / "easyflow")
 
@@ -35,19 +36,15 @@ def private_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="easyflow-tests-"))
 
 
-def _conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def create_database(server_url: str, name: str) -> str:
-    with psycopg.connect(_conninfo(admin_database_url(server_url)), autocommit=True) as conn:
+    with psycopg.connect(psycopg_conninfo(admin_database_url(server_url)), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(_conninfo(admin_database_url(server_url)), autocommit=True) as conn:
+    with psycopg.connect(psycopg_conninfo(admin_database_url(server_url)), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -18,10 +18,10 @@ from packaging.requirements import Requirement
 from procrastinate import sql as procrastinate_sql
 from procrastinate.schema import SchemaManager
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db import job_queue_schema, migrate
+from easyflow.db.urls import psycopg_conninfo
 from easyflow.kit import jobs
 from tests.support import create_database, drop_database
 
@@ -59,12 +59,8 @@ CATALOGUE = {
 }
 
 
-def _conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def catalogue(url: str) -> dict[str, set[tuple[object, ...]]]:
-    with psycopg.connect(_conninfo(url)) as conn:
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
         return catalogue_of(conn)
 
 
@@ -73,7 +69,7 @@ def catalogue_of(conn: psycopg.Connection) -> dict[str, set[tuple[object, ...]]]
 
 
 def recorded_version(url: str) -> str:
-    with psycopg.connect(_conninfo(url)) as conn:
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
         row = conn.execute("SELECT procrastinate_version FROM easyflow_job_queue_schema").fetchone()
         assert row is not None
         return str(row[0])
@@ -94,7 +90,7 @@ def procrastinate_catalogue(embedded_server: str) -> Iterator[dict[str, set[tupl
     name = f"easyflow_procrastinate_{os.getpid()}"
     url = create_database(embedded_server, name)
     try:
-        with psycopg.connect(_conninfo(url)) as conn:
+        with psycopg.connect(psycopg_conninfo(url)) as conn:
             conn.execute(SchemaManager.get_schema())
         theirs = catalogue(url)
         assert all(theirs.values()), "every kind of object is found, or the comparison proves nothing"
@@ -130,7 +126,7 @@ def test_the_comparison_sees_a_changed_function_and_a_new_column(
     database_url: str, procrastinate_catalogue: dict[str, set[tuple[object, ...]]]
 ) -> None:
     """What a procrastinate migration typically does, done here by hand (rolled back): both are caught."""
-    with psycopg.connect(_conninfo(database_url)) as conn:
+    with psycopg.connect(psycopg_conninfo(database_url)) as conn:
         try:
             conn.execute(
                 "CREATE OR REPLACE FUNCTION procrastinate_unlink_periodic_defers_v1() RETURNS trigger "
@@ -153,7 +149,7 @@ def test_a_database_built_before_the_version_was_recorded_ends_up_identical(
     """Such a database has its queue from 20261123_job_queue but no version table: upgrading records the
     baseline and applies procrastinate's migrations after it."""
     migrate.upgrade(scratch_database, "20261126_contrib_extensions")
-    with psycopg.connect(_conninfo(scratch_database)) as conn:
+    with psycopg.connect(psycopg_conninfo(scratch_database)) as conn:
         conn.execute("DROP TABLE easyflow_job_queue_schema")
     migrate.upgrade(scratch_database)
     assert_same_catalogue(catalogue(scratch_database), procrastinate_catalogue)
@@ -169,7 +165,7 @@ def test_catch_up_applies_each_newer_migration_once_in_order(database_url: str, 
         "CREATE TABLE catch_up_log (step text); INSERT INTO catch_up_log VALUES ('pre');"
     )
     (tmp_path / "03.12.00_01_pre_not_yet.sql").write_text("SELECT 1/0;")  # newer than the installed one
-    with psycopg.connect(_conninfo(database_url)) as conn:
+    with psycopg.connect(psycopg_conninfo(database_url)) as conn:
         try:
             with conn.cursor() as cursor:
                 applied = job_queue_schema.catch_up(cursor, directory=tmp_path, version="3.11.0")
