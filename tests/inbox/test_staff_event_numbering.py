@@ -67,3 +67,22 @@ async def test_numbering_twice_at_once_gives_each_event_one_number(
     events = await numbered(database, tenant_id)
     assert [number for number, _ in events] == list(range(1, 21))
     assert [note for _, note in events] == [f"n{index}" for index in range(20)]
+
+
+async def test_numbering_with_nothing_to_number_writes_nothing(
+    database: Database, committed_tenant: TenantFixture
+) -> None:
+    """Every process's reader numbers on every NOTIFY: when there is nothing new the counter row stays as it was."""
+    tenant_id = committed_tenant.id
+    async with database.tenant_transaction(tenant_id) as session:
+        queue_staff_event(session, tenant_id, "test.note", {"note": "one"})
+    assert await number_staff_events(database, tenant_id) == 1
+
+    async def counter_version() -> str:
+        async with database.tenant_transaction(tenant_id) as session:
+            query = text("SELECT xmin::text FROM staff_event_counters WHERE tenant_id = :t")
+            return str((await session.execute(query, {"t": tenant_id})).scalar_one())
+
+    before = await counter_version()
+    assert await number_staff_events(database, tenant_id) == 1
+    assert await counter_version() == before

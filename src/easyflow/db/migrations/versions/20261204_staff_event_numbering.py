@@ -54,10 +54,13 @@ DECLARE
     last bigint;
     numbered bigint;
 BEGIN
+    -- Every process's reader calls this on every NOTIFY: with nothing to number it writes nothing.
+    IF NOT EXISTS (SELECT 1 FROM staff_events e WHERE e.tenant_id = for_tenant AND e.id IS NULL) THEN
+        RETURN coalesce((SELECT s.last_id FROM staff_event_counters s WHERE s.tenant_id = for_tenant), 0);
+    END IF;
     -- The counter row is the lock: numberings of one tenant run one after the other.
-    INSERT INTO staff_event_counters AS s (tenant_id, last_id) VALUES (for_tenant, 0)
-    ON CONFLICT (tenant_id) DO UPDATE SET last_id = s.last_id
-    RETURNING s.last_id INTO last;
+    INSERT INTO staff_event_counters (tenant_id, last_id) VALUES (for_tenant, 0) ON CONFLICT (tenant_id) DO NOTHING;
+    SELECT s.last_id INTO last FROM staff_event_counters s WHERE s.tenant_id = for_tenant FOR UPDATE;
     WITH waiting AS (
         SELECT e.seq, last + row_number() OVER (ORDER BY e.seq) AS number
         FROM staff_events e WHERE e.tenant_id = for_tenant AND e.id IS NULL)
