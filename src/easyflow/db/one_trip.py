@@ -25,12 +25,10 @@ from psycopg.rows import dict_row
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import Select, TextClause
 
-from easyflow.db.rls import SCOPE_SETTING, TENANT_SETTING
+from easyflow.db.rls import scope_to_tenant_sql
 
 # The parameter name is one a compiled statement cannot produce (SQLAlchemy names its own after columns).
-_SCOPE = (
-    f"SELECT set_config('{TENANT_SETTING}', %(easyflow__scope_tenant)s, true), set_config('{SCOPE_SETTING}', '', true)"
-)
+_SCOPE = scope_to_tenant_sql("%(easyflow__scope_tenant)s")
 _DIALECT = postgresql.psycopg.dialect()
 
 ConnectionSource = Callable[[], AbstractAsyncContextManager[AsyncConnection[Any]]]

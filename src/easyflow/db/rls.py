@@ -27,6 +27,12 @@ _VISIBLE_PER_ROW = (
 )
 
 
+def scope_to_tenant_sql(placeholder: str) -> str:
+    """The statement that scopes the rest of its transaction to the tenant bound at `placeholder` (the driver's
+    parameter syntax: `%s`, `%(name)s`), leaving system scope."""
+    return f"SELECT set_config('{TENANT_SETTING}', {placeholder}, true), set_config('{SCOPE_SETTING}', '', true)"
+
+
 def enable_tenant_rls_sql(table: str, column: str = "tenant_id") -> list[str]:
     """The statements that put `table` behind the tenant policy."""
     condition = _VISIBLE.format(column=column)

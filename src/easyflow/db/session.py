@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import Session, SessionTransaction
 from starlette.requests import Request
 
-from easyflow.db.rls import SCOPE_SETTING, SYSTEM_SCOPE, TENANT_SETTING
+from easyflow.db.rls import SCOPE_SETTING, SYSTEM_SCOPE, scope_to_tenant_sql
 from easyflow.kit.errors import DomainError
 
 TENANT_KEY = "easyflow.tenant_id"
@@ -20,7 +20,7 @@ _PENDING_SCOPE_KEY = "easyflow.pending_scope"
 # Set while the session's transaction holds a connection (a scope then goes out at once).
 _CONNECTED_KEY = "easyflow.connected"
 
-_SCOPE_TO_TENANT = f"SELECT set_config('{TENANT_SETTING}', %s, true), set_config('{SCOPE_SETTING}', '', true)"
+_SCOPE_TO_TENANT = scope_to_tenant_sql("%s")
 
 
 class LazilyScopedSession(Session):
