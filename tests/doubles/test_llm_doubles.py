@@ -210,13 +210,17 @@ async def test_openai_malformed_body(llm: LLMServer, oai: openai.AsyncOpenAI) ->
 
 
 async def test_delay_then_timeout(llm: LLMServer) -> None:
-    llm.double.script(delay(0.5, then=reply("too late")), delay(0.05, then=reply("in time")))
+    llm.double.script(delay(2.0, then=reply("too late")), delay(0.05, then=reply("in time")))
 
-    async with openai.AsyncOpenAI(base_url=llm.base_url, api_key="test", max_retries=0, timeout=0.2) as client:
+    # The second call gets a generous timeout: on a loaded machine a fresh connection plus the
+    # double's 50 ms can take longer than the first call's deliberately short limit.
+    async with openai.AsyncOpenAI(base_url=llm.base_url, api_key="test", max_retries=0) as client:
         with pytest.raises(openai.APITimeoutError):
-            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], timeout=0.2
+            )
         completion = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], timeout=10
         )
 
     assert completion.choices[0].message.content == "in time"
