@@ -229,7 +229,85 @@ async def test_a_new_customers_first_messages_racing_share_one_contact_and_conve
         "SELECT count(*) FROM contact_identities WHERE tenant_id = :t AND external_id = 'newcomer'",
         t=tenant.id,
     ) == [(1,)]
-    assert len(await jobs_of(database, one.conversation_id)) == 2
+    assert len(await jobs_of(database, one.conversation_id)) == 1, "the reply job waiting answers both"
+
+
+@pytest.fixture
+async def empty_queue(database: Database) -> None:
+    """The module's database holds the jobs of its earlier tests: a worker would take those first."""
+    async with database.session() as session, session.begin():
+        await session.execute(text("DELETE FROM procrastinate_jobs"))
+
+
+async def worker_takes_a_job(committed_url: str) -> int | None:
+    """What procrastinate's worker does to take the next job: its own fetch, which skips locked jobs."""
+    async with await psycopg.AsyncConnection.connect(psycopg_conninfo(committed_url), autocommit=True) as worker:
+        [worker_id] = await (
+            await worker.execute("SELECT worker_id FROM procrastinate_register_worker_v1()")
+        ).fetchone()
+        cursor = await worker.execute("SELECT id FROM procrastinate_fetch_job_v2(NULL, %s)", (worker_id,))
+        [job_id] = await cursor.fetchone()
+        return job_id
+
+
+@pytest.mark.usefixtures("empty_queue")
+async def test_while_a_reply_job_waits_the_next_messages_defer_none_and_a_job_taken_is_not_waiting(
+    database: Database, tenant: TenantFixture, committed_url: str
+) -> None:
+    first = await accept(database, tenant.id, inbound("burst-1", contact="burst"))
+    second = await accept(database, tenant.id, inbound("burst-2", contact="burst"))
+    assert second.conversation_id == first.conversation_id
+    [(waiting, queueing_lock)] = await rows(
+        database,
+        "SELECT id, queueing_lock FROM procrastinate_jobs WHERE args->>'conversation_id' = :c",
+        c=str(first.conversation_id),
+    )
+    assert queueing_lock == f"{REPLY_JOB}|conversation:{first.conversation_id}"
+
+    assert await worker_takes_a_job(committed_url) == waiting
+    await accept(database, tenant.id, inbound("burst-3", contact="burst"))
+    assert [
+        status
+        for (status,) in await rows(
+            database,
+            "SELECT status::text FROM procrastinate_jobs WHERE args->>'conversation_id' = :c ORDER BY id",
+            c=str(first.conversation_id),
+        )
+    ] == ["doing", "todo"], "the running reply gathered its messages already: the third gets a job of its own"
+
+
+@pytest.mark.usefixtures("empty_queue")
+async def test_a_worker_does_not_take_the_waiting_reply_before_the_message_it_serves_is_committed(
+    database: Database, tenant: TenantFixture, committed_url: str
+) -> None:
+    first = await accept(database, tenant.id, inbound("held-1", contact="holder"))
+    [(waiting,)] = await rows(
+        database, "SELECT id FROM procrastinate_jobs WHERE args->>'conversation_id' = :c", c=str(first.conversation_id)
+    )
+    async with database.session() as session:
+        await session.begin()
+        await accept_in(session, tenant.id, inbound("held-2", contact="holder"))
+        assert await worker_takes_a_job(committed_url) is None, "taken now, it would miss the second message"
+        await session.commit()
+    assert await worker_takes_a_job(committed_url) == waiting
+
+
+async def test_a_message_with_jobs_of_its_own_gets_its_own_reply_behind_them(
+    database: Database, tenant: TenantFixture
+) -> None:
+    first = await accept(database, tenant.id, inbound("pic-0", contact="photographer"))
+    second = await accept(database, tenant.id, inbound("pic-1", contact="photographer"), jobs_first=(FETCH_FILES_JOB,))
+    jobs = await rows(
+        database,
+        "SELECT task_name, queueing_lock FROM procrastinate_jobs WHERE args->>'conversation_id' = :c ORDER BY id",
+        c=str(first.conversation_id),
+    )
+    assert second.conversation_id == first.conversation_id
+    assert jobs == [
+        (REPLY_JOB, f"{REPLY_JOB}|conversation:{first.conversation_id}"),
+        (FETCH_FILES_JOB, None),
+        (REPLY_JOB, None),
+    ]
 
 
 async def test_a_rating_and_a_comment_racing_in_are_the_rating_then_its_comment(

@@ -20,7 +20,9 @@ async def _reply_gave_up(runtime: Runtime, error: Exception, *, tenant_id: str, 
     await ReplyPipeline(runtime).flag(uuid.UUID(tenant_id), uuid.UUID(conversation_id), reason)
 
 
-@job(REPLY_JOB, lock="conversation:{conversation_id}", max_attempts=5, on_give_up=_reply_gave_up)
+@job(
+    REPLY_JOB, lock="conversation:{conversation_id}", max_attempts=5, on_give_up=_reply_gave_up, waiting_serves_all=True
+)
 async def reply(runtime: Runtime, *, tenant_id: str, conversation_id: str) -> None:
     await ReplyPipeline(runtime).reply(uuid.UUID(tenant_id), uuid.UUID(conversation_id))
 

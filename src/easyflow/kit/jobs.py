@@ -44,6 +44,8 @@ class JobSpec:
     queue: str
     # Run on this schedule (a cron line; the handler is given `timestamp`) besides whenever deferred.
     cron: str | None = None
+    # One waiting job serves every deferral under the same lock (see `job`).
+    waiting_serves_all: bool = False
 
     def lock_for(self, args: dict[str, Any]) -> str | None:
         return self.lock.format(**args) if self.lock else None
@@ -61,13 +63,17 @@ def job(
     on_give_up: GiveUpHandler | None = None,
     queue: str = DEFAULT_QUEUE,
     cron: str | None = None,
+    waiting_serves_all: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare a job handler. After its last failed attempt, `on_give_up(runtime, error, **args)` runs
-    so that nothing is dropped silently."""
+    so that nothing is dropped silently. `waiting_serves_all`: the job does whatever is due under its lock
+    when it runs (a conversation's reply answers every message still unanswered), so SQL of ours that defers
+    it while one is still waiting under the same lock defers none (its `deferral` names the waiting one by a
+    procrastinate queueing lock)."""
 
     def register(handler: Handler) -> Handler:
         retry = RetryStrategy(max_attempts=max_attempts, exponential_wait=backoff_base)
-        JOBS[name] = JobSpec(name, handler, lock, retry, on_give_up, queue, cron)
+        JOBS[name] = JobSpec(name, handler, lock, retry, on_give_up, queue, cron, waiting_serves_all)
         return handler
 
     return register
@@ -109,9 +115,12 @@ async def defer_once(
 
 def deferral(name: str, **args: Any) -> dict[str, Any]:
     """Job `name` as SQL of ours defers it through `easyflow_defer_job`: the queue, task, lock and arguments
-    that `defer` hands procrastinate."""
+    that `defer` hands procrastinate, and for a job whose waiting one serves all, the queueing lock that
+    finds the waiting one."""
     spec = JOBS[name]
-    return {"queue": spec.queue, "task": name, "lock": spec.lock_for(args), "args": args}
+    lock = spec.lock_for(args)
+    queueing_lock = f"{name}|{lock}" if spec.waiting_serves_all and lock else None
+    return {"queue": spec.queue, "task": name, "lock": lock, "queueing_lock": queueing_lock, "args": args}
 
 
 # Only builds jobs and hands them to the caller's connection: its pool is never opened.
