@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import math
 import multiprocessing
@@ -48,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -328,6 +330,20 @@ def _tail(log_file: Path, lines: int = 30) -> str:
 
 def _postmaster_pid(pgdata: Path) -> int:
     return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+
+
+@contextlib.contextmanager
+def _client_gc_paused() -> Iterator[None]:
+    """No garbage collection in this process meanwhile, so its own pauses are not timed as the server's: what
+    exists is collected and frozen first, and the collector is turned off (these phases are short and bounded)."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 def _easyflow_env(database_url: str, data_dir: Path) -> dict[str, str]:

@@ -53,8 +53,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import gc
 import json
 import math
 import multiprocessing
@@ -69,7 +67,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -91,6 +89,7 @@ from easyflow.observability.logging import configure_logging
 from http_baseline import (
     DISTURBED_OTHER_PERCENT,
     HOST,
+    _client_gc_paused,
     _cpu_seconds,
     _cpu_spent,
     _create_tenant,
@@ -368,20 +367,6 @@ async def _still_served(sockets: Sequence[ClientConnection], sample: int) -> tup
             return False
 
     return sum(await asyncio.gather(*(one(socket) for socket in chosen))), len(chosen)
-
-
-@contextlib.contextmanager
-def _client_gc_paused() -> Iterator[None]:
-    """No garbage collection in this process meanwhile, so its own pauses are not timed as the server's: what
-    exists is collected and frozen first, and the collector is turned off (these phases are short and bounded)."""
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
 
 
 async def _idle_phase(url: str, pid: int, tokens: Sequence[str], concurrency: int, *, ready: bool) -> Idle:
