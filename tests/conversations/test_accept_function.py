@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from procrastinate import JobContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,7 @@ from easyflow.db.database import Database
 from easyflow.db.embedded import app_login_url
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.db.urls import psycopg_conninfo
+from easyflow.kit import jobs
 from easyflow.kit.jobs import deferral
 from easyflow.live.events import LIVE_CHANNEL, LiveEvent, watch_key
 from tests.conftest import TEST_SECRET_KEY, TenantFixture, make_tenant
@@ -274,6 +276,63 @@ async def test_while_a_reply_job_waits_the_next_messages_defer_none_and_a_job_ta
             c=str(first.conversation_id),
         )
     ] == ["doing", "todo"], "the running reply gathered its messages already: the third gets a job of its own"
+
+
+async def queueing_locks(database: Database, conversation_id: uuid.UUID) -> list[tuple]:
+    return await rows(
+        database,
+        "SELECT id, status::text, queueing_lock FROM procrastinate_jobs "
+        "WHERE args->>'conversation_id' = :c ORDER BY id",
+        c=str(conversation_id),
+    )
+
+
+@pytest.mark.usefixtures("empty_queue")
+async def test_a_running_reply_stops_waiting_so_its_retry_never_collides_with_the_one_deferred_meanwhile(
+    database: Database, tenant: TenantFixture, committed_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await accept(database, tenant.id, inbound("retry-1", contact="retrier"))
+    running = await worker_takes_a_job(committed_url)
+    ran: list[dict[str, object]] = []
+
+    async def handler_ran(runtime: object, name: str, args: dict[str, object], *, attempt_is_last: bool) -> None:
+        ran.append(args)
+
+    monkeypatch.setattr(jobs, "run_job", handler_ran)
+    app = jobs.build_job_app(committed_url)
+    async with app.open_async():
+        [taken] = await app.job_manager.list_jobs_async(id=running)
+        context = JobContext(
+            app=app, job=taken, start_timestamp=0.0, abort_reason=lambda: None, additional_context={"runtime": None}
+        )
+        await jobs._procrastinate_task(jobs.JOBS[REPLY_JOB])(context, **taken.task_kwargs)
+        await accept(database, tenant.id, inbound("retry-2", contact="retrier"))
+        await app.job_manager.retry_job(taken)  # as procrastinate does after the handler raised
+
+    waiting_lock = f"{REPLY_JOB}|conversation:{first.conversation_id}"
+    assert ran == [taken.task_kwargs]
+    assert [(status, lock) for _, status, lock in await queueing_locks(database, first.conversation_id)] == [
+        ("todo", None),
+        ("todo", waiting_lock),
+    ]
+
+
+@pytest.mark.usefixtures("empty_queue")
+async def test_a_stalled_reply_is_retried_beside_the_one_deferred_while_its_worker_was_gone(
+    database: Database, tenant: TenantFixture, committed_url: str
+) -> None:
+    first = await accept(database, tenant.id, inbound("stall-1", contact="staller"))
+    await worker_takes_a_job(committed_url)  # and the worker dies before its handler starts
+    await accept(database, tenant.id, inbound("stall-2", contact="staller"))
+    async with database.session() as session, session.begin():
+        await session.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'"))
+
+    app = jobs.build_job_app(committed_url)
+    async with app.open_async():
+        assert await jobs.retry_stalled_jobs(app, stalled_after_seconds=30) == 1
+
+    statuses = [status for _, status, _ in await queueing_locks(database, first.conversation_id)]
+    assert statuses == ["todo", "todo"]
 
 
 @pytest.mark.usefixtures("empty_queue")

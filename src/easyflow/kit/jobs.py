@@ -166,6 +166,8 @@ def build_job_app(database_url: str) -> procrastinate.App:
 def _procrastinate_task(spec: JobSpec) -> Callable[..., Awaitable[None]]:
     async def task(context: JobContext, **args: Any) -> None:
         runtime: Runtime = context.additional_context["runtime"]
+        if spec.waiting_serves_all and context.job.id is not None:
+            await _stop_waiting(context.app, context.job.id)
         decision = spec.retry.get_retry_decision(exception=Exception(), job=context.job)
         await run_job(runtime, spec.name, args, attempt_is_last=decision is None)
 
@@ -173,11 +175,24 @@ def _procrastinate_task(spec: JobSpec) -> Callable[..., Awaitable[None]]:
     return task
 
 
+# A job taken to run is no longer the one waiting that later deferrals find by its queueing lock (`job`'s
+# `waiting_serves_all`): one may have been deferred meanwhile under the same lock, and this one's retry (back to
+# `todo`) would then break procrastinate's unique index on waiting jobs' queueing locks.
+_STOP_WAITING = "UPDATE procrastinate_jobs SET queueing_lock = NULL WHERE id = %(job_id)s AND status = 'doing'"
+
+
+async def _stop_waiting(app: procrastinate.App, job_id: int) -> None:
+    await app.connector.execute_query_async(_STOP_WAITING, job_id=job_id)
+
+
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after_seconds: float) -> int:
     """Put back to the queue the jobs of workers that stopped sending heartbeats (killed, crashed)."""
     stalled = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after_seconds))
     for stalled_job in stalled:
         log.warning("job.stalled_retried", job=stalled_job.task_name, job_id=stalled_job.id)
+        spec = JOBS.get(stalled_job.task_name)
+        if spec is not None and spec.waiting_serves_all and stalled_job.id is not None:
+            await _stop_waiting(app, stalled_job.id)  # it may have stopped before its handler did so
         await app.job_manager.retry_job(stalled_job)
     return len(stalled)
 
