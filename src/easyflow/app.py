@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
+from easyflow.audit.router import router as audit_router
 from easyflow.channels.router import router as channels_router
 from easyflow.channels.router import webhooks as webhooks_router
 from easyflow.channels.widget_live import WidgetLimits
@@ -100,6 +101,7 @@ def create_app(
         conversations_router,
         inbox_router,
         knowledge_router,
+        audit_router,
     ):
         app.include_router(router)
     app.add_middleware(

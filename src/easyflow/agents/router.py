@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request, Response, status
 
 from easyflow.agents import schemas
 from easyflow.agents.service import AssistantService, read_assistant
+from easyflow.audit import service as audit
+from easyflow.audit.service import Actor
 from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.tenancy.auth import Admin, Session, Viewer
 
@@ -38,7 +40,13 @@ async def create_assistant(
     """Create an assistant. Without a model (`provider: none`) it answers from the knowledge base only. A
     `base_url` must be a public address (422 for loopback and private networks, unless the operator allows
     them)."""
-    return read_assistant(await _service(request, session, principal.tenant_id).create(body))
+    assistant = await _service(request, session, principal.tenant_id).create(body)
+    target = ("assistant", assistant.id)
+    details = {"name": assistant.name}
+    await audit.record(
+        session, principal.tenant_id, Actor.of(principal), "assistant.created", target=target, details=details
+    )
+    return read_assistant(assistant)
 
 
 @router.get("/{assistant_id}")
@@ -54,10 +62,19 @@ async def update_assistant(
 ) -> schemas.AssistantRead:
     """Change an assistant. A `model` without `api_key` keeps the stored key while the provider and `base_url`
     stay the same; changing either requires the key again (422), so the key never goes anywhere new."""
-    return read_assistant(await _service(request, session, principal.tenant_id).update(assistant_id, body))
+    assistant = await _service(request, session, principal.tenant_id).update(assistant_id, body)
+    # Which settings changed, never their values: a key or instructions do not belong in a log.
+    details = {"changed": sorted(body.model_fields_set)}
+    actor = Actor.of(principal)
+    await audit.record(
+        session, principal.tenant_id, actor, "assistant.changed", target=("assistant", assistant_id), details=details
+    )
+    return read_assistant(assistant)
 
 
 @router.delete("/{assistant_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_assistant(assistant_id: uuid.UUID, request: Request, principal: Admin, session: Session) -> Response:
     await _service(request, session, principal.tenant_id).delete(assistant_id)
+    actor = Actor.of(principal)
+    await audit.record(session, principal.tenant_id, actor, "assistant.removed", target=("assistant", assistant_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

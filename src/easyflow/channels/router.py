@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Request, Response, status
 from starlette.background import BackgroundTask
 
+from easyflow.audit import service as audit
+from easyflow.audit.service import Actor
 from easyflow.channels import schemas
 from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
 from easyflow.channels.api import IDENTITY_KIND
@@ -32,7 +34,17 @@ async def connect_channel(
 ) -> schemas.ChannelCreated:
     """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered)
     or a website widget (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
-    return await ChannelConnections(request.app.state.runtime, principal.tenant_id).connect(body)
+    runtime = request.app.state.runtime
+    created = await ChannelConnections(runtime, principal.tenant_id).connect(body)
+    await audit.record_on_its_own(
+        runtime.database,
+        principal.tenant_id,
+        Actor.of(principal),
+        "channel.connected",
+        target=("channel", created.id),
+        details={"type": created.type, "name": created.name},
+    )
+    return created
 
 
 @router.get("")
@@ -60,13 +72,23 @@ async def update_channel(
 ) -> schemas.ChannelRead:
     """Pause or resume a channel, rename it, or route it to another assistant."""
     record = await _service(request, session, principal.tenant_id).update(channel_id, body)
+    details = {"changed": sorted(body.model_fields_set)}
+    actor = Actor.of(principal)
+    await audit.record(
+        session, principal.tenant_id, actor, "channel.changed", target=("channel", channel_id), details=details
+    )
     return schemas.ChannelRead.model_validate(record)
 
 
 @router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_channel(channel_id: uuid.UUID, request: Request, principal: AdminOutsideTransaction) -> Response:
     """Disconnect (a Telegram webhook is removed) and delete the channel; its conversations stay."""
-    await ChannelConnections(request.app.state.runtime, principal.tenant_id).remove(channel_id)
+    runtime = request.app.state.runtime
+    await ChannelConnections(runtime, principal.tenant_id).remove(channel_id)
+    target = ("channel", channel_id)
+    await audit.record_on_its_own(
+        runtime.database, principal.tenant_id, Actor.of(principal), "channel.removed", target=target
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,6 +10,8 @@ so the app switches to the `easyflow_app` role when it connects as one of those.
 from __future__ import annotations
 
 APP_ROLE = "easyflow_app"
+# Tables the app role may insert into and read but never change (create_app_role_sql).
+APPEND_ONLY_TABLES = ("audit_events",)
 TENANT_SETTING = "easyflow.tenant_id"
 SCOPE_SETTING = "easyflow.scope"
 SYSTEM_SCOPE = "system"
@@ -63,7 +65,16 @@ def create_app_role_sql() -> str:
         "ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {role}",
         "ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT EXECUTE ON FUNCTIONS TO {role}",
     ]
-    executes = "\n".join(f"    EXECUTE format('{grant.format(role=APP_ROLE)}', current_schema());" for grant in grants)
+    # Logs the app may append to and read, never rewrite: what the grants above gave is taken back.
+    revokes = [
+        f"IF to_regclass('{table}') IS NOT NULL THEN "
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {APP_ROLE}; END IF;"
+        for table in APPEND_ONLY_TABLES
+    ]
+    executes = "\n".join(
+        [f"    EXECUTE format('{grant.format(role=APP_ROLE)}', current_schema());" for grant in grants]
+        + [f"    {revoke}" for revoke in revokes]
+    )
     return f"""
 DO $$
 BEGIN

@@ -1,6 +1,7 @@
 """Every ORM model, imported here so metadata is complete wherever models are used."""
 
 from easyflow.models.agents import Assistant, ModelProvider
+from easyflow.models.audit import AuditEvent
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.conversations import (
     ActorKind,
@@ -25,6 +26,7 @@ __all__ = [
     "ActorKind",
     "ApiKey",
     "Assistant",
+    "AuditEvent",
     "CannedResponse",
     "ChannelRecord",
     "ChannelStatus",

@@ -6,6 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
+from easyflow.audit import service as audit
+from easyflow.audit.service import Actor
 from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import (
@@ -102,7 +104,10 @@ async def add_user(body: schemas.MemberCreate, principal: Admin, session: Sessio
     tenant when it first signs in; an existing account is invited (its password is never changed) and joins
     when its owner accepts (`POST /api/v1/invitations/{id}/accept`). The answer is the same in both cases,
     so it does not tell whether the address has an account."""
-    return await MemberService(session, principal).invite(body)
+    invited = await MemberService(session, principal).invite(body)
+    details = {"email": str(body.email), "role": body.role.value}
+    await audit.record(session, principal.tenant_id, Actor.of(principal), "member.invited", details=details)
+    return invited
 
 
 @router.get("/users/{user_id}", tags=["users"])
@@ -115,13 +120,19 @@ async def update_user(
     user_id: uuid.UUID, body: schemas.MemberUpdate, principal: Admin, session: Session
 ) -> schemas.MemberRead:
     """Change a member's role or name. Only owners may touch owners; the last owner stays."""
-    return await MemberService(session, principal).update(user_id, body)
+    member = await MemberService(session, principal).update(user_id, body)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    await audit.record(
+        session, principal.tenant_id, Actor.of(principal), "member.changed", target=("user", user_id), details=changes
+    )
+    return member
 
 
 @router.delete("/users/{user_id}", tags=["users"], status_code=status.HTTP_204_NO_CONTENT)
 async def remove_user(user_id: uuid.UUID, principal: Admin, session: Session) -> Response:
     """Remove a member from this tenant and sign them out of it (the account itself stays)."""
     await MemberService(session, principal).remove(user_id)
+    await audit.record(session, principal.tenant_id, Actor.of(principal), "member.removed", target=("user", user_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -160,6 +171,15 @@ async def list_api_keys(
 async def create_api_key(body: schemas.ApiKeyCreate, principal: Admin, session: Session) -> schemas.ApiKeyCreated:
     """Create a key. The answer carries the whole key once; only a hash is kept."""
     key, whole_key = await ApiKeyService(session, principal.tenant_id).create(body, created_by=principal.user_id)
+    details = {"name": key.name, "role": key.role.value, "prefix": key.prefix}
+    await audit.record(
+        session,
+        principal.tenant_id,
+        Actor.of(principal),
+        "api_key.created",
+        target=("api_key", key.id),
+        details=details,
+    )
     return schemas.ApiKeyCreated(**schemas.ApiKeyRead.model_validate(key).model_dump(), key=whole_key)
 
 
@@ -174,4 +194,13 @@ async def revoke_api_key(
 ) -> schemas.ApiKeyRead:
     """Revoke a key: it stops working at once and stays listed as revoked."""
     key = await ApiKeyService(session, principal.tenant_id).revoke(key_id, key_cache)
+    details = {"name": key.name, "prefix": key.prefix}
+    await audit.record(
+        session,
+        principal.tenant_id,
+        Actor.of(principal),
+        "api_key.revoked",
+        target=("api_key", key.id),
+        details=details,
+    )
     return schemas.ApiKeyRead.model_validate(key)

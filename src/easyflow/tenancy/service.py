@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents.service import create_default_assistant
+from easyflow.audit import service as audit
+from easyflow.audit.service import Actor
 from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope, scope_to_tenant
@@ -58,6 +60,10 @@ def _now() -> datetime:
 
 class RefreshTokenReused(Unauthorized):
     keep_changes = True  # the family revocation must be committed although the request fails
+
+
+class SignInRefused(Unauthorized):
+    keep_changes = True  # the audit log's record of the failed attempt must be committed
 
 
 @dataclass(frozen=True)
@@ -131,8 +137,18 @@ class AuthService:
         await enter_system_scope(self.session)
         user = await UserRepository(self.session).get_by_email(request.email)
         password_ok = verify_password(user.password_hash if user else None, request.password)
-        if user is None or not password_ok or not user.is_active:
+        if user is None:
             raise Unauthorized("Wrong email or password.")
+        memberships = await MembershipDirectory(self.session).of_user(user.id)
+        if not password_ok or not user.is_active:
+            # Each tenant the account belongs to sees the attempt; the caller learns no more than before.
+            reason = "wrong password" if not password_ok else "account deactivated"
+            for membership, _ in memberships:
+                actor = Actor("user", user.email, user.id, client_ip=client_ip)
+                await audit.record(
+                    self.session, membership.tenant_id, actor, "auth.sign_in_failed", details={"reason": reason}
+                )
+            raise SignInRefused("Wrong email or password.")
         await InvitationService(self.session).accept_on_sign_in(user.id)
         memberships = await MembershipDirectory(self.session).of_user(user.id)
         chosen = next(
@@ -143,6 +159,8 @@ class AuthService:
             raise Unauthorized("This account has no access to the requested tenant.")
         pair = await self._issue(user.id, chosen.tenant_id, chosen.role, family_id=uuid.uuid4())
         await scope_to_tenant(self.session, chosen.tenant_id)
+        actor = Actor("user", user.email, user.id, client_ip=client_ip)
+        await audit.record(self.session, chosen.tenant_id, actor, "auth.signed_in", details={"via": "api"})
         return pair
 
     async def refresh(self, refresh_token: str) -> schemas.TokenPair:
