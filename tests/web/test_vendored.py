@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from easyflow.web.vendor import LICENCE_FILE, PINNED, PROJECT, RECORD, Pinned, recorded_path, sha256
+from easyflow.web import PROJECT_ROOT
+from easyflow.web.vendor import LICENCE_FILE, PINNED, RECORD, Pinned, recorded_path, sha256
 
 RECORDED = json.loads(RECORD.read_text())
 
@@ -24,7 +25,7 @@ def test_each_copied_file_is_the_one_recorded_and_nothing_else_is_there(pin: Pin
     present = {recorded_path(path) for path in pin.into.iterdir()}
     assert present == set(recorded), "a file there was not copied by the refresh, or a copied one is missing"
     for path, digest in recorded.items():
-        assert sha256(PROJECT / path) == digest, f"{path} differs from the copy of {pin.package} {pin.version}"
+        assert sha256(PROJECT_ROOT / path) == digest, f"{path} differs from the copy of {pin.package} {pin.version}"
     assert recorded_path(pin.into / LICENCE_FILE) in recorded
 
 

@@ -21,7 +21,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[3]
+from easyflow.web import PROJECT_ROOT
+
 STATIC = Path(__file__).resolve().parent / "static" / "vendor"
 RECORD = Path(__file__).resolve().parent / "vendor.json"
 
@@ -50,7 +51,7 @@ PINNED = (
         licence_holder="Caleb Porzio and contributors",
     ),
     # Only the browser tests load it: it checks every page for accessibility violations.
-    Pinned("axe-core", "4.14.1", {"axe.min.js": "axe.min.js"}, PROJECT / "tests" / "vendor" / "axe-core"),
+    Pinned("axe-core", "4.14.1", {"axe.min.js": "axe.min.js"}, PROJECT_ROOT / "tests" / "vendor" / "axe-core"),
 )
 
 LICENCE_FILE = "LICENSE"
@@ -81,7 +82,7 @@ def sha256(path: Path) -> str:
 
 def recorded_path(path: Path) -> str:
     """A copied file's path as the record names it: relative to the project, the same on every machine."""
-    return path.relative_to(PROJECT).as_posix()
+    return path.relative_to(PROJECT_ROOT).as_posix()
 
 
 def refresh(pinned: tuple[Pinned, ...] = PINNED) -> dict[str, dict[str, object]]:
