@@ -20,7 +20,16 @@ from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Te
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 from easyflow.models.live import StaffEvent, StaffEventCounter
 from easyflow.models.notifications import StaffLinkToken, StaffNotificationPreferences, StaffTelegramLink
-from easyflow.models.tenancy import ApiKey, Membership, RefreshToken, Role, Tenant, User
+from easyflow.models.tenancy import (
+    ApiKey,
+    Membership,
+    RecoveryCode,
+    RefreshToken,
+    Role,
+    Tenant,
+    TwoFactorCredential,
+    User,
+)
 
 __all__ = [
     "ActorKind",
@@ -49,6 +58,7 @@ __all__ = [
     "OperatorPresence",
     "Presence",
     "QaPair",
+    "RecoveryCode",
     "RefreshToken",
     "Role",
     "StaffEvent",
@@ -59,5 +69,6 @@ __all__ = [
     "Team",
     "TeamMember",
     "Tenant",
+    "TwoFactorCredential",
     "User",
 ]

@@ -139,3 +139,33 @@ class RefreshToken(IdMixin, CreatedAtMixin, TenantOwned, Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TwoFactorCredential(CreatedAtMixin, Base):
+    """A user's TOTP secret (encrypted with the app's keys), in use once `confirmed_at` is set; failed codes
+    are counted here, so the wait after too many holds across processes and restarts."""
+
+    __tablename__ = "two_factor_credentials"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The 30-second step of the last code accepted: a code is never accepted twice.
+    last_used_step: Mapped[int | None] = mapped_column(Integer)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCode(IdMixin, CreatedAtMixin, Base):
+    """One single-use recovery code, kept as a SHA-256 of the code (ten random characters from a 32-letter
+    alphabet: 50 bits, beyond guessing at five attempts per quarter hour)."""
+
+    __tablename__ = "two_factor_recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,14 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.db.database import Database
 from easyflow.db.one_trip import OneTripStatement
 from easyflow.db.session import remember_tenant
 from easyflow.kit.repository import TenantScopedRepository
-from easyflow.models.tenancy import ApiKey, Invitation, Membership, RefreshToken, Role, Tenant, User
+from easyflow.models.tenancy import (
+    ApiKey,
+    Invitation,
+    Membership,
+    RecoveryCode,
+    RefreshToken,
+    Role,
+    Tenant,
+    TwoFactorCredential,
+    User,
+)
 from easyflow.tenancy.keycache import KEYS_CHANNEL
 
 _TENANT_SETTINGS = OneTripStatement(
@@ -270,3 +280,45 @@ class RefreshTokenRepository:
             )
             .values(revoked_at=now)
         )
+
+
+class TwoFactorRepository:
+    """A user's two-factor secret and recovery codes (users are global, so these are not tenant-scoped)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def credential(self, user_id: uuid.UUID, *, for_update: bool = False) -> TwoFactorCredential | None:
+        statement = select(TwoFactorCredential).where(TwoFactorCredential.user_id == user_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def replace(self, credential: TwoFactorCredential) -> None:
+        """A new secret for the user, dropping any earlier one and its recovery codes."""
+        await self.session.execute(delete(TwoFactorCredential).where(TwoFactorCredential.user_id == credential.user_id))
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == credential.user_id))
+        self.session.add(credential)
+        await self.session.flush()
+
+    async def remove(self, user_id: uuid.UUID) -> None:
+        await self.session.execute(delete(TwoFactorCredential).where(TwoFactorCredential.user_id == user_id))
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+    async def add_recovery_codes(self, user_id: uuid.UUID, code_hashes: list[str]) -> None:
+        self.session.add_all(RecoveryCode(user_id=user_id, code_hash=code_hash) for code_hash in code_hashes)
+        await self.session.flush()
+
+    async def use_recovery_code(self, user_id: uuid.UUID, code_hash: str, now: datetime) -> bool:
+        """Mark the unused code with this hash used; False when there is none (unknown or used already)."""
+        used = await self.session.execute(
+            update(RecoveryCode)
+            .where(RecoveryCode.user_id == user_id, RecoveryCode.code_hash == code_hash, RecoveryCode.used_at.is_(None))
+            .values(used_at=now)
+            .returning(RecoveryCode.id)
+        )
+        return used.first() is not None
+
+    async def unused_recovery_codes(self, user_id: uuid.UUID) -> int:
+        statement = select(func.count()).where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        return (await self.session.execute(statement)).scalar_one()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.audit import service as audit
 from easyflow.audit.service import Actor
+from easyflow.kit.errors import Forbidden, Unauthorized
 from easyflow.kit.schemas import Limit, Offset, Page
+from easyflow.models.tenancy import User
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import (
     Admin,
@@ -19,7 +22,10 @@ from easyflow.tenancy.auth import (
     Viewer,
     ViewerOutsideTransaction,
 )
+from easyflow.tenancy.principal import Principal
+from easyflow.tenancy.repository import UserRepository
 from easyflow.tenancy.service import ApiKeyService, AuthService, InvitationService, MemberService, TenantService
+from easyflow.tenancy.two_factor import TwoFactorService
 
 router = APIRouter(prefix="/api/v1")
 
@@ -51,6 +57,57 @@ async def logout(body: schemas.RefreshRequest, session: Session, settings: AppSe
 async def me(principal: CurrentPrincipal, session: Session, settings: AppSettings) -> schemas.Me:
     """Who the credential belongs to, in which tenant, with which role."""
     return await AuthService(session, settings).describe(principal)
+
+
+async def _signed_in_user(principal: Principal, session: AsyncSession) -> User:
+    if principal.user_id is None:
+        raise Forbidden("Two-factor sign-in belongs to a person: call this with a user's access token.")
+    user = await UserRepository(session).get(principal.user_id)
+    if user is None:
+        raise Unauthorized("This account no longer exists.")
+    return user
+
+
+@router.get("/auth/two-factor", tags=["auth"])
+async def two_factor_status(
+    principal: CurrentPrincipal, session: Session, settings: AppSettings
+) -> schemas.TwoFactorStatus:
+    user = await _signed_in_user(principal, session)
+    enabled, left = await TwoFactorService(session, settings).status(user.id)
+    return schemas.TwoFactorStatus(enabled=enabled, recovery_codes_left=left)
+
+
+@router.post("/auth/two-factor", tags=["auth"])
+async def begin_two_factor(
+    principal: CurrentPrincipal, session: Session, settings: AppSettings
+) -> schemas.TwoFactorSetupRead:
+    """Start setting up two-factor sign-in: scan the QR code (or type the secret) into an authenticator app,
+    then confirm with its first code. Nothing changes for signing in until then."""
+    setup = await TwoFactorService(session, settings).begin(await _signed_in_user(principal, session))
+    return schemas.TwoFactorSetupRead(secret=setup.secret, otpauth_uri=setup.otpauth_uri, qr_svg=setup.qr_svg)
+
+
+@router.post("/auth/two-factor/confirm", tags=["auth"])
+async def confirm_two_factor(
+    body: schemas.TwoFactorCode, principal: CurrentPrincipal, session: Session, settings: AppSettings
+) -> schemas.RecoveryCodesRead:
+    """Turn two-factor sign-in on with the app's first code; the answer holds ten single-use recovery codes,
+    shown only now."""
+    user = await _signed_in_user(principal, session)
+    codes = await TwoFactorService(session, settings).confirm(user.id, body.code)
+    await audit.record(session, principal.tenant_id, Actor.of(principal), "auth.two_factor_enabled")
+    return schemas.RecoveryCodesRead(recovery_codes=codes)
+
+
+@router.post("/auth/two-factor/disable", tags=["auth"], status_code=status.HTTP_204_NO_CONTENT)
+async def disable_two_factor(
+    body: schemas.TwoFactorCode, principal: CurrentPrincipal, session: Session, settings: AppSettings
+) -> Response:
+    """Turn two-factor sign-in off; needs a current code or a recovery code."""
+    user = await _signed_in_user(principal, session)
+    await TwoFactorService(session, settings).disable(user.id, body.code)
+    await audit.record(session, principal.tenant_id, Actor.of(principal), "auth.two_factor_disabled")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/tenant", tags=["tenant"])

@@ -25,6 +25,11 @@ class LoginRequest(StrictInput):
     tenant_id: uuid.UUID | None = Field(
         default=None, description="Which tenant to sign in to; defaults to the first the user joined."
     )
+    code: Annotated[str, Field(max_length=32)] | None = Field(
+        default=None,
+        description="With two-factor sign-in on: the app's current code, or one of the recovery codes. "
+        "Without it such an account is answered 401 `two-factor-required`.",
+    )
 
 
 class RefreshRequest(StrictInput):
@@ -162,3 +167,22 @@ class WebhookUpdate(StrictInput):
 class WebhookRead(Output):
     url: str
     secret: str = Field(description="Signs every delivery (HMAC-SHA256). Shown only now.")
+
+
+class TwoFactorStatus(Output):
+    enabled: bool
+    recovery_codes_left: int
+
+
+class TwoFactorSetupRead(Output):
+    secret: str = Field(description="For typing into the app by hand; the QR code carries the same.")
+    otpauth_uri: str
+    qr_svg: str = Field(description="The otpauth URI as an inline SVG QR code, rendered here (no outside service).")
+
+
+class TwoFactorCode(StrictInput):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class RecoveryCodesRead(Output):
+    recovery_codes: list[str] = Field(description="Each works once in place of a code. Shown only now.")

@@ -47,6 +47,7 @@ from easyflow.tenancy.repository import (
     tenant_settings_in_one_trip,
 )
 from easyflow.tenancy.tokens import issue_access_token, looks_like_jwt, read_access_token
+from easyflow.tenancy.two_factor import TwoFactorService, WrongCode
 
 API_KEY_KIND = "ef"
 REFRESH_TOKEN_KIND = "rt"
@@ -64,6 +65,11 @@ class RefreshTokenReused(Unauthorized):
 
 class SignInRefused(Unauthorized):
     keep_changes = True  # the audit log's record of the failed attempt must be committed
+
+
+async def _record_failed_sign_in(session: AsyncSession, tenants: list[uuid.UUID], actor: Actor, reason: str) -> None:
+    for tenant_id in tenants:
+        await audit.record(session, tenant_id, actor, "auth.sign_in_failed", details={"reason": reason})
 
 
 @dataclass(frozen=True)
@@ -140,15 +146,19 @@ class AuthService:
         if user is None:
             raise Unauthorized("Wrong email or password.")
         memberships = await MembershipDirectory(self.session).of_user(user.id)
+        actor = Actor("user", user.email, user.id, client_ip=client_ip)
+        # Each tenant the account belongs to sees a failed attempt; the caller learns no more than before.
+        tenants = [membership.tenant_id for membership, _ in memberships]
         if not password_ok or not user.is_active:
-            # Each tenant the account belongs to sees the attempt; the caller learns no more than before.
-            reason = "wrong password" if not password_ok else "account deactivated"
-            for membership, _ in memberships:
-                actor = Actor("user", user.email, user.id, client_ip=client_ip)
-                await audit.record(
-                    self.session, membership.tenant_id, actor, "auth.sign_in_failed", details={"reason": reason}
-                )
+            await _record_failed_sign_in(
+                self.session, tenants, actor, "wrong password" if not password_ok else "account deactivated"
+            )
             raise SignInRefused("Wrong email or password.")
+        try:
+            second_factor = await TwoFactorService(self.session, self.settings).check(user.id, request.code)
+        except WrongCode:
+            await _record_failed_sign_in(self.session, tenants, actor, "wrong two-factor code")
+            raise
         await InvitationService(self.session).accept_on_sign_in(user.id)
         memberships = await MembershipDirectory(self.session).of_user(user.id)
         chosen = next(
@@ -159,8 +169,8 @@ class AuthService:
             raise Unauthorized("This account has no access to the requested tenant.")
         pair = await self._issue(user.id, chosen.tenant_id, chosen.role, family_id=uuid.uuid4())
         await scope_to_tenant(self.session, chosen.tenant_id)
-        actor = Actor("user", user.email, user.id, client_ip=client_ip)
-        await audit.record(self.session, chosen.tenant_id, actor, "auth.signed_in", details={"via": "api"})
+        details = {"via": "api", "second_factor": second_factor}
+        await audit.record(self.session, chosen.tenant_id, actor, "auth.signed_in", details=details)
         return pair
 
     async def refresh(self, refresh_token: str) -> schemas.TokenPair:
