@@ -16,6 +16,7 @@ from easyflow.models.conversations import (
     Message,
     MessageRole,
 )
+from easyflow.models.dashboard import DashboardSession
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
 from easyflow.models.live import StaffEvent, StaffEventCounter
@@ -47,6 +48,7 @@ __all__ = [
     "ConversationFile",
     "ConversationRating",
     "ConversationStatus",
+    "DashboardSession",
     "DeliveryStatus",
     "Document",
     "DocumentFile",

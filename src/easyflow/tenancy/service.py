@@ -73,6 +73,13 @@ async def _record_failed_sign_in(session: AsyncSession, tenants: list[uuid.UUID]
 
 
 @dataclass(frozen=True)
+class SignedIn:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    role: Role
+
+
+@dataclass(frozen=True)
 class NewTenant:
     tenant: Tenant
     owner: User
@@ -139,6 +146,14 @@ class AuthService:
     async def login(
         self, request: schemas.LoginRequest, client_ip: str, limiter: LoginRateLimiter
     ) -> schemas.TokenPair:
+        signed_in = await self.sign_in(request, client_ip, limiter, via="api")
+        return await self._issue(signed_in.user_id, signed_in.tenant_id, signed_in.role, family_id=uuid.uuid4())
+
+    async def sign_in(
+        self, request: schemas.LoginRequest, client_ip: str, limiter: LoginRateLimiter, *, via: str
+    ) -> SignedIn:
+        """Check the credentials (throttled, two-factor included, audited) and scope the transaction to the
+        tenant signed in to: the one path for the API's tokens and the dashboard's sessions alike (`via`)."""
         await limiter.hit(request.email, client_ip)
         await enter_system_scope(self.session)
         user = await UserRepository(self.session).get_by_email(request.email)
@@ -167,11 +182,15 @@ class AuthService:
         )
         if chosen is None:
             raise Unauthorized("This account has no access to the requested tenant.")
-        pair = await self._issue(user.id, chosen.tenant_id, chosen.role, family_id=uuid.uuid4())
         await scope_to_tenant(self.session, chosen.tenant_id)
-        details = {"via": "api", "second_factor": second_factor}
-        await audit.record(self.session, chosen.tenant_id, actor, "auth.signed_in", details=details)
-        return pair
+        await audit.record(
+            self.session,
+            chosen.tenant_id,
+            actor,
+            "auth.signed_in",
+            details={"via": via, "second_factor": second_factor},
+        )
+        return SignedIn(user_id=user.id, tenant_id=chosen.tenant_id, role=chosen.role)
 
     async def refresh(self, refresh_token: str) -> schemas.TokenPair:
         await enter_system_scope(self.session)
