@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
@@ -34,6 +35,8 @@ from easyflow.observability.router import router as observability_router
 from easyflow.runtime import Runtime
 from easyflow.tenancy.ratelimit import LoginRateLimiter
 from easyflow.tenancy.router import router as tenancy_router
+from easyflow.web import STATIC_DIR
+from easyflow.web.router import router as dashboard_router
 
 assert wiring.REGISTERING_MODULES
 
@@ -102,8 +105,10 @@ def create_app(
         inbox_router,
         knowledge_router,
         audit_router,
+        dashboard_router,
     ):
         app.include_router(router)
+    app.mount("/app/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,

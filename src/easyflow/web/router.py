@@ -1,0 +1,225 @@
+"""The dashboard's pages at /app/: server-rendered, signed in by a session cookie, every unsafe request
+carrying a CSRF token. Routes only translate HTTP; the sign-in rules live in `web.sessions`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from easyflow.config import Settings
+from easyflow.kit.errors import Forbidden, RateLimited, Unauthorized
+from easyflow.kit.security import new_secret
+from easyflow.tenancy import schemas
+from easyflow.tenancy.auth import Session
+from easyflow.tenancy.two_factor import TwoFactorRequired, WrongCode
+from easyflow.web.home import home_summary
+from easyflow.web.i18n import choose_locale, translations
+from easyflow.web.sessions import (
+    MAX_TOKEN_LENGTH,
+    DashboardSessions,
+    NewSession,
+    csrf_matches,
+    login_csrf_token,
+    session_csrf_token,
+)
+
+SESSION_COOKIE = "ef_session"
+LOGIN_COOKIE = "ef_login_nonce"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+LOGIN_PATH = "/app/login"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Longer than any address or password LoginRequest accepts, so an oversized field still gets its clear answer.
+MAX_FIELD_CHARS = 1000
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def N_(message: str) -> str:
+    return message
+
+
+INVALID_INPUT = N_("Check your email and password: they contain characters that are not allowed or are too long.")
+WRONG_CREDENTIALS = N_("Wrong email or password.")
+CODE_NEEDED = N_("Enter the code from your authenticator app, or one of your recovery codes, with your password.")
+WRONG_CODE = N_("Wrong code. Enter your password and the current code again.")
+TOO_MANY_ATTEMPTS = N_("Too many sign-in attempts. Wait a little and try again.")
+
+
+async def refuse_forged_requests(request: Request) -> None:
+    """Every unsafe request under /app/ must carry the CSRF token of the cookie it comes with: the sign-in
+    form its pre-session nonce's, everything else the session's. Checked before the route runs, so a refused
+    request changes nothing."""
+    if request.method in SAFE_METHODS:
+        return
+    settings: Settings = request.app.state.settings
+    submitted = request.headers.get(CSRF_HEADER)
+    if submitted is None:
+        form = await request.form(max_fields=20)
+        field = form.get(CSRF_FIELD)
+        submitted = field if isinstance(field, str) else None
+    if request.url.path == LOGIN_PATH:
+        nonce = _cookie(request, LOGIN_COOKIE)
+        expected = login_csrf_token(settings, nonce) if nonce else None
+    else:
+        token = _cookie(request, SESSION_COOKIE)
+        expected = session_csrf_token(settings, token) if token else None
+    if not csrf_matches(expected, submitted):
+        raise Forbidden("The form's security token is missing or wrong; reload the page and try again.")
+
+
+router = APIRouter(prefix="/app", include_in_schema=False, dependencies=[Depends(refuse_forged_requests)])
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, session: Session) -> Response:
+    settings: Settings = request.app.state.settings
+    if await DashboardSessions(session, settings).resume(_cookie(request, SESSION_COOKIE)) is not None:
+        return _see_other("/app/")
+    return _login_page(request, email="", error=None, status_code=status.HTTP_200_OK)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, session: Session) -> Response:
+    form = await request.form(max_fields=20)
+    email, password, code = _field(form, "email"), _field(form, "password"), _field(form, "code")
+    wants_code = "code" in form
+    if email is None or password is None or (wants_code and code is None):
+        return _login_page(request, email="", error=INVALID_INPUT, status_code=status.HTTP_400_BAD_REQUEST)
+    try:
+        credentials = schemas.LoginRequest(email=email, password=password, code=code or None)
+    except ValidationError:
+        shown = email if "\x00" not in email else ""
+        return _login_page(
+            request, email=shown, error=INVALID_INPUT, status_code=status.HTTP_400_BAD_REQUEST, code=wants_code
+        )
+    client_ip = request.client.host if request.client else "unknown"
+    try:
+        new_session, _ = await DashboardSessions(session, request.app.state.settings).sign_in(
+            credentials, client_ip, request.app.state.login_limiter
+        )
+    except RateLimited as limited:
+        page = _login_page(request, email=email, error=TOO_MANY_ATTEMPTS, status_code=limited.status, code=wants_code)
+        page.headers.update(limited.headers or {})
+        return page
+    except (TwoFactorRequired, WrongCode) as needs_code:
+        error = CODE_NEEDED if isinstance(needs_code, TwoFactorRequired) else WRONG_CODE
+        return _login_page(request, email=email, error=error, status_code=status.HTTP_401_UNAUTHORIZED, code=True)
+    except Unauthorized:
+        return _login_page(
+            request, email=email, error=WRONG_CREDENTIALS, status_code=status.HTTP_401_UNAUTHORIZED, code=wants_code
+        )
+    response = _see_other("/app/")
+    _set_session_cookie(request, response, new_session)
+    response.delete_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, session: Session) -> Response:
+    settings: Settings = request.app.state.settings
+    token = _cookie(request, SESSION_COOKIE)
+    member = await DashboardSessions(session, settings).resume(token)
+    if member is None or token is None:
+        return _see_other(LOGIN_PATH)
+    summary = await home_summary(session, settings, member)
+    return _render(
+        request,
+        "home.html",
+        {"summary": summary, "csrf_token": session_csrf_token(settings, token)},
+        status.HTTP_200_OK,
+    )
+
+
+@router.post("/logout")
+async def logout(request: Request, session: Session) -> Response:
+    await DashboardSessions(session, request.app.state.settings).sign_out(_cookie(request, SESSION_COOKIE))
+    return _signed_out()
+
+
+@router.post("/logout-everywhere")
+async def logout_everywhere(request: Request, session: Session) -> Response:
+    sessions = DashboardSessions(session, request.app.state.settings)
+    member = await sessions.resume(_cookie(request, SESSION_COOKIE))
+    if member is not None:
+        await sessions.sign_out_everywhere(member)
+    return _signed_out()
+
+
+def _login_page(request: Request, *, email: str, error: str | None, status_code: int, code: bool = False) -> Response:
+    """The sign-in form; with `code`, also the field for a two-factor code (the password is asked again, as
+    the form never carries it back)."""
+    settings: Settings = request.app.state.settings
+    nonce = _cookie(request, LOGIN_COOKIE) or new_secret()
+    response = _render(
+        request,
+        "login.html",
+        {
+            "email": email[:MAX_FIELD_CHARS],
+            "error": error,
+            "ask_code": code,
+            "csrf_token": login_csrf_token(settings, nonce),
+        },
+        status_code,
+    )
+    response.set_cookie(LOGIN_COOKIE, nonce, path=LOGIN_PATH, httponly=True, samesite="lax", secure=_is_https(request))
+    return response
+
+
+def _render(request: Request, template: str, context: dict[str, Any], status_code: int) -> Response:
+    language = choose_locale(None, request.headers.get("accept-language"))
+    words = translations(language)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {**context, "lang": language, "_": words.gettext, "ngettext": words.ngettext},
+        status_code=status_code,
+        headers={"Cache-Control": "no-store", "Content-Language": language, "Vary": "Accept-Language, Cookie"},
+    )
+
+
+def _set_session_cookie(request: Request, response: Response, new_session: NewSession) -> None:
+    max_age = int((new_session.expires_at - datetime.now(UTC)).total_seconds())
+    response.set_cookie(
+        SESSION_COOKIE,
+        new_session.token,
+        max_age=max_age,
+        path="/app",
+        httponly=True,
+        samesite="lax",
+        secure=_is_https(request),
+    )
+
+
+def _signed_out() -> Response:
+    response = _see_other(LOGIN_PATH)
+    response.delete_cookie(SESSION_COOKIE, path="/app")
+    return response
+
+
+def _see_other(path: str) -> Response:
+    return RedirectResponse(path, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _cookie(request: Request, name: str) -> str | None:
+    value = request.cookies.get(name)
+    return value if value and len(value) <= MAX_TOKEN_LENGTH else None
+
+
+def _field(form: FormData, name: str) -> str | None:
+    """A text field of at most MAX_FIELD_CHARS; None when absent, a file, or longer."""
+    value = form.get(name)
+    if not isinstance(value, str) or len(value) > MAX_FIELD_CHARS:
+        return None
+    return value
+
+
+def _is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
