@@ -16,8 +16,9 @@ from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.models.dashboard import DashboardSession
+from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
-from tests.conftest import TenantFixture, run_queued_jobs
+from tests.conftest import TenantFixture, make_member, run_queued_jobs
 from tests.inbox.staff import conversation, customer_writes
 from tests.tenancy.test_two_factor import next_step_code, turned_on
 
@@ -252,6 +253,22 @@ async def test_an_expired_session_is_signed_out(
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/app/login"
     async with database.tenant_transaction(tenant_a.id) as session:
         assert await session.scalar(select(DashboardSession.revoked_at)) is None
+
+
+async def test_a_member_removed_from_the_tenant_is_signed_out(
+    client: httpx.AsyncClient, second_client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture
+) -> None:
+    email = await make_member(database, tenant_a, Role.operator)
+    token = await open_login(second_client)
+    signed_in = await second_client.post(
+        "/app/login", data={"email": email, "password": "member-pass-1", "csrf_token": token}
+    )
+    assert signed_in.status_code == 303 and (await second_client.get("/app/")).status_code == 200
+    members = (await client.get("/api/v1/users", headers=tenant_a.headers)).json()["items"]
+    [member] = [m for m in members if m["email"] == email]
+    removed = await client.delete(f"/api/v1/users/{member['user_id']}", headers=tenant_a.headers)
+    assert removed.status_code == 204
+    assert (await second_client.get("/app/")).headers["location"] == "/app/login"
 
 
 async def test_a_session_sees_only_its_own_tenant(
