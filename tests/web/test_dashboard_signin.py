@@ -288,6 +288,7 @@ async def test_a_session_sees_only_its_own_tenant(
     home_a, home_b = (await client.get("/app/")).text, (await second_client.get("/app/")).text
     assert "Салон «Лотос»" in home_a and "Tour agency B" not in home_a and 'data-figure="waiting">0<' in home_a
     assert "Tour agency B" in home_b and "Лотос" not in home_b and 'data-figure="waiting">2<' in home_b
+    assert "2 диалога ждут человека" in home_b and "ждут человека" not in home_a  # Russian plural, only when any
     # Row-level security: tenant B's transaction does not see tenant A's session at all.
     async with database.tenant_transaction(tenant_b.id) as session:
         seen = await session.scalar(select(func.count()).select_from(DashboardSession))

@@ -34,6 +34,13 @@ def test_every_message_of_the_templates_and_code_has_a_russian_translation_that_
             missing.append(msgid)
     assert missing == [], "run `make translations` and translate these in the Russian catalog"
     assert [message.id for message in catalog if message.id and message.fuzzy] == []
+    extracted = {message[0] if isinstance(message, tuple) else message for message in extracted_messages(PROJECT_ROOT)}
+    unused = [
+        message.id
+        for message in catalog
+        if message.id and (message.id if isinstance(message.id, str) else message.id[0]) not in extracted
+    ]
+    assert unused == [], "translations nothing uses any more: `make translations` marks them obsolete"
 
 
 @pytest.mark.parametrize(
