@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from starlette.routing import Route
 from tests.doubles.llm_server import LLMServer
 from tests.doubles.serving import ThreadedServer
 from tests.doubles.tcp_proxy import TcpProxy
-from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, wait_ready
+from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, stop, wait_ready
 
 
 def _page(request: Request) -> HTMLResponse:
@@ -99,11 +98,7 @@ def widget_server(
             seeded.use_model(llm_server_session)
             yield seeded
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         log.close()
         drop_database(embedded_server, name)
 

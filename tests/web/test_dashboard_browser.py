@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, wait_ready
+from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, stop, wait_ready
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -68,11 +67,7 @@ def dashboard(embedded_server: str, tmp_path_factory: pytest.TempPathFactory) ->
         yield Dashboard(base=f"http://127.0.0.1:{port}", email=email)
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
         log.close()
         drop_database(embedded_server, name)
 
