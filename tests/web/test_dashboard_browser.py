@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 from tests.support import EASYFLOW, create_database, drop_database, free_port, process_env, run, stop, wait_ready
@@ -32,6 +34,16 @@ PASSWORD = "лотос-весна-2026-маникюр"
 class Dashboard:
     base: str
     email: str
+    env: dict[str, str]
+
+    def new_owner(self, business: str) -> str:
+        """Another tenant's owner (with PASSWORD), for a test that changes how its owner signs in."""
+        email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+        created = run(
+            self.env, "tenant", "create", "--name", business, "--owner-email", email, "--owner-password", PASSWORD
+        )
+        assert created.returncode == 0, created.stderr
+        return email
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +76,7 @@ def dashboard(embedded_server: str, tmp_path_factory: pytest.TempPathFactory) ->
             [EASYFLOW, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log, text=True
         )
         wait_ready(f"http://127.0.0.1:{port}", server, 60)
-        yield Dashboard(base=f"http://127.0.0.1:{port}", email=email)
+        yield Dashboard(base=f"http://127.0.0.1:{port}", email=email, env=env)
     finally:
         if server is not None:
             stop(server)
@@ -104,3 +116,30 @@ def test_an_owner_signs_in_and_sees_the_home_page_of_their_business(page: Any, d
     expect(page).to_have_url(f"{dashboard.base}/app/login", timeout=SECONDS)
     page.goto(f"{dashboard.base}/app/")
     expect(page).to_have_url(f"{dashboard.base}/app/login", timeout=SECONDS)
+
+
+def test_an_owner_turns_on_two_factor_and_then_signs_in_with_the_apps_code(page: Any, dashboard: Dashboard) -> None:
+    email = dashboard.new_owner("Тур-агентство «Ала-Тоо»")
+    page.goto(f"{dashboard.base}/app/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    page.get_by_role("link", name="Двухфакторный вход").click()
+    page.get_by_role("button", name="Включить двухфакторный вход").click()
+    expect(page.locator("figure.qr svg")).to_be_visible(timeout=SECONDS)
+    app = pyotp.TOTP(page.locator("[data-secret]").inner_text())
+    page.fill("input[name=code]", app.now())
+    page.get_by_role("button", name="Включить", exact=True).click()
+    expect(page.locator("[data-recovery-codes] li")).to_have_count(10, timeout=SECONDS)
+
+    page.goto(f"{dashboard.base}/app/")
+    page.get_by_role("button", name="Выйти", exact=True).click()
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    expect(page.locator("input[name=code]")).to_be_visible(timeout=SECONDS)
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=code]", app.at(time.time() + app.interval))  # the setup used the current step
+    page.get_by_role("button", name="Войти").click()
+    expect(page).to_have_url(f"{dashboard.base}/app/", timeout=SECONDS)
+    expect(page.get_by_role("heading", name="Тур-агентство «Ала-Тоо»")).to_be_visible()

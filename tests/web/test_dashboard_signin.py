@@ -3,16 +3,13 @@ CSRF on every unsafe request, signing out here and everywhere, expiry, tenants k
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.models.dashboard import DashboardSession
@@ -20,52 +17,8 @@ from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, make_member, run_queued_jobs
 from tests.inbox.staff import conversation, customer_writes
-from tests.tenancy.test_two_factor import next_step_code, turned_on
-
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = TOKEN.search(page.text)
-    assert found is not None, page.text
-    return found.group(1)
-
-
-async def open_login(client: httpx.AsyncClient, **headers: str) -> str:
-    page = await client.get("/app/login", headers=headers)
-    assert page.status_code == 200, page.text
-    assert 'name="email"' in page.text and 'name="password"' in page.text
-    return csrf_of(page)
-
-
-async def sign_in(client: httpx.AsyncClient, tenant: TenantFixture, password: str | None = None) -> httpx.Response:
-    token = await open_login(client)
-    return await client.post(
-        "/app/login",
-        data={"email": tenant.owner_email, "password": password or tenant.owner_password, "csrf_token": token},
-    )
-
-
-async def home_csrf(client: httpx.AsyncClient) -> str:
-    home = await client.get("/app/")
-    assert home.status_code == 200, home.text
-    return csrf_of(home)
-
-
-def browser(settings: Settings, runtime: Runtime, base_url: str = "http://testserver") -> httpx.AsyncClient:
-    """Another browser of the same app (its own cookie jar)."""
-    transport = httpx.ASGITransport(app=create_app(settings, runtime=runtime), client=("198.51.100.9", 50000))
-    return httpx.AsyncClient(transport=transport, base_url=base_url)
-
-
-@pytest.fixture
-async def second_client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with browser(settings, runtime) as http:
-        yield http
-
-
-def set_cookies(response: httpx.Response) -> dict[str, str]:
-    return {header.split("=", 1)[0]: header for header in response.headers.get_list("set-cookie")}
+from tests.tenancy.two_factor_steps import next_step_code, turned_on
+from tests.web.dashboard import browser, csrf_of, home_csrf, open_login, set_cookies, sign_in
 
 
 async def test_signing_in_shows_the_home_page_of_the_tenant(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:

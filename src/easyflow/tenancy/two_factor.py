@@ -64,6 +64,11 @@ def new_recovery_code() -> str:
     return f"{raw[:5]}-{raw[5:]}"
 
 
+def _setup(user: User, secret: str) -> Setup:
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
+    return Setup(secret=secret, otpauth_uri=uri, qr_svg=segno.make(uri, error="m").svg_inline(scale=4))
+
+
 class TwoFactorService:
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.repository = TwoFactorRepository(session)
@@ -85,8 +90,14 @@ class TwoFactorService:
         await self.repository.replace(
             TwoFactorCredential(user_id=user.id, secret_encrypted=self.box.encrypt(secret), failed_attempts=0)
         )
-        uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
-        return Setup(secret=secret, otpauth_uri=uri, qr_svg=segno.make(uri, error="m").svg_inline(scale=4))
+        return _setup(user, secret)
+
+    async def pending(self, user: User) -> Setup | None:
+        """The setup begun and not yet confirmed, shown again (after a wrong first code, say)."""
+        credential = await self.repository.credential(user.id)
+        if credential is None or credential.confirmed_at is not None:
+            return None
+        return _setup(user, self.box.decrypt(credential.secret_encrypted))
 
     async def confirm(self, user_id: uuid.UUID, code: str) -> list[str]:
         """Turn two-factor on with the app's first code; return the recovery codes (shown only now)."""

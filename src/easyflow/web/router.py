@@ -13,18 +13,23 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from easyflow.audit import service as audit
+from easyflow.audit.service import Actor
 from easyflow.config import Settings
-from easyflow.kit.errors import Forbidden, RateLimited, Unauthorized
+from easyflow.kit.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthorized
 from easyflow.kit.security import new_secret
+from easyflow.models.tenancy import User
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import Session
-from easyflow.tenancy.two_factor import TwoFactorRequired, WrongCode
+from easyflow.tenancy.repository import UserRepository
+from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import choose_locale, translations
 from easyflow.web.sessions import (
     MAX_TOKEN_LENGTH,
     DashboardSessions,
     NewSession,
+    SignedInMember,
     csrf_matches,
     login_csrf_token,
     session_csrf_token,
@@ -35,6 +40,7 @@ LOGIN_COOKIE = "ef_login_nonce"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_PATH = "/app/login"
+TWO_FACTOR_PATH = "/app/account/two-factor"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Longer than any address or password LoginRequest accepts, so an oversized field still gets its clear answer.
 MAX_FIELD_CHARS = 1000
@@ -51,6 +57,9 @@ WRONG_CREDENTIALS = N_("Wrong email or password.")
 CODE_NEEDED = N_("Enter the code from your authenticator app, or one of your recovery codes, with your password.")
 WRONG_CODE = N_("Wrong code. Enter your password and the current code again.")
 TOO_MANY_ATTEMPTS = N_("Too many sign-in attempts. Wait a little and try again.")
+WRONG_SETUP_CODE = N_("That code is not right. Check the time on your phone and enter the code the app shows now.")
+WRONG_CODE_TO_TURN_OFF = N_("Wrong or used code: two-factor sign-in is still on.")
+TOO_MANY_CODES = N_("Too many wrong codes. Wait a quarter of an hour and try again.")
 
 
 async def refuse_forged_requests(request: Request) -> None:
@@ -151,6 +160,100 @@ async def logout_everywhere(request: Request, session: Session) -> Response:
     if member is not None:
         await sessions.sign_out_everywhere(member)
     return _signed_out()
+
+
+@router.get("/account/two-factor", response_class=HTMLResponse)
+async def two_factor_page(request: Request, session: Session) -> Response:
+    """Two-factor sign-in for the member signed in: set it up (QR code and secret, then the app's first code),
+    or see it is on and turn it off with a code."""
+    signed_in = await _signed_in(request, session)
+    if signed_in is None:
+        return _see_other(LOGIN_PATH)
+    member, token, user = signed_in
+    setup = await TwoFactorService(session, request.app.state.settings).pending(user)
+    return await _two_factor_page(request, session, member, token, setup=setup)
+
+
+@router.post("/account/two-factor/begin", response_class=HTMLResponse)
+async def begin_two_factor(request: Request, session: Session) -> Response:
+    signed_in = await _signed_in(request, session)
+    if signed_in is None:
+        return _see_other(LOGIN_PATH)
+    member, token, user = signed_in
+    try:
+        setup = await TwoFactorService(session, request.app.state.settings).begin(user)
+    except Conflict:
+        return _see_other(TWO_FACTOR_PATH)  # on already (another tab): the page says so
+    return await _two_factor_page(request, session, member, token, setup=setup)
+
+
+@router.post("/account/two-factor/confirm", response_class=HTMLResponse)
+async def confirm_two_factor(request: Request, session: Session) -> Response:
+    signed_in = await _signed_in(request, session)
+    if signed_in is None:
+        return _see_other(LOGIN_PATH)
+    member, token, user = signed_in
+    service = TwoFactorService(session, request.app.state.settings)
+    code = _field(await request.form(max_fields=20), "code")
+    try:
+        recovery_codes = await service.confirm(user.id, code or "")
+    except (WrongCode, InvalidInput, Conflict, RateLimited) as refused:
+        error = TOO_MANY_CODES if isinstance(refused, RateLimited) else WRONG_SETUP_CODE
+        setup = await service.pending(user)
+        return await _two_factor_page(
+            request, session, member, token, setup=setup, error=error, status_code=refused.status
+        )
+    await audit.record(session, member.tenant_id, Actor("user", user.email, user.id), "auth.two_factor_enabled")
+    return await _two_factor_page(request, session, member, token, recovery_codes=recovery_codes)
+
+
+@router.post("/account/two-factor/disable", response_class=HTMLResponse)
+async def disable_two_factor(request: Request, session: Session) -> Response:
+    signed_in = await _signed_in(request, session)
+    if signed_in is None:
+        return _see_other(LOGIN_PATH)
+    member, token, user = signed_in
+    code = _field(await request.form(max_fields=20), "code")
+    try:
+        await TwoFactorService(session, request.app.state.settings).disable(user.id, code or "")
+    except (WrongCode, TwoFactorRequired, RateLimited) as refused:
+        error = TOO_MANY_CODES if isinstance(refused, RateLimited) else WRONG_CODE_TO_TURN_OFF
+        return await _two_factor_page(request, session, member, token, error=error, status_code=refused.status)
+    await audit.record(session, member.tenant_id, Actor("user", user.email, user.id), "auth.two_factor_disabled")
+    return _see_other(TWO_FACTOR_PATH)
+
+
+async def _signed_in(request: Request, session: Session) -> tuple[SignedInMember, str, User] | None:
+    token = _cookie(request, SESSION_COOKIE)
+    member = await DashboardSessions(session, request.app.state.settings).resume(token)
+    user = await UserRepository(session).get(member.user_id) if member is not None else None
+    if member is None or token is None or user is None:
+        return None
+    return member, token, user
+
+
+async def _two_factor_page(
+    request: Request,
+    session: Session,
+    member: SignedInMember,
+    token: str,
+    *,
+    setup: Setup | None = None,
+    recovery_codes: list[str] | None = None,
+    error: str | None = None,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    enabled, codes_left = await TwoFactorService(session, settings).status(member.user_id)
+    context = {
+        "enabled": enabled,
+        "codes_left": codes_left,
+        "setup": setup,
+        "recovery_codes": recovery_codes,
+        "error": error,
+        "csrf_token": session_csrf_token(settings, token),
+    }
+    return _render(request, "two_factor.html", context, status_code)
 
 
 def _login_page(request: Request, *, email: str, error: str | None, status_code: int, code: bool = False) -> Response:
