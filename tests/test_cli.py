@@ -149,6 +149,9 @@ def test_demo_is_ready_within_30_seconds_on_the_embedded_database(server_folder:
             f"{base}/api/v1/auth/login", json={"email": "demo-owner@example.com", "password": "demo-lotos-garden"}
         )
         assert login.status_code == 200
+        assert f"{base}/app/login" in banner
+        dashboard = httpx.get(f"{base}/app/login")
+        assert dashboard.status_code == 200 and 'name="email"' in dashboard.text
         assert f"{base}/demo/shop" in banner
         shop = httpx.get(f"{base}/demo/shop")
         key = re.search(r'data-channel="(wk_\w+)"', shop.text)
