@@ -16,30 +16,30 @@ from easyflow.web.i18n import catalog_path, choose_locale, translations
 WAITING = ("%(num)d conversation waiting for a person", "%(num)d conversations waiting for a person")
 
 
-def extracted_messages(root: Path) -> set[str | tuple[str, ...]]:
+def message_id(message: str | tuple[str, ...]) -> str:
+    """A plural message is known by its singular."""
+    return message if isinstance(message, str) else message[0]
+
+
+def extracted_messages(root: Path) -> set[str]:
     with (root / "babel.cfg").open() as mapping:
         method_map, options_map = parse_mapping_cfg(mapping)
-    return {message for _, _, message, _, _ in extract_from_dir(str(root), method_map, options_map)}
+    return {message_id(message) for _, _, message, _, _ in extract_from_dir(str(root), method_map, options_map)}
 
 
 def test_every_message_of_the_templates_and_code_has_a_russian_translation_that_is_not_fuzzy() -> None:
     with catalog_path("ru").open("rb") as source:
         catalog = read_po(source, locale="ru")
+    extracted = extracted_messages(PROJECT_ROOT)
     missing = []
-    for message in extracted_messages(PROJECT_ROOT):
-        msgid = message[0] if isinstance(message, tuple) else message
+    for msgid in extracted:
         entry = catalog.get(msgid)
         strings = entry.string if entry is not None and isinstance(entry.string, tuple) else (entry and entry.string,)
         if entry is None or entry.fuzzy or not all(strings):
             missing.append(msgid)
     assert missing == [], "run `make translations` and translate these in the Russian catalog"
     assert [message.id for message in catalog if message.id and message.fuzzy] == []
-    extracted = {message[0] if isinstance(message, tuple) else message for message in extracted_messages(PROJECT_ROOT)}
-    unused = [
-        message.id
-        for message in catalog
-        if message.id and (message.id if isinstance(message.id, str) else message.id[0]) not in extracted
-    ]
+    unused = [message.id for message in catalog if message.id and message_id(message.id) not in extracted]
     assert unused == [], "translations nothing uses any more: `make translations` marks them obsolete"
 
 

@@ -106,7 +106,8 @@ class TwoFactorService:
             raise InvalidInput("Start setting up two-factor sign-in first.")
         if credential.confirmed_at is not None:
             raise Conflict("Two-factor sign-in is already on.")
-        await self._totp_or_fail(credential, code)
+        self._wait_if_locked(credential)
+        await self._totp_or_fail(credential, normalized(code))
         credential.confirmed_at = _now()
         codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
         await self.repository.add_recovery_codes(user_id, [sha256_hex(normalized(code)) for code in codes])
@@ -136,7 +137,7 @@ class TwoFactorService:
         raise WrongCode("Wrong or used code.")
 
     async def _totp_or_fail(self, credential: TwoFactorCredential, code: str) -> None:
-        self._wait_if_locked(credential)
+        """Accept a normalized TOTP code of the current step or one beside it, never one used before."""
         totp = pyotp.TOTP(self.box.decrypt(credential.secret_encrypted))
         now = _now()
         step = totp.timecode(now)
@@ -145,7 +146,7 @@ class TwoFactorService:
                 candidate
                 for candidate in range(step - VALID_WINDOW_STEPS, step + VALID_WINDOW_STEPS + 1)
                 if (credential.last_used_step is None or candidate > credential.last_used_step)
-                and secrets.compare_digest(totp.generate_otp(candidate), normalized(code))
+                and secrets.compare_digest(totp.generate_otp(candidate), code)
             ),
             None,
         )

@@ -3,11 +3,12 @@ carrying a CSRF token. Routes only translate HTTP; the sign-in rules live in `we
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -162,81 +163,77 @@ async def logout_everywhere(request: Request, session: Session) -> Response:
     return _signed_out()
 
 
-@router.get("/account/two-factor", response_class=HTMLResponse)
-async def two_factor_page(request: Request, session: Session) -> Response:
-    """Two-factor sign-in for the member signed in: set it up (QR code and secret, then the app's first code),
-    or see it is on and turn it off with a code."""
-    signed_in = await _signed_in(request, session)
-    if signed_in is None:
-        return _see_other(LOGIN_PATH)
-    member, token, user = signed_in
-    setup = await TwoFactorService(session, request.app.state.settings).pending(user)
-    return await _two_factor_page(request, session, member, token, setup=setup)
+@dataclass(frozen=True)
+class SignedIn:
+    member: SignedInMember
+    token: str
+    user: User
+
+    def actor(self) -> Actor:
+        return Actor("user", self.user.email, self.user.id)
 
 
-@router.post("/account/two-factor/begin", response_class=HTMLResponse)
-async def begin_two_factor(request: Request, session: Session) -> Response:
-    signed_in = await _signed_in(request, session)
-    if signed_in is None:
-        return _see_other(LOGIN_PATH)
-    member, token, user = signed_in
-    try:
-        setup = await TwoFactorService(session, request.app.state.settings).begin(user)
-    except Conflict:
-        return _see_other(TWO_FACTOR_PATH)  # on already (another tab): the page says so
-    return await _two_factor_page(request, session, member, token, setup=setup)
-
-
-@router.post("/account/two-factor/confirm", response_class=HTMLResponse)
-async def confirm_two_factor(request: Request, session: Session) -> Response:
-    signed_in = await _signed_in(request, session)
-    if signed_in is None:
-        return _see_other(LOGIN_PATH)
-    member, token, user = signed_in
-    service = TwoFactorService(session, request.app.state.settings)
-    code = _field(await request.form(max_fields=20), "code")
-    try:
-        recovery_codes = await service.confirm(user.id, code or "")
-    except (WrongCode, InvalidInput, Conflict, RateLimited) as refused:
-        error = TOO_MANY_CODES if isinstance(refused, RateLimited) else WRONG_SETUP_CODE
-        setup = await service.pending(user)
-        return await _two_factor_page(
-            request, session, member, token, setup=setup, error=error, status_code=refused.status
-        )
-    await audit.record(session, member.tenant_id, Actor("user", user.email, user.id), "auth.two_factor_enabled")
-    return await _two_factor_page(request, session, member, token, recovery_codes=recovery_codes)
-
-
-@router.post("/account/two-factor/disable", response_class=HTMLResponse)
-async def disable_two_factor(request: Request, session: Session) -> Response:
-    signed_in = await _signed_in(request, session)
-    if signed_in is None:
-        return _see_other(LOGIN_PATH)
-    member, token, user = signed_in
-    code = _field(await request.form(max_fields=20), "code")
-    try:
-        await TwoFactorService(session, request.app.state.settings).disable(user.id, code or "")
-    except (WrongCode, TwoFactorRequired, RateLimited) as refused:
-        error = TOO_MANY_CODES if isinstance(refused, RateLimited) else WRONG_CODE_TO_TURN_OFF
-        return await _two_factor_page(request, session, member, token, error=error, status_code=refused.status)
-    await audit.record(session, member.tenant_id, Actor("user", user.email, user.id), "auth.two_factor_disabled")
-    return _see_other(TWO_FACTOR_PATH)
-
-
-async def _signed_in(request: Request, session: Session) -> tuple[SignedInMember, str, User] | None:
+async def _signed_in(request: Request, session: Session) -> SignedIn:
+    """The member of the session cookie; without a live session, a redirect to the sign-in page (raised, so
+    the pages that depend on this need not check)."""
     token = _cookie(request, SESSION_COOKIE)
     member = await DashboardSessions(session, request.app.state.settings).resume(token)
     user = await UserRepository(session).get(member.user_id) if member is not None else None
     if member is None or token is None or user is None:
-        return None
-    return member, token, user
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": LOGIN_PATH})
+    return SignedIn(member, token, user)
+
+
+SignedInPage = Annotated[SignedIn, Depends(_signed_in)]
+
+
+@router.get("/account/two-factor", response_class=HTMLResponse)
+async def two_factor_page(request: Request, session: Session, page: SignedInPage) -> Response:
+    """Two-factor sign-in for the member signed in: set it up (QR code and secret, then the app's first code),
+    or see it is on and turn it off with a code."""
+    setup = await TwoFactorService(session, request.app.state.settings).pending(page.user)
+    return await _two_factor_page(request, session, page, setup=setup)
+
+
+@router.post("/account/two-factor/begin", response_class=HTMLResponse)
+async def begin_two_factor(request: Request, session: Session, page: SignedInPage) -> Response:
+    try:
+        setup = await TwoFactorService(session, request.app.state.settings).begin(page.user)
+    except Conflict:
+        return _see_other(TWO_FACTOR_PATH)  # on already (another tab): the page says so
+    return await _two_factor_page(request, session, page, setup=setup)
+
+
+@router.post("/account/two-factor/confirm", response_class=HTMLResponse)
+async def confirm_two_factor(request: Request, session: Session, page: SignedInPage) -> Response:
+    service = TwoFactorService(session, request.app.state.settings)
+    code = _field(await request.form(max_fields=20), "code")
+    try:
+        recovery_codes = await service.confirm(page.user.id, code or "")
+    except (WrongCode, InvalidInput, Conflict, RateLimited) as refused:
+        error = TOO_MANY_CODES if isinstance(refused, RateLimited) else WRONG_SETUP_CODE
+        setup = await service.pending(page.user)
+        return await _two_factor_page(request, session, page, setup=setup, error=error, status_code=refused.status)
+    await audit.record(session, page.member.tenant_id, page.actor(), "auth.two_factor_enabled")
+    return await _two_factor_page(request, session, page, recovery_codes=recovery_codes)
+
+
+@router.post("/account/two-factor/disable", response_class=HTMLResponse)
+async def disable_two_factor(request: Request, session: Session, page: SignedInPage) -> Response:
+    code = _field(await request.form(max_fields=20), "code")
+    try:
+        await TwoFactorService(session, request.app.state.settings).disable(page.user.id, code or "")
+    except (WrongCode, TwoFactorRequired, RateLimited) as refused:
+        error = TOO_MANY_CODES if isinstance(refused, RateLimited) else WRONG_CODE_TO_TURN_OFF
+        return await _two_factor_page(request, session, page, error=error, status_code=refused.status)
+    await audit.record(session, page.member.tenant_id, page.actor(), "auth.two_factor_disabled")
+    return _see_other(TWO_FACTOR_PATH)
 
 
 async def _two_factor_page(
     request: Request,
     session: Session,
-    member: SignedInMember,
-    token: str,
+    page: SignedIn,
     *,
     setup: Setup | None = None,
     recovery_codes: list[str] | None = None,
@@ -244,14 +241,14 @@ async def _two_factor_page(
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     settings: Settings = request.app.state.settings
-    enabled, codes_left = await TwoFactorService(session, settings).status(member.user_id)
+    enabled, codes_left = await TwoFactorService(session, settings).status(page.member.user_id)
     context = {
         "enabled": enabled,
         "codes_left": codes_left,
         "setup": setup,
         "recovery_codes": recovery_codes,
         "error": error,
-        "csrf_token": session_csrf_token(settings, token),
+        "csrf_token": session_csrf_token(settings, page.token),
     }
     return _render(request, "two_factor.html", context, status_code)
 
