@@ -36,6 +36,7 @@ from easyflow.runtime import Runtime
 from easyflow.tenancy.ratelimit import LoginRateLimiter
 from easyflow.tenancy.router import router as tenancy_router
 from easyflow.web import STATIC_DIR
+from easyflow.web.page import PageRefused, refused_page
 from easyflow.web.router import router as dashboard_router
 
 assert wiring.REGISTERING_MODULES
@@ -91,6 +92,7 @@ def create_app(
         app.state.runtime = runtime
         _install_limits(app, settings, runtime)
     install_problem_handlers(app)
+    app.add_exception_handler(PageRefused, refused_page)
     # FastAPI tries the routes one by one in this order, twice per request (2-5 µs a route), and no two routers
     # share a path prefix: the routers of inbound messages, most of the traffic, come first (a message posted
     # to the API channel was tried against 46 routes before its own).

@@ -54,6 +54,8 @@ class Tenant(IdMixin, CreatedAtMixin, Base):
     business_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Whether a customer whose conversation a person resolved is asked to rate it (CSAT).
     csat_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every member signs in with a second factor; one without it is sent to set it up before anything else.
+    two_factor_required: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class User(IdMixin, CreatedAtMixin, Base):
@@ -65,6 +67,8 @@ class User(IdMixin, CreatedAtMixin, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The dashboard's language the person chose; None: their browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class Membership(IdMixin, CreatedAtMixin, TenantOwned, Base):

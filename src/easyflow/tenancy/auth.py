@@ -16,7 +16,10 @@ from easyflow.models.tenancy import Role
 from easyflow.tenancy.keycache import ApiKeyCache
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import AuthService
+from easyflow.tenancy.two_factor import TwoFactorSetupRequired
 
+# What a member who must still set up two-factor sign-in may reach: the sign-in routes and the setup itself.
+SETUP_ONLY_PATHS = "/api/v1/auth/"
 _bearer = HTTPBearer(auto_error=False, description="A tenant API key (`ef_…`) or an access token from /auth/login.")
 
 Session = Annotated[AsyncSession, Depends(session_in_transaction, scope="function")]
@@ -50,7 +53,13 @@ async def current_principal(
     # Settings and the key cache straight from the app, not as dependencies of their own: on every
     # authenticated request each dependency FastAPI resolves costs more than reading the attribute.
     state = request.app.state
-    return await AuthService(session, state.settings).authenticate(credentials.credentials, state.runtime.api_keys)
+    principal = await AuthService(session, state.settings).authenticate(credentials.credentials, state.runtime.api_keys)
+    if principal.two_factor_setup_only and not request.url.path.startswith(SETUP_ONLY_PATHS):
+        raise TwoFactorSetupRequired(
+            "This workspace requires two-factor sign-in: set it up (POST /api/v1/auth/two-factor, then "
+            "/api/v1/auth/two-factor/confirm) and sign in again."
+        )
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -15,6 +15,8 @@ class Principal:
     role: Role
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    # Signed in to a tenant that requires two-factor sign-in, without it: may only set it up.
+    two_factor_setup_only: bool = False
 
     def require(self, role: Role) -> None:
         if not self.role.at_least(role):

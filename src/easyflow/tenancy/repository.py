@@ -37,6 +37,7 @@ _TENANT_SETTINGS = OneTripStatement(
         Tenant.facts,
         Tenant.webhook_url,
         Tenant.csat_enabled,
+        Tenant.two_factor_required,
         Tenant.created_at,
     ).where(Tenant.id == bindparam("tenant_id"))
 )
@@ -75,6 +76,9 @@ class UserRepository:
 
     async def get(self, user_id: uuid.UUID) -> User | None:
         return await self.session.get(User, user_id)
+
+    async def set_language(self, user_id: uuid.UUID, language: str | None) -> None:
+        await self.session.execute(update(User).where(User.id == user_id).values(language=language))
 
     async def add(self, user: User) -> User:
         user.email = user.email.lower()

@@ -105,7 +105,8 @@ async def disable_two_factor(
 ) -> Response:
     """Turn two-factor sign-in off; needs a current code or a recovery code."""
     user = await _signed_in_user(principal, session)
-    await TwoFactorService(session, settings).disable(user.id, body.code)
+    tenant = await TenantService(session).read(principal.tenant_id)
+    await TwoFactorService(session, settings).disable(user.id, body.code, required_by_tenant=tenant.two_factor_required)
     await audit.record(session, principal.tenant_id, Actor.of(principal), "auth.two_factor_disabled")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

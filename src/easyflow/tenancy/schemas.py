@@ -43,6 +43,11 @@ class TokenPair(Output):
     expires_in: int
     tenant_id: uuid.UUID
     role: Role
+    two_factor_setup_required: bool = Field(
+        default=False,
+        description="The workspace requires two-factor sign-in and you have not set it up: until you do, "
+        "this access token reaches only /api/v1/auth/.",
+    )
 
 
 class MembershipRead(Output):
@@ -69,6 +74,9 @@ class TenantRead(Output):
     facts: str
     webhook_url: str | None
     csat_enabled: bool = Field(description="Customers are asked to rate a conversation a person resolved.")
+    two_factor_required: bool = Field(
+        default=False, description="Every member signs in with a second factor; one without it must set it up."
+    )
     created_at: datetime
 
 
@@ -82,6 +90,11 @@ class TenantUpdate(StrictInput):
     csat_enabled: bool | None = Field(
         default=None,
         description="Ask customers to rate (1-5) a conversation a person resolved, with an optional comment.",
+    )
+    two_factor_required: bool | None = Field(
+        default=None,
+        description="Require two-factor sign-in of every member: until they set it up, their access token "
+        "reaches only /api/v1/auth/ and the dashboard shows them only the two-factor page.",
     )
 
     @field_validator("timezone")

@@ -77,6 +77,8 @@ class SignedIn:
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     role: Role
+    # The tenant requires two-factor sign-in and the member has not set it up: they may only do that.
+    two_factor_setup_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,13 +143,24 @@ class AuthService:
         role = await MemberAccess(self.session).scope_and_role(claims.tenant_id, claims.user_id)
         if role is None:
             raise Unauthorized("This account no longer has access to the tenant.")
-        return Principal(tenant_id=claims.tenant_id, role=role, user_id=claims.user_id)
+        return Principal(
+            tenant_id=claims.tenant_id,
+            role=role,
+            user_id=claims.user_id,
+            two_factor_setup_only=claims.two_factor_setup_only,
+        )
 
     async def login(
         self, request: schemas.LoginRequest, client_ip: str, limiter: LoginRateLimiter
     ) -> schemas.TokenPair:
         signed_in = await self.sign_in(request, client_ip, limiter, via="api")
-        return await self._issue(signed_in.user_id, signed_in.tenant_id, signed_in.role, family_id=uuid.uuid4())
+        return await self._issue(
+            signed_in.user_id,
+            signed_in.tenant_id,
+            signed_in.role,
+            family_id=uuid.uuid4(),
+            setup_only=signed_in.two_factor_setup_only,
+        )
 
     async def sign_in(
         self, request: schemas.LoginRequest, client_ip: str, limiter: LoginRateLimiter, *, via: str
@@ -176,11 +189,11 @@ class AuthService:
             raise
         await InvitationService(self.session).accept_on_sign_in(user.id)
         memberships = await MembershipDirectory(self.session).of_user(user.id)
-        chosen = next(
-            (m for m, _ in memberships if request.tenant_id in (None, m.tenant_id)),
-            None,
+        chosen, tenant = next(
+            ((m, t) for m, t in memberships if request.tenant_id in (None, m.tenant_id)),
+            (None, None),
         )
-        if chosen is None:
+        if chosen is None or tenant is None:
             raise Unauthorized("This account has no access to the requested tenant.")
         await scope_to_tenant(self.session, chosen.tenant_id)
         await audit.record(
@@ -190,7 +203,12 @@ class AuthService:
             "auth.signed_in",
             details={"via": via, "second_factor": second_factor},
         )
-        return SignedIn(user_id=user.id, tenant_id=chosen.tenant_id, role=chosen.role)
+        return SignedIn(
+            user_id=user.id,
+            tenant_id=chosen.tenant_id,
+            role=chosen.role,
+            two_factor_setup_only=tenant.two_factor_required and second_factor == "off",
+        )
 
     async def refresh(self, refresh_token: str) -> schemas.TokenPair:
         await enter_system_scope(self.session)
@@ -210,7 +228,13 @@ class AuthService:
         if membership is None or user is None or not user.is_active:
             await tokens.revoke_family(token.family_id, now)
             raise Unauthorized("This account no longer has access to the tenant.")
-        pair = await self._issue(token.user_id, token.tenant_id, membership.role, family_id=token.family_id)
+        tenant = await TenantRepository(self.session).get(token.tenant_id)
+        setup_only = bool(tenant and tenant.two_factor_required) and not await TwoFactorService(
+            self.session, self.settings
+        ).enabled(token.user_id)
+        pair = await self._issue(
+            token.user_id, token.tenant_id, membership.role, family_id=token.family_id, setup_only=setup_only
+        )
         await scope_to_tenant(self.session, token.tenant_id)
         return pair
 
@@ -228,7 +252,7 @@ class AuthService:
         return token
 
     async def _issue(
-        self, user_id: uuid.UUID, tenant_id: uuid.UUID, role: Role, *, family_id: uuid.UUID
+        self, user_id: uuid.UUID, tenant_id: uuid.UUID, role: Role, *, family_id: uuid.UUID, setup_only: bool = False
     ) -> schemas.TokenPair:
         token_id = uuid.uuid4()
         refresh_token = f"{REFRESH_TOKEN_KIND}_{token_id.hex}_{new_secret()}"
@@ -243,7 +267,11 @@ class AuthService:
             )
         )
         access_token = issue_access_token(
-            self.settings.signing_key(), user_id, tenant_id, self.settings.access_token_ttl_seconds
+            self.settings.signing_key(),
+            user_id,
+            tenant_id,
+            self.settings.access_token_ttl_seconds,
+            two_factor_setup_only=setup_only,
         )
         return schemas.TokenPair(
             access_token=access_token,
@@ -251,6 +279,7 @@ class AuthService:
             expires_in=self.settings.access_token_ttl_seconds,
             tenant_id=tenant_id,
             role=role,
+            two_factor_setup_required=setup_only,
         )
 
     async def describe(self, principal: Principal) -> schemas.Me:
@@ -444,6 +473,12 @@ class MemberService:
             user.name = changes.name
         await self.session.flush()
         return _member(membership, user)
+
+    async def set_own_language(self, language: str | None) -> None:
+        """The dashboard language the caller chose (None: their browser's); theirs in every workspace."""
+        if self.principal.user_id is None:
+            raise Forbidden("Only a person has a dashboard language.")
+        await UserRepository(self.session).set_language(self.principal.user_id, language)
 
     async def remove(self, user_id: uuid.UUID) -> None:
         membership, _ = await self._member(user_id)

@@ -19,9 +19,16 @@ ACCESS_AUDIENCE = "easyflow:access"
 class AccessClaims:
     user_id: uuid.UUID
     tenant_id: uuid.UUID
+    two_factor_setup_only: bool = False
 
 
-def issue_access_token(signing_key: str, user_id: uuid.UUID, tenant_id: uuid.UUID, ttl_seconds: int) -> str:
+# The claim of a token that may only set up two-factor sign-in (the tenant requires it, the member lacks it).
+SETUP_ONLY_CLAIM = "2fa_setup_only"
+
+
+def issue_access_token(
+    signing_key: str, user_id: uuid.UUID, tenant_id: uuid.UUID, ttl_seconds: int, *, two_factor_setup_only: bool = False
+) -> str:
     now = datetime.now(UTC)
     claims = {
         "iss": ISSUER,
@@ -32,6 +39,8 @@ def issue_access_token(signing_key: str, user_id: uuid.UUID, tenant_id: uuid.UUI
         "exp": now + timedelta(seconds=ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
+    if two_factor_setup_only:
+        claims[SETUP_ONLY_CLAIM] = True
     return jwt.encode(claims, signing_key, algorithm=ALGORITHM)
 
 
@@ -45,7 +54,11 @@ def read_access_token(signing_key: str, token: str) -> AccessClaims:
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "tid", "aud", "iss"]},
         )
-        return AccessClaims(user_id=uuid.UUID(claims["sub"]), tenant_id=uuid.UUID(claims["tid"]))
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            tenant_id=uuid.UUID(claims["tid"]),
+            two_factor_setup_only=claims.get(SETUP_ONLY_CLAIM) is True,
+        )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The access token has expired; refresh it or sign in again.") from exc
     except (jwt.InvalidTokenError, ValueError, TypeError) as exc:

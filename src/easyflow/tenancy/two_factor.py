@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.config import Settings
 from easyflow.kit.crypto import SecretBox
-from easyflow.kit.errors import Conflict, InvalidInput, RateLimited, Unauthorized
+from easyflow.kit.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthorized
 from easyflow.kit.security import sha256_hex
 from easyflow.models.tenancy import TwoFactorCredential, User
 from easyflow.tenancy.repository import TwoFactorRepository
@@ -41,6 +41,12 @@ class WrongCode(Unauthorized):
 
 class TwoFactorRequired(Unauthorized):
     slug = "two-factor-required"
+
+
+class TwoFactorSetupRequired(Forbidden):
+    """The tenant requires two-factor sign-in and this member has not set it up yet."""
+
+    slug = "two-factor-setup-required"
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,11 @@ class TwoFactorService:
         await self.repository.add_recovery_codes(user_id, [sha256_hex(normalized(code)) for code in codes])
         return codes
 
-    async def disable(self, user_id: uuid.UUID, code: str) -> None:
-        """Turn it off; needs a code, so a stolen session alone cannot."""
+    async def disable(self, user_id: uuid.UUID, code: str, *, required_by_tenant: bool) -> None:
+        """Turn it off; needs a code, so a stolen session alone cannot, and a workspace that requires it
+        for every member keeps it on."""
+        if required_by_tenant:
+            raise Forbidden("Your workspace requires two-factor sign-in, so it cannot be turned off.")
         await self.check(user_id, code)
         await self.repository.remove(user_id)
 

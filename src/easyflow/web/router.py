@@ -3,55 +3,53 @@ carrying a CSRF token. Routes only translate HTTP; the sign-in rules live in `we
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from easyflow.audit import service as audit
-from easyflow.audit.service import Actor
 from easyflow.config import Settings
+from easyflow.inbox.events import start_staff_stream
 from easyflow.kit.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthorized
 from easyflow.kit.security import new_secret
-from easyflow.models.tenancy import User
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import Session
-from easyflow.tenancy.repository import UserRepository
+from easyflow.tenancy.principal import Principal
+from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
 from easyflow.web.home import home_summary
-from easyflow.web.i18n import choose_locale, translations
+from easyflow.web.i18n import LOCALES
+from easyflow.web.page import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LOGIN_PATH,
+    MAX_FIELD_CHARS,
+    N_,
+    SESSION_COOKIE,
+    TWO_FACTOR_PATH,
+    PageRefused,
+    SignedIn,
+    SignedInPage,
+    cookie,
+    is_https,
+    render,
+    see_other,
+    text_field,
+)
 from easyflow.web.sessions import (
-    MAX_TOKEN_LENGTH,
     DashboardSessions,
     NewSession,
-    SignedInMember,
     csrf_matches,
     login_csrf_token,
     session_csrf_token,
 )
 
-SESSION_COOKIE = "ef_session"
 LOGIN_COOKIE = "ef_login_nonce"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
-LOGIN_PATH = "/app/login"
-TWO_FACTOR_PATH = "/app/account/two-factor"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Longer than any address or password LoginRequest accepts, so an oversized field still gets its clear answer.
-MAX_FIELD_CHARS = 1000
-
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-
-
-def N_(message: str) -> str:
-    return message
-
+MAX_EVENT_ID = 2**63 - 1
 
 INVALID_INPUT = N_("Check your email and password: they contain characters that are not allowed or are too long.")
 WRONG_CREDENTIALS = N_("Wrong email or password.")
@@ -61,6 +59,8 @@ TOO_MANY_ATTEMPTS = N_("Too many sign-in attempts. Wait a little and try again."
 WRONG_SETUP_CODE = N_("That code is not right. Check the time on your phone and enter the code the app shows now.")
 WRONG_CODE_TO_TURN_OFF = N_("Wrong or used code: two-factor sign-in is still on.")
 TOO_MANY_CODES = N_("Too many wrong codes. Wait a quarter of an hour and try again.")
+FORGED = N_("The form's security token is missing or wrong: reload the page and try again.")
+CANNOT_TURN_OFF = N_("Your workspace requires two-factor sign-in, so it cannot be turned off.")
 
 
 async def refuse_forged_requests(request: Request) -> None:
@@ -76,13 +76,13 @@ async def refuse_forged_requests(request: Request) -> None:
         field = form.get(CSRF_FIELD)
         submitted = field if isinstance(field, str) else None
     if request.url.path == LOGIN_PATH:
-        nonce = _cookie(request, LOGIN_COOKIE)
+        nonce = cookie(request, LOGIN_COOKIE)
         expected = login_csrf_token(settings, nonce) if nonce else None
     else:
-        token = _cookie(request, SESSION_COOKIE)
+        token = cookie(request, SESSION_COOKIE)
         expected = session_csrf_token(settings, token) if token else None
     if not csrf_matches(expected, submitted):
-        raise Forbidden("The form's security token is missing or wrong; reload the page and try again.")
+        raise PageRefused(status.HTTP_403_FORBIDDEN, FORGED)
 
 
 router = APIRouter(prefix="/app", include_in_schema=False, dependencies=[Depends(refuse_forged_requests)])
@@ -91,15 +91,15 @@ router = APIRouter(prefix="/app", include_in_schema=False, dependencies=[Depends
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, session: Session) -> Response:
     settings: Settings = request.app.state.settings
-    if await DashboardSessions(session, settings).resume(_cookie(request, SESSION_COOKIE)) is not None:
-        return _see_other("/app/")
+    if await DashboardSessions(session, settings).resume(cookie(request, SESSION_COOKIE)) is not None:
+        return see_other("/app/")
     return _login_page(request, email="", error=None, status_code=status.HTTP_200_OK)
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, session: Session) -> Response:
     form = await request.form(max_fields=20)
-    email, password, code = _field(form, "email"), _field(form, "password"), _field(form, "code")
+    email, password, code = text_field(form, "email"), text_field(form, "password"), text_field(form, "code")
     wants_code = "code" in form
     if email is None or password is None or (wants_code and code is None):
         return _login_page(request, email="", error=INVALID_INPUT, status_code=status.HTTP_400_BAD_REQUEST)
@@ -126,65 +126,63 @@ async def login(request: Request, session: Session) -> Response:
         return _login_page(
             request, email=email, error=WRONG_CREDENTIALS, status_code=status.HTTP_401_UNAUTHORIZED, code=wants_code
         )
-    response = _see_other("/app/")
+    response = see_other("/app/")
     _set_session_cookie(request, response, new_session)
     response.delete_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
     return response
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, session: Session) -> Response:
-    settings: Settings = request.app.state.settings
-    token = _cookie(request, SESSION_COOKIE)
-    member = await DashboardSessions(session, settings).resume(token)
-    if member is None or token is None:
-        return _see_other(LOGIN_PATH)
-    summary = await home_summary(session, settings, member)
-    return _render(
-        request,
-        "home.html",
-        {"summary": summary, "csrf_token": session_csrf_token(settings, token)},
-        status.HTTP_200_OK,
+async def home(request: Request, session: Session, page: SignedInPage) -> Response:
+    summary = await home_summary(session, page)
+    return render(request, "home.html", {"summary": summary}, page=page)
+
+
+@router.post("/account/language")
+async def choose_language(request: Request, session: Session, page: SignedInPage) -> Response:
+    """The member's language for the dashboard (empty: follow the browser's); back to the page they were on."""
+    form = await request.form(max_fields=20)
+    language = text_field(form, "language", max_chars=8)
+    if language not in (*LOCALES, ""):
+        raise PageRefused(status.HTTP_400_BAD_REQUEST, N_("No such language."))
+    await MemberService(session, page.principal).set_own_language(language or None)
+    back = text_field(form, "next", max_chars=200) or "/app/"
+    return see_other(back if back.startswith("/app/") and not back.startswith("/app//") else "/app/")
+
+
+@router.get("/events", response_class=StreamingResponse)
+async def events(
+    request: Request, last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None
+) -> Response:
+    """The staff event stream of `/api/v1/events` for the pages, signed in by the session cookie. The member
+    is read in a transaction of its own that ends before the stream starts, so a stream holds none."""
+    runtime = request.app.state.runtime
+    async with runtime.database.session() as session, session.begin():
+        member = await DashboardSessions(session, request.app.state.settings).resume(cookie(request, SESSION_COOKIE))
+    if member is None:
+        return Response(status_code=status.HTTP_401_UNAUTHORIZED)  # EventSource stops retrying on it
+    resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    principal = Principal(tenant_id=member.tenant_id, role=member.role, user_id=member.user_id)
+    return StreamingResponse(
+        await start_staff_stream(runtime, principal, resume if resume is None or resume <= MAX_EVENT_ID else None),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 @router.post("/logout")
 async def logout(request: Request, session: Session) -> Response:
-    await DashboardSessions(session, request.app.state.settings).sign_out(_cookie(request, SESSION_COOKIE))
+    await DashboardSessions(session, request.app.state.settings).sign_out(cookie(request, SESSION_COOKIE))
     return _signed_out()
 
 
 @router.post("/logout-everywhere")
 async def logout_everywhere(request: Request, session: Session) -> Response:
     sessions = DashboardSessions(session, request.app.state.settings)
-    member = await sessions.resume(_cookie(request, SESSION_COOKIE))
+    member = await sessions.resume(cookie(request, SESSION_COOKIE))
     if member is not None:
         await sessions.sign_out_everywhere(member)
     return _signed_out()
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    member: SignedInMember
-    token: str
-    user: User
-
-    def actor(self) -> Actor:
-        return Actor("user", self.user.email, self.user.id)
-
-
-async def _signed_in(request: Request, session: Session) -> SignedIn:
-    """The member of the session cookie; without a live session, a redirect to the sign-in page (raised, so
-    the pages that depend on this need not check)."""
-    token = _cookie(request, SESSION_COOKIE)
-    member = await DashboardSessions(session, request.app.state.settings).resume(token)
-    user = await UserRepository(session).get(member.user_id) if member is not None else None
-    if member is None or token is None or user is None:
-        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": LOGIN_PATH})
-    return SignedIn(member, token, user)
-
-
-SignedInPage = Annotated[SignedIn, Depends(_signed_in)]
 
 
 @router.get("/account/two-factor", response_class=HTMLResponse)
@@ -200,14 +198,14 @@ async def begin_two_factor(request: Request, session: Session, page: SignedInPag
     try:
         setup = await TwoFactorService(session, request.app.state.settings).begin(page.user)
     except Conflict:
-        return _see_other(TWO_FACTOR_PATH)  # on already (another tab): the page says so
+        return see_other(TWO_FACTOR_PATH)  # on already (another tab): the page says so
     return await _two_factor_page(request, session, page, setup=setup)
 
 
 @router.post("/account/two-factor/confirm", response_class=HTMLResponse)
 async def confirm_two_factor(request: Request, session: Session, page: SignedInPage) -> Response:
     service = TwoFactorService(session, request.app.state.settings)
-    code = _field(await request.form(max_fields=20), "code")
+    code = text_field(await request.form(max_fields=20), "code")
     try:
         recovery_codes = await service.confirm(page.user.id, code or "")
     except (WrongCode, InvalidInput, Conflict, RateLimited) as refused:
@@ -220,14 +218,16 @@ async def confirm_two_factor(request: Request, session: Session, page: SignedInP
 
 @router.post("/account/two-factor/disable", response_class=HTMLResponse)
 async def disable_two_factor(request: Request, session: Session, page: SignedInPage) -> Response:
-    code = _field(await request.form(max_fields=20), "code")
+    code = text_field(await request.form(max_fields=20), "code")
     try:
-        await TwoFactorService(session, request.app.state.settings).disable(page.user.id, code or "")
-    except (WrongCode, TwoFactorRequired, RateLimited) as refused:
-        error = TOO_MANY_CODES if isinstance(refused, RateLimited) else WRONG_CODE_TO_TURN_OFF
+        await TwoFactorService(session, request.app.state.settings).disable(
+            page.user.id, code or "", required_by_tenant=page.tenant.two_factor_required
+        )
+    except (WrongCode, TwoFactorRequired, RateLimited, Forbidden) as refused:
+        error = {RateLimited: TOO_MANY_CODES, Forbidden: CANNOT_TURN_OFF}.get(type(refused), WRONG_CODE_TO_TURN_OFF)
         return await _two_factor_page(request, session, page, error=error, status_code=refused.status)
     await audit.record(session, page.member.tenant_id, page.actor(), "auth.two_factor_disabled")
-    return _see_other(TWO_FACTOR_PATH)
+    return see_other(TWO_FACTOR_PATH)
 
 
 async def _two_factor_page(
@@ -248,17 +248,17 @@ async def _two_factor_page(
         "setup": setup,
         "recovery_codes": recovery_codes,
         "error": error,
-        "csrf_token": session_csrf_token(settings, page.token),
+        "required": page.tenant.two_factor_required,
     }
-    return _render(request, "two_factor.html", context, status_code)
+    return render(request, "two_factor.html", context, status_code, page=page)
 
 
 def _login_page(request: Request, *, email: str, error: str | None, status_code: int, code: bool = False) -> Response:
     """The sign-in form; with `code`, also the field for a two-factor code (the password is asked again, as
     the form never carries it back)."""
     settings: Settings = request.app.state.settings
-    nonce = _cookie(request, LOGIN_COOKIE) or new_secret()
-    response = _render(
+    nonce = cookie(request, LOGIN_COOKIE) or new_secret()
+    response = render(
         request,
         "login.html",
         {
@@ -269,20 +269,8 @@ def _login_page(request: Request, *, email: str, error: str | None, status_code:
         },
         status_code,
     )
-    response.set_cookie(LOGIN_COOKIE, nonce, path=LOGIN_PATH, httponly=True, samesite="lax", secure=_is_https(request))
+    response.set_cookie(LOGIN_COOKIE, nonce, path=LOGIN_PATH, httponly=True, samesite="lax", secure=is_https(request))
     return response
-
-
-def _render(request: Request, template: str, context: dict[str, Any], status_code: int) -> Response:
-    language = choose_locale(None, request.headers.get("accept-language"))
-    words = translations(language)
-    return templates.TemplateResponse(
-        request,
-        template,
-        {**context, "lang": language, "_": words.gettext, "ngettext": words.ngettext},
-        status_code=status_code,
-        headers={"Cache-Control": "no-store", "Content-Language": language, "Vary": "Accept-Language, Cookie"},
-    )
 
 
 def _set_session_cookie(request: Request, response: Response, new_session: NewSession) -> None:
@@ -294,32 +282,11 @@ def _set_session_cookie(request: Request, response: Response, new_session: NewSe
         path="/app",
         httponly=True,
         samesite="lax",
-        secure=_is_https(request),
+        secure=is_https(request),
     )
 
 
 def _signed_out() -> Response:
-    response = _see_other(LOGIN_PATH)
+    response = see_other(LOGIN_PATH)
     response.delete_cookie(SESSION_COOKIE, path="/app")
     return response
-
-
-def _see_other(path: str) -> Response:
-    return RedirectResponse(path, status_code=status.HTTP_303_SEE_OTHER)
-
-
-def _cookie(request: Request, name: str) -> str | None:
-    value = request.cookies.get(name)
-    return value if value and len(value) <= MAX_TOKEN_LENGTH else None
-
-
-def _field(form: FormData, name: str) -> str | None:
-    """A text field of at most MAX_FIELD_CHARS; None when absent, a file, or longer."""
-    value = form.get(name)
-    if not isinstance(value, str) or len(value) > MAX_FIELD_CHARS:
-        return None
-    return value
-
-
-def _is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
