@@ -16,6 +16,8 @@
     });
   });
   source.addEventListener("resync", function () { window.location.reload(); });
+  // Leaving the page (signing out included) must not leave a reconnecting stream behind.
+  window.addEventListener("pagehide", function () { source.close(); });
   source.addEventListener("open", function () { document.body.dataset.live = "connected"; });
   source.addEventListener("error", function () { document.body.dataset.live = "reconnecting"; });
 })();
