@@ -38,6 +38,11 @@ class Owner:
     email: str
     tenant_id: str
     business: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
 
 @dataclass
@@ -53,7 +58,8 @@ class Dashboard:
         created = self.cli(
             "tenant", "create", "--name", business, "--owner-email", email, "--owner-password", PASSWORD, "--json"
         )
-        owner = Owner(email=email, tenant_id=json.loads(created)["tenant_id"], business=business)
+        answer = json.loads(created)
+        owner = Owner(email=email, tenant_id=answer["tenant_id"], business=business, api_key=answer["api_key"])
         self.owners.append(owner)
         return owner
 

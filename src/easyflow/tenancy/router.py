@@ -120,9 +120,14 @@ async def read_tenant(principal: ViewerOutsideTransaction, request: Request) -> 
 
 @router.patch("/tenant", tags=["tenant"])
 async def update_tenant(body: schemas.TenantUpdate, principal: Admin, session: Session) -> schemas.TenantRead:
-    """Change the tenant's name, default language, time zone, facts, or whether customers are asked to rate
-    conversations (`csat_enabled`) (admins and owners)."""
+    """Change the tenant's name, default language, time zone, facts, whether customers are asked to rate
+    conversations (`csat_enabled`), or whether every member must sign in with two factors
+    (`two_factor_required`) (admins and owners). Audited."""
     tenant = await TenantService(session).update(principal.tenant_id, body)
+    changed = sorted(body.model_dump(exclude_unset=True))
+    await audit.record(
+        session, principal.tenant_id, Actor.of(principal), "tenant.updated", details={"changed": changed}
+    )
     return schemas.TenantRead.model_validate(tenant)
 
 
