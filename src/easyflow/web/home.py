@@ -1,4 +1,5 @@
-"""What the signed-in home page shows, read through the domains' own services."""
+"""What the signed-in home page shows, read through the domains' own services: today at a glance and what
+needs attention."""
 
 from __future__ import annotations
 
@@ -6,24 +7,27 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from easyflow.conversations.queries import ConversationQueries
-from easyflow.conversations.repository import ConversationFilters
-from easyflow.models.conversations import ConversationStatus
+from easyflow.db.base import utcnow
+from easyflow.inbox.repository import DayActivity
+from easyflow.inbox.today import today
+from easyflow.knowledge.repository import DocumentRepository
+from easyflow.models.knowledge import DocumentStatus
 from easyflow.web.page import SignedIn
+
+_STILL_INDEXING = (DocumentStatus.queued, DocumentStatus.parsing, DocumentStatus.embedding)
 
 
 @dataclass(frozen=True)
 class HomeSummary:
-    waiting_now: int
-    with_people: int
+    today: DayActivity
+    documents_indexing: int
+    documents_failed: int
 
 
 async def home_summary(session: AsyncSession, page: SignedIn) -> HomeSummary:
-    conversations = ConversationQueries(session, page.tenant_id)
-    waiting = await conversations.page(
-        ConversationFilters(status=ConversationStatus.pending), limit=1, offset=0, cursor=None
+    documents = await DocumentRepository(session, page.tenant_id).status_counts()
+    return HomeSummary(
+        today=await today(session, page.tenant_id, page.tenant.timezone, utcnow()),
+        documents_indexing=sum(documents.get(status.value, 0) for status in _STILL_INDEXING),
+        documents_failed=documents.get(DocumentStatus.failed.value, 0),
     )
-    open_ = await conversations.page(
-        ConversationFilters(status=ConversationStatus.open), limit=1, offset=0, cursor=None
-    )
-    return HomeSummary(waiting_now=waiting.total, with_people=open_.total)
