@@ -85,6 +85,7 @@ async def test_the_tabs_count_the_conversations_and_list_them_with_links(
     assert f'href="/app/conversations/{waiting}"' in unassigned.text
     assert "Мария Петрова" in unassigned.text and "Олег Смирнов" not in unassigned.text
     assert "Ждёт человека" in unassigned.text and "data-waiting" in unassigned.text  # the waiting marker
+    assert "Ассистент: " in unassigned.text  # the last message was the assistant's handoff notice
     every = await open_page(client, "/app/inbox?tab=all")
     assert "2 диалога" in every.text and "Олег Смирнов" in every.text
     assert "Сколько стоит стрижка?" in every.text  # the last message's excerpt

@@ -144,6 +144,7 @@ async def _list_context(session: AsyncSession, page: SignedIn, asked: ListReques
         "status_titles": STATUS_TITLES,
         "channels": sorted(CHANNELS),
         "channel_titles": CHANNEL_TITLES,
+        "role_titles": ROLE_TITLES,
         "when": _clock(page),
     }
 
