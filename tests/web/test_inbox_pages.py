@@ -169,7 +169,11 @@ async def test_a_reply_is_stored_and_goes_out_through_the_channel(
     [delivery] = webhook.received
     assert json.loads(delivery.body)["message"]["text"] == "Здравствуйте! Меня зовут Анна, чем помочь?"
     page = await open_page(client, f"/app/conversations/{conversation_id}")
-    assert "Меня зовут Анна" in page.text
+    assert "Меня зовут Анна" in page.text and "Назначен на вас" in page.text
+    assert f"Оператор · {tenant_a.owner_email}" in page.text  # who wrote it (the owner has no name)
+    # The state and the actions refresh themselves when the conversation changes.
+    assert f"ef:conversation.updated[detail.conversation_id=='{conversation_id}'] from:document" in page.text
+    assert 'hx-select="#conversation-state" hx-select-oob="#conversation-actions"' in page.text
 
 
 async def test_a_private_note_is_kept_among_staff_and_not_delivered(

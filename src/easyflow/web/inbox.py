@@ -23,6 +23,7 @@ from easyflow.conversations.ports import CHANNELS
 from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationFilters
 from easyflow.inbox import schemas as inbox_schemas
+from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
 from easyflow.kit.downloads import download
 from easyflow.kit.errors import DomainError, NotFound
@@ -170,9 +171,11 @@ async def _conversation_context(session: AsyncSession, page: SignedIn, conversat
         messages = await queries.messages_of(conversation_id, after=None, limit=HISTORY_LIMIT)
     except NotFound:
         raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_CONVERSATION) from None
+    operators = await InboxRepository(session, page.tenant_id).operators(datetime.now(UTC))
     return {
         "conversation": conversation,
         "messages": messages,
+        "people": {row.user_id: row.name or row.email for row in operators},
         "role_titles": ROLE_TITLES,
         "status_titles": STATUS_TITLES,
         "channel_titles": CHANNEL_TITLES,
