@@ -17,6 +17,7 @@ from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, make_member, run_queued_jobs
 from tests.doubles.webhook_receiver import WebhookReceiver
 from tests.inbox.staff import POST, conversation, handed_off, messages
+from tests.inbox.staff import sign_in as staff_sign_in
 from tests.web.dashboard import csrf_of, open_login, sign_in
 
 HANDOFF = "Позовите оператора, пожалуйста"
@@ -235,6 +236,11 @@ async def test_another_tenants_or_an_unknown_conversation_is_a_404_and_stays_unt
         refused = await client.get(path)
         assert refused.status_code == 404, path
         assert "Такого диалога нет" in refused.text
+    for malformed in ("/app/conversations/not-an-id", f"/app/conversations/{theirs}/files/not-an-id"):
+        refused = await client.get(malformed)
+        assert refused.status_code == 404 and "<html" in refused.text, malformed
+    forged = await client.post(f"/app/conversations/{theirs}/messages", data={"text": "Привет"})
+    assert forged.status_code == 403  # no CSRF token: refused before anything is looked up
     sent = await client.post(f"/app/conversations/{theirs}/messages", data={"csrf_token": token, "text": "Привет"})
     assert sent.status_code == 404
     changed = await client.post(f"/app/conversations/{theirs}/actions", data={"csrf_token": token, "action": "resolve"})
@@ -274,3 +280,28 @@ async def test_a_viewer_reads_the_inbox_but_cannot_answer(
     )
     assert sent.status_code == 403
     assert (await messages(client, tenant_a, conversation_id))[-1]["role"] != "operator"
+
+
+async def test_files_in_the_history_are_links_that_download(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    anna = await staff_sign_in(client, database, tenant_a)
+    picture = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
+    sent = await client.post(
+        f"/api/v1/conversations/{conversation_id}/files",
+        files={"file": ("схема.png", picture)},
+        data={"text": "Вот схема проезда"},
+        headers=anna.headers,
+    )
+    assert sent.status_code == 201, sent.text
+    stored = sent.json()["attachments"][0]["stored_file_id"]
+    await sign_in(client, tenant_a)
+
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    link = f"/app/conversations/{conversation_id}/files/{stored}"
+    assert f'href="{link}"' in page.text and "Изображение: схема.png" in page.text
+    download = await client.get(link)
+    assert download.status_code == 200 and download.content == picture
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert (await client.get(f"/app/conversations/{conversation_id}/files/{uuid.uuid4()}")).status_code == 404

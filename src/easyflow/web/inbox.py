@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,10 +44,26 @@ NOT_RESOLVED = (ConversationStatus.bot, *WITH_PEOPLE)
 SNOOZE_HOURS = {"1": 1, "4": 4, "24": 24}
 
 NO_SUCH_CONVERSATION = N_("No such conversation in this workspace.")
+NO_SUCH_FILE = N_("No such file in this conversation.")
 BAD_FILTER = N_("This list cannot be shown: the channel, search text or page asked for is not valid.")
 BAD_TEXT = N_("The message was not sent: write some text, at most 8000 characters, without control characters.")
 CANNOT_CHANGE = N_("The conversation cannot be changed that way now.")
 OPERATORS_ONLY = N_("Only operators, admins and owners can answer customers and change conversations.")
+
+
+def _uuid(value: str, message: str) -> uuid.UUID:
+    """An id from the address; anything else is a page that is not there (404), not a validation error."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, message) from None
+
+
+def _conversation_id(conversation_id: str) -> uuid.UUID:
+    return _uuid(conversation_id, NO_SUCH_CONVERSATION)
+
+
+ConversationId = Annotated[uuid.UUID, Depends(_conversation_id)]
 
 
 @dataclass(frozen=True)
@@ -185,7 +201,7 @@ async def _conversation_context(session: AsyncSession, page: SignedIn, conversat
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(
-    conversation_id: uuid.UUID, request: Request, session: Session, page: SignedInPage
+    conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
 ) -> Response:
     """A conversation: its whole history, the composer, the actions and the contact's panel."""
     return await _conversation_page(request, session, page, conversation_id)
@@ -218,7 +234,7 @@ async def _conversation_page(
 
 @router.get("/conversations/{conversation_id}/history", response_class=HTMLResponse)
 async def conversation_history(
-    conversation_id: uuid.UUID, request: Request, session: Session, page: SignedInPage
+    conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
 ) -> Response:
     """The history alone, for the page's live refresh."""
     context = await _conversation_context(session, page, conversation_id)
@@ -227,18 +243,20 @@ async def conversation_history(
 
 @router.get("/conversations/{conversation_id}/files/{file_id}")
 async def conversation_file(
-    conversation_id: uuid.UUID, file_id: uuid.UUID, session: Session, page: SignedInPage
+    conversation_id: ConversationId, file_id: str, session: Session, page: SignedInPage
 ) -> Response:
     """A file of the conversation, as a download (as the API's)."""
     try:
-        stored = await ConversationQueries(session, page.tenant_id).file(conversation_id, file_id)
+        stored = await ConversationQueries(session, page.tenant_id).file(conversation_id, _uuid(file_id, NO_SUCH_FILE))
     except NotFound:
-        raise PageRefused(status.HTTP_404_NOT_FOUND, N_("No such file in this conversation.")) from None
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_FILE) from None
     return download(stored.name, stored.content_type, stored.content)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_class=HTMLResponse)
-async def send_message(conversation_id: uuid.UUID, request: Request, session: Session, page: SignedInPage) -> Response:
+async def send_message(
+    conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
+) -> Response:
     """The composer: a reply to the customer, or a private note, through the API's `OperatorReplies.send`."""
     _operator(page)
     form = await request.form(max_fields=20)
@@ -265,7 +283,7 @@ async def send_message(conversation_id: uuid.UUID, request: Request, session: Se
 
 @router.post("/conversations/{conversation_id}/actions")
 async def change_conversation(
-    conversation_id: uuid.UUID, request: Request, session: Session, page: SignedInPage
+    conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
 ) -> Response:
     """Assign to me, resolve, reopen or snooze, through the API's `ConversationHandling.update`."""
     _operator(page)
