@@ -53,6 +53,9 @@ class ConversationQueries:
             items=items, total=total, next_cursor=encode_cursor(last.last_activity_at, last.id) if last else None
         )
 
+    async def count(self, filters: ConversationFilters) -> int:
+        return await self.conversations.count(filters)
+
     async def get(self, conversation_id: uuid.UUID) -> schemas.ConversationRead:
         row = await self.conversations.with_contact(conversation_id)
         if row is None:

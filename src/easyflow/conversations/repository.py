@@ -61,6 +61,9 @@ _ACCEPT_IN_ONE_TRIP = OneTripStatement(
 @dataclass(frozen=True)
 class ConversationFilters:
     status: ConversationStatus | None = None
+    # Any of these statuses (with `status`, both apply): the inbox's tabs, e.g. everything not resolved.
+    statuses: tuple[ConversationStatus, ...] | None = None
+    channel_type: str | None = None
     assignee: uuid.UUID | Literal["none"] | None = None
     contact_id: uuid.UUID | None = None
     label: str | None = None
@@ -297,6 +300,10 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
         conditions: list[ColumnElement[bool]] = [Conversation.tenant_id == self.tenant_id]
         if filters.status is not None:
             conditions.append(Conversation.status == filters.status)
+        if filters.statuses is not None:
+            conditions.append(Conversation.status.in_(filters.statuses))
+        if filters.channel_type is not None:
+            conditions.append(Conversation.channel_type == filters.channel_type)
         if filters.assignee == "none":
             conditions.append(Conversation.assignee_id.is_(None))
         elif filters.assignee is not None:
@@ -311,6 +318,13 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
             pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conditions.append(Contact.search_text.like(func.lower(pattern)))
         return conditions
+
+    async def count(self, filters: ConversationFilters) -> int:
+        """How many conversations match the filters."""
+        statement = select(func.count()).select_from(Conversation).where(*self._conditions(filters))
+        if filters.q:
+            statement = statement.join(Contact, Contact.id == Conversation.contact_id)
+        return (await self.session.execute(statement)).scalar_one()
 
     async def with_contact(self, conversation_id: uuid.UUID) -> tuple[Conversation, Contact] | None:
         statement = (

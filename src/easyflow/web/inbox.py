@@ -1,0 +1,339 @@
+"""The operator inbox: the conversation lists (Mine, Unassigned, All, Resolved) with their counts, filtered by
+channel and search text, and one conversation with its whole history, the composer, the actions on it and the
+contact's panel. Both refresh themselves on the staff events dashboard.js turns into `ef:<kind>` DOM events.
+Reading goes through `ConversationQueries`; replies and changes through the same services as the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.conversations import schemas as conversation_schemas
+from easyflow.conversations.ports import CHANNELS
+from easyflow.conversations.queries import ConversationQueries
+from easyflow.conversations.repository import ConversationFilters
+from easyflow.inbox import schemas as inbox_schemas
+from easyflow.inbox.repository import InboxRepository
+from easyflow.inbox.service import ConversationHandling, OperatorReplies
+from easyflow.kit.downloads import download
+from easyflow.kit.errors import DomainError, NotFound
+from easyflow.models.conversations import ConversationStatus
+from easyflow.models.tenancy import Role
+from easyflow.tenancy.auth import Session
+from easyflow.web.page import N_, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
+
+router = APIRouter()
+
+PAGE_SIZE = 50
+MAX_SEARCH_CHARS = 200
+MAX_OFFSET = 100_000
+OTHER_CONVERSATIONS = 20
+HISTORY_LIMIT = 1000
+WITH_PEOPLE = (ConversationStatus.pending, ConversationStatus.open, ConversationStatus.snoozed)
+NOT_RESOLVED = (ConversationStatus.bot, *WITH_PEOPLE)
+SNOOZE_HOURS = {"1": 1, "4": 4, "24": 24}
+
+NO_SUCH_CONVERSATION = N_("No such conversation in this workspace.")
+NO_SUCH_FILE = N_("No such file in this conversation.")
+BAD_FILTER = N_("This list cannot be shown: the channel, search text or page asked for is not valid.")
+BAD_TEXT = N_("The message was not sent: write some text, at most 8000 characters, without control characters.")
+CANNOT_CHANGE = N_("The conversation cannot be changed that way now.")
+OPERATORS_ONLY = N_("Only operators, admins and owners can answer customers and change conversations.")
+
+
+def _uuid(value: str, message: str) -> uuid.UUID:
+    """An id from the address; anything else is a page that is not there (404), not a validation error."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, message) from None
+
+
+def _conversation_id(conversation_id: str) -> uuid.UUID:
+    return _uuid(conversation_id, NO_SUCH_CONVERSATION)
+
+
+ConversationId = Annotated[uuid.UUID, Depends(_conversation_id)]
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    title: str
+
+
+TABS = (
+    Tab("mine", N_("Mine")),
+    Tab("unassigned", N_("Unassigned")),
+    Tab("all", N_("All")),
+    Tab("resolved", N_("Resolved")),
+)
+STATUS_TITLES = {
+    ConversationStatus.bot: N_("Assistant answers"),
+    ConversationStatus.pending: N_("Waiting for a person"),
+    ConversationStatus.open: N_("With an operator"),
+    ConversationStatus.snoozed: N_("Snoozed"),
+    ConversationStatus.resolved: N_("Resolved"),
+}
+CHANNEL_TITLES = {
+    "api": N_("API"),
+    "telegram": "Telegram",
+    "widget": N_("Website chat"),
+    "whatsapp": "WhatsApp",
+    "vk": N_("VK"),
+    "viber": "Viber",
+    "alice": N_("Yandex Alice"),
+}
+ROLE_TITLES = {
+    "contact": N_("Customer"),
+    "assistant": N_("Assistant"),
+    "operator": N_("Operator"),
+    "system": N_("System"),
+}
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    tab: str
+    channel: str | None
+    q: str | None
+    offset: int
+
+    def query(self, **changes: Any) -> str:
+        """This list's query string with `changes` (None leaves a parameter out)."""
+        values: dict[str, Any] = {"tab": self.tab, "channel": self.channel, "q": self.q} | changes
+        return urlencode({key: value for key, value in values.items() if value})
+
+
+def _tab_filters(tab: str, user_id: uuid.UUID, channel: str | None, q: str | None) -> ConversationFilters:
+    if tab == "mine":
+        return ConversationFilters(statuses=WITH_PEOPLE, assignee=user_id, channel_type=channel, q=q)
+    if tab == "unassigned":
+        return ConversationFilters(statuses=WITH_PEOPLE, assignee="none", channel_type=channel, q=q)
+    if tab == "resolved":
+        return ConversationFilters(status=ConversationStatus.resolved, channel_type=channel, q=q)
+    return ConversationFilters(statuses=NOT_RESOLVED, channel_type=channel, q=q)
+
+
+def _list_request(request: Request) -> ListRequest:
+    """The list asked for by the query string; a value out of bounds is refused (400), never guessed at."""
+    params = request.query_params
+    tab = params.get("tab") or "mine"
+    channel = params.get("channel") or None
+    q = (params.get("q") or "").strip() or None
+    offset_text = params.get("offset") or "0"
+    if (
+        tab not in {t.key for t in TABS}
+        or (channel is not None and channel not in CHANNELS)
+        or (q is not None and (len(q) > MAX_SEARCH_CHARS or "\x00" in q))
+        or not offset_text.isdigit()
+        or int(offset_text) > MAX_OFFSET
+    ):
+        raise PageRefused(status.HTTP_400_BAD_REQUEST, BAD_FILTER)
+    return ListRequest(tab=tab, channel=channel, q=q, offset=int(offset_text))
+
+
+async def _list_context(session: AsyncSession, page: SignedIn, asked: ListRequest) -> dict[str, Any]:
+    queries = ConversationQueries(session, page.tenant_id)
+    user_id = page.user.id
+    counts = {tab.key: await queries.count(_tab_filters(tab.key, user_id, asked.channel, asked.q)) for tab in TABS}
+    shown = await queries.page(
+        _tab_filters(asked.tab, user_id, asked.channel, asked.q), limit=PAGE_SIZE, offset=asked.offset, cursor=None
+    )
+    more = asked.offset + len(shown.items) < shown.total
+    return {
+        "tabs": TABS,
+        "counts": counts,
+        "asked": asked,
+        "conversations": shown.items,
+        "total": shown.total,
+        "next_offset": asked.offset + PAGE_SIZE if more else None,
+        "status_titles": STATUS_TITLES,
+        "channels": sorted(CHANNELS),
+        "channel_titles": CHANNEL_TITLES,
+        "role_titles": ROLE_TITLES,
+        "when": _clock(page),
+    }
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox(request: Request, session: Session, page: SignedInPage) -> Response:
+    """The conversation lists with their counts; the list part refreshes itself on live events."""
+    context = await _list_context(session, page, _list_request(request))
+    return render(request, "inbox.html", context, page=page)
+
+
+@router.get("/inbox/list", response_class=HTMLResponse)
+async def inbox_list(request: Request, session: Session, page: SignedInPage) -> Response:
+    """The tabs and the list alone, for the page's live refresh."""
+    context = await _list_context(session, page, _list_request(request))
+    return render(request, "inbox_list.html", context, page=page)
+
+
+async def _conversation_context(session: AsyncSession, page: SignedIn, conversation_id: uuid.UUID) -> dict[str, Any]:
+    queries = ConversationQueries(session, page.tenant_id)
+    try:
+        conversation = await queries.get(conversation_id)
+        messages = await queries.messages_of(conversation_id, after=None, limit=HISTORY_LIMIT)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_CONVERSATION) from None
+    operators = await InboxRepository(session, page.tenant_id).operators(datetime.now(UTC))
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "people": {row.user_id: row.name or row.email for row in operators},
+        "role_titles": ROLE_TITLES,
+        "status_titles": STATUS_TITLES,
+        "channel_titles": CHANNEL_TITLES,
+        "when": _clock(page),
+    }
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+async def conversation_page(
+    conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
+) -> Response:
+    """A conversation: its whole history, the composer, the actions and the contact's panel."""
+    return await _conversation_page(request, session, page, conversation_id)
+
+
+async def _conversation_page(
+    request: Request,
+    session: AsyncSession,
+    page: SignedIn,
+    conversation_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    draft: str = "",
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    context = await _conversation_context(session, page, conversation_id)
+    conversation: conversation_schemas.ConversationRead = context["conversation"]
+    others = await ConversationQueries(session, page.tenant_id).page(
+        ConversationFilters(contact_id=conversation.contact.id), limit=OTHER_CONVERSATIONS + 1, offset=0, cursor=None
+    )
+    context |= {
+        "others": [item for item in others.items if item.id != conversation.id][:OTHER_CONVERSATIONS],
+        "can_act": page.role.at_least(Role.operator),
+        "mine": conversation.assignee_id == page.user.id,
+        "error": error,
+        "draft": draft,
+    }
+    return render(request, "conversation.html", context, status_code, page=page)
+
+
+@router.get("/conversations/{conversation_id}/history", response_class=HTMLResponse)
+async def conversation_history(
+    conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
+) -> Response:
+    """The history alone, for the page's live refresh."""
+    context = await _conversation_context(session, page, conversation_id)
+    return render(request, "conversation_history.html", context, page=page)
+
+
+@router.get("/conversations/{conversation_id}/files/{file_id}")
+async def conversation_file(
+    conversation_id: ConversationId, file_id: str, session: Session, page: SignedInPage
+) -> Response:
+    """A file of the conversation, as a download (as the API's)."""
+    try:
+        stored = await ConversationQueries(session, page.tenant_id).file(conversation_id, _uuid(file_id, NO_SUCH_FILE))
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_FILE) from None
+    return download(stored.name, stored.content_type, stored.content)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_class=HTMLResponse)
+async def send_message(
+    conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
+) -> Response:
+    """The composer: a reply to the customer, or a private note, through the API's `OperatorReplies.send`."""
+    _operator(page)
+    form = await request.form(max_fields=20)
+    text = text_field(form, "text", max_chars=conversation_schemas.MAX_TEXT_CHARS)
+    try:
+        message = inbox_schemas.OperatorMessage(text=text if text is not None else "", private="private" in form)
+    except ValidationError:
+        draft = text if text is not None else ""
+        return await _conversation_page(
+            request,
+            session,
+            page,
+            conversation_id,
+            error=BAD_TEXT,
+            draft=draft,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    try:
+        await OperatorReplies(session, page.principal).send(conversation_id, message)
+    except DomainError as refused:
+        raise _refusal(refused) from None
+    return see_other(f"/app/conversations/{conversation_id}")
+
+
+@router.post("/conversations/{conversation_id}/actions")
+async def change_conversation(
+    conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
+) -> Response:
+    """Assign to me, resolve, reopen or snooze, through the API's `ConversationHandling.update`."""
+    _operator(page)
+    form = await request.form(max_fields=20)
+    action = text_field(form, "action", max_chars=20)
+    changes: dict[str, Any]
+    if action == "take":
+        changes = {"status": ConversationStatus.open, "assignee_id": page.user.id}
+    elif action == "resolve":
+        changes = {"status": ConversationStatus.resolved}
+    elif action == "reopen":
+        changes = {"status": ConversationStatus.open}
+    elif action == "snooze":
+        hours = text_field(form, "snooze_hours", max_chars=4) or ""
+        if hours and hours not in SNOOZE_HOURS:
+            raise PageRefused(status.HTTP_400_BAD_REQUEST, CANNOT_CHANGE)
+        until = datetime.now(UTC) + timedelta(hours=SNOOZE_HOURS[hours]) if hours else None
+        changes = {"status": ConversationStatus.snoozed, "snoozed_until": until}
+    else:
+        raise PageRefused(status.HTTP_400_BAD_REQUEST, CANNOT_CHANGE)
+    try:
+        await ConversationHandling(session, page.principal).update(
+            conversation_id, conversation_schemas.ConversationUpdate(**changes)
+        )
+    except DomainError as refused:
+        raise _refusal(refused) from None
+    return see_other(f"/app/conversations/{conversation_id}")
+
+
+def _operator(page: SignedIn) -> None:
+    if not page.role.at_least(Role.operator):
+        raise PageRefused(status.HTTP_403_FORBIDDEN, OPERATORS_ONLY)
+
+
+def _refusal(refused: DomainError) -> PageRefused:
+    if isinstance(refused, NotFound):
+        return PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_CONVERSATION)
+    return PageRefused(refused.status if 400 <= refused.status < 500 else status.HTTP_409_CONFLICT, CANNOT_CHANGE)
+
+
+def _clock(page: SignedIn) -> Callable[[datetime], str]:
+    """Formats a moment in the workspace's timezone: the time today, else the day and time."""
+    try:
+        zone = ZoneInfo(page.tenant.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    today = datetime.now(zone).date()
+
+    def when(moment: datetime) -> str:
+        local = moment.astimezone(zone)
+        return local.strftime("%H:%M") if local.date() == today else local.strftime("%d.%m.%Y %H:%M")
+
+    return when
