@@ -195,6 +195,7 @@ async def test_a_widget_is_created_with_its_snippet_and_styled(
             "greeting": "Здравствуйте!",
             "color": "#0f766e",
             "position": "left",
+            "prechat": ["phone", "name"],
             "csrf_token": csrf,
         },
     )
@@ -203,7 +204,13 @@ async def test_a_widget_is_created_with_its_snippet_and_styled(
     [record] = await all_channels(database, tenant_a)
     assert record.type == "widget" and record.name == "Магазин"
     assert record.config["allowed_origins"] == [SITE, "http://localhost:8080"]
-    looks = {"title": "Поддержка", "greeting": "Здравствуйте!", "color": "#0f766e", "position": "left"}
+    looks = {
+        "title": "Поддержка",
+        "greeting": "Здравствуйте!",
+        "color": "#0f766e",
+        "position": "left",
+        "prechat_fields": ["name", "phone"],
+    }
     assert {name: record.config.get(name) for name in looks} == looks
     base = runtime.settings.public_url.rstrip("/")
     snippet = f'<script src="{base}/widget.js" data-channel="{record.public_key}" async></script>'
@@ -227,6 +234,7 @@ async def test_a_widget_is_created_with_its_snippet_and_styled(
     record2 = await stored(database, tenant_a, str(record.id))
     assert record2 is not None and record2.config["allowed_origins"] == ["https://new.example"]
     assert record2.config["title"] == "Чат" and record2.config["color"] == "#1d4ed8"
+    assert record2.config["prechat_fields"] == []  # both boxes left unticked
     assert record2.config["greeting"] == "Здравствуйте!"  # left empty: kept
     [connected] = await audited(database, tenant_a, "channel.connected")
     assert connected.details == {"type": "widget", "name": "Магазин"}
@@ -297,6 +305,7 @@ async def test_nul_and_oversized_fields_are_refused_with_a_page(
         ("/app/channels/widget", {"name": "Сайт\x00", "origins": SITE}),
         ("/app/channels/widget", {"name": "Сайт", "origins": SITE * 1000}),
         (f"/app/channels/{widget['id']}/widget", {"origins": SITE, "greeting": "\x00"}),
+        (f"/app/channels/{widget['id']}/widget", {"origins": SITE, "prechat": "email"}),
         (f"/app/channels/{widget['id']}/status", {"status": "paused\x00"}),
         (f"/app/channels/{widget['id']}/assistant", {"assistant_id": "x" * 5000}),
     ):

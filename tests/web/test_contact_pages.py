@@ -82,6 +82,35 @@ async def test_the_list_and_search_by_name_phone_and_channel_id(
     assert nobody.status_code == 200 and "data-no-contacts" in nobody.text and "0 контактов" in nobody.text
 
 
+async def test_the_list_is_filtered_by_channel(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, customers: dict[str, str]
+) -> None:
+    accepted = await InboundService(database, tenant_a.id).accept(
+        ChannelRef(type="telegram", key="bot-1"),
+        Inbound(
+            identity_kind="telegram",
+            contact_external_id="700100200",
+            contact_name="Вера",
+            text="Привет",
+            external_message_id="tg-1",
+        ),
+    )
+    assert accepted.conversation_id is not None
+    await sign_in(client, tenant_a)
+    everyone = await client.get("/app/contacts")
+    assert (
+        '<option value="telegram">Telegram</option>' in everyone.text
+        and '<option value="api">API</option>' in everyone.text
+    )
+    telegram = await client.get("/app/contacts", params={"channel": "telegram"})
+    assert "Вера" in telegram.text and "Борис" not in telegram.text and "1 контакт" in telegram.text
+    assert '<option value="telegram" selected>' in telegram.text
+    api = await client.get("/app/contacts", params={"channel": "api", "q": "борис"})
+    assert "Борис" in api.text and "Вера" not in api.text and "Анна" not in api.text
+    forged = await client.get("/app/contacts", params={"channel": "x" * 300})
+    assert forged.status_code == 200 and "3 контакта" in forged.text
+
+
 async def test_a_contacts_page_shows_the_profile_and_all_conversations_across_channels(
     client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, customers: dict[str, str]
 ) -> None:

@@ -201,10 +201,22 @@ class ContactRepository(TenantScopedRepository[Contact]):
         )
         return (await self.session.execute(statement)).scalars().first()
 
-    async def search(self, q: str | None, *, limit: int, offset: int) -> tuple[Sequence[Contact], int]:
-        """The tenant's contacts whose name, phone (its digits too) or a channel's id for them contains `q`,
-        newest first; and how many match in all."""
+    async def search(
+        self, q: str | None, *, kind: str | None = None, limit: int, offset: int
+    ) -> tuple[Sequence[Contact], int]:
+        """The tenant's contacts whose name, phone (its digits too) or a channel's id for them contains `q`
+        (and, with `kind`, whom that kind of channel knows), newest first; and how many match in all."""
         conditions: list[ColumnElement[bool]] = [Contact.tenant_id == self.tenant_id]
+        if kind:
+            conditions.append(
+                select(ContactIdentity.id)
+                .where(
+                    ContactIdentity.tenant_id == self.tenant_id,
+                    ContactIdentity.contact_id == Contact.id,
+                    ContactIdentity.kind == kind,
+                )
+                .exists()
+            )
         if q:
             pattern = "%" + _like_escaped(q.lower()) + "%"
             matches: list[ColumnElement[bool]] = [
@@ -230,6 +242,16 @@ class ContactRepository(TenantScopedRepository[Contact]):
         )
         total = (await self.session.execute(select(func.count()).select_from(Contact).where(*conditions))).scalar_one()
         return (await self.session.execute(statement)).scalars().all(), total
+
+    async def identity_kinds(self) -> list[str]:
+        """The kinds of channel identity the tenant's contacts have (telegram, widget, api...)."""
+        statement = (
+            select(ContactIdentity.kind)
+            .where(ContactIdentity.tenant_id == self.tenant_id)
+            .distinct()
+            .order_by(ContactIdentity.kind)
+        )
+        return list((await self.session.execute(statement)).scalars().all())
 
     async def identities(self, contact_ids: Sequence[uuid.UUID]) -> Sequence[ContactIdentity]:
         """How the channels name these contacts, oldest first."""

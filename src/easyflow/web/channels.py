@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from easyflow.agents.service import AssistantService
 from easyflow.audit import service as audit
 from easyflow.channels import schemas
+from easyflow.channels.schemas import PrechatField
 from easyflow.channels.service import ChannelConnections, ChannelService
 from easyflow.channels.telegram import TelegramUnreachable, TokenNotKnown, WebhookRefused
 from easyflow.channels.widget import CHANNEL_TYPE as WIDGET
@@ -29,6 +30,7 @@ router = APIRouter()
 MAX_ORIGIN_LINES = 20
 MAX_ORIGINS_CHARS = 4000
 DEFAULT_COLOR = "#2563eb"
+PRECHAT_FIELDS: tuple[PrechatField, ...] = ("name", "phone")
 
 NO_SUCH_CHANNEL = N_("There is no such channel in your workspace.")
 BAD_FORM = N_("The form has characters that are not allowed or a field that is too long.")
@@ -98,7 +100,7 @@ async def _list_page(
     telegram_error: str | None = None,
     widget_errors: list[str] | None = None,
     bad_lines: list[str] | None = None,
-    widget_form: dict[str, str] | None = None,
+    widget_form: dict[str, Any] | None = None,
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     records, total = await _channels(request, session, page).list(limit=100, offset=0)
@@ -148,6 +150,9 @@ async def create_widget(request: Request, session: Session, page: AdminPage) -> 
     if fields is None:
         return await _list_page(request, session, page, widget_errors=[BAD_FORM], status_code=400)
     origins, bad_lines = _origins(fields.pop("origins"))
+    prechat = _prechat(form)
+    if prechat is None:
+        return await _list_page(request, session, page, widget_errors=[BAD_FORM], status_code=400)
     if bad_lines or not origins:
         error = BAD_ORIGINS if bad_lines else NO_ORIGINS
         return await _list_page(
@@ -160,7 +165,9 @@ async def create_widget(request: Request, session: Session, page: AdminPage) -> 
             status_code=422,
         )
     try:
-        body = schemas.WidgetChannelCreate(type="widget", allowed_origins=origins, **_present(fields))
+        body = schemas.WidgetChannelCreate(
+            type="widget", allowed_origins=origins, prechat_fields=prechat, **_present(fields)
+        )
     except ValidationError as invalid:
         errors = _widget_errors(invalid)
         return await _list_page(request, session, page, widget_errors=errors, widget_form=_shown(form), status_code=422)
@@ -197,7 +204,7 @@ async def _channel_page(
     identity_secret: str | None = None,
     widget_errors: list[str] | None = None,
     bad_lines: list[str] | None = None,
-    widget_form: dict[str, str] | None = None,
+    widget_form: dict[str, Any] | None = None,
     error: str | None = None,
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
@@ -208,6 +215,7 @@ async def _channel_page(
         "color": config.get("color") or DEFAULT_COLOR,
         "position": config.get("position") or "right",
         "origins": "\n".join(config.get("allowed_origins", [])),
+        "prechat": list(config.get("prechat_fields", [])),
     }
     context = {
         "channel": record,
@@ -276,6 +284,9 @@ async def style_widget(channel_id: uuid.UUID, request: Request, session: Session
     if fields is None:
         return await _channel_page(request, session, page, record, widget_errors=[BAD_FORM], status_code=400)
     origins, bad_lines = _origins(fields.pop("origins"))
+    prechat = _prechat(form)
+    if prechat is None:
+        return await _channel_page(request, session, page, record, widget_errors=[BAD_FORM], status_code=400)
     if bad_lines or not origins:
         error = BAD_ORIGINS if bad_lines else NO_ORIGINS
         return await _channel_page(
@@ -289,7 +300,7 @@ async def style_widget(channel_id: uuid.UUID, request: Request, session: Session
             status_code=422,
         )
     try:
-        settings = schemas.WidgetSettingsUpdate(allowed_origins=origins, **_present(fields))
+        settings = schemas.WidgetSettingsUpdate(allowed_origins=origins, prechat_fields=prechat, **_present(fields))
     except ValidationError as invalid:
         return await _channel_page(
             request,
@@ -339,6 +350,14 @@ def _widget_fields(form: FormData, *, with_name: bool) -> dict[str, str] | None:
     return fields
 
 
+def _prechat(form: FormData) -> list[PrechatField] | None:
+    """What the widget asks before the first message; None when the form names anything else."""
+    values = form.getlist("prechat")
+    if any(value not in PRECHAT_FIELDS for value in values):
+        return None
+    return [field for field in PRECHAT_FIELDS if field in values]
+
+
 def _present(fields: dict[str, str]) -> dict[str, str]:
     return {name: value for name, value in fields.items() if value or name == "name"}
 
@@ -374,9 +393,9 @@ def _widget_errors(invalid: ValidationError) -> list[str]:
     return errors
 
 
-def _shown(form: FormData) -> dict[str, str]:
+def _shown(form: FormData) -> dict[str, Any]:
     """The form's values to show again with its errors (bounded, without NUL)."""
-    shown: dict[str, str] = {}
+    shown: dict[str, Any] = {"prechat": [value for value in form.getlist("prechat") if value in ("name", "phone")]}
     for name in ("name", "title", "greeting", "color", "position", "origins"):
         value = form.get(name)
         shown[name] = value[:MAX_ORIGINS_CHARS].replace("\x00", "") if isinstance(value, str) else ""

@@ -30,16 +30,23 @@ async def contacts_page(
     session: Session,
     page: SignedInPage,
     q: str = "",
+    channel: str = "",
     p: int = Query(default=1, ge=1, le=MAX_PAGE),
 ) -> Response:
     query = q.strip()
     if len(query) > MAX_QUERY_CHARS or any(ord(char) < 32 for char in query):
         raise PageRefused(status.HTTP_400_BAD_REQUEST, BAD_SEARCH)
-    listed, total = await ContactQueries(session, page.tenant_id).search(
-        query or None, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE
+    contacts = ContactQueries(session, page.tenant_id)
+    kinds = await contacts.identity_kinds()
+    if channel and channel not in kinds:
+        channel = ""  # a kind nobody has (or a forged one): everyone, as the select shows
+    listed, total = await contacts.search(
+        query or None, kind=channel or None, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE
     )
     context = {
         "q": query,
+        "channel": channel,
+        "kinds": kinds,
         "contacts": listed,
         "total": total,
         "page_number": p,
