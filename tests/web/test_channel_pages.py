@@ -182,6 +182,34 @@ async def test_an_unreachable_telegram_is_explained(
     assert "Не удалось связаться с Telegram" in refused.text and TOKEN not in refused.text
 
 
+async def test_a_telegram_server_error_is_explained(
+    client: httpx.AsyncClient, runtime: Runtime, tenant_a: TenantFixture, telegram: TelegramServer
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    telegram.double.add_bot(TOKEN)
+    telegram.double.fail_next("getMe", 500)
+    csrf = await signed_in(client, tenant_a)
+    refused = await client.post("/app/channels/telegram", data={"token": TOKEN, "csrf_token": csrf})
+    assert refused.status_code == 503 and "Не удалось связаться с Telegram" in refused.text
+
+
+async def test_removing_a_telegram_bot_takes_its_webhook_off_telegram(
+    client: httpx.AsyncClient, database: Database, runtime: Runtime, tenant_a: TenantFixture, telegram: TelegramServer
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    telegram.double.add_bot(TOKEN)
+    connected = await client.post(
+        "/api/v1/channels", json={"type": "telegram", "token": TOKEN, "mode": "webhook"}, headers=tenant_a.headers
+    )
+    assert connected.status_code == 201, connected.text
+    assert telegram.double.webhook(TOKEN) is not None
+    csrf = await signed_in(client, tenant_a)
+    removed = await client.post(f"/app/channels/{connected.json()['id']}/remove", data={"csrf_token": csrf})
+    assert removed.status_code == 303
+    assert telegram.double.webhook(TOKEN) is None
+    assert await stored(database, tenant_a, connected.json()["id"]) is None
+
+
 async def test_a_widget_is_created_with_its_snippet_and_styled(
     client: httpx.AsyncClient, database: Database, runtime: Runtime, tenant_a: TenantFixture
 ) -> None:

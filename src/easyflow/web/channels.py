@@ -6,9 +6,9 @@ service as the API's does, and is audited the same way."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
@@ -23,7 +23,17 @@ from easyflow.channels.widget import CHANNEL_TYPE as WIDGET
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.tenancy.auth import Session
-from easyflow.web.page import N_, AdminPage, PageRefused, SignedIn, render, see_other, text_field
+from easyflow.web.page import (
+    N_,
+    AdminPage,
+    PageRefused,
+    SignedIn,
+    _signed_in,
+    _signed_in_admin,
+    render,
+    see_other,
+    text_field,
+)
 
 router = APIRouter()
 
@@ -56,6 +66,17 @@ WIDGET_TITLE = N_("The title may be at most 80 characters long.")
 WIDGET_GREETING = N_("The greeting may be at most 500 characters long.")
 WIDGET_COLOR = N_("The accent colour must be a colour code such as #2563eb.")
 WIDGET_POSITION = N_("The widget sits at the right or the left of the page.")
+
+
+async def _admin_on_its_own(request: Request) -> SignedIn:
+    """The signed-in admin, read in a short transaction of its own that ends before the route runs: connecting
+    or removing a Telegram bot waits on Telegram, which must not hold a database connection (nor does the
+    API's)."""
+    async with request.app.state.runtime.database.session() as session, session.begin():
+        return await _signed_in_admin(await _signed_in(request, session))
+
+
+AdminOutsideTransaction = Annotated[SignedIn, Depends(_admin_on_its_own)]
 
 
 def _channels(request: Request, session: Session, page: SignedIn) -> ChannelService:
@@ -118,16 +139,16 @@ async def _list_page(
 
 
 @router.post("/channels/telegram", response_class=HTMLResponse)
-async def connect_telegram(request: Request, session: Session, page: AdminPage) -> Response:
+async def connect_telegram(request: Request, page: AdminOutsideTransaction) -> Response:
     """Check the token live with Telegram (getMe) and connect the bot; a refusal is explained, never a 500."""
     form = await _form(request)
     token = text_field(form, "token", max_chars=200)
     if token is None:
-        return await _list_page(request, session, page, telegram_error=BAD_FORM, status_code=400)
+        return await _telegram_refused(request, page, BAD_FORM, 400)
     try:
         body = schemas.TelegramChannelCreate(type="telegram", token=token.strip())
     except ValidationError:
-        return await _list_page(request, session, page, telegram_error=BAD_TOKEN_FORMAT, status_code=422)
+        return await _telegram_refused(request, page, BAD_TOKEN_FORMAT, 422)
     runtime = request.app.state.runtime
     refusals: dict[type[Exception], tuple[str, int]] = {
         TokenNotKnown: (TOKEN_NOT_KNOWN, 422),
@@ -138,9 +159,14 @@ async def connect_telegram(request: Request, session: Session, page: AdminPage) 
         created = await ChannelConnections(runtime, page.tenant_id).connect(body)
     except (TokenNotKnown, WebhookRefused, TelegramUnreachable) as refused:
         message, status_code = refusals[type(refused)]
-        return await _list_page(request, session, page, telegram_error=message, status_code=status_code)
+        return await _telegram_refused(request, page, message, status_code)
     await _audit_connected(request, page, created)
     return see_other(f"/app/channels/{created.id}")
+
+
+async def _telegram_refused(request: Request, page: SignedIn, message: str, status_code: int) -> Response:
+    async with request.app.state.runtime.database.tenant_transaction(page.tenant_id) as session:
+        return await _list_page(request, session, page, telegram_error=message, status_code=status_code)
 
 
 @router.post("/channels/widget", response_class=HTMLResponse)
@@ -322,9 +348,8 @@ async def confirm_removal(channel_id: uuid.UUID, request: Request, session: Sess
 
 
 @router.post("/channels/{channel_id}/remove")
-async def remove(channel_id: uuid.UUID, request: Request, session: Session, page: AdminPage) -> Response:
+async def remove(channel_id: uuid.UUID, request: Request, page: AdminOutsideTransaction) -> Response:
     """Disconnect and delete the channel (a Telegram webhook is removed); its conversations stay."""
-    await _channel(request, session, page, channel_id)
     runtime = request.app.state.runtime
     try:
         await ChannelConnections(runtime, page.tenant_id).remove(channel_id)
