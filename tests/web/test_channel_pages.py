@@ -263,7 +263,7 @@ async def test_a_widget_is_created_with_its_snippet_and_styled(
     assert record2 is not None and record2.config["allowed_origins"] == ["https://new.example"]
     assert record2.config["title"] == "Чат" and record2.config["color"] == "#1d4ed8"
     assert record2.config["prechat_fields"] == []  # both boxes left unticked
-    assert record2.config["greeting"] == "Здравствуйте!"  # left empty: kept
+    assert record2.config["greeting"] == ""  # cleared: the widget greets in the visitor's language
     [connected] = await audited(database, tenant_a, "channel.connected")
     assert connected.details == {"type": "widget", "name": "Магазин"}
     [changed] = await audited(database, tenant_a, "channel.changed")

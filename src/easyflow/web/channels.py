@@ -326,7 +326,9 @@ async def style_widget(channel_id: uuid.UUID, request: Request, session: Session
             status_code=422,
         )
     try:
-        settings = schemas.WidgetSettingsUpdate(allowed_origins=origins, prechat_fields=prechat, **_present(fields))
+        # An empty greeting is kept as such: the widget then greets in the visitor's language.
+        looks = _present(fields) | {"greeting": fields["greeting"]}
+        settings = schemas.WidgetSettingsUpdate(allowed_origins=origins, prechat_fields=prechat, **looks)
     except ValidationError as invalid:
         return await _channel_page(
             request,
