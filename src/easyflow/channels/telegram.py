@@ -69,6 +69,18 @@ _PER_CHAT = parse("1/second")
 _PER_BOT = parse("30/second")
 
 
+class TokenNotKnown(Unprocessable):
+    """Telegram answered 401 to the token: no such bot (or the token was revoked)."""
+
+
+class WebhookRefused(Unprocessable):
+    """Telegram knows the bot but would not take the webhook address."""
+
+
+class TelegramUnreachable(ServiceUnavailable):
+    """Telegram (or the configured Bot API server) did not answer."""
+
+
 def _client_key(runtime: Runtime, token: str) -> str:
     return f"telegram:{runtime.settings.telegram_api_url}:{token}"
 
@@ -172,14 +184,14 @@ class TelegramChannel:
                 else:
                     await bot.delete_webhook()
         except TelegramUnauthorizedError as error:
-            raise Unprocessable("token: Telegram does not accept this bot token.") from error
+            raise TokenNotKnown("token: Telegram does not accept this bot token.") from error
         except TelegramBadRequest as error:
-            raise Unprocessable(
+            raise WebhookRefused(
                 f"Telegram refused the webhook {url}: {error.message}. "
                 "EASYFLOW_PUBLIC_URL must be a public https address."
             ) from error
         except (TelegramNetworkError, TelegramAPIError) as error:
-            raise ServiceUnavailable(f"Telegram could not be reached: {type(error).__name__}.") from error
+            raise TelegramUnreachable(f"Telegram could not be reached: {type(error).__name__}.") from error
         return Connection(
             credentials={"token": request.token, "secret_token": secret_token},
             config={"username": me.username or "", "bot_id": me.id, "mode": mode}

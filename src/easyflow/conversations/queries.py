@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.conversations import schemas
 from easyflow.conversations.repository import (
+    ContactRepository,
     ConversationEventRepository,
     ConversationFileRepository,
     ConversationFilters,
@@ -20,7 +22,9 @@ from easyflow.conversations.repository import (
     MessageRepository,
 )
 from easyflow.kit.errors import NotFound, Unprocessable
-from easyflow.models.conversations import Contact, Conversation, ConversationFile
+from easyflow.models.conversations import Contact, ContactIdentity, Conversation, ConversationFile
+
+CONTACT_CONVERSATIONS = 200
 
 
 class ConversationQueries:
@@ -94,6 +98,50 @@ class ConversationQueries:
         if stored is None:
             raise NotFound("No such file in this conversation.")
         return stored
+
+
+@dataclass(frozen=True)
+class ListedContact:
+    contact: Contact
+    identities: list[ContactIdentity]
+
+
+@dataclass(frozen=True)
+class ContactProfile:
+    contact: Contact
+    identities: list[ContactIdentity]
+    conversations: schemas.ConversationPage
+
+
+class ContactQueries:
+    """Finding a tenant's contacts, and one contact with how each channel knows them and their conversations."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.contacts = ContactRepository(session, tenant_id)
+        self.conversations = ConversationQueries(session, tenant_id)
+
+    async def search(
+        self, q: str | None, *, kind: str | None = None, limit: int, offset: int
+    ) -> tuple[list[ListedContact], int]:
+        contacts, total = await self.contacts.search(q, kind=kind, limit=limit, offset=offset)
+        identities = await self.contacts.identities([contact.id for contact in contacts])
+        return [
+            ListedContact(contact, [identity for identity in identities if identity.contact_id == contact.id])
+            for contact in contacts
+        ], total
+
+    async def identity_kinds(self) -> list[str]:
+        return await self.contacts.identity_kinds()
+
+    async def profile(self, contact_id: uuid.UUID) -> ContactProfile:
+        """The contact and all their conversations across channels, newest activity first."""
+        contact = await self.contacts.get(contact_id)
+        if contact is None:
+            raise NotFound("No such contact in this tenant.")
+        conversations = await self.conversations.page(
+            ConversationFilters(contact_id=contact_id), limit=CONTACT_CONVERSATIONS, offset=0, cursor=None
+        )
+        return ContactProfile(contact, list(await self.contacts.identities([contact_id])), conversations)
 
 
 def read_conversation(conversation: Conversation, contact: Contact) -> schemas.ConversationRead:

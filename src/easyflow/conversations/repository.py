@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from psycopg.errors import RaiseException
-from sqlalchemy import ColumnElement, case, func, literal_column, select, text, true, tuple_, update
+from sqlalchemy import ColumnElement, case, func, literal_column, or_, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -176,6 +176,11 @@ async def accept_in_one_trip(database: Database, tenant_id: uuid.UUID, request: 
     return Acceptance(rows[0]["outcome"], rows[0]["conversation_id"], rows[0]["message_id"])
 
 
+def _like_escaped(value: str) -> str:
+    """`value` matched literally inside a LIKE pattern."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class ContactRepository(TenantScopedRepository[Contact]):
     model = Contact
 
@@ -198,6 +203,69 @@ class ContactRepository(TenantScopedRepository[Contact]):
             ContactIdentity.kind == kind,
         )
         return (await self.session.execute(statement)).scalars().first()
+
+    async def search(
+        self, q: str | None, *, kind: str | None = None, limit: int, offset: int
+    ) -> tuple[Sequence[Contact], int]:
+        """The tenant's contacts whose name, phone (its digits too) or a channel's id for them contains `q`
+        (and, with `kind`, whom that kind of channel knows), newest first; and how many match in all."""
+        conditions: list[ColumnElement[bool]] = [Contact.tenant_id == self.tenant_id]
+        if kind:
+            conditions.append(
+                select(ContactIdentity.id)
+                .where(
+                    ContactIdentity.tenant_id == self.tenant_id,
+                    ContactIdentity.contact_id == Contact.id,
+                    ContactIdentity.kind == kind,
+                )
+                .exists()
+            )
+        if q:
+            pattern = "%" + _like_escaped(q.lower()) + "%"
+            matches: list[ColumnElement[bool]] = [
+                Contact.search_text.like(pattern),
+                select(ContactIdentity.id)
+                .where(
+                    ContactIdentity.tenant_id == self.tenant_id,
+                    ContactIdentity.contact_id == Contact.id,
+                    func.lower(ContactIdentity.external_id).like(pattern),
+                )
+                .exists(),
+            ]
+            digits = "".join(char for char in q if char.isdigit())
+            if len(digits) >= 3:
+                matches.append(func.regexp_replace(Contact.phone, r"\D", "", "g").like(f"%{digits}%"))
+            conditions.append(or_(*matches))
+        statement = (
+            select(Contact)
+            .where(*conditions)
+            .order_by(Contact.created_at.desc(), Contact.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        total = (await self.session.execute(select(func.count()).select_from(Contact).where(*conditions))).scalar_one()
+        return (await self.session.execute(statement)).scalars().all(), total
+
+    async def identity_kinds(self) -> list[str]:
+        """The kinds of channel identity the tenant's contacts have (telegram, widget, api...)."""
+        statement = (
+            select(ContactIdentity.kind)
+            .where(ContactIdentity.tenant_id == self.tenant_id)
+            .distinct()
+            .order_by(ContactIdentity.kind)
+        )
+        return list((await self.session.execute(statement)).scalars().all())
+
+    async def identities(self, contact_ids: Sequence[uuid.UUID]) -> Sequence[ContactIdentity]:
+        """How the channels name these contacts, oldest first."""
+        if not contact_ids:
+            return []
+        statement = (
+            select(ContactIdentity)
+            .where(ContactIdentity.tenant_id == self.tenant_id, ContactIdentity.contact_id.in_(contact_ids))
+            .order_by(ContactIdentity.created_at, ContactIdentity.id)
+        )
+        return (await self.session.execute(statement)).scalars().all()
 
     async def mark_unreachable(self, contact_id: uuid.UUID) -> None:
         await self.session.execute(
@@ -315,7 +383,7 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
         if filters.team is not None:
             conditions.append(Conversation.team_id == filters.team)
         if filters.q:
-            pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = "%" + _like_escaped(filters.q) + "%"
             conditions.append(Contact.search_text.like(func.lower(pattern)))
         return conditions
 

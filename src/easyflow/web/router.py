@@ -20,7 +20,7 @@ from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
-from easyflow.web import inbox
+from easyflow.web import channels, contacts, inbox
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
 from easyflow.web.page import (
@@ -294,3 +294,5 @@ def _signed_out() -> Response:
 
 
 router.include_router(inbox.router)
+router.include_router(channels.router)
+router.include_router(contacts.router)
