@@ -13,6 +13,7 @@ from easyflow.db.database import Database
 from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, make_member
+from tests.doubles.llm_server import LLMServer, tool_call
 from tests.knowledge import files
 from tests.knowledge.knowledge_api import indexed
 from tests.web.dashboard import home_csrf, sign_in
@@ -207,3 +208,31 @@ async def test_another_tenants_assistant_is_not_found(
     assert tried.status_code == 404
     assert theirs["id"] not in (await client.get(PAGE)).text
     assert (await default_assistant(client, tenant_b))["name"] == theirs["name"]
+
+
+async def test_the_test_chat_with_a_model_shows_what_its_tool_searched_for(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    await indexed(client, tenant_a, runtime, "прайс.md", files.MARKDOWN.encode())
+    assistant = await default_assistant(client, tenant_a)
+    csrf = await signed_in(client, tenant_a)
+    model = settings_form(
+        csrf, provider="openai_compatible", model_name="qwen2.5:7b", base_url=llm.base_url, api_key=SECRET_KEY
+    )
+    assert (await client.post(f"{PAGE}/{assistant['id']}", data=model)).status_code == 303
+    llm.double.script(
+        tool_call("search_knowledge", {"query": "окрашивание цена"}),
+        tool_call("final_result", {"text": "Окрашивание в один тон — 2800 сом."}),
+    )
+    answered = await client.post(
+        f"{PAGE}/{assistant['id']}/try",
+        data={"csrf_token": csrf, "question": "Сколько стоит покраситься?"},
+        headers={"HX-Request": "true", **EN},
+    )
+    assert answered.status_code == 200
+    assert "Окрашивание в один тон — 2800 сом." in answered.text
+    assert "«окрашивание цена»" in answered.text and "Салон «Лотос» › Окрашивание" in answered.text
+    sent = llm.double.requests[0]
+    assert sent["headers"].get("authorization") == f"Bearer {SECRET_KEY}"  # the saved key, used but never shown
+    conversations = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()
+    assert (conversations["items"] if isinstance(conversations, dict) else conversations) == []

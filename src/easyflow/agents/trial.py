@@ -21,6 +21,8 @@ class TrialAnswer:
     reply: Reply
     # Every passage the answer's searches found, in the order found (a passage found twice is listed once).
     passages: list[Passage]
+    # What the answer searched the knowledge base for (the question itself, the model's tool calls), in order.
+    searches: list[str]
 
 
 async def try_assistant(
@@ -36,8 +38,10 @@ async def try_assistant(
 ) -> TrialAnswer:
     """The reply the assistant gives to `question` as the first message of a conversation."""
     found: dict[str, Passage] = {}
+    searches: list[str] = []
 
     async def recorded(query: str, limit: int) -> list[Passage]:
+        searches.append(query)
         passages = await search(query, limit)
         for passage in passages:
             found.setdefault(passage.chunk_id, passage)
@@ -60,4 +64,4 @@ async def try_assistant(
         new_messages=[Turn(role="contact", text=question)],
     )
     reply = await agent.answer(request)
-    return TrialAnswer(reply, list(found.values()))
+    return TrialAnswer(reply, list(found.values()), searches)
