@@ -187,6 +187,7 @@ async def test_members_who_are_not_admins_are_refused(
         csrf = await home_csrf(client)
         assert 'href="/app/assistants"' not in (await client.get("/app/")).text
         assert (await client.get(PAGE)).status_code == 403
+        assert (await client.post(PAGE, data={"csrf_token": csrf, "name": "Чужой бот"})).status_code == 403
         assert (await client.get(f"{PAGE}/{assistant['id']}")).status_code == 403
         refused = await client.post(f"{PAGE}/{assistant['id']}", data=settings_form(csrf, name="Взлом"))
         assert refused.status_code == 403
@@ -194,6 +195,7 @@ async def test_members_who_are_not_admins_are_refused(
         assert tried.status_code == 403
         client.cookies.clear()
     assert (await default_assistant(client, tenant_a))["name"] == assistant["name"]
+    assert (await client.get(API, headers=tenant_a.headers)).json()["total"] == 1
 
 
 async def test_another_tenants_assistant_is_not_found(
@@ -206,6 +208,7 @@ async def test_another_tenants_assistant_is_not_found(
     assert refused.status_code == 404
     tried = await client.post(f"{PAGE}/{theirs['id']}/try", data={"csrf_token": csrf, "question": "Привет"})
     assert tried.status_code == 404
+    assert (await client.post(f"{PAGE}/{theirs['id']}/delete", data={"csrf_token": csrf})).status_code == 404
     assert theirs["id"] not in (await client.get(PAGE)).text
     assert (await default_assistant(client, tenant_b))["name"] == theirs["name"]
 
@@ -236,3 +239,24 @@ async def test_the_test_chat_with_a_model_shows_what_its_tool_searched_for(
     assert sent["headers"].get("authorization") == f"Bearer {SECRET_KEY}"  # the saved key, used but never shown
     conversations = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()
     assert (conversations["items"] if isinstance(conversations, dict) else conversations) == []
+
+
+async def test_an_assistant_is_created_audited_and_deleted_but_not_the_default(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    default = await default_assistant(client, tenant_a)
+    csrf = await signed_in(client, tenant_a)
+    created = await client.post(PAGE, data={"csrf_token": csrf, "name": "Бот для Instagram"})
+    assert created.status_code == 303
+    new_id = created.headers["location"].rsplit("/", 1)[-1]
+    listed = (await client.get(API, headers=tenant_a.headers)).json()["items"]
+    assert {a["name"] for a in listed} == {default["name"], "Бот для Instagram"}
+    assert (await client.post(PAGE, data={"csrf_token": csrf, "name": "  "}, headers=EN)).status_code == 400
+
+    refused = await client.post(f"{PAGE}/{default['id']}/delete", data={"csrf_token": csrf}, headers=EN)
+    assert refused.status_code == 409 and "The default assistant cannot be deleted" in refused.text
+    assert (await client.post(f"{PAGE}/{new_id}/delete", data={"csrf_token": csrf})).status_code == 303
+    assert [a["id"] for a in (await client.get(API, headers=tenant_a.headers)).json()["items"]] == [default["id"]]
+    log = (await client.get("/api/v1/audit", headers=tenant_a.headers)).json()
+    actions = [entry["action"] for entry in (log["items"] if isinstance(log, dict) else log)]
+    assert "assistant.created" in actions and "assistant.removed" in actions

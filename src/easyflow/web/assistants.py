@@ -45,6 +45,8 @@ KEY_AGAIN = N_(
 PRIVATE_URL = N_("The model's address must be a public internet address.")
 NOT_SAVED = N_("The settings were not saved: check the fields marked below.")
 QUESTION_MISSING = N_("Enter a question (up to 2000 characters).")
+NAME_MISSING = N_("Enter the new assistant's name (up to 200 characters).")
+DEFAULT_STAYS = N_("The default assistant cannot be deleted: make another one the default first.")
 
 # The settings' labels, to name the field a refusal is about.
 LABELS = {
@@ -84,11 +86,57 @@ async def _assistant(request: Request, session: Session, page: SignedIn, assista
         raise PageRefused(status.HTTP_404_NOT_FOUND, NO_ASSISTANT) from error
 
 
+async def _list_page(
+    request: Request, session: Session, page: SignedIn, *, status_code: int = status.HTTP_200_OK, **extra: Any
+) -> HTMLResponse:
+    assistants, total = await _service(request, session, page).list(limit=100, offset=0)
+    context = {
+        "assistants": [read_assistant(a) for a in assistants],
+        "total": total,
+        "providers": dict(PROVIDERS),
+        "problem": None,
+        **extra,
+    }
+    return render(request, "assistants.html", context, status_code, page=page)
+
+
 @router.get("/assistants", response_class=HTMLResponse)
 async def assistants_page(request: Request, session: Session, page: AdminPage) -> Response:
-    assistants, total = await _service(request, session, page).list(limit=100, offset=0)
-    context = {"assistants": [read_assistant(a) for a in assistants], "total": total, "providers": dict(PROVIDERS)}
-    return render(request, "assistants.html", context, page=page)
+    return await _list_page(request, session, page)
+
+
+@router.post("/assistants", response_class=HTMLResponse)
+async def create_assistant(request: Request, session: Session, page: AdminPage) -> Response:
+    """A new assistant in the tenant's language, answering from the knowledge base until a model is set."""
+    form = await request.form(max_fields=20)
+    language = page.tenant.default_language if page.tenant.default_language in dict(LANGUAGES) else "ru"
+    try:
+        body = schemas.AssistantCreate.model_validate(
+            {"name": (text_field(form, "name", 200) or "").strip(), "language": language}
+        )
+    except ValidationError:
+        return await _list_page(request, session, page, status_code=status.HTTP_400_BAD_REQUEST, problem=NAME_MISSING)
+    assistant = await _service(request, session, page).create(body)
+    await audit.record(
+        session,
+        page.tenant_id,
+        page.actor(),
+        "assistant.created",
+        target=("assistant", assistant.id),
+        details={"name": assistant.name},
+    )
+    return see_other(f"{PAGE}/{assistant.id}")
+
+
+@router.post("/assistants/{assistant_id}/delete", response_class=HTMLResponse)
+async def delete_assistant(assistant_id: uuid.UUID, request: Request, session: Session, page: AdminPage) -> Response:
+    await _assistant(request, session, page, assistant_id)
+    try:
+        await _service(request, session, page).delete(assistant_id)
+    except Conflict:
+        return await _list_page(request, session, page, status_code=status.HTTP_409_CONFLICT, problem=DEFAULT_STAYS)
+    await audit.record(session, page.tenant_id, page.actor(), "assistant.removed", target=("assistant", assistant_id))
+    return see_other(PAGE)
 
 
 def _form_values(assistant: schemas.AssistantRead) -> dict[str, Any]:
