@@ -92,6 +92,13 @@ async def test_an_upload_without_files_is_400(client: httpx.AsyncClient, tenant_
     assert refused.status_code == 400 and "Choose one or more files to upload." in refused.text
 
 
+async def test_more_than_twenty_files_at_once_are_refused(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    csrf = await signed_in(client, tenant_a)
+    refused = await upload(client, csrf, *[(f"{n}.md", b"# A\n\ntext") for n in range(21)])
+    assert refused.status_code == 400 and "Upload at most 20 files at a time." in refused.text
+    assert (await client.get(DOCS, headers=tenant_a.headers)).json()["total"] == 0
+
+
 async def test_oversized_uploads_are_refused_and_nothing_is_stored(
     client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, settings: Settings
 ) -> None:
