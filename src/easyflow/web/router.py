@@ -20,7 +20,7 @@ from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
-from easyflow.web import channels, contacts, inbox
+from easyflow.web import assistants, channels, contacts, inbox, knowledge
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
 from easyflow.web.page import (
@@ -51,6 +51,7 @@ from easyflow.web.sessions import (
 LOGIN_COOKIE = "ef_login_nonce"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_EVENT_ID = 2**63 - 1
+MAX_FORM_FIELDS = 60
 
 INVALID_INPUT = N_("Check your email and password: they contain characters that are not allowed or are too long.")
 WRONG_CREDENTIALS = N_("Wrong email or password.")
@@ -73,7 +74,8 @@ async def refuse_forged_requests(request: Request) -> None:
     settings: Settings = request.app.state.settings
     submitted = request.headers.get(CSRF_HEADER)
     if submitted is None:
-        form = await request.form(max_fields=20)
+        # The form is parsed once and kept for the route: as many fields as the largest settings form has.
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
         field = form.get(CSRF_FIELD)
         submitted = field if isinstance(field, str) else None
     if request.url.path == LOGIN_PATH:
@@ -296,3 +298,5 @@ def _signed_out() -> Response:
 router.include_router(inbox.router)
 router.include_router(channels.router)
 router.include_router(contacts.router)
+router.include_router(knowledge.router)
+router.include_router(assistants.router)
