@@ -20,6 +20,8 @@ from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
+from easyflow.web import audit as audit_pages
+from easyflow.web import workspace
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
 from easyflow.web.page import (
@@ -290,3 +292,7 @@ def _signed_out() -> Response:
     response = see_other(LOGIN_PATH)
     response.delete_cookie(SESSION_COOKIE, path="/app")
     return response
+
+
+router.include_router(audit_pages.router)
+router.include_router(workspace.router)
