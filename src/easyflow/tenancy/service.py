@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -416,6 +417,55 @@ class MemberService:
             await self._invite(user.id, request.role, joins_on_sign_in=joins_on_sign_in)
         return schemas.MemberInvited(email=request.email.lower(), role=request.role)
 
+    async def invite_by_link(self, request: schemas.LinkInvitation) -> uuid.UUID:
+        """Invite `request.email` by a link the admin hands over (the dashboard's way): an address without an
+        account gets one nobody can sign in to until the link's holder chooses its password
+        (`InvitationService.accept_link`); an existing account is invited as by `invite`. The invitation's id."""
+        self._may_grant(request.role)
+        users = UserRepository(self.session)
+        user = await users.get_by_email(request.email)
+        joins_on_sign_in = user is None
+        if user is None:
+            try:
+                async with self.session.begin_nested():
+                    user = await users.add(
+                        User(email=request.email, name=request.name, password_hash=hash_password(new_secret()))
+                    )
+            except IntegrityError:
+                user, joins_on_sign_in = await users.get_by_email(request.email), False
+        if user is None:  # pragma: no cover - the address was taken and freed again in between
+            raise Conflict("Try again.")
+        if await self.memberships.for_user(user.id) is not None:
+            raise Conflict("This user is already a member of the tenant.")
+        await self._invite(user.id, request.role, joins_on_sign_in=joins_on_sign_in)
+        invitation = await InvitationRepository(self.session, self.principal.tenant_id).for_user(user.id)
+        if invitation is None:  # pragma: no cover - removed by a concurrent request
+            raise Conflict("Try again.")
+        return invitation.id
+
+    async def pending_invitations(self, *, limit: int) -> Sequence[schemas.PendingInvitation]:
+        rows = await InvitationRepository(self.session, self.principal.tenant_id).pending(limit=limit)
+        return [
+            schemas.PendingInvitation(
+                id=invitation.id, email=user.email, role=invitation.role, invited_at=invitation.created_at
+            )
+            for invitation, user in rows
+        ]
+
+    async def change_own_password(self, change: schemas.PasswordChange) -> None:
+        """The caller's new password, given the current one; their API sessions (refresh tokens) in every
+        tenant end, so a stolen session does not outlive the change. Wrong current password: Unauthorized."""
+        if self.principal.user_id is None:
+            raise Forbidden("Only a person has a password.")
+        user = await UserRepository(self.session).get(self.principal.user_id)
+        if user is None or not verify_password(user.password_hash, change.current_password):
+            raise Unauthorized("The current password is wrong.")
+        user.password_hash = hash_password(change.new_password)
+        await self.session.flush()
+        await enter_system_scope(self.session)
+        await RefreshTokenRepository(self.session).revoke_user(user.id, _now())
+        await scope_to_tenant(self.session, self.principal.tenant_id)
+
     async def _invite(self, user_id: uuid.UUID, role: Role, *, joins_on_sign_in: bool) -> None:
         invitations = InvitationRepository(self.session, self.principal.tenant_id)
         invitation = await invitations.for_user(user_id)
@@ -539,6 +589,27 @@ class InvitationService:
         await self.invitations.delete(invitation)
         await scope_to_tenant(self.session, principal.tenant_id)
 
+    async def link_target(self, invitation_id: uuid.UUID) -> tuple[Invitation, Tenant, User]:
+        """The invitation a link names, for its holder (not signed in; the caller checked the link's token)."""
+        await enter_system_scope(self.session)
+        found = await self.invitations.by_id(invitation_id)
+        if found is None:
+            raise NotFound("No such invitation.")
+        return found
+
+    async def accept_link(self, invitation_id: uuid.UUID, acceptance: schemas.InvitationAcceptance) -> Tenant:
+        """The holder of the link of an invitation that created an account chooses its name and password, and
+        the account joins the tenant; the invitation is spent, so the link works once. An existing account's
+        invitation is accepted by its owner signed in, never by a link (Forbidden)."""
+        invitation, tenant, user = await self.link_target(invitation_id)
+        if not invitation.joins_on_sign_in:
+            raise Forbidden("This address already has an account: sign in to it to accept the invitation.")
+        user.name = acceptance.name
+        user.password_hash = hash_password(acceptance.password)
+        await self.session.flush()
+        await self._join(invitation)
+        return tenant
+
     async def accept_on_sign_in(self, user_id: uuid.UUID) -> None:
         """Join the tenants whose invitation created this account (the caller is in system scope)."""
         for invitation in await self.invitations.joining_on_sign_in(user_id):
@@ -582,6 +653,7 @@ def _member(membership: Membership, user: User) -> schemas.MemberRead:
         name=user.name,
         role=membership.role,
         joined_at=membership.created_at,
+        active=user.is_active,
     )
 
 

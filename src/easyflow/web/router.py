@@ -21,7 +21,7 @@ from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
 from easyflow.web import audit as audit_pages
-from easyflow.web import workspace
+from easyflow.web import team, workspace
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
 from easyflow.web.page import (
@@ -80,6 +80,9 @@ async def refuse_forged_requests(request: Request) -> None:
     if request.url.path == LOGIN_PATH:
         nonce = cookie(request, LOGIN_COOKIE)
         expected = login_csrf_token(settings, nonce) if nonce else None
+    elif request.url.path.startswith(team.INVITE_PATH):
+        # The invitation link's secret, in the path, stands in for a session: only its holder can post the form.
+        expected = team.invitation_csrf_token(settings, request.url.path)
     else:
         token = cookie(request, SESSION_COOKIE)
         expected = session_csrf_token(settings, token) if token else None
@@ -296,3 +299,4 @@ def _signed_out() -> Response:
 
 router.include_router(audit_pages.router)
 router.include_router(workspace.router)
+router.include_router(team.router)

@@ -1,0 +1,266 @@
+"""The team page: the workspace's members and open invitations; admins invite by a link they hand over, change
+roles and deactivate members, with the API's rules and audit entries (`/api/v1/users`). The invitation's link
+page, where the invited person chooses a name and password, and the member's own password change."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from easyflow.audit import service as audit
+from easyflow.config import Settings
+from easyflow.kit.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
+from easyflow.models.tenancy import Role
+from easyflow.tenancy import schemas
+from easyflow.tenancy.auth import Session
+from easyflow.tenancy.service import InvitationService, MemberService
+from easyflow.web.page import N_, AdminPage, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
+from easyflow.web.sessions import DashboardSessions, csrf_matches, derived_token
+
+router = APIRouter()
+
+TEAM_PATH = "/app/team"
+INVITE_PATH = "/app/invite/"
+PASSWORD_PATH = "/app/account/password"
+MAX_LISTED = 500
+_INVITE_LINK = "dashboard-invitation-link"
+_INVITE_CSRF = "dashboard-invitation-csrf"
+
+ROLES = (
+    (Role.owner, N_("Owner")),
+    (Role.admin, N_("Admin")),
+    (Role.operator, N_("Operator")),
+    (Role.viewer, N_("Viewer")),
+)
+REFUSALS: dict[type[DomainError], str] = {
+    Forbidden: N_("Only an owner can make someone an owner, or change or remove an owner."),
+    Conflict: N_(
+        "Not possible: the person is already a member, or this is the last owner (make someone else owner first)."
+    ),
+    NotFound: N_("No such member in this workspace."),
+}
+BAD_INVITE = N_("Enter an e-mail address (at most 320 characters) and a name of at most 200 characters.")
+NO_SUCH_LINK = N_("This invitation link is wrong, or it was already used.")
+EXISTING_ACCOUNT = N_(
+    "This address already has an account: sign in to it with its own password to accept the invitation."
+)
+BAD_PASSWORD = N_(
+    "The new password is too short or too easy to guess. "
+    "Use at least 10 characters that are not a common word or pattern."
+)
+PASSWORDS_DIFFER = N_("The two new passwords are not the same.")
+WRONG_PASSWORD = N_("The current password is wrong.")
+NAME_NEEDED = N_("Enter your name: 1 to 200 characters.")
+
+
+def invitation_link(settings: Settings, invitation_id: uuid.UUID) -> str:
+    """The path that lets its holder accept the invitation; only the server can compute it."""
+    return f"{INVITE_PATH}{invitation_id}/{derived_token(settings, _INVITE_LINK, str(invitation_id))}"
+
+
+def invitation_csrf_token(settings: Settings, path: str) -> str:
+    """The form on an invitation's link page carries this: the link's secret stands in for a session cookie."""
+    return derived_token(settings, _INVITE_CSRF, path)
+
+
+@router.get("/team", response_class=HTMLResponse)
+async def team_page(request: Request, session: Session, page: SignedInPage) -> Response:
+    return await _team_page(request, session, page)
+
+
+@router.post("/team/invite", response_class=HTMLResponse)
+async def invite(request: Request, session: Session, page: AdminPage) -> Response:
+    """Invite by a link shown once here for the admin to copy; audited as `member.invited`."""
+    form = await request.form(max_fields=20)
+    email, name, role = text_field(form, "email", 320), text_field(form, "name", 200), _role(form)
+    try:
+        request_ = schemas.LinkInvitation.model_validate({"email": email, "name": name or "", "role": role})
+    except ValidationError:
+        return await _team_page(request, session, page, error=BAD_INVITE, status_code=422)
+    try:
+        invitation_id = await MemberService(session, page.principal).invite_by_link(request_)
+    except (Forbidden, Conflict) as refused:
+        return await _team_page(request, session, page, error=REFUSALS[type(refused)], status_code=refused.status)
+    details = {"email": str(request_.email).lower(), "role": request_.role.value, "by": "link"}
+    await audit.record(session, page.tenant_id, page.actor(), "member.invited", details=details)
+    link = str(request.base_url).rstrip("/") + invitation_link(request.app.state.settings, invitation_id)
+    return await _team_page(request, session, page, invited=(str(request_.email).lower(), link))
+
+
+@router.post("/team/{user_id}/role")
+async def change_role(request: Request, session: Session, page: AdminPage, user_id: uuid.UUID) -> Response:
+    role = _role(await request.form(max_fields=20))
+    if role is None:
+        raise PageRefused(status.HTTP_400_BAD_REQUEST, N_("Choose a role from the list."))
+    changes = schemas.MemberUpdate(role=role)
+    await _refused_as_page(MemberService(session, page.principal).update(user_id, changes))
+    await audit.record(
+        session,
+        page.tenant_id,
+        page.actor(),
+        "member.changed",
+        target=("user", user_id),
+        details=changes.model_dump(mode="json", exclude_unset=True),
+    )
+    return see_other(TEAM_PATH)
+
+
+@router.post("/team/{user_id}/remove")
+async def deactivate(request: Request, session: Session, page: AdminPage, user_id: uuid.UUID) -> Response:
+    """Takes the member out of this workspace and signs them out of it (the account itself stays)."""
+    await _refused_as_page(MemberService(session, page.principal).remove(user_id))
+    await audit.record(session, page.tenant_id, page.actor(), "member.removed", target=("user", user_id))
+    return see_other(TEAM_PATH)
+
+
+@router.get("/invite/{invitation_id}/{token}", response_class=HTMLResponse)
+async def invitation_page(request: Request, session: Session, invitation_id: str, token: str) -> Response:
+    found = await _link_target(request, session, invitation_id, token)
+    return _invitation_page(request, found, error=None)
+
+
+@router.post("/invite/{invitation_id}/{token}", response_class=HTMLResponse)
+async def accept_invitation(request: Request, session: Session, invitation_id: str, token: str) -> Response:
+    """The invited person chooses a name and password; the account joins the workspace, and they sign in."""
+    found = await _link_target(request, session, invitation_id, token)
+    invitation, _, user = found
+    form = await request.form(max_fields=20)
+    name, password, repeat = (
+        text_field(form, "name", 200),
+        text_field(form, "password", 256),
+        text_field(form, "password_repeat", 256),
+    )
+    if not invitation.joins_on_sign_in:
+        return _invitation_page(request, found, error=EXISTING_ACCOUNT, status_code=status.HTTP_409_CONFLICT)
+    if password is None or repeat is None or password != repeat:
+        error = PASSWORDS_DIFFER if password is not None and repeat is not None else BAD_PASSWORD
+        return _invitation_page(request, found, error=error, status_code=422, name=name or "")
+    try:
+        acceptance = schemas.InvitationAcceptance(email=user.email, name=(name or "").strip(), password=password)
+    except ValidationError as invalid:
+        error = NAME_NEEDED if invalid.errors()[0]["loc"][0] == "name" else BAD_PASSWORD
+        return _invitation_page(request, found, error=error, status_code=422, name=name or "")
+    tenant = await InvitationService(session).accept_link(invitation.id, acceptance)
+    await audit.record(
+        session,
+        tenant.id,
+        audit.Actor("user", user.email, user.id, client_ip=request.client.host if request.client else None),
+        "member.joined",
+        target=("user", user.id),
+        details={"role": invitation.role.value, "by": "link"},
+    )
+    return render(request, "invitation.html", {"joined": True, "tenant_name": tenant.name, "email": user.email})
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+async def password_page(request: Request, page: SignedInPage) -> Response:
+    return _password_page(request, page, changed=request.query_params.get("changed") == "1")
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def change_password(request: Request, session: Session, page: SignedInPage) -> Response:
+    """The member's new password, given the current one; their other sessions, here and in the API, end."""
+    form = await request.form(max_fields=20)
+    current, new, repeat = (text_field(form, name, 256) for name in ("current_password", "new_password", "new_repeat"))
+    if current is None or new is None or repeat is None:
+        return _password_page(request, page, error=BAD_PASSWORD, status_code=status.HTTP_400_BAD_REQUEST)
+    if new != repeat:
+        return _password_page(request, page, error=PASSWORDS_DIFFER, status_code=422)
+    try:
+        change = schemas.PasswordChange(email=page.user.email, current_password=current, new_password=new)
+    except ValidationError as invalid:
+        field = invalid.errors()[0]["loc"][0]
+        error = WRONG_PASSWORD if field == "current_password" else BAD_PASSWORD
+        return _password_page(request, page, error=error, status_code=422)
+    try:
+        await MemberService(session, page.principal).change_own_password(change)
+    except Unauthorized:
+        return _password_page(request, page, error=WRONG_PASSWORD, status_code=status.HTTP_403_FORBIDDEN)
+    signed_out = await DashboardSessions(session, request.app.state.settings).sign_out_others(page.member)
+    await audit.record(
+        session, page.tenant_id, page.actor(), "auth.password_changed", details={"other_sessions_ended": signed_out}
+    )
+    return see_other(f"{PASSWORD_PATH}?changed=1")
+
+
+async def _refused_as_page(action: Any) -> Any:
+    try:
+        return await action
+    except (Forbidden, Conflict, NotFound) as refused:
+        raise PageRefused(refused.status, REFUSALS[type(refused)]) from refused
+
+
+def _role(form: Any) -> Role | None:
+    value = text_field(form, "role", 16)
+    return Role(value) if value is not None and value in Role.__members__ else None
+
+
+async def _link_target(request: Request, session: Session, invitation_id: str, token: str) -> Any:
+    settings: Settings = request.app.state.settings
+    try:
+        parsed = uuid.UUID(invitation_id)
+    except ValueError:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_LINK) from None
+    if not csrf_matches(derived_token(settings, _INVITE_LINK, str(parsed)), token[:128]):
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_LINK)
+    try:
+        return await InvitationService(session).link_target(parsed)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_LINK) from None
+
+
+def _invitation_page(
+    request: Request, found: Any, *, error: str | None, status_code: int = status.HTTP_200_OK, name: str | None = None
+) -> Response:
+    invitation, tenant, user = found
+    context = {
+        "tenant_name": tenant.name,
+        "email": user.email,
+        "name": user.name if name is None else name,
+        "role": dict(ROLES)[invitation.role],
+        "existing_account": not invitation.joins_on_sign_in,
+        "error": error,
+        "csrf_token": invitation_csrf_token(request.app.state.settings, request.url.path),
+        "joined": False,
+    }
+    return render(request, "invitation.html", context, status_code)
+
+
+async def _team_page(
+    request: Request,
+    session: Session,
+    page: SignedIn,
+    *,
+    invited: tuple[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    service = MemberService(session, page.principal)
+    members, total = await service.list(limit=MAX_LISTED, offset=0)
+    admin = page.role.at_least(Role.admin)
+    context = {
+        "members": members,
+        "total": total,
+        "invitations": await service.pending_invitations(limit=MAX_LISTED) if admin else [],
+        "roles": [(role, title) for role, title in ROLES if page.role == Role.owner or role != Role.owner],
+        "role_titles": dict(ROLES),
+        "admin": admin,
+        "invited": invited,
+        "error": error,
+    }
+    return render(request, "team.html", context, status_code, page=page)
+
+
+def _password_page(
+    request: Request,
+    page: SignedIn,
+    *,
+    changed: bool = False,
+    error: str | None = None,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    return render(request, "password.html", {"changed": changed, "error": error}, status_code, page=page)
