@@ -5,6 +5,7 @@ tenant's keys are out of another's reach."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 import pytest
@@ -186,7 +187,7 @@ async def test_members_below_admin_are_refused_the_admin_pages(
     for path in ("/app/settings", "/app/audit", "/app/api-keys"):
         refused = await client.get(path)
         assert refused.status_code == 403, path
-        assert "Только администраторы" in refused.text
+        assert "только администраторы и владельцы" in refused.text
         assert f'href="{path}"' not in home.text
     forged = await client.post("/app/settings", data={"csrf_token": csrf_of(home), "name": "Mine now"})
     assert forged.status_code == 403
@@ -199,3 +200,78 @@ async def test_signed_out_visitors_are_sent_to_sign_in(client: httpx.AsyncClient
     for path in ("/app/settings", "/app/audit", "/app/api-keys"):
         answer = await client.get(path)
         assert answer.status_code == 303 and answer.headers["location"] == "/app/login"
+
+
+# --- API keys ---
+
+
+async def test_an_admin_creates_a_key_shown_once_that_works_and_is_audited(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/api-keys")
+    assert page.status_code == 200 and "First key" in page.text and "data-secret-key" not in page.text
+    created = await client.post(
+        "/app/api-keys", data={"csrf_token": csrf_of(page), "name": "CRM sync", "role": "viewer"}
+    )
+    assert created.status_code == 201
+    found = re.search(r'data-secret-key[^>]*|value="(ef_[^"]+)" class="secret"', created.text)
+    whole = re.search(r'value="(ef_[A-Za-z0-9_-]+)"', created.text)
+    assert found is not None and whole is not None
+    key = whole.group(1)
+    answer = await client.get("/api/v1/conversations", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, "the key works, with its role"
+    again = await client.get("/app/api-keys")
+    assert key not in again.text and "CRM sync" in again.text, "shown only once"
+    [entry] = await audit_entries(client, tenant_a, "api_key.created")
+    assert entry["details"]["name"] == "CRM sync" and entry["details"]["role"] == "viewer"  # type: ignore[index]
+    assert entry["actor"] == tenant_a.owner_email
+
+
+async def test_an_admin_revokes_a_key_and_it_stops_working(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    created = await client.post("/api/v1/api-keys", json={"name": "Old script"}, headers=tenant_a.headers)
+    key, key_id = created.json()["key"], created.json()["id"]
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/api-keys"))
+    revoked = await client.post(f"/app/api-keys/{key_id}/revoke", data={"csrf_token": token})
+    assert revoked.status_code == 303 and revoked.headers["location"] == "/app/api-keys"
+    assert (await client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {key}"})).status_code == 401
+    page = await client.get("/app/api-keys")
+    assert "data-revoked" in page.text
+    [entry] = await audit_entries(client, tenant_a, "api_key.revoked")
+    assert entry["target_id"] == key_id
+
+
+async def test_key_forms_refuse_bad_input_and_forgeries(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/api-keys"))
+    for data in (
+        {"name": ""},
+        {"name": "   "},
+        {"name": "n" * 201},
+        {"name": "a\x00b"},
+        {"name": "x", "role": "owner"},
+    ):
+        refused = await client.post("/app/api-keys", data={"csrf_token": token, "role": "admin", **data})
+        assert refused.status_code == 422, data
+        assert 'role="alert"' in refused.text and "ef_" not in re.sub(r"ef_[0-9a-f]+_…", "", refused.text)
+    assert (await client.post("/app/api-keys", data={"name": "forged", "role": "admin"})).status_code == 403
+    assert await audit_entries(client, tenant_a, "api_key.created") == []
+    missing = await client.post(f"/app/api-keys/{uuid.uuid4()}/revoke", data={"csrf_token": token})
+    assert missing.status_code == 404
+    assert (await client.post("/app/api-keys/not-an-id/revoke", data={"csrf_token": token})).status_code == 422
+
+
+async def test_another_tenants_key_can_be_neither_seen_nor_revoked(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    theirs = await client.post("/api/v1/api-keys", json={"name": "B's secret sync"}, headers=tenant_b.headers)
+    their_id, their_key = theirs.json()["id"], theirs.json()["key"]
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/api-keys")
+    assert "B's secret sync" not in page.text and "B&#39;s secret sync" not in page.text
+    refused = await client.post(f"/app/api-keys/{their_id}/revoke", data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 404
+    assert (await client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {their_key}"})).status_code == 200
+    audit_page = await client.get("/app/audit")
+    assert "B&#39;s secret sync" not in audit_page.text

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -10,10 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from easyflow.audit import service as audit
+from easyflow.kit.errors import NotFound
+from easyflow.models.tenancy import ApiKey, Role
 from easyflow.tenancy import schemas
-from easyflow.tenancy.auth import Session
-from easyflow.tenancy.service import TenantService
-from easyflow.web.page import N_, AdminPage, SignedIn, render, see_other, text_field
+from easyflow.tenancy.auth import KeyCache, Session
+from easyflow.tenancy.service import ApiKeyService, TenantService
+from easyflow.web.page import N_, AdminPage, PageRefused, SignedIn, render, see_other, text_field
 
 router = APIRouter()
 
@@ -24,6 +27,11 @@ SETTING_ERRORS = {
     "default_language": N_("Choose a language from the list."),
     "timezone": N_("Unknown time zone: use a name such as Europe/Moscow."),
 }
+API_KEYS_PATH = "/app/api-keys"
+MAX_KEYS_LISTED = 500
+KEY_ROLES = ((Role.admin, N_("Admin")), (Role.operator, N_("Operator")), (Role.viewer, N_("Viewer")))
+BAD_KEY = N_("Name the key (1 to 200 characters) and choose a role from the list.")
+NO_SUCH_KEY = N_("No such API key in this workspace.")
 UNREADABLE = N_("The form has a field that is too long or has characters that are not allowed.")
 
 
@@ -93,3 +101,64 @@ def _settings_page(
 ) -> Response:
     context = {"values": values, "languages": LANGUAGES, "saved": saved, "error": error, "error_field": field}
     return render(request, "settings.html", context, status_code, page=page)
+
+
+@router.get("/api-keys", response_class=HTMLResponse)
+async def api_keys_page(request: Request, session: Session, page: AdminPage) -> Response:
+    return await _api_keys_page(request, session, page)
+
+
+@router.post("/api-keys", response_class=HTMLResponse)
+async def create_api_key(request: Request, session: Session, page: AdminPage) -> Response:
+    """A new key, shown whole only in this answer (only its hash is kept); audited as `api_key.created`."""
+    form = await request.form(max_fields=20)
+    name, role = text_field(form, "name", 200), text_field(form, "role", 16)
+    if name is None or role is None:
+        return await _api_keys_page(request, session, page, error=BAD_KEY, status_code=422)
+    try:
+        body = schemas.ApiKeyCreate.model_validate({"name": name.strip(), "role": role})
+    except ValidationError:
+        return await _api_keys_page(request, session, page, error=BAD_KEY, status_code=422, name=name)
+    key, whole_key = await ApiKeyService(session, page.tenant_id).create(body, created_by=page.user.id)
+    details = {"name": key.name, "role": key.role.value, "prefix": key.prefix}
+    await audit.record(
+        session, page.tenant_id, page.actor(), "api_key.created", target=("api_key", key.id), details=details
+    )
+    return await _api_keys_page(request, session, page, created=(key, whole_key), status_code=201)
+
+
+@router.post("/api-keys/{key_id}/revoke")
+async def revoke_api_key(session: Session, page: AdminPage, key_cache: KeyCache, key_id: uuid.UUID) -> Response:
+    """The key stops working at once and stays listed as revoked; audited as `api_key.revoked`."""
+    try:
+        key = await ApiKeyService(session, page.tenant_id).revoke(key_id, key_cache)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_KEY) from None
+    details = {"name": key.name, "prefix": key.prefix}
+    await audit.record(
+        session, page.tenant_id, page.actor(), "api_key.revoked", target=("api_key", key.id), details=details
+    )
+    return see_other(API_KEYS_PATH)
+
+
+async def _api_keys_page(
+    request: Request,
+    session: Session,
+    page: SignedIn,
+    *,
+    created: tuple[ApiKey, str] | None = None,
+    error: str | None = None,
+    name: str = "",
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    keys, total = await ApiKeyService(session, page.tenant_id).list(limit=MAX_KEYS_LISTED, offset=0)
+    context = {
+        "keys": sorted(keys, key=lambda key: key.created_at, reverse=True),
+        "total": total,
+        "roles": KEY_ROLES,
+        "role_titles": dict(KEY_ROLES),
+        "created": created,
+        "error": error,
+        "name": name,
+    }
+    return render(request, "api_keys.html", context, status_code, page=page)
