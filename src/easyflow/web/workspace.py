@@ -68,9 +68,7 @@ async def save_settings(request: Request, session: Session, page: AdminPage) -> 
     except ValidationError as invalid:
         field = str(invalid.errors()[0]["loc"][0])
         error = SETTING_ERRORS.get(field, UNREADABLE)
-        return _settings_page(
-            request, page, shown, error=error, field=field, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY
-        )
+        return _settings_page(request, page, shown, error=error, field=field, status_code=422)
     if changed:
         await TenantService(session).update(page.tenant_id, update)
         fields = sorted(update.model_dump(exclude_unset=True))
