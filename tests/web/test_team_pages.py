@@ -14,7 +14,6 @@ from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
-from easyflow.web.team import invitation_csrf_token
 from tests.conftest import TenantFixture, make_member
 from tests.web.dashboard import browser, csrf_of, open_login, sign_in
 
@@ -91,26 +90,27 @@ async def test_an_invited_person_joins_by_the_link_once_and_can_sign_in(
     assert 'data-member="nadia@example.com"' in team.text and "data-invitation=" not in team.text
 
 
-async def test_an_existing_accounts_invitation_link_cannot_set_its_password(
+async def test_an_existing_account_joins_by_the_link_only_with_its_own_password(
     client: httpx.AsyncClient, settings: Settings, runtime: Runtime, tenant_a: TenantFixture, tenant_b: TenantFixture
 ) -> None:
     await sign_in(client, tenant_a)
-    link = await invite(client, tenant_b.owner_email)
-    async with browser(settings, runtime) as stranger:
-        page = await stranger.get(link)
-        assert page.status_code == 200 and 'name="password"' not in page.text
-        taken = await stranger.post(
-            link,
-            data={
-                "csrf_token": invitation_csrf_token(settings, link),
-                "name": "x",
-                "password": NEW_PASSWORD,
-                "password_repeat": NEW_PASSWORD,
-            },
-        )
-        assert taken.status_code == 409
-        assert (await sign_in_as(stranger, tenant_b.owner_email, NEW_PASSWORD)).status_code == 401
-    assert tenant_b.owner_email not in await members(client, tenant_a)
+    link = await invite(client, tenant_b.owner_email, role="viewer")
+    async with browser(settings, runtime) as holder:
+        page = await holder.get(link)
+        assert page.status_code == 200 and 'name="password_repeat"' not in page.text
+        token = csrf_of(page)
+        for password in (NEW_PASSWORD, "", "p\x00" * 5):
+            refused = await holder.post(link, data={"csrf_token": token, "name": "x", "password": password})
+            assert refused.status_code in (401, 422), password
+        assert tenant_b.owner_email not in await members(client, tenant_a)
+        assert (await sign_in_as(holder, tenant_b.owner_email, NEW_PASSWORD)).status_code == 401, "unchanged"
+        joined = await holder.post(link, data={"csrf_token": token, "password": tenant_b.owner_password})
+        assert joined.status_code == 200 and "data-joined" in joined.text
+        assert (await holder.get(link)).status_code == 404
+    assert (await members(client, tenant_a))[tenant_b.owner_email]["role"] == "viewer"
+    assert tenant_a.owner_email not in await members(client, tenant_b), "nothing changed in the other tenant"
+    [entry] = await audit_entries(client, tenant_a, "member.joined")
+    assert entry["actor"] == tenant_b.owner_email
 
 
 @pytest.mark.parametrize("suffix", ["0" * 64, "short", "x" * 300])

@@ -13,11 +13,13 @@ from pydantic import ValidationError
 
 from easyflow.audit import service as audit
 from easyflow.config import Settings
-from easyflow.kit.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
+from easyflow.db.session import scope_to_tenant
+from easyflow.kit.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, Unauthorized
 from easyflow.models.tenancy import Role
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import Session
-from easyflow.tenancy.service import InvitationService, MemberService
+from easyflow.tenancy.principal import Principal
+from easyflow.tenancy.service import AuthService, InvitationService, MemberService
 from easyflow.web.page import N_, AdminPage, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
 from easyflow.web.sessions import DashboardSessions, csrf_matches, derived_token
 
@@ -45,9 +47,11 @@ REFUSALS: dict[type[DomainError], str] = {
 }
 BAD_INVITE = N_("Enter an e-mail address (at most 320 characters) and a name of at most 200 characters.")
 NO_SUCH_LINK = N_("This invitation link is wrong, or it was already used.")
-EXISTING_ACCOUNT = N_(
-    "This address already has an account: sign in to it with its own password to accept the invitation."
+WRONG_ACCOUNT_PASSWORD = N_(
+    "Wrong password, or a code is needed: enter your account's password, "
+    "and the code from your authenticator app if two-factor sign-in is on."
 )
+TOO_MANY_ATTEMPTS = N_("Too many sign-in attempts. Wait a little and try again.")
 BAD_PASSWORD = N_(
     "The new password is too short or too easy to guess. "
     "Use at least 10 characters that are not a common word or pattern."
@@ -135,7 +139,7 @@ async def accept_invitation(request: Request, session: Session, invitation_id: s
         text_field(form, "password_repeat", 256),
     )
     if not invitation.joins_on_sign_in:
-        return _invitation_page(request, found, error=EXISTING_ACCOUNT, status_code=status.HTTP_409_CONFLICT)
+        return await _join_with_account(request, session, found, text_field(form, "password", 256), form)
     if password is None or repeat is None or password != repeat:
         error = PASSWORDS_DIFFER if password is not None and repeat is not None else BAD_PASSWORD
         return _invitation_page(request, found, error=error, status_code=422, name=name or "")
@@ -145,15 +149,41 @@ async def accept_invitation(request: Request, session: Session, invitation_id: s
         error = NAME_NEEDED if invalid.errors()[0]["loc"][0] == "name" else BAD_PASSWORD
         return _invitation_page(request, found, error=error, status_code=422, name=name or "")
     tenant = await InvitationService(session).accept_link(invitation.id, acceptance)
-    await audit.record(
-        session,
-        tenant.id,
-        audit.Actor("user", user.email, user.id, client_ip=request.client.host if request.client else None),
-        "member.joined",
-        target=("user", user.id),
-        details={"role": invitation.role.value, "by": "link"},
-    )
+    await _record_joined(request, session, tenant.id, user, invitation.role)
     return render(request, "invitation.html", {"joined": True, "tenant_name": tenant.name, "email": user.email})
+
+
+async def _join_with_account(
+    request: Request, session: Session, found: Any, password: str | None, form: Any
+) -> Response:
+    """An invitation of an existing account is accepted by proving it is yours: its password (and code), checked
+    by the sign-in itself (throttled, audited), so a tenant admin cannot pull someone else's account in."""
+    invitation, tenant, user = found
+    code = text_field(form, "code", 32)
+    try:
+        credentials = schemas.LoginRequest(email=user.email, password=password or "", code=code or None)
+    except ValidationError:
+        return _invitation_page(request, found, error=WRONG_ACCOUNT_PASSWORD, status_code=422)
+    client_ip = request.client.host if request.client else "unknown"
+    try:
+        signed_in = await AuthService(session, request.app.state.settings).sign_in(
+            credentials, client_ip, request.app.state.login_limiter, via="invitation"
+        )
+    except RateLimited as limited:
+        return _invitation_page(request, found, error=TOO_MANY_ATTEMPTS, status_code=limited.status)
+    except Unauthorized as refused:
+        return _invitation_page(request, found, error=WRONG_ACCOUNT_PASSWORD, status_code=refused.status)
+    principal = Principal(tenant_id=signed_in.tenant_id, role=signed_in.role, user_id=signed_in.user_id)
+    await InvitationService(session).accept(principal, invitation.id)
+    await scope_to_tenant(session, tenant.id)
+    await _record_joined(request, session, tenant.id, user, invitation.role)
+    return render(request, "invitation.html", {"joined": True, "tenant_name": tenant.name, "email": user.email})
+
+
+async def _record_joined(request: Request, session: Session, tenant_id: uuid.UUID, user: Any, role: Role) -> None:
+    actor = audit.Actor("user", user.email, user.id, client_ip=request.client.host if request.client else None)
+    details = {"role": role.value, "by": "link"}
+    await audit.record(session, tenant_id, actor, "member.joined", target=("user", user.id), details=details)
 
 
 @router.get("/account/password", response_class=HTMLResponse)
