@@ -5,6 +5,7 @@ invited person joins by the link once; others see the list read-only; tenants ar
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import httpx
@@ -14,6 +15,7 @@ from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
+from easyflow.web.team import invitation_link
 from tests.conftest import TenantFixture, make_member
 from tests.web.dashboard import browser, csrf_of, open_login, sign_in
 
@@ -288,3 +290,47 @@ async def test_a_member_changes_their_password_and_their_other_sessions_end(
         assert (await sign_in(other, tenant_a, NEW_PASSWORD)).status_code == 303
     [entry] = await audit_entries(client, tenant_a, "auth.password_changed")
     assert entry["actor"] == tenant_a.owner_email and entry["details"] == {"other_sessions_ended": 1}
+
+
+async def test_an_invitation_link_expires_after_a_week_and_cannot_be_redated(
+    client: httpx.AsyncClient, settings: Settings, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    link = await invite(client, "late@example.com")
+    invitation_id = uuid.UUID(link.split("/")[3])
+    issued, signature = link.split("/")[4].split(".")
+    week_ago = int(time.time()) - 7 * 24 * 3600 - 60
+    expired = await client.get(invitation_link(settings, invitation_id, issued=week_ago))
+    assert expired.status_code == 410 and "истёк" in expired.text
+    redated = await client.get(f"/app/invite/{invitation_id}/{int(issued) + 3600}.{signature}")
+    assert redated.status_code == 404
+    assert (await client.get(link)).status_code == 200
+
+
+async def test_an_admin_withdraws_an_invitation_and_its_link_stops_working(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    link = await invite(client, "changed-mind@example.com")
+    invitation_id = link.split("/")[3]
+    team = await client.get("/app/team")
+    token = csrf_of(team)
+    withdrawn = await client.post(f"/app/team/invitations/{invitation_id}/withdraw", data={"csrf_token": token})
+    assert withdrawn.status_code == 303
+    assert (await client.get(link)).status_code == 404
+    assert "data-invitation=" not in (await client.get("/app/team")).text
+    [entry] = await audit_entries(client, tenant_a, "member.invitation_withdrawn")
+    assert entry["details"] == {"email": "changed-mind@example.com"}
+    # Invited again, the address gets a link that still lets its holder choose the password.
+    again = await invite(client, "changed-mind@example.com")
+    async with browser(settings, runtime) as invited:
+        page = await invited.get(again)
+        assert 'name="password_repeat"' in page.text
+    # Another tenant's admin cannot withdraw it.
+    async with browser(settings, runtime) as other:
+        await sign_in(other, tenant_b)
+        other_token = csrf_of(await other.get("/app/team"))
+        new_id = again.split("/")[3]
+        refused = await other.post(f"/app/team/invitations/{new_id}/withdraw", data={"csrf_token": other_token})
+        assert refused.status_code == 404
+    assert (await client.get(again)).status_code == 200

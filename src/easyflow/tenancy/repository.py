@@ -80,6 +80,10 @@ class UserRepository:
     async def set_language(self, user_id: uuid.UUID, language: str | None) -> None:
         await self.session.execute(update(User).where(User.id == user_id).values(language=language))
 
+    async def delete(self, user: User) -> None:
+        await self.session.delete(user)
+        await self.session.flush()
+
     async def add(self, user: User) -> User:
         user.email = user.email.lower()
         self.session.add(user)

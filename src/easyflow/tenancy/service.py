@@ -452,6 +452,34 @@ class MemberService:
             for invitation, user in rows
         ]
 
+    async def withdraw_invitation(self, invitation_id: uuid.UUID) -> str:
+        """Delete an open invitation of this tenant (another tenant's is as unknown as none); the address invited.
+        An account the invitation created stays, unusable until another invitation's link gives it a password."""
+        invitations = InvitationRepository(self.session, self.principal.tenant_id)
+        invitation = await invitations.get(invitation_id)
+        user = await UserRepository(self.session).get(invitation.user_id) if invitation is not None else None
+        if invitation is None or user is None:
+            raise NotFound("No such invitation in this tenant.")
+        if invitation.role == Role.owner:
+            self._may_grant(Role.owner)
+        created_the_account = invitation.joins_on_sign_in
+        await invitations.delete(invitation)
+        email = user.email
+        if created_the_account:
+            await self._forget_unused_account(user)
+        return email
+
+    async def _forget_unused_account(self, user: User) -> None:
+        """An account an invitation created, still unused (signing in would have spent the invitation) and in no
+        tenant nor invited to one, is deleted with it: inviting the address again then creates it afresh, with a
+        link that lets its holder choose the password."""
+        await enter_system_scope(self.session)
+        if not await MembershipDirectory(self.session).of_user(user.id) and not await InvitationDirectory(
+            self.session
+        ).of_user(user.id):
+            await UserRepository(self.session).delete(user)
+        await scope_to_tenant(self.session, self.principal.tenant_id)
+
     async def change_own_password(self, change: schemas.PasswordChange) -> None:
         """The caller's new password, given the current one; their API sessions (refresh tokens) in every
         tenant end, so a stolen session does not outlive the change. Wrong current password: Unauthorized."""

@@ -4,7 +4,9 @@ page, where the invited person chooses a name and password, and the member's own
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -29,6 +31,7 @@ TEAM_PATH = "/app/team"
 INVITE_PATH = "/app/invite/"
 PASSWORD_PATH = "/app/account/password"
 MAX_LISTED = 500
+LINK_LIFETIME = timedelta(days=7)
 _INVITE_LINK = "dashboard-invitation-link"
 _INVITE_CSRF = "dashboard-invitation-csrf"
 
@@ -46,7 +49,9 @@ REFUSALS: dict[type[DomainError], str] = {
     NotFound: N_("No such member in this workspace."),
 }
 BAD_INVITE = N_("Enter an e-mail address (at most 320 characters) and a name of at most 200 characters.")
-NO_SUCH_LINK = N_("This invitation link is wrong, or it was already used.")
+NO_SUCH_LINK = N_("This invitation link is wrong, or it was already used or withdrawn.")
+NO_SUCH_INVITATION = N_("No such invitation in this workspace.")
+LINK_EXPIRED = N_("This invitation link has expired: ask for a new one.")
 WRONG_ACCOUNT_PASSWORD = N_(
     "Wrong password, or a code is needed: enter your account's password, "
     "and the code from your authenticator app if two-factor sign-in is on."
@@ -61,9 +66,15 @@ WRONG_PASSWORD = N_("The current password is wrong.")
 NAME_NEEDED = N_("Enter your name: 1 to 200 characters.")
 
 
-def invitation_link(settings: Settings, invitation_id: uuid.UUID) -> str:
-    """The path that lets its holder accept the invitation; only the server can compute it."""
-    return f"{INVITE_PATH}{invitation_id}/{derived_token(settings, _INVITE_LINK, str(invitation_id))}"
+def invitation_link(settings: Settings, invitation_id: uuid.UUID, issued: int | None = None) -> str:
+    """The path that lets its holder accept the invitation for `LINK_LIFETIME` from `issued` (now); only the
+    server can compute it, and nothing is stored: inviting the address again gives a fresh link."""
+    issued = int(time.time()) if issued is None else issued
+    return f"{INVITE_PATH}{invitation_id}/{issued}.{_link_signature(settings, invitation_id, issued)}"
+
+
+def _link_signature(settings: Settings, invitation_id: uuid.UUID, issued: int) -> str:
+    return derived_token(settings, _INVITE_LINK, f"{invitation_id}:{issued}")
 
 
 def invitation_csrf_token(settings: Settings, path: str) -> str:
@@ -93,6 +104,24 @@ async def invite(request: Request, session: Session, page: AdminPage) -> Respons
     await audit.record(session, page.tenant_id, page.actor(), "member.invited", details=details)
     link = str(request.base_url).rstrip("/") + invitation_link(request.app.state.settings, invitation_id)
     return await _team_page(request, session, page, invited=(str(request_.email).lower(), link))
+
+
+@router.post("/team/invitations/{invitation_id}/withdraw")
+async def withdraw_invitation(session: Session, page: AdminPage, invitation_id: uuid.UUID) -> Response:
+    """The invitation is deleted, so its links stop working; audited as `member.invitation_withdrawn`."""
+    try:
+        email = await MemberService(session, page.principal).withdraw_invitation(invitation_id)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_INVITATION) from None
+    await audit.record(
+        session,
+        page.tenant_id,
+        page.actor(),
+        "member.invitation_withdrawn",
+        target=("invitation", invitation_id),
+        details={"email": email},
+    )
+    return see_other(TEAM_PATH)
 
 
 @router.post("/team/{user_id}/role")
@@ -235,8 +264,13 @@ async def _link_target(request: Request, session: Session, invitation_id: str, t
         parsed = uuid.UUID(invitation_id)
     except ValueError:
         raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_LINK) from None
-    if not csrf_matches(derived_token(settings, _INVITE_LINK, str(parsed)), token[:128]):
+    issued, _, signature = token.partition(".")
+    if not (issued.isascii() and issued.isdigit() and len(issued) <= 12) or not csrf_matches(
+        _link_signature(settings, parsed, int(issued)), signature[:128]
+    ):
         raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_LINK)
+    if not 0 <= time.time() - int(issued) <= LINK_LIFETIME.total_seconds():
+        raise PageRefused(status.HTTP_410_GONE, LINK_EXPIRED)
     try:
         return await InvitationService(session).link_target(parsed)
     except NotFound:
