@@ -91,6 +91,10 @@ def test_an_owner_creates_an_api_key_and_sees_it_only_once(page: Any, dashboard:
     expect(secret).to_be_visible(timeout=SECONDS)
     key = secret.input_value()
     assert key.startswith("ef_"), key
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=dashboard.url("/").rstrip("/"))
+    page.get_by_role("button", name="Копировать").click()
+    expect(page.get_by_role("button", name="Скопировано")).to_be_visible(timeout=SECONDS)
+    assert page.evaluate("navigator.clipboard.readText()") == key
     assert_accessible(page)
     screenshots(page, "api-key-created")
     page.goto(dashboard.url("/app/api-keys"))
