@@ -33,6 +33,8 @@ KNOWN_ACTIONS = (
     "member.invited",
     "member.changed",
     "member.removed",
+    "member.joined",
+    "member.invitation_withdrawn",
     "api_key.",
     "api_key.created",
     "api_key.revoked",

@@ -93,17 +93,18 @@ async def invite(request: Request, session: Session, page: AdminPage) -> Respons
     form = await request.form(max_fields=20)
     email, name, role = text_field(form, "email", 320), text_field(form, "name", 200), _role(form)
     try:
-        request_ = schemas.LinkInvitation.model_validate({"email": email, "name": name or "", "role": role})
+        wanted = schemas.LinkInvitation.model_validate({"email": email, "name": name or "", "role": role})
     except ValidationError:
         return await _team_page(request, session, page, error=BAD_INVITE, status_code=422)
     try:
-        invitation_id = await MemberService(session, page.principal).invite_by_link(request_)
+        invitation_id = await MemberService(session, page.principal).invite_by_link(wanted)
     except (Forbidden, Conflict) as refused:
         return await _team_page(request, session, page, error=REFUSALS[type(refused)], status_code=refused.status)
-    details = {"email": str(request_.email).lower(), "role": request_.role.value, "by": "link"}
+    address = str(wanted.email).lower()
+    details = {"email": address, "role": wanted.role.value, "by": "link"}
     await audit.record(session, page.tenant_id, page.actor(), "member.invited", details=details)
     link = str(request.base_url).rstrip("/") + invitation_link(request.app.state.settings, invitation_id)
-    return await _team_page(request, session, page, invited=(str(request_.email).lower(), link))
+    return await _team_page(request, session, page, invited=(address, link))
 
 
 @router.post("/team/invitations/{invitation_id}/withdraw")
@@ -143,7 +144,7 @@ async def change_role(request: Request, session: Session, page: AdminPage, user_
 
 
 @router.post("/team/{user_id}/remove")
-async def deactivate(request: Request, session: Session, page: AdminPage, user_id: uuid.UUID) -> Response:
+async def deactivate(session: Session, page: AdminPage, user_id: uuid.UUID) -> Response:
     """Takes the member out of this workspace and signs them out of it (the account itself stays)."""
     await _refused_as_page(MemberService(session, page.principal).remove(user_id))
     await audit.record(session, page.tenant_id, page.actor(), "member.removed", target=("user", user_id))
@@ -158,7 +159,8 @@ async def invitation_page(request: Request, session: Session, invitation_id: str
 
 @router.post("/invite/{invitation_id}/{token}", response_class=HTMLResponse)
 async def accept_invitation(request: Request, session: Session, invitation_id: str, token: str) -> Response:
-    """The invited person chooses a name and password; the account joins the workspace, and they sign in."""
+    """The invited person chooses a name and password (or, for an account they already have, gives its password);
+    the account joins the workspace, and the page sends them to sign in."""
     found = await _link_target(request, session, invitation_id, token)
     invitation, _, user = found
     form = await request.form(max_fields=20)
@@ -168,7 +170,7 @@ async def accept_invitation(request: Request, session: Session, invitation_id: s
         text_field(form, "password_repeat", 256),
     )
     if not invitation.joins_on_sign_in:
-        return await _join_with_account(request, session, found, text_field(form, "password", 256), form)
+        return await _join_with_account(request, session, found, password, text_field(form, "code", 32))
     if password is None or repeat is None or password != repeat:
         error = PASSWORDS_DIFFER if password is not None and repeat is not None else BAD_PASSWORD
         return _invitation_page(request, found, error=error, status_code=422, name=name or "")
@@ -183,12 +185,11 @@ async def accept_invitation(request: Request, session: Session, invitation_id: s
 
 
 async def _join_with_account(
-    request: Request, session: Session, found: Any, password: str | None, form: Any
+    request: Request, session: Session, found: Any, password: str | None, code: str | None
 ) -> Response:
     """An invitation of an existing account is accepted by proving it is yours: its password (and code), checked
     by the sign-in itself (throttled, audited), so a tenant admin cannot pull someone else's account in."""
     invitation, tenant, user = found
-    code = text_field(form, "code", 32)
     try:
         credentials = schemas.LoginRequest(email=user.email, password=password or "", code=code or None)
     except ValidationError:
