@@ -334,3 +334,91 @@ async def test_an_admin_withdraws_an_invitation_and_its_link_stops_working(
         refused = await other.post(f"/app/team/invitations/{new_id}/withdraw", data={"csrf_token": other_token})
         assert refused.status_code == 404
     assert (await client.get(again)).status_code == 200
+
+
+# --- a forgotten password, reset by an admin ---
+
+
+async def reset_link(client: httpx.AsyncClient, user_id: object) -> httpx.Response:
+    token = csrf_of(await client.get("/app/team"))
+    return await client.post(f"/app/team/{user_id}/reset-password", data={"csrf_token": token})
+
+
+async def test_an_admin_makes_a_reset_link_with_which_the_member_chooses_a_new_password_once(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, database: Database, tenant_a: TenantFixture
+) -> None:
+    operator = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[operator]["user_id"]
+    async with browser(settings, runtime) as theirs:
+        assert (await sign_in_as(theirs, operator)).status_code == 303
+        await sign_in(client, tenant_a)
+        made = await reset_link(client, user_id)
+        assert made.status_code == 200 and "data-reset-link" in made.text
+        found = re.search(r'value="http://testserver(/app/reset/[^"]+)"', made.text)
+        assert found is not None
+        link = found.group(1)
+        [entry] = await audit_entries(client, tenant_a, "member.password_reset_link")
+        assert entry["target_id"] == user_id
+        page = await theirs.get(link)
+        assert page.status_code == 200 and operator in page.text
+        token = csrf_of(page)
+        assert (
+            await theirs.post(link, data={"new_password": NEW_PASSWORD, "new_repeat": NEW_PASSWORD})
+        ).status_code == 403
+        weak = await theirs.post(
+            link, data={"csrf_token": token, "new_password": "1234567890", "new_repeat": "1234567890"}
+        )
+        assert weak.status_code == 422
+        nul = await theirs.post(
+            link, data={"csrf_token": token, "new_password": "a\x00" * 6, "new_repeat": "a\x00" * 6}
+        )
+        assert nul.status_code == 400
+        done = await theirs.post(
+            link, data={"csrf_token": token, "new_password": NEW_PASSWORD, "new_repeat": NEW_PASSWORD}
+        )
+        assert done.status_code == 200 and "data-password-reset" in done.text
+        assert (await theirs.get("/app/")).status_code == 303, "signed out everywhere"
+        assert (await theirs.get(link)).status_code == 404, "the link works once"
+        assert (await sign_in_as(theirs, operator)).status_code == 401
+        assert (await sign_in_as(theirs, operator, NEW_PASSWORD)).status_code == 303
+    [reset_entry] = await audit_entries(client, tenant_a, "auth.password_reset")
+    assert reset_entry["actor"] == operator
+
+
+async def test_a_reset_link_expires_after_a_day(
+    client: httpx.AsyncClient, settings: Settings, database: Database, tenant_a: TenantFixture
+) -> None:
+    operator = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[operator]["user_id"]
+    await sign_in(client, tenant_a)
+    found = re.search(r'value="http://testserver(/app/reset/[^"]+)"', (await reset_link(client, user_id)).text)
+    assert found is not None
+    issued, signature = found.group(1).split("/")[4].split(".")
+    assert (await client.get(found.group(1))).status_code == 200
+    day_ago = int(issued) - 24 * 3600 - 60
+    assert (await client.get(f"/app/reset/{user_id}/{day_ago}.{signature}")).status_code == 404
+    assert (await client.get(f"/app/reset/{user_id}/not-a-token")).status_code == 404
+    assert (await client.get(f"/app/reset/not-a-uuid/{issued}.{signature}")).status_code == 404
+
+
+async def test_no_reset_link_for_an_owner_by_an_admin_another_workspaces_member_or_another_tenant(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    admin = await make_member(database, tenant_a, Role.admin)
+    theirs = await make_member(database, tenant_b, Role.operator)
+    ids_a = {email: item["user_id"] for email, item in (await members(client, tenant_a)).items()}
+    their_id = (await members(client, tenant_b))[theirs]["user_id"]
+    await sign_in_as(client, admin)
+    refused = await reset_link(client, ids_a[tenant_a.owner_email])
+    assert refused.status_code == 403
+    assert (await reset_link(client, their_id)).status_code == 404
+    # B's owner joins A too: A's owner may not reset the password of an account B relies on.
+    await client.post("/app/logout", data={"csrf_token": csrf_of(await client.get("/app/team"))})
+    await sign_in(client, tenant_a)
+    link = await invite(client, tenant_b.owner_email)
+    form = {"csrf_token": csrf_of(await client.get(link)), "password": tenant_b.owner_password}
+    assert (await client.post(link, data=form)).status_code == 200
+    b_owner = (await members(client, tenant_a))[tenant_b.owner_email]["user_id"]
+    shared = await reset_link(client, b_owner)
+    assert shared.status_code == 403 and "других рабочих пространствах" in shared.text
+    assert await audit_entries(client, tenant_a, "member.password_reset_link") == []

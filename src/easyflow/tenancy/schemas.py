@@ -191,6 +191,16 @@ class InvitationAcceptance(StrictInput):
         return _strong(password, [info.data.get("email", ""), info.data.get("name", "")])
 
 
+class PasswordReset(StrictInput):
+    email: str = Field(default="", max_length=320, description="The account's address, for the strength check.")
+    new_password: NewPassword
+
+    @field_validator("new_password")
+    @classmethod
+    def _hard_to_guess(cls, password: str, info: ValidationInfo) -> str:
+        return _strong(password, [info.data.get("email", "")])
+
+
 class PasswordChange(StrictInput):
     email: str = Field(default="", max_length=320, description="The account's address, for the strength check.")
     current_password: Annotated[str, Field(min_length=1, max_length=256)]

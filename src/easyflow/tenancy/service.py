@@ -469,6 +469,23 @@ class MemberService:
             await self._forget_unused_account(user)
         return email
 
+    async def password_reset_target(self, user_id: uuid.UUID) -> User:
+        """The member whose forgotten password an admin may reset (by a link handed to them). Only owners touch
+        owners, and never an account that belongs to other tenants too: its password is not this tenant's to give."""
+        membership, user = await self._member(user_id)
+        self._may_change(membership)
+        if user.id != self.principal.user_id and (
+            await self._has_other_tenants(user.id) or await self._invited_elsewhere(user.id)
+        ):
+            raise Forbidden("This user belongs to other tenants too; only they can change their password.")
+        return user
+
+    async def _invited_elsewhere(self, user_id: uuid.UUID) -> bool:
+        await enter_system_scope(self.session)
+        rows = await InvitationDirectory(self.session).of_user(user_id)
+        await scope_to_tenant(self.session, self.principal.tenant_id)
+        return any(invitation.tenant_id != self.principal.tenant_id for invitation, _ in rows)
+
     async def _forget_unused_account(self, user: User) -> None:
         """An account an invitation created, still unused (signing in would have spent the invitation) and in no
         tenant nor invited to one, is deleted with it: inviting the address again then creates it afresh, with a
@@ -585,6 +602,29 @@ class MemberService:
     def _may_change(self, membership: Membership) -> None:
         if membership.role == Role.owner and self.principal.role != Role.owner:
             raise Forbidden("Only an owner can change or remove an owner.")
+
+
+class PasswordResetService:
+    """The holder of a password-reset link an admin made chooses the account's new password (the caller checked
+    the link). Crosses tenants (system scope): a user is global."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def account(self, user_id: uuid.UUID) -> User:
+        await enter_system_scope(self.session)
+        user = await UserRepository(self.session).get(user_id)
+        if user is None:
+            raise NotFound("No such account.")
+        return user
+
+    async def reset(self, user: User, reset: schemas.PasswordReset) -> list[uuid.UUID]:
+        """The new password; every API session of the account ends. The tenants the account belongs to."""
+        await enter_system_scope(self.session)
+        user.password_hash = hash_password(reset.new_password)
+        await self.session.flush()
+        await RefreshTokenRepository(self.session).revoke_user(user.id, _now())
+        return [membership.tenant_id for membership, _ in await MembershipDirectory(self.session).of_user(user.id)]
 
 
 class InvitationService:

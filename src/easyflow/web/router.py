@@ -80,9 +80,9 @@ async def refuse_forged_requests(request: Request) -> None:
     if request.url.path == LOGIN_PATH:
         nonce = cookie(request, LOGIN_COOKIE)
         expected = login_csrf_token(settings, nonce) if nonce else None
-    elif request.url.path.startswith(team.INVITE_PATH):
-        # The invitation link's secret, in the path, stands in for a session: only its holder can post the form.
-        expected = team.invitation_csrf_token(settings, request.url.path)
+    elif request.url.path.startswith(team.LINK_PATHS):
+        # The link's secret, in the path, stands in for a session: only its holder can post the form.
+        expected = team.link_csrf_token(settings, request.url.path)
     else:
         token = cookie(request, SESSION_COOKIE)
         expected = session_csrf_token(settings, token) if token else None

@@ -121,6 +121,11 @@ class DashboardSessions:
         await enter_system_scope(self.session)
         return await self.sessions.revoke_user(member.user_id, _now())
 
+    async def sign_out_account(self, user_id: uuid.UUID) -> int:
+        """Revoke every session of the account, in every tenant (its password was reset)."""
+        await enter_system_scope(self.session)
+        return await self.sessions.revoke_user(user_id, _now())
+
     async def sign_out_others(self, member: SignedInMember) -> int:
         """Revoke every other session of the member's account, in every tenant (after a password change)."""
         await enter_system_scope(self.session)

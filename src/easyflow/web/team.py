@@ -17,11 +17,11 @@ from easyflow.audit import service as audit
 from easyflow.config import Settings
 from easyflow.db.session import scope_to_tenant
 from easyflow.kit.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, Unauthorized
-from easyflow.models.tenancy import Role
+from easyflow.models.tenancy import Role, User
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
-from easyflow.tenancy.service import AuthService, InvitationService, MemberService
+from easyflow.tenancy.service import AuthService, InvitationService, MemberService, PasswordResetService
 from easyflow.web.page import N_, AdminPage, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
 from easyflow.web.sessions import DashboardSessions, csrf_matches, derived_token
 
@@ -29,11 +29,16 @@ router = APIRouter()
 
 TEAM_PATH = "/app/team"
 INVITE_PATH = "/app/invite/"
+RESET_PATH = "/app/reset/"
+# Pages reached by a link whose secret is in the path, opened by someone not signed in.
+LINK_PATHS = (INVITE_PATH, RESET_PATH)
 PASSWORD_PATH = "/app/account/password"
 MAX_LISTED = 500
 LINK_LIFETIME = timedelta(days=7)
+RESET_LIFETIME = timedelta(days=1)
 _INVITE_LINK = "dashboard-invitation-link"
-_INVITE_CSRF = "dashboard-invitation-csrf"
+_RESET_LINK = "dashboard-password-reset-link"
+_LINK_CSRF = "dashboard-link-csrf"
 
 ROLES = (
     (Role.owner, N_("Owner")),
@@ -50,6 +55,11 @@ REFUSALS: dict[type[DomainError], str] = {
 }
 BAD_INVITE = N_("Enter an e-mail address (at most 320 characters) and a name of at most 200 characters.")
 NO_SUCH_LINK = N_("This invitation link is wrong, or it was already used or withdrawn.")
+NO_SUCH_RESET_LINK = N_("This password reset link is wrong, expired, or was already used: ask for a new one.")
+CANNOT_RESET = N_(
+    "This person belongs to other workspaces too, so only they can change their password; "
+    "only an owner can reset an owner's."
+)
 NO_SUCH_INVITATION = N_("No such invitation in this workspace.")
 LINK_EXPIRED = N_("This invitation link has expired: ask for a new one.")
 WRONG_ACCOUNT_PASSWORD = N_(
@@ -77,9 +87,21 @@ def _link_signature(settings: Settings, invitation_id: uuid.UUID, issued: int) -
     return derived_token(settings, _INVITE_LINK, f"{invitation_id}:{issued}")
 
 
-def invitation_csrf_token(settings: Settings, path: str) -> str:
-    """The form on an invitation's link page carries this: the link's secret stands in for a session cookie."""
-    return derived_token(settings, _INVITE_CSRF, path)
+def link_csrf_token(settings: Settings, path: str) -> str:
+    """The form on a link's page (an invitation, a password reset) carries this: the link's secret, in the path,
+    stands in for a session cookie."""
+    return derived_token(settings, _LINK_CSRF, path)
+
+
+def password_reset_link(settings: Settings, user: User, issued: int | None = None) -> str:
+    """The path that lets its holder choose the account's password within `RESET_LIFETIME`; signed over the
+    password's hash too, so it works once: the new password ends it (as does any other change)."""
+    issued = int(time.time()) if issued is None else issued
+    return f"{RESET_PATH}{user.id}/{issued}.{_reset_signature(settings, user, issued)}"
+
+
+def _reset_signature(settings: Settings, user: User, issued: int) -> str:
+    return derived_token(settings, _RESET_LINK, f"{user.id}:{issued}:{user.password_hash}")
 
 
 @router.get("/team", response_class=HTMLResponse)
@@ -149,6 +171,49 @@ async def deactivate(session: Session, page: AdminPage, user_id: uuid.UUID) -> R
     await _refused_as_page(MemberService(session, page.principal).remove(user_id))
     await audit.record(session, page.tenant_id, page.actor(), "member.removed", target=("user", user_id))
     return see_other(TEAM_PATH)
+
+
+@router.post("/team/{user_id}/reset-password", response_class=HTMLResponse)
+async def make_password_reset_link(request: Request, session: Session, page: AdminPage, user_id: uuid.UUID) -> Response:
+    """A link, shown once here, with which the member chooses a new password; audited."""
+    try:
+        user = await MemberService(session, page.principal).password_reset_target(user_id)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, REFUSALS[NotFound]) from None
+    except Forbidden:
+        raise PageRefused(status.HTTP_403_FORBIDDEN, CANNOT_RESET) from None
+    await audit.record(session, page.tenant_id, page.actor(), "member.password_reset_link", target=("user", user_id))
+    link = str(request.base_url).rstrip("/") + password_reset_link(request.app.state.settings, user)
+    return await _team_page(request, session, page, reset=(user.email, link))
+
+
+@router.get("/reset/{user_id}/{token}", response_class=HTMLResponse)
+async def password_reset_page(request: Request, session: Session, user_id: str, token: str) -> Response:
+    user = await _reset_target(request, session, user_id, token)
+    return _reset_page(request, user, error=None)
+
+
+@router.post("/reset/{user_id}/{token}", response_class=HTMLResponse)
+async def reset_password(request: Request, session: Session, user_id: str, token: str) -> Response:
+    """The account's new password; every session of it, here and in the API, ends; audited in its tenants."""
+    user = await _reset_target(request, session, user_id, token)
+    form = await request.form(max_fields=20)
+    new, repeat = text_field(form, "new_password", 256), text_field(form, "new_repeat", 256)
+    if new is None or repeat is None:
+        return _reset_page(request, user, error=BAD_PASSWORD, status_code=status.HTTP_400_BAD_REQUEST)
+    if new != repeat:
+        return _reset_page(request, user, error=PASSWORDS_DIFFER, status_code=422)
+    try:
+        wanted = schemas.PasswordReset(email=user.email, new_password=new)
+    except ValidationError:
+        return _reset_page(request, user, error=BAD_PASSWORD, status_code=422)
+    tenants = await PasswordResetService(session).reset(user, wanted)
+    await DashboardSessions(session, request.app.state.settings).sign_out_account(user.id)
+    actor = audit.Actor("user", user.email, user.id, client_ip=request.client.host if request.client else None)
+    for tenant_id in tenants:
+        await scope_to_tenant(session, tenant_id)
+        await audit.record(session, tenant_id, actor, "auth.password_reset", target=("user", user.id))
+    return render(request, "password_reset.html", {"done": True, "email": user.email})
 
 
 @router.get("/invite/{invitation_id}/{token}", response_class=HTMLResponse)
@@ -278,6 +343,35 @@ async def _link_target(request: Request, session: Session, invitation_id: str, t
         raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_LINK) from None
 
 
+async def _reset_target(request: Request, session: Session, user_id: str, token: str) -> User:
+    settings: Settings = request.app.state.settings
+    issued, _, signature = token.partition(".")
+    try:
+        parsed = uuid.UUID(user_id)
+    except ValueError:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_RESET_LINK) from None
+    fresh = issued.isascii() and issued.isdigit() and len(issued) <= 12
+    if not fresh or not 0 <= time.time() - int(issued) <= RESET_LIFETIME.total_seconds():
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_RESET_LINK)
+    try:
+        user = await PasswordResetService(session).account(parsed)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_RESET_LINK) from None
+    if not csrf_matches(_reset_signature(settings, user, int(issued)), signature[:128]):
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_RESET_LINK)
+    return user
+
+
+def _reset_page(request: Request, user: User, *, error: str | None, status_code: int = status.HTTP_200_OK) -> Response:
+    context = {
+        "done": False,
+        "email": user.email,
+        "error": error,
+        "csrf_token": link_csrf_token(request.app.state.settings, request.url.path),
+    }
+    return render(request, "password_reset.html", context, status_code)
+
+
 def _invitation_page(
     request: Request, found: Any, *, error: str | None, status_code: int = status.HTTP_200_OK, name: str | None = None
 ) -> Response:
@@ -289,7 +383,7 @@ def _invitation_page(
         "role": dict(ROLES)[invitation.role],
         "existing_account": not invitation.joins_on_sign_in,
         "error": error,
-        "csrf_token": invitation_csrf_token(request.app.state.settings, request.url.path),
+        "csrf_token": link_csrf_token(request.app.state.settings, request.url.path),
         "joined": False,
     }
     return render(request, "invitation.html", context, status_code)
@@ -301,6 +395,7 @@ async def _team_page(
     page: SignedIn,
     *,
     invited: tuple[str, str] | None = None,
+    reset: tuple[str, str] | None = None,
     error: str | None = None,
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
@@ -315,6 +410,7 @@ async def _team_page(
         "role_titles": dict(ROLES),
         "admin": admin,
         "invited": invited,
+        "reset": reset,
         "error": error,
     }
     return render(request, "team.html", context, status_code, page=page)
