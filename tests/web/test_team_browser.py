@@ -78,6 +78,16 @@ def test_an_owner_invites_a_member_by_link_who_joins_from_another_browser(page: 
     expect(page.locator("tr[data-invitation]")).to_have_count(0)
     screenshots(page, "team")
 
+    # Anna forgets her password: the owner makes her a reset link.
+    page.get_by_role("button", name="Сбросить пароль anna@example.com").click()
+    reset_link = page.locator("[data-reset-link]")
+    expect(reset_link).to_be_visible(timeout=SECONDS)
+    assert_accessible(page)
+    page.goto(reset_link.input_value())
+    expect(page.get_by_role("heading", name="Новый пароль")).to_be_visible(timeout=SECONDS)
+    assert_accessible(page)
+    screenshots(page, "password-reset")
+
 
 def test_an_owner_creates_an_api_key_and_sees_it_only_once(page: Any, dashboard: Dashboard) -> None:
     owner = dashboard.new_owner("Кофейня «Зерно»")
