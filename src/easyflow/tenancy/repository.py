@@ -80,6 +80,10 @@ class UserRepository:
     async def set_language(self, user_id: uuid.UUID, language: str | None) -> None:
         await self.session.execute(update(User).where(User.id == user_id).values(language=language))
 
+    async def delete(self, user: User) -> None:
+        await self.session.delete(user)
+        await self.session.flush()
+
     async def add(self, user: User) -> User:
         user.email = user.email.lower()
         self.session.add(user)
@@ -163,6 +167,17 @@ class MembershipDirectory:
 class InvitationRepository(TenantScopedRepository[Invitation]):
     model = Invitation
 
+    async def pending(self, *, limit: int) -> Sequence[tuple[Invitation, User]]:
+        """The tenant's open invitations with the invited accounts, oldest first."""
+        statement = (
+            select(Invitation, User)
+            .join(User, User.id == Invitation.user_id)
+            .where(Invitation.tenant_id == self.tenant_id)
+            .order_by(Invitation.created_at, User.email)
+            .limit(limit)
+        )
+        return (await self.session.execute(statement)).all()
+
     async def for_user(self, user_id: uuid.UUID) -> Invitation | None:
         result = await self.session.execute(self.scoped().where(Invitation.user_id == user_id))
         return result.scalar_one_or_none()
@@ -192,6 +207,18 @@ class InvitationDirectory:
         )
         row = (await self.session.execute(statement)).one_or_none()
         return (row[0], row[1]) if row is not None else None
+
+    async def by_id(self, invitation_id: uuid.UUID) -> tuple[Invitation, Tenant, User] | None:
+        """One invitation with its tenant and account, locked: for its link, whose holder is not signed in."""
+        statement = (
+            select(Invitation, Tenant, User)
+            .join(Tenant, Tenant.id == Invitation.tenant_id)
+            .join(User, User.id == Invitation.user_id)
+            .where(Invitation.id == invitation_id)
+            .with_for_update(of=Invitation)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return (row[0], row[1], row[2]) if row is not None else None
 
     async def joining_on_sign_in(self, user_id: uuid.UUID) -> Sequence[Invitation]:
         statement = (
@@ -271,6 +298,14 @@ class RefreshTokenRepository:
         await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_user(self, user_id: uuid.UUID, now: datetime) -> None:
+        """Every live refresh token of the user, in every tenant (the caller is in system scope)."""
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
 

@@ -152,6 +152,64 @@ class MemberRead(Output):
     name: str
     role: Role
     joined_at: datetime
+    active: bool = Field(default=True, description="False when the account was deactivated: it cannot sign in.")
+
+
+class PendingInvitation(Output):
+    """An invitation the tenant sent that has not been accepted yet."""
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    invited_at: datetime
+
+
+class LinkInvitation(StrictInput):
+    """Invite someone by a link the admin hands them: they choose their name and password when they open it."""
+
+    email: EmailStr
+    name: Annotated[str, Field(max_length=200)] = ""
+    role: Role = Role.operator
+
+
+def _strong(password: str, known: list[str]) -> str:
+    if weakness := password_weakness(password, [value for value in known if value]):
+        raise PydanticCustomError("password_too_weak", "{reason}", {"reason": weakness})
+    return password
+
+
+class InvitationAcceptance(StrictInput):
+    """What the invited person chooses on opening the link of an invitation that created their account."""
+
+    email: str = Field(default="", max_length=320, description="The invited address, for the strength check.")
+    name: Name
+    password: NewPassword
+
+    @field_validator("password")
+    @classmethod
+    def _hard_to_guess(cls, password: str, info: ValidationInfo) -> str:
+        return _strong(password, [info.data.get("email", ""), info.data.get("name", "")])
+
+
+class PasswordReset(StrictInput):
+    email: str = Field(default="", max_length=320, description="The account's address, for the strength check.")
+    new_password: NewPassword
+
+    @field_validator("new_password")
+    @classmethod
+    def _hard_to_guess(cls, password: str, info: ValidationInfo) -> str:
+        return _strong(password, [info.data.get("email", "")])
+
+
+class PasswordChange(StrictInput):
+    email: str = Field(default="", max_length=320, description="The account's address, for the strength check.")
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: NewPassword
+
+    @field_validator("new_password")
+    @classmethod
+    def _hard_to_guess(cls, password: str, info: ValidationInfo) -> str:
+        return _strong(password, [info.data.get("email", "")])
 
 
 class ApiKeyCreate(StrictInput):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -416,6 +417,100 @@ class MemberService:
             await self._invite(user.id, request.role, joins_on_sign_in=joins_on_sign_in)
         return schemas.MemberInvited(email=request.email.lower(), role=request.role)
 
+    async def invite_by_link(self, request: schemas.LinkInvitation) -> uuid.UUID:
+        """Invite `request.email` by a link the admin hands over (the dashboard's way): an address without an
+        account gets one nobody can sign in to until the link's holder chooses its password
+        (`InvitationService.accept_link`); an existing account is invited as by `invite`. The invitation's id."""
+        self._may_grant(request.role)
+        users = UserRepository(self.session)
+        user = await users.get_by_email(request.email)
+        joins_on_sign_in = user is None
+        if user is None:
+            try:
+                async with self.session.begin_nested():
+                    user = await users.add(
+                        User(email=request.email, name=request.name, password_hash=hash_password(new_secret()))
+                    )
+            except IntegrityError:
+                user, joins_on_sign_in = await users.get_by_email(request.email), False
+        if user is None:  # pragma: no cover - the address was taken and freed again in between
+            raise Conflict("Try again.")
+        if await self.memberships.for_user(user.id) is not None:
+            raise Conflict("This user is already a member of the tenant.")
+        await self._invite(user.id, request.role, joins_on_sign_in=joins_on_sign_in)
+        invitation = await InvitationRepository(self.session, self.principal.tenant_id).for_user(user.id)
+        if invitation is None:  # pragma: no cover - removed by a concurrent request
+            raise Conflict("Try again.")
+        return invitation.id
+
+    async def pending_invitations(self, *, limit: int) -> Sequence[schemas.PendingInvitation]:
+        rows = await InvitationRepository(self.session, self.principal.tenant_id).pending(limit=limit)
+        return [
+            schemas.PendingInvitation(
+                id=invitation.id, email=user.email, role=invitation.role, invited_at=invitation.created_at
+            )
+            for invitation, user in rows
+        ]
+
+    async def withdraw_invitation(self, invitation_id: uuid.UUID) -> str:
+        """Delete an open invitation of this tenant (another tenant's is as unknown as none); the address invited.
+        An account the invitation created stays, unusable until another invitation's link gives it a password."""
+        invitations = InvitationRepository(self.session, self.principal.tenant_id)
+        invitation = await invitations.get(invitation_id)
+        user = await UserRepository(self.session).get(invitation.user_id) if invitation is not None else None
+        if invitation is None or user is None:
+            raise NotFound("No such invitation in this tenant.")
+        if invitation.role == Role.owner:
+            self._may_grant(Role.owner)
+        created_the_account = invitation.joins_on_sign_in
+        await invitations.delete(invitation)
+        email = user.email
+        if created_the_account:
+            await self._forget_unused_account(user)
+        return email
+
+    async def password_reset_target(self, user_id: uuid.UUID) -> User:
+        """The member whose forgotten password an admin may reset (by a link handed to them). Only owners touch
+        owners, and never an account that belongs to other tenants too: its password is not this tenant's to give."""
+        membership, user = await self._member(user_id)
+        self._may_change(membership)
+        if user.id != self.principal.user_id and (
+            await self._has_other_tenants(user.id) or await self._invited_elsewhere(user.id)
+        ):
+            raise Forbidden("This user belongs to other tenants too; only they can change their password.")
+        return user
+
+    async def _invited_elsewhere(self, user_id: uuid.UUID) -> bool:
+        await enter_system_scope(self.session)
+        rows = await InvitationDirectory(self.session).of_user(user_id)
+        await scope_to_tenant(self.session, self.principal.tenant_id)
+        return any(invitation.tenant_id != self.principal.tenant_id for invitation, _ in rows)
+
+    async def _forget_unused_account(self, user: User) -> None:
+        """An account an invitation created, still unused (signing in would have spent the invitation) and in no
+        tenant nor invited to one, is deleted with it: inviting the address again then creates it afresh, with a
+        link that lets its holder choose the password."""
+        await enter_system_scope(self.session)
+        if not await MembershipDirectory(self.session).of_user(user.id) and not await InvitationDirectory(
+            self.session
+        ).of_user(user.id):
+            await UserRepository(self.session).delete(user)
+        await scope_to_tenant(self.session, self.principal.tenant_id)
+
+    async def change_own_password(self, change: schemas.PasswordChange) -> None:
+        """The caller's new password, given the current one; their API sessions (refresh tokens) in every
+        tenant end, so a stolen session does not outlive the change. Wrong current password: Unauthorized."""
+        if self.principal.user_id is None:
+            raise Forbidden("Only a person has a password.")
+        user = await UserRepository(self.session).get(self.principal.user_id)
+        if user is None or not verify_password(user.password_hash, change.current_password):
+            raise Unauthorized("The current password is wrong.")
+        user.password_hash = hash_password(change.new_password)
+        await self.session.flush()
+        await enter_system_scope(self.session)
+        await RefreshTokenRepository(self.session).revoke_user(user.id, _now())
+        await scope_to_tenant(self.session, self.principal.tenant_id)
+
     async def _invite(self, user_id: uuid.UUID, role: Role, *, joins_on_sign_in: bool) -> None:
         invitations = InvitationRepository(self.session, self.principal.tenant_id)
         invitation = await invitations.for_user(user_id)
@@ -509,6 +604,29 @@ class MemberService:
             raise Forbidden("Only an owner can change or remove an owner.")
 
 
+class PasswordResetService:
+    """The holder of a password-reset link an admin made chooses the account's new password (the caller checked
+    the link). Crosses tenants (system scope): a user is global."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def account(self, user_id: uuid.UUID) -> User:
+        await enter_system_scope(self.session)
+        user = await UserRepository(self.session).get(user_id)
+        if user is None:
+            raise NotFound("No such account.")
+        return user
+
+    async def reset(self, user: User, reset: schemas.PasswordReset) -> list[uuid.UUID]:
+        """The new password; every API session of the account ends. The tenants the account belongs to."""
+        await enter_system_scope(self.session)
+        user.password_hash = hash_password(reset.new_password)
+        await self.session.flush()
+        await RefreshTokenRepository(self.session).revoke_user(user.id, _now())
+        return [membership.tenant_id for membership, _ in await MembershipDirectory(self.session).of_user(user.id)]
+
+
 class InvitationService:
     """The invited person's side: see the invitations addressed to them, accept or decline them. Each read
     crosses tenants (system scope) but is always filtered by the person's own user id."""
@@ -538,6 +656,27 @@ class InvitationService:
         invitation, _ = await self._find(invitation_id, user_id)
         await self.invitations.delete(invitation)
         await scope_to_tenant(self.session, principal.tenant_id)
+
+    async def link_target(self, invitation_id: uuid.UUID) -> tuple[Invitation, Tenant, User]:
+        """The invitation a link names, for its holder (not signed in; the caller checked the link's token)."""
+        await enter_system_scope(self.session)
+        found = await self.invitations.by_id(invitation_id)
+        if found is None:
+            raise NotFound("No such invitation.")
+        return found
+
+    async def accept_link(self, invitation_id: uuid.UUID, acceptance: schemas.InvitationAcceptance) -> Tenant:
+        """The holder of the link of an invitation that created an account chooses its name and password, and
+        the account joins the tenant; the invitation is spent, so the link works once. An existing account's
+        invitation is accepted by its owner signed in, never by a link (Forbidden)."""
+        invitation, tenant, user = await self.link_target(invitation_id)
+        if not invitation.joins_on_sign_in:
+            raise Forbidden("This address already has an account: sign in to it to accept the invitation.")
+        user.name = acceptance.name
+        user.password_hash = hash_password(acceptance.password)
+        await self.session.flush()
+        await self._join(invitation)
+        return tenant
 
     async def accept_on_sign_in(self, user_id: uuid.UUID) -> None:
         """Join the tenants whose invitation created this account (the caller is in system scope)."""
@@ -582,6 +721,7 @@ def _member(membership: Membership, user: User) -> schemas.MemberRead:
         name=user.name,
         role=membership.role,
         joined_at=membership.created_at,
+        active=user.is_active,
     )
 
 

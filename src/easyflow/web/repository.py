@@ -37,11 +37,12 @@ class DashboardSessionRepository:
             .values(revoked_at=now)
         )
 
-    async def revoke_user(self, user_id: uuid.UUID, now: datetime) -> int:
-        """Revoke every live session of the user, in every tenant (the caller is in system scope)."""
-        result = await self.session.execute(
-            update(DashboardSession)
-            .where(DashboardSession.user_id == user_id, DashboardSession.revoked_at.is_(None))
-            .values(revoked_at=now)
+    async def revoke_user(self, user_id: uuid.UUID, now: datetime, *, keep: uuid.UUID | None = None) -> int:
+        """Revoke every live session of the user, in every tenant, but `keep` (the caller is in system scope)."""
+        statement = update(DashboardSession).where(
+            DashboardSession.user_id == user_id, DashboardSession.revoked_at.is_(None)
         )
+        if keep is not None:
+            statement = statement.where(DashboardSession.id != keep)
+        result = await self.session.execute(statement.values(revoked_at=now))
         return int(result.rowcount)  # type: ignore[attr-defined]

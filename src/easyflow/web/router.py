@@ -20,7 +20,8 @@ from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
-from easyflow.web import assistants, channels, contacts, inbox, knowledge
+from easyflow.web import assistants, channels, contacts, inbox, knowledge, team, workspace
+from easyflow.web import audit as audit_pages
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
 from easyflow.web.page import (
@@ -81,6 +82,9 @@ async def refuse_forged_requests(request: Request) -> None:
     if request.url.path == LOGIN_PATH:
         nonce = cookie(request, LOGIN_COOKIE)
         expected = login_csrf_token(settings, nonce) if nonce else None
+    elif request.url.path.startswith(team.LINK_PATHS):
+        # The link's secret, in the path, stands in for a session: only its holder can post the form.
+        expected = team.link_csrf_token(settings, request.url.path)
     else:
         token = cookie(request, SESSION_COOKIE)
         expected = session_csrf_token(settings, token) if token else None
@@ -300,3 +304,6 @@ router.include_router(channels.router)
 router.include_router(contacts.router)
 router.include_router(knowledge.router)
 router.include_router(assistants.router)
+router.include_router(audit_pages.router)
+router.include_router(workspace.router)
+router.include_router(team.router)

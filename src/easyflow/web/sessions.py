@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.config import Settings
-from easyflow.db.session import enter_system_scope
+from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.security import constant_time_equals, new_secret, sha256_hex
 from easyflow.models.dashboard import DashboardSession
 from easyflow.models.tenancy import Role
@@ -120,6 +120,18 @@ class DashboardSessions:
         """Revoke every session of the member's account, in every tenant; how many were live."""
         await enter_system_scope(self.session)
         return await self.sessions.revoke_user(member.user_id, _now())
+
+    async def sign_out_account(self, user_id: uuid.UUID) -> int:
+        """Revoke every session of the account, in every tenant (its password was reset)."""
+        await enter_system_scope(self.session)
+        return await self.sessions.revoke_user(user_id, _now())
+
+    async def sign_out_others(self, member: SignedInMember) -> int:
+        """Revoke every other session of the member's account, in every tenant (after a password change)."""
+        await enter_system_scope(self.session)
+        revoked = await self.sessions.revoke_user(member.user_id, _now(), keep=member.session_id)
+        await scope_to_tenant(self.session, member.tenant_id)
+        return revoked
 
     async def _find(self, token: str | None) -> DashboardSession | None:
         if not token or len(token) > MAX_TOKEN_LENGTH:

@@ -1,0 +1,277 @@
+"""The workspace's settings, API keys and audit log pages over real HTTP through the app: each page renders for
+admins only, each change is stored and audited as the API does, forged and hostile forms change nothing, and one
+tenant's keys are out of another's reach."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from easyflow.db.database import Database
+from easyflow.models.tenancy import Role
+from tests.conftest import TenantFixture, make_member
+from tests.web.dashboard import csrf_of, open_login, sign_in
+
+
+async def sign_in_as(client: httpx.AsyncClient, email: str, password: str = "member-pass-1") -> None:
+    token = await open_login(client)
+    signed_in = await client.post("/app/login", data={"email": email, "password": password, "csrf_token": token})
+    assert signed_in.status_code == 303, signed_in.text
+
+
+async def audit_entries(client: httpx.AsyncClient, tenant: TenantFixture, action: str) -> list[dict[str, object]]:
+    answer = await client.get("/api/v1/audit", params={"action": action}, headers=tenant.headers)
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, object]] = answer.json()["items"]
+    return items
+
+
+async def settings_form(client: httpx.AsyncClient) -> dict[str, str]:
+    page = await client.get("/app/settings")
+    assert page.status_code == 200, page.text
+    return {
+        "csrf_token": csrf_of(page),
+        "name": "Салон «Лотос»",
+        "default_language": "ru",
+        "timezone": "Europe/Moscow",
+        "csat_enabled": "on",
+    }
+
+
+# --- audit log ---
+
+
+async def test_the_audit_log_lists_entries_newest_first_and_filters_by_action(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    created = await client.post("/api/v1/api-keys", json={"name": "Zapier"}, headers=tenant_a.headers)
+    assert created.status_code == 201
+    log = await client.get("/app/audit")
+    assert log.status_code == 200
+    actions = re.findall(r'<tr data-action="([^"]+)"', log.text)
+    assert actions[0] == "api_key.created" and "auth.signed_in" in actions
+    assert tenant_a.owner_email in log.text and "Zapier" in log.text
+    only_keys = await client.get("/app/audit", params={"action": "api_key."})
+    assert set(re.findall(r'<tr data-action="([^"]+)"', only_keys.text)) == {"api_key.created"}
+    signins = await client.get("/app/audit", params={"action": "auth.signed_in"})
+    assert set(re.findall(r'<tr data-action="([^"]+)"', signins.text)) == {"auth.signed_in"}
+
+
+async def test_the_audit_log_is_paged(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    for number in range(51):
+        await client.post("/api/v1/api-keys", json={"name": f"key {number}"}, headers=tenant_a.headers)
+    await sign_in(client, tenant_a)
+    first = await client.get("/app/audit", params={"action": "api_key.created"})
+    assert len(re.findall(r"<tr data-action=", first.text)) == 50 and 'rel="next"' in first.text
+    assert "key 50" in first.text and "key 0<" not in first.text
+    second = await client.get("/app/audit", params={"action": "api_key.created", "page": 2})
+    assert len(re.findall(r"<tr data-action=", second.text)) == 1 and "key 0" in second.text
+
+
+@pytest.mark.parametrize("action", ["DROP TABLE", "a.b.c", "x" * 65, "auth\x00"])
+async def test_a_malformed_action_filter_is_refused_with_a_page(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, action: str
+) -> None:
+    await sign_in(client, tenant_a)
+    refused = await client.get("/app/audit", params={"action": action})
+    assert 400 <= refused.status_code < 500
+    assert "<html" in refused.text
+
+
+async def test_a_bad_page_number_is_refused(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    await sign_in(client, tenant_a)
+    for number in ("0", "-1", "abc", "²", "9" * 30):
+        answer = await client.get("/app/audit", params={"page": number})
+        assert 400 <= answer.status_code < 500, number
+
+
+# --- settings ---
+
+
+async def test_settings_are_saved_and_audited_as_the_api_does(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    form = await settings_form(client)
+    assert 'name="two_factor_required"' in (await client.get("/app/settings")).text
+    form.update(name="Лотос на Тверской", default_language="en", timezone="Asia/Bishkek")
+    del form["csat_enabled"]
+    saved = await client.post("/app/settings", data=form)
+    assert saved.status_code == 303 and saved.headers["location"] == "/app/settings?saved=1"
+    tenant = (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()
+    assert tenant["name"] == "Лотос на Тверской" and tenant["default_language"] == "en"
+    assert tenant["timezone"] == "Asia/Bishkek" and tenant["csat_enabled"] is False
+    assert tenant["two_factor_required"] is False
+    [entry] = await audit_entries(client, tenant_a, "tenant.updated")
+    assert entry["details"] == {"changed": ["csat_enabled", "default_language", "name", "timezone"]}
+    assert entry["actor"] == tenant_a.owner_email
+    again = await client.get("/app/settings?saved=1")
+    assert "data-saved" in again.text and 'value="Лотос на Тверской"' in again.text
+
+
+async def test_requiring_two_factor_sends_the_admin_without_it_to_set_it_up(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    form = await settings_form(client)
+    form["two_factor_required"] = "on"
+    assert (await client.post("/app/settings", data=form)).status_code == 303
+    tenant = (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()
+    assert tenant["two_factor_required"] is True
+    [entry] = await audit_entries(client, tenant_a, "tenant.updated")
+    assert entry["details"] == {"changed": ["two_factor_required"]}
+    after = await client.get("/app/settings")
+    assert after.status_code == 303 and after.headers["location"] == "/app/account/two-factor"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("timezone", "Mars/Olympus", "Неизвестный часовой пояс"),
+        ("name", "   ", "Введите название рабочего пространства"),
+        ("default_language", "de", "Выберите язык из списка"),
+    ],
+)
+async def test_invalid_settings_show_the_form_again_with_the_reason(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, field: str, value: str, message: str
+) -> None:
+    await sign_in(client, tenant_a)
+    form = await settings_form(client)
+    form[field] = value
+    refused = await client.post("/app/settings", data=form)
+    assert refused.status_code == 422
+    assert message in refused.text and 'aria-invalid="true"' in refused.text
+    tenant = (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()
+    assert tenant["name"] == "Салон «Лотос»" and tenant["timezone"] == "Europe/Moscow"
+    assert await audit_entries(client, tenant_a, "tenant.updated") == []
+
+
+@pytest.mark.parametrize("value", ["x" * 201, "Лотос\x00"])
+async def test_an_oversized_or_nul_field_is_refused(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, value: str
+) -> None:
+    await sign_in(client, tenant_a)
+    form = await settings_form(client)
+    form["name"] = value
+    refused = await client.post("/app/settings", data=form)
+    assert refused.status_code in (400, 422)
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["name"] == "Салон «Лотос»"
+
+
+async def test_a_settings_form_without_the_csrf_token_is_refused(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    form = await settings_form(client)
+    form["name"] = "Forged"
+    for token in (None, "wrong"):
+        if token is None:
+            del form["csrf_token"]
+        else:
+            form["csrf_token"] = token
+        assert (await client.post("/app/settings", data=form)).status_code == 403
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["name"] == "Салон «Лотос»"
+
+
+@pytest.mark.parametrize("role", [Role.operator, Role.viewer])
+async def test_members_below_admin_are_refused_the_admin_pages(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, role: Role
+) -> None:
+    email = await make_member(database, tenant_a, role)
+    await sign_in_as(client, email)
+    home = await client.get("/app/")
+    for path in ("/app/settings", "/app/audit", "/app/api-keys"):
+        refused = await client.get(path)
+        assert refused.status_code == 403, path
+        assert "только администраторы и владельцы" in refused.text
+        assert f'href="{path}"' not in home.text
+    forged = await client.post("/app/settings", data={"csrf_token": csrf_of(home), "name": "Mine now"})
+    assert forged.status_code == 403
+    created = await client.post("/app/api-keys", data={"csrf_token": csrf_of(home), "name": "mine"})
+    assert created.status_code == 403
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["name"] == "Салон «Лотос»"
+
+
+async def test_signed_out_visitors_are_sent_to_sign_in(client: httpx.AsyncClient) -> None:
+    for path in ("/app/settings", "/app/audit", "/app/api-keys"):
+        answer = await client.get(path)
+        assert answer.status_code == 303 and answer.headers["location"] == "/app/login"
+
+
+# --- API keys ---
+
+
+async def test_an_admin_creates_a_key_shown_once_that_works_and_is_audited(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/api-keys")
+    assert page.status_code == 200 and "First key" in page.text and "data-secret-key" not in page.text
+    created = await client.post(
+        "/app/api-keys", data={"csrf_token": csrf_of(page), "name": "CRM sync", "role": "viewer"}
+    )
+    assert created.status_code == 201
+    found = re.search(r'data-secret-key[^>]*|value="(ef_[^"]+)" class="secret"', created.text)
+    whole = re.search(r'value="(ef_[A-Za-z0-9_-]+)"', created.text)
+    assert found is not None and whole is not None
+    key = whole.group(1)
+    answer = await client.get("/api/v1/conversations", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, "the key works, with its role"
+    again = await client.get("/app/api-keys")
+    assert key not in again.text and "CRM sync" in again.text, "shown only once"
+    [entry] = await audit_entries(client, tenant_a, "api_key.created")
+    assert entry["details"]["name"] == "CRM sync" and entry["details"]["role"] == "viewer"  # type: ignore[index]
+    assert entry["actor"] == tenant_a.owner_email
+
+
+async def test_an_admin_revokes_a_key_and_it_stops_working(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    created = await client.post("/api/v1/api-keys", json={"name": "Old script"}, headers=tenant_a.headers)
+    key, key_id = created.json()["key"], created.json()["id"]
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/api-keys"))
+    revoked = await client.post(f"/app/api-keys/{key_id}/revoke", data={"csrf_token": token})
+    assert revoked.status_code == 303 and revoked.headers["location"] == "/app/api-keys"
+    assert (await client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {key}"})).status_code == 401
+    page = await client.get("/app/api-keys")
+    assert "data-revoked" in page.text
+    [entry] = await audit_entries(client, tenant_a, "api_key.revoked")
+    assert entry["target_id"] == key_id
+
+
+async def test_key_forms_refuse_bad_input_and_forgeries(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/api-keys"))
+    for data in (
+        {"name": ""},
+        {"name": "   "},
+        {"name": "n" * 201},
+        {"name": "a\x00b"},
+        {"name": "x", "role": "owner"},
+    ):
+        refused = await client.post("/app/api-keys", data={"csrf_token": token, "role": "admin", **data})
+        assert refused.status_code == 422, data
+        assert 'role="alert"' in refused.text and "ef_" not in re.sub(r"ef_[0-9a-f]+_…", "", refused.text)
+    assert (await client.post("/app/api-keys", data={"name": "forged", "role": "admin"})).status_code == 403
+    assert await audit_entries(client, tenant_a, "api_key.created") == []
+    missing = await client.post(f"/app/api-keys/{uuid.uuid4()}/revoke", data={"csrf_token": token})
+    assert missing.status_code == 404
+    assert (await client.post("/app/api-keys/not-an-id/revoke", data={"csrf_token": token})).status_code == 422
+
+
+async def test_another_tenants_key_can_be_neither_seen_nor_revoked(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    theirs = await client.post("/api/v1/api-keys", json={"name": "B's secret sync"}, headers=tenant_b.headers)
+    their_id, their_key = theirs.json()["id"], theirs.json()["key"]
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/api-keys")
+    assert "B's secret sync" not in page.text and "B&#39;s secret sync" not in page.text
+    refused = await client.post(f"/app/api-keys/{their_id}/revoke", data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 404
+    assert (await client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {their_key}"})).status_code == 200
+    audit_page = await client.get("/app/audit")
+    assert "B&#39;s secret sync" not in audit_page.text

@@ -1,0 +1,424 @@
+"""The team page, invitation links and the password change over real HTTP through the app: members listed
+with role and status; admins invite by a link, change roles and deactivate, audited as the API does; the
+invited person joins by the link once; others see the list read-only; tenants are kept apart."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import httpx
+import pytest
+
+from easyflow.config import Settings
+from easyflow.db.database import Database
+from easyflow.models.tenancy import Role
+from easyflow.runtime import Runtime
+from easyflow.web.team import invitation_link
+from tests.conftest import TenantFixture, make_member
+from tests.web.dashboard import browser, csrf_of, open_login, sign_in
+
+NEW_PASSWORD = "Brisk-Lantern-Orbit-42"
+
+
+async def sign_in_as(client: httpx.AsyncClient, email: str, password: str = "member-pass-1") -> httpx.Response:
+    token = await open_login(client)
+    return await client.post("/app/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+async def members(client: httpx.AsyncClient, tenant: TenantFixture) -> dict[str, dict[str, object]]:
+    answer = await client.get("/api/v1/users", headers=tenant.headers)
+    return {item["email"]: item for item in answer.json()["items"]}
+
+
+async def audit_entries(client: httpx.AsyncClient, tenant: TenantFixture, action: str) -> list[dict[str, object]]:
+    answer = await client.get("/api/v1/audit", params={"action": action}, headers=tenant.headers)
+    items: list[dict[str, object]] = answer.json()["items"]
+    return items
+
+
+async def invite(client: httpx.AsyncClient, email: str, role: str = "operator", name: str = "") -> str:
+    team = await client.get("/app/team")
+    created = await client.post(
+        "/app/team/invite", data={"csrf_token": csrf_of(team), "email": email, "name": name, "role": role}
+    )
+    assert created.status_code == 200, created.text
+    found = re.search(r'value="http://testserver(/app/invite/[^"]+)"', created.text)
+    assert found is not None, created.text
+    return found.group(1)
+
+
+async def test_the_team_page_lists_members_with_role_and_status(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture
+) -> None:
+    operator = await make_member(database, tenant_a, Role.operator)
+    await sign_in(client, tenant_a)
+    team = await client.get("/app/team")
+    assert team.status_code == 200
+    assert f'data-member="{tenant_a.owner_email}"' in team.text and f'data-member="{operator}"' in team.text
+    assert 'data-role="owner"' in team.text and 'data-role="operator"' in team.text
+    assert "Активен" in team.text and 'href="/app/account/password"' in team.text
+    assert "data-invite" in team.text and 'action="/app/team/invite"' in team.text
+
+
+async def test_an_invited_person_joins_by_the_link_once_and_can_sign_in(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    link = await invite(client, "Nadia@Example.com", role="admin", name="Надя")
+    [entry] = await audit_entries(client, tenant_a, "member.invited")
+    assert entry["details"] == {"email": "nadia@example.com", "role": "admin", "by": "link"}
+    team = await client.get("/app/team")
+    assert 'data-invitation="nadia@example.com"' in team.text and "Приглашён" in team.text
+    async with browser(settings, runtime) as invited:
+        page = await invited.get(link)
+        assert page.status_code == 200 and "Салон «Лотос»" in page.text and 'value="Надя"' in page.text
+        form = {"csrf_token": csrf_of(page), "name": "Надежда", "password": NEW_PASSWORD}
+        differ = await invited.post(link, data={**form, "password_repeat": NEW_PASSWORD + "x"})
+        assert differ.status_code == 422 and "не совпадают" in differ.text
+        weak = await invited.post(link, data={**form, "password": "qwerty12345", "password_repeat": "qwerty12345"})
+        assert weak.status_code == 422
+        joined = await invited.post(link, data={**form, "password_repeat": NEW_PASSWORD})
+        assert joined.status_code == 200 and "data-joined" in joined.text
+        assert (await invited.get(link)).status_code == 404, "the link works once"
+        assert (await sign_in_as(invited, "nadia@example.com", NEW_PASSWORD)).status_code == 303
+        assert (await invited.get("/app/settings")).status_code == 200, "joined with the role offered"
+    member = (await members(client, tenant_a))["nadia@example.com"]
+    assert member["role"] == "admin" and member["name"] == "Надежда"
+    [joined_entry] = await audit_entries(client, tenant_a, "member.joined")
+    assert joined_entry["actor"] == "nadia@example.com"
+    team = await client.get("/app/team")
+    assert 'data-member="nadia@example.com"' in team.text and "data-invitation=" not in team.text
+
+
+async def test_an_existing_account_joins_by_the_link_only_with_its_own_password(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    link = await invite(client, tenant_b.owner_email, role="viewer")
+    async with browser(settings, runtime) as holder:
+        page = await holder.get(link)
+        assert page.status_code == 200 and 'name="password_repeat"' not in page.text
+        token = csrf_of(page)
+        for password in (NEW_PASSWORD, "", "p\x00" * 5):
+            refused = await holder.post(link, data={"csrf_token": token, "name": "x", "password": password})
+            assert refused.status_code in (401, 422), password
+        assert tenant_b.owner_email not in await members(client, tenant_a)
+        assert (await sign_in_as(holder, tenant_b.owner_email, NEW_PASSWORD)).status_code == 401, "unchanged"
+        joined = await holder.post(link, data={"csrf_token": token, "password": tenant_b.owner_password})
+        assert joined.status_code == 200 and "data-joined" in joined.text
+        assert (await holder.get(link)).status_code == 404
+    assert (await members(client, tenant_a))[tenant_b.owner_email]["role"] == "viewer"
+    assert tenant_a.owner_email not in await members(client, tenant_b), "nothing changed in the other tenant"
+    [entry] = await audit_entries(client, tenant_a, "member.joined")
+    assert entry["actor"] == tenant_b.owner_email
+
+
+@pytest.mark.parametrize("suffix", ["0" * 64, "short", "x" * 300])
+async def test_a_wrong_invitation_link_is_a_404_page(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, suffix: str
+) -> None:
+    await sign_in(client, tenant_a)
+    link = await invite(client, "wrong-link@example.com")
+    invitation_id = link.split("/")[3]
+    for path in (
+        f"/app/invite/{invitation_id}/{suffix}",
+        f"/app/invite/{uuid.uuid4()}/{link.split('/')[4]}",
+        f"/app/invite/not-a-uuid/{suffix}",
+    ):
+        answer = await client.get(path)
+        assert answer.status_code == 404 and "<html" in answer.text
+
+
+async def test_the_invitation_form_needs_its_token_and_refuses_nul_and_oversized_input(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    link = await invite(client, "careful@example.com")
+    async with browser(settings, runtime) as invited:
+        page = await invited.get(link)
+        form = {"name": "Careful", "password": NEW_PASSWORD, "password_repeat": NEW_PASSWORD}
+        assert (await invited.post(link, data=form)).status_code == 403
+        assert (await invited.post(link, data={**form, "csrf_token": "forged"})).status_code == 403
+        token = csrf_of(page)
+        for bad in (
+            {"name": "Care\x00ful"},
+            {"name": "n" * 201},
+            {"password": "p" * 300, "password_repeat": "p" * 300},
+        ):
+            refused = await invited.post(link, data={**form, "csrf_token": token, **bad})
+            assert refused.status_code == 422, bad
+        assert (await invited.get(link)).status_code == 200, "still unused"
+
+
+async def test_invitations_refuse_bad_input_and_forged_forms(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/team"))
+    for email in ("not-an-address", "a\x00b@example.com", "x" * 400 + "@example.com"):
+        refused = await client.post("/app/team/invite", data={"csrf_token": token, "email": email, "role": "operator"})
+        assert refused.status_code == 422 and 'role="alert"' in refused.text
+    assert (await client.post("/app/team/invite", data={"email": "x@example.com"})).status_code == 403
+    assert await audit_entries(client, tenant_a, "member.invited") == []
+    already = await client.post(
+        "/app/team/invite", data={"csrf_token": token, "email": tenant_a.owner_email, "role": "operator"}
+    )
+    assert already.status_code == 409
+
+
+async def test_an_admin_changes_a_role_and_deactivates_a_member_audited(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, database: Database, tenant_a: TenantFixture
+) -> None:
+    operator = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[operator]["user_id"]
+    async with browser(settings, runtime) as theirs:
+        assert (await sign_in_as(theirs, operator)).status_code == 303
+        await sign_in(client, tenant_a)
+        token = csrf_of(await client.get("/app/team"))
+        changed = await client.post(f"/app/team/{user_id}/role", data={"csrf_token": token, "role": "viewer"})
+        assert changed.status_code == 303 and changed.headers["location"] == "/app/team"
+        assert (await members(client, tenant_a))[operator]["role"] == "viewer"
+        [entry] = await audit_entries(client, tenant_a, "member.changed")
+        assert entry["details"] == {"role": "viewer"} and entry["target_id"] == user_id
+        bad = await client.post(f"/app/team/{user_id}/role", data={"csrf_token": token, "role": "emperor"})
+        assert bad.status_code == 400
+        removed = await client.post(f"/app/team/{user_id}/remove", data={"csrf_token": token})
+        assert removed.status_code == 303
+        assert operator not in await members(client, tenant_a)
+        assert len(await audit_entries(client, tenant_a, "member.removed")) == 1
+        assert (await theirs.get("/app/")).status_code == 303, "signed out of the workspace"
+
+
+async def test_an_admin_cannot_make_an_owner_nor_touch_one_and_the_last_owner_stays(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture
+) -> None:
+    admin = await make_member(database, tenant_a, Role.admin)
+    operator = await make_member(database, tenant_a, Role.operator)
+    ids = {email: item["user_id"] for email, item in (await members(client, tenant_a)).items()}
+    await sign_in_as(client, admin)
+    team = await client.get("/app/team")
+    assert 'value="owner"' not in team.text
+    token = csrf_of(team)
+    promote = await client.post(f"/app/team/{ids[operator]}/role", data={"csrf_token": token, "role": "owner"})
+    assert promote.status_code == 403 and "владельц" in promote.text
+    demote = await client.post(f"/app/team/{ids[tenant_a.owner_email]}/remove", data={"csrf_token": token})
+    assert demote.status_code == 403
+    assert (await members(client, tenant_a))[tenant_a.owner_email]["role"] == "owner"
+
+
+@pytest.mark.parametrize("role", [Role.operator, Role.viewer])
+async def test_members_below_admin_see_the_team_read_only(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, role: Role
+) -> None:
+    email = await make_member(database, tenant_a, role)
+    await sign_in_as(client, email)
+    team = await client.get("/app/team")
+    assert team.status_code == 200 and f'data-member="{tenant_a.owner_email}"' in team.text
+    assert "/remove" not in team.text and "data-invite" not in team.text and "/role" not in team.text
+    token = csrf_of(team)
+    owner_id = (await members(client, tenant_a))[tenant_a.owner_email]["user_id"]
+    for path, data in (
+        ("/app/team/invite", {"email": "friend@example.com", "role": "admin"}),
+        (f"/app/team/{owner_id}/role", {"role": "viewer"}),
+        (f"/app/team/{owner_id}/remove", {}),
+    ):
+        refused = await client.post(path, data={"csrf_token": token, **data})
+        assert refused.status_code == 403, path
+    assert (await members(client, tenant_a))[tenant_a.owner_email]["role"] == "owner"
+
+
+async def test_another_tenants_member_cannot_be_changed_or_seen(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    theirs = await make_member(database, tenant_b, Role.operator)
+    their_id = (await members(client, tenant_b))[theirs]["user_id"]
+    await sign_in(client, tenant_a)
+    team = await client.get("/app/team")
+    assert theirs not in team.text and tenant_b.owner_email not in team.text
+    token = csrf_of(team)
+    changed = await client.post(f"/app/team/{their_id}/role", data={"csrf_token": token, "role": "viewer"})
+    assert changed.status_code == 404
+    removed = await client.post(f"/app/team/{their_id}/remove", data={"csrf_token": token})
+    assert removed.status_code == 404
+    assert (await members(client, tenant_b))[theirs]["role"] == "operator"
+
+
+# --- password ---
+
+
+async def test_a_member_changes_their_password_and_their_other_sessions_end(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    async with browser(settings, runtime) as other:
+        await sign_in(other, tenant_a)
+        await sign_in(client, tenant_a)
+        page = await client.get("/app/account/password")
+        assert page.status_code == 200
+        form = {"csrf_token": csrf_of(page), "current_password": tenant_a.owner_password}
+        wrong = await client.post(
+            "/app/account/password",
+            data={
+                **form,
+                "current_password": "not-it-at-all",
+                "new_password": NEW_PASSWORD,
+                "new_repeat": NEW_PASSWORD,
+            },
+        )
+        assert wrong.status_code == 403 and "Текущий пароль" in wrong.text
+        weak = await client.post(
+            "/app/account/password", data={**form, "new_password": "password12", "new_repeat": "password12"}
+        )
+        assert weak.status_code == 422
+        differ = await client.post(
+            "/app/account/password", data={**form, "new_password": NEW_PASSWORD, "new_repeat": NEW_PASSWORD + "!"}
+        )
+        assert differ.status_code == 422
+        nul = await client.post(
+            "/app/account/password", data={**form, "new_password": "a\x00" * 6, "new_repeat": "a\x00" * 6}
+        )
+        assert nul.status_code == 400
+        assert (await client.post("/app/account/password", data={**form, "csrf_token": "x"})).status_code == 403
+        changed = await client.post(
+            "/app/account/password", data={**form, "new_password": NEW_PASSWORD, "new_repeat": NEW_PASSWORD}
+        )
+        assert changed.status_code == 303 and changed.headers["location"] == "/app/account/password?changed=1"
+        assert (await client.get("/app/")).status_code == 200, "this session stays"
+        assert (await other.get("/app/")).status_code == 303, "the other session ended"
+        assert (await sign_in(other, tenant_a)).status_code == 401
+        assert (await sign_in(other, tenant_a, NEW_PASSWORD)).status_code == 303
+    [entry] = await audit_entries(client, tenant_a, "auth.password_changed")
+    assert entry["actor"] == tenant_a.owner_email and entry["details"] == {"other_sessions_ended": 1}
+
+
+async def test_an_invitation_link_expires_after_a_week_and_cannot_be_redated(
+    client: httpx.AsyncClient, settings: Settings, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    link = await invite(client, "late@example.com")
+    invitation_id = uuid.UUID(link.split("/")[3])
+    issued, signature = link.split("/")[4].split(".")
+    week_ago = int(time.time()) - 7 * 24 * 3600 - 60
+    expired = await client.get(invitation_link(settings, invitation_id, issued=week_ago))
+    assert expired.status_code == 410 and "истёк" in expired.text
+    redated = await client.get(f"/app/invite/{invitation_id}/{int(issued) + 3600}.{signature}")
+    assert redated.status_code == 404
+    assert (await client.get(link)).status_code == 200
+
+
+async def test_an_admin_withdraws_an_invitation_and_its_link_stops_working(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    link = await invite(client, "changed-mind@example.com")
+    invitation_id = link.split("/")[3]
+    team = await client.get("/app/team")
+    token = csrf_of(team)
+    withdrawn = await client.post(f"/app/team/invitations/{invitation_id}/withdraw", data={"csrf_token": token})
+    assert withdrawn.status_code == 303
+    assert (await client.get(link)).status_code == 404
+    assert "data-invitation=" not in (await client.get("/app/team")).text
+    [entry] = await audit_entries(client, tenant_a, "member.invitation_withdrawn")
+    assert entry["details"] == {"email": "changed-mind@example.com"}
+    # Invited again, the address gets a link that still lets its holder choose the password.
+    again = await invite(client, "changed-mind@example.com")
+    async with browser(settings, runtime) as invited:
+        page = await invited.get(again)
+        assert 'name="password_repeat"' in page.text
+    # Another tenant's admin cannot withdraw it.
+    async with browser(settings, runtime) as other:
+        await sign_in(other, tenant_b)
+        other_token = csrf_of(await other.get("/app/team"))
+        new_id = again.split("/")[3]
+        refused = await other.post(f"/app/team/invitations/{new_id}/withdraw", data={"csrf_token": other_token})
+        assert refused.status_code == 404
+    assert (await client.get(again)).status_code == 200
+
+
+# --- a forgotten password, reset by an admin ---
+
+
+async def reset_link(client: httpx.AsyncClient, user_id: object) -> httpx.Response:
+    token = csrf_of(await client.get("/app/team"))
+    return await client.post(f"/app/team/{user_id}/reset-password", data={"csrf_token": token})
+
+
+async def test_an_admin_makes_a_reset_link_with_which_the_member_chooses_a_new_password_once(
+    client: httpx.AsyncClient, settings: Settings, runtime: Runtime, database: Database, tenant_a: TenantFixture
+) -> None:
+    operator = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[operator]["user_id"]
+    async with browser(settings, runtime) as theirs:
+        assert (await sign_in_as(theirs, operator)).status_code == 303
+        await sign_in(client, tenant_a)
+        made = await reset_link(client, user_id)
+        assert made.status_code == 200 and "data-reset-link" in made.text
+        found = re.search(r'value="http://testserver(/app/reset/[^"]+)"', made.text)
+        assert found is not None
+        link = found.group(1)
+        [entry] = await audit_entries(client, tenant_a, "member.password_reset_link")
+        assert entry["target_id"] == user_id
+        page = await theirs.get(link)
+        assert page.status_code == 200 and operator in page.text
+        token = csrf_of(page)
+        assert (
+            await theirs.post(link, data={"new_password": NEW_PASSWORD, "new_repeat": NEW_PASSWORD})
+        ).status_code == 403
+        weak = await theirs.post(
+            link, data={"csrf_token": token, "new_password": "1234567890", "new_repeat": "1234567890"}
+        )
+        assert weak.status_code == 422
+        nul = await theirs.post(
+            link, data={"csrf_token": token, "new_password": "a\x00" * 6, "new_repeat": "a\x00" * 6}
+        )
+        assert nul.status_code == 400
+        done = await theirs.post(
+            link, data={"csrf_token": token, "new_password": NEW_PASSWORD, "new_repeat": NEW_PASSWORD}
+        )
+        assert done.status_code == 200 and "data-password-reset" in done.text
+        assert (await theirs.get("/app/")).status_code == 303, "signed out everywhere"
+        assert (await theirs.get(link)).status_code == 404, "the link works once"
+        assert (await sign_in_as(theirs, operator)).status_code == 401
+        assert (await sign_in_as(theirs, operator, NEW_PASSWORD)).status_code == 303
+    [reset_entry] = await audit_entries(client, tenant_a, "auth.password_reset")
+    assert reset_entry["actor"] == operator
+
+
+async def test_a_reset_link_expires_after_a_day(
+    client: httpx.AsyncClient, settings: Settings, database: Database, tenant_a: TenantFixture
+) -> None:
+    operator = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[operator]["user_id"]
+    await sign_in(client, tenant_a)
+    found = re.search(r'value="http://testserver(/app/reset/[^"]+)"', (await reset_link(client, user_id)).text)
+    assert found is not None
+    issued, signature = found.group(1).split("/")[4].split(".")
+    assert (await client.get(found.group(1))).status_code == 200
+    day_ago = int(issued) - 24 * 3600 - 60
+    assert (await client.get(f"/app/reset/{user_id}/{day_ago}.{signature}")).status_code == 404
+    assert (await client.get(f"/app/reset/{user_id}/not-a-token")).status_code == 404
+    assert (await client.get(f"/app/reset/not-a-uuid/{issued}.{signature}")).status_code == 404
+
+
+async def test_no_reset_link_for_an_owner_by_an_admin_another_workspaces_member_or_another_tenant(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    admin = await make_member(database, tenant_a, Role.admin)
+    theirs = await make_member(database, tenant_b, Role.operator)
+    ids_a = {email: item["user_id"] for email, item in (await members(client, tenant_a)).items()}
+    their_id = (await members(client, tenant_b))[theirs]["user_id"]
+    await sign_in_as(client, admin)
+    refused = await reset_link(client, ids_a[tenant_a.owner_email])
+    assert refused.status_code == 403
+    assert (await reset_link(client, their_id)).status_code == 404
+    # B's owner joins A too: A's owner may not reset the password of an account B relies on.
+    await client.post("/app/logout", data={"csrf_token": csrf_of(await client.get("/app/team"))})
+    await sign_in(client, tenant_a)
+    link = await invite(client, tenant_b.owner_email)
+    form = {"csrf_token": csrf_of(await client.get(link)), "password": tenant_b.owner_password}
+    assert (await client.post(link, data=form)).status_code == 200
+    b_owner = (await members(client, tenant_a))[tenant_b.owner_email]["user_id"]
+    shared = await reset_link(client, b_owner)
+    assert shared.status_code == 403 and "других рабочих пространствах" in shared.text
+    assert await audit_entries(client, tenant_a, "member.password_reset_link") == []
