@@ -6,9 +6,9 @@ service as the API's does, and is audited the same way."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
@@ -25,11 +25,10 @@ from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.tenancy.auth import Session
 from easyflow.web.page import (
     N_,
+    AdminOutsideTransaction,
     AdminPage,
     PageRefused,
     SignedIn,
-    _signed_in,
-    _signed_in_admin,
     render,
     see_other,
     text_field,
@@ -66,17 +65,6 @@ WIDGET_TITLE = N_("The title may be at most 80 characters long.")
 WIDGET_GREETING = N_("The greeting may be at most 500 characters long.")
 WIDGET_COLOR = N_("The accent colour must be a colour code such as #2563eb.")
 WIDGET_POSITION = N_("The widget sits at the right or the left of the page.")
-
-
-async def _admin_on_its_own(request: Request) -> SignedIn:
-    """The signed-in admin, read in a short transaction of its own that ends before the route runs: connecting
-    or removing a Telegram bot waits on Telegram, which must not hold a database connection (nor does the
-    API's)."""
-    async with request.app.state.runtime.database.session() as session, session.begin():
-        return await _signed_in_admin(await _signed_in(request, session))
-
-
-AdminOutsideTransaction = Annotated[SignedIn, Depends(_admin_on_its_own)]
 
 
 def _channels(request: Request, session: Session, page: SignedIn) -> ChannelService:
@@ -295,7 +283,7 @@ async def route_to_assistant(channel_id: uuid.UUID, request: Request, session: S
     try:
         await _update(request, session, page, channel_id, schemas.ChannelUpdate(assistant_id=assistant_id))
     except Unprocessable:
-        raise PageRefused(status.HTTP_422_UNPROCESSABLE_ENTITY, NO_SUCH_ASSISTANT) from None
+        raise PageRefused(status.HTTP_422_UNPROCESSABLE_CONTENT, NO_SUCH_ASSISTANT) from None
     return see_other(f"/app/channels/{channel_id}")
 
 

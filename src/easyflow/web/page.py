@@ -122,8 +122,16 @@ async def _signed_in_admin(page: Annotated[SignedIn, Depends(_signed_in)]) -> Si
     return page
 
 
+async def _admin_on_its_own(request: Request) -> SignedIn:
+    """The signed-in admin, read in a short transaction of its own that ends before the route runs: for a
+    route that waits on an outside service (Telegram), which must not hold a database connection meanwhile."""
+    async with request.app.state.runtime.database.session() as session, session.begin():
+        return await _signed_in_admin(await _signed_in(request, session))
+
+
 SignedInPage = Annotated[SignedIn, Depends(_signed_in)]
 AdminPage = Annotated[SignedIn, Depends(_signed_in_admin)]
+AdminOutsideTransaction = Annotated[SignedIn, Depends(_admin_on_its_own)]
 
 
 class PageRefused(Exception):
@@ -151,7 +159,13 @@ def render(
     """`template` in the member's language (else the browser's), with the layout's menu when signed in."""
     language = choose_locale(page.user.language if page else None, request.headers.get("accept-language"))
     words = translations(language)
-    layout: dict[str, Any] = {"lang": language, "_": words.gettext, "ngettext": words.ngettext, "page": page}
+    layout: dict[str, Any] = {
+        "lang": language,
+        "_": words.gettext,
+        "ngettext": words.ngettext,
+        "pgettext": words.pgettext,
+        "page": page,
+    }
     if page is not None:
         layout["navigation"] = [item for item in NAVIGATION if page.role.at_least(item.role)]
         layout["current_path"] = request.url.path
