@@ -301,3 +301,19 @@ async def test_a_failing_gemini_gets_the_fallback(
     answer, conversation = await ask(client, tenant_a, runtime, "Вопрос")
     assert answer["text"].startswith("Извините, сейчас я не могу ответить")
     assert conversation["status"] == "pending"
+
+
+async def test_the_assistants_tone_is_told_to_the_model(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    assistant_id = await use_model(client, tenant_a, llm)
+    toned = await client.patch(f"/api/v1/assistants/{assistant_id}", json={"tone": "formal"}, headers=tenant_a.headers)
+    assert toned.status_code == 200 and toned.json()["tone"] == "formal"
+    llm.double.script(reply("Здравствуйте. Мы работаем с 10 до 21."))
+    await ask(client, tenant_a, runtime, "Когда вы открыты?")
+    system = llm.double.requests[-1]["json"]["messages"][0]["content"]
+    assert "formally and respectfully" in system and "briefly and politely" not in system
+
+    refused = await client.patch(f"/api/v1/assistants/{assistant_id}", json={"tone": "rude"}, headers=tenant_a.headers)
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    assert (await client.get(f"/api/v1/assistants/{assistant_id}", headers=tenant_a.headers)).json()["tone"] == "formal"

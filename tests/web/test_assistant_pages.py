@@ -41,6 +41,7 @@ def settings_form(csrf: str, **changes: str) -> dict[str, str]:
         "instructions": "Отвечай коротко и вежливо.",
         "greeting": "Здравствуйте!",
         "language": "ru",
+        "tone": "neutral",
         "search_knowledge": "on",
         "provider": "none",
         "model_name": "",
@@ -79,7 +80,13 @@ async def test_settings_are_saved_audited_and_the_key_is_never_shown(
     assistant = await default_assistant(client, tenant_a)
     csrf = await signed_in(client, tenant_a)
     form = settings_form(
-        csrf, provider="openai", model_name="gpt-4o-mini", api_key=SECRET_KEY, temperature="0.7", sees_pictures="on"
+        csrf,
+        provider="openai",
+        model_name="gpt-4o-mini",
+        api_key=SECRET_KEY,
+        temperature="0.7",
+        sees_pictures="on",
+        tone="friendly",
     )
     saved = await client.post(f"{PAGE}/{assistant['id']}", data=form)
     assert saved.status_code == 303 and saved.headers["location"] == f"{PAGE}/{assistant['id']}?saved=1"
@@ -92,6 +99,7 @@ async def test_settings_are_saved_audited_and_the_key_is_never_shown(
     assert stored["name"] == "Консультант" and stored["instructions"] == "Отвечай коротко и вежливо."
     assert stored["model"]["provider"] == "openai" and stored["model"]["has_api_key"] is True
     assert stored["model"]["temperature"] == 0.7 and stored["model"]["sees_pictures"] is True
+    assert stored["tone"] == "friendly" and '<option value="friendly" selected>' in page.text
     assert stored["handoff_rules"]["keywords"] == ["жалоба", "возврат"]
     assert stored["handoff_rules"]["answers_while_pending"] is False
 
@@ -135,6 +143,7 @@ async def test_invalid_settings_are_refused_naming_the_fields(
         ({"temperature": "warm"}, "Temperature"),
         ({"name": ""}, "Name"),
         ({"language": "xx"}, "Language"),
+        ({"tone": "rude"}, "Tone"),
         ({"provider": "openai", "model_name": ""}, "Model"),
         ({"after_unanswered_turns": "-1"}, "Hand over after this many replies without an answer"),
         ({"name": "x" * 5000}, "Name"),

@@ -53,6 +53,7 @@ class AssistantProfile:
     output_price_per_million: float
     enabled_tools: list[str]
     sees_pictures: bool = False
+    tone: str = "neutral"
     # The model may call `handoff(reason)` to pass the conversation to a person.
     may_hand_off: bool = True
 

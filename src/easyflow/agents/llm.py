@@ -111,12 +111,25 @@ def model_http_client(*, allow_private_urls: bool) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(transport=transport, timeout=MODEL_TIMEOUT, follow_redirects=False)
 
 
+# How each tone an owner may choose is put to the model.
+TONES = {
+    "neutral": "briefly and politely",
+    "friendly": "warmly and informally, like a helpful friend, still briefly; an emoji now and then is fine",
+    "formal": "formally and respectfully (in Russian, address the customer as «вы»), in complete sentences",
+    "brief": "as briefly as possible: one or two short sentences, no pleasantries",
+}
+
+
+def _tone(tone: str) -> str:
+    return TONES.get(tone, TONES["neutral"])
+
+
 def _instructions(request: ReplyRequest, passages: list[Passage]) -> str:
     assistant = request.assistant
     parts = [
         assistant.instructions.strip()
         or f"You are {assistant.name}, the assistant of a business, talking to its customer in a messenger.",
-        f"Always answer in {LANGUAGE_NAMES.get(request.language, 'Russian')}, briefly and politely.",
+        f"Always answer in {LANGUAGE_NAMES.get(request.language, 'Russian')}, {_tone(assistant.tone)}.",
         "Only state facts about the business that appear below or in search_knowledge results; if you do not "
         "know, say so"
         + (

@@ -13,6 +13,7 @@ from easyflow.kit.schemas import Output, StrictInput, check_input
 from easyflow.models.agents import ModelProvider
 
 Language = Literal["ru", "en", "ky", "kk"]
+Tone = Literal["neutral", "friendly", "formal", "brief"]
 ToolName = Literal["search_knowledge"]
 DEFAULT_TOOLS: tuple[ToolName, ...] = ("search_knowledge",)
 # In the currency of the tenant's bills; far above any model's price, low enough that a cost computed from it
@@ -53,6 +54,9 @@ class AssistantCreate(StrictInput):
     instructions: Annotated[str, Field(max_length=20000)] = ""
     language: Language = "ru"
     greeting: Annotated[str, Field(max_length=2000)] = ""
+    tone: Tone = Field(
+        default="neutral", description="How the language model speaks: neutral, friendly, formal, brief."
+    )
     is_default: bool = False
     model: ModelConfig = Field(default_factory=ModelConfig)
     enabled_tools: list[ToolName] = Field(default_factory=lambda: list(DEFAULT_TOOLS))
@@ -65,6 +69,7 @@ class AssistantUpdate(StrictInput):
     instructions: Annotated[str, Field(max_length=20000)] | None = None
     language: Language | None = None
     greeting: Annotated[str, Field(max_length=2000)] | None = None
+    tone: Tone | None = None
     is_default: Literal[True] | None = Field(default=None, description="Make this the tenant's default assistant.")
     model: ModelConfig | None = None
     enabled_tools: list[ToolName] | None = None
@@ -91,6 +96,7 @@ class AssistantRead(Output):
     instructions: str
     language: str
     greeting: str
+    tone: str
     model: ModelRead
     enabled_tools: list[str]
     knowledge_scope: dict[str, Any]

@@ -64,6 +64,7 @@ class AssistantService:
             instructions=request.instructions,
             language=request.language,
             greeting=request.greeting,
+            tone=request.tone,
             is_default=request.is_default or await self.assistants.default() is None,
             enabled_tools=list(request.enabled_tools),
             knowledge_scope=request.knowledge_scope,
@@ -154,6 +155,7 @@ def assistant_profile(assistant: Assistant, secrets: SecretBox) -> AssistantProf
         instructions=assistant.instructions,
         language=assistant.language,
         greeting=assistant.greeting,
+        tone=assistant.tone,
         provider=assistant.provider.value,
         model_name=assistant.model_name,
         base_url=assistant.base_url,
@@ -176,6 +178,7 @@ def read_assistant(assistant: Assistant) -> schemas.AssistantRead:
         instructions=assistant.instructions,
         language=assistant.language,
         greeting=assistant.greeting,
+        tone=assistant.tone,
         model=schemas.ModelRead(
             provider=assistant.provider,
             model_name=assistant.model_name,

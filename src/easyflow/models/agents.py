@@ -37,6 +37,8 @@ class Assistant(IdMixin, CreatedAtMixin, TenantOwned, Base):
     instructions: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="ru")
     greeting: Mapped[str] = mapped_column(Text, default="")
+    # How it speaks (agents.schemas.Tone); the offline answerer has no voice of its own to change.
+    tone: Mapped[str] = mapped_column(String(16), default="neutral", server_default="neutral")
     provider: Mapped[ModelProvider] = mapped_column(
         Enum(ModelProvider, name="model_provider", values_callable=lambda ms: [m.value for m in ms]),
         default=ModelProvider.none,

@@ -26,6 +26,13 @@ router = APIRouter()
 
 PAGE = "/app/assistants"
 LANGUAGES = (("ru", "Русский"), ("en", "English"), ("ky", "Кыргызча"), ("kk", "Қазақша"))
+# The tones of agents.schemas.Tone, as the settings name them.
+TONES = (
+    ("neutral", N_("Neutral: brief and polite")),
+    ("friendly", N_("Friendly: warm and informal")),
+    ("formal", N_("Formal: respectful, complete sentences")),
+    ("brief", N_("Brief: one or two sentences")),
+)
 PROVIDERS = (
     (ModelProvider.none, N_("No model: answers from the knowledge base only")),
     (ModelProvider.openai, "OpenAI"),
@@ -54,6 +61,7 @@ LABELS = {
     "instructions": N_("Instructions"),
     "language": N_("Language"),
     "greeting": N_("Greeting"),
+    "tone": N_("Tone"),
     "provider": N_("Model provider"),
     "model_name": N_("Model"),
     "base_url": N_("Model address (base URL)"),
@@ -148,6 +156,7 @@ def _form_values(assistant: schemas.AssistantRead) -> dict[str, Any]:
         "instructions": assistant.instructions,
         "language": assistant.language,
         "greeting": assistant.greeting,
+        "tone": assistant.tone,
         "model": {
             "provider": model.provider.value,
             "model_name": model.model_name,
@@ -175,6 +184,7 @@ def _settings_page(
         "assistant": assistant,
         "form": _form_values(assistant),
         "languages": LANGUAGES,
+        "tones": TONES,
         "providers": PROVIDERS,
         "saved": request.query_params.get("saved") == "1",
         "problem": None,
@@ -218,6 +228,7 @@ def _changes(form: FormData) -> dict[str, Any]:
         "instructions": text("instructions"),
         "language": text("language"),
         "greeting": text("greeting"),
+        "tone": text("tone") or "neutral",
         "model": model,
         "enabled_tools": ["search_knowledge"] if "search_knowledge" in form else [],
         "handoff_rules": {
