@@ -38,11 +38,13 @@ async def use_model(client: httpx.AsyncClient, tenant: TenantFixture, llm: LLMSe
     return str(default["id"])
 
 
-async def ask(client: httpx.AsyncClient, tenant: TenantFixture, runtime: Runtime, text: str) -> tuple[dict, dict]:
+async def ask(
+    client: httpx.AsyncClient, tenant: TenantFixture, runtime: Runtime, text: str, contact: str = "guest"
+) -> tuple[dict, dict]:
     accepted = (
         await client.post(
             POST,
-            json={"contact": {"external_id": "guest"}, "text": text, "external_message_id": uuid.uuid4().hex},
+            json={"contact": {"external_id": contact}, "text": text, "external_message_id": uuid.uuid4().hex},
             headers=tenant.headers,
         )
     ).json()
@@ -317,3 +319,40 @@ async def test_the_assistants_tone_is_told_to_the_model(
     refused = await client.patch(f"/api/v1/assistants/{assistant_id}", json={"tone": "rude"}, headers=tenant_a.headers)
     assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
     assert (await client.get(f"/api/v1/assistants/{assistant_id}", headers=tenant_a.headers)).json()["tone"] == "formal"
+
+
+def model_of(assistant: dict[str, Any]) -> dict[str, Any]:
+    """The model settings of a read assistant, as a PATCH takes them (the stored key kept)."""
+    return {k: v for k, v in assistant["model"].items() if k not in ("has_api_key", "spent_this_month")}
+
+
+async def test_once_the_monthly_budget_is_spent_the_assistant_answers_without_the_model(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, llm: LLMServer
+) -> None:
+    # At 100 and 300 per million tokens, one reply costs far more than 0.000001: the first spends the budget.
+    assistant_id = await use_model(client, tenant_a, llm, monthly_budget=0.000001)
+    llm.double.script(reply("Мы работаем с 10 до 21."))
+    first, _ = await ask(client, tenant_a, runtime, "Когда вы открыты?")
+    assert first["text"] == "Мы работаем с 10 до 21." and first["usage"]["cost"] > 0.000001
+    read = (await client.get(f"/api/v1/assistants/{assistant_id}", headers=tenant_a.headers)).json()
+    assert read["model"]["monthly_budget"] == 0.000001
+    assert read["model"]["spent_this_month"] == pytest.approx(first["usage"]["cost"])
+
+    asked_the_model = len(llm.double.requests)
+    second, _ = await ask(client, tenant_a, runtime, "А в субботу?")
+    assert len(llm.double.requests) == asked_the_model, "over budget: the model is not called"
+    assert second["role"] == "assistant" and second["usage"] is None  # the offline answerer's reply
+
+    # A larger budget lets the model answer again, and what it costs is added to the month's.
+    raised = await client.patch(
+        f"/api/v1/assistants/{assistant_id}",
+        json={"model": {**model_of(read), "monthly_budget": 1000.0}},
+        headers=tenant_a.headers,
+    )
+    assert raised.status_code == 200, raised.text
+    llm.double.script(reply("В субботу тоже."))
+    # (The customer the offline answer could not help was handed to a person; another one asks.)
+    third, _ = await ask(client, tenant_a, runtime, "А в воскресенье?", contact="another")
+    assert third["text"] == "В субботу тоже."
+    spent = (await client.get(f"/api/v1/assistants/{assistant_id}", headers=tenant_a.headers)).json()
+    assert spent["model"]["spent_this_month"] == pytest.approx(first["usage"]["cost"] + third["usage"]["cost"])

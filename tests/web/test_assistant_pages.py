@@ -87,6 +87,7 @@ async def test_settings_are_saved_audited_and_the_key_is_never_shown(
         temperature="0.7",
         sees_pictures="on",
         tone="friendly",
+        monthly_budget="25",
     )
     saved = await client.post(f"{PAGE}/{assistant['id']}", data=form)
     assert saved.status_code == 303 and saved.headers["location"] == f"{PAGE}/{assistant['id']}?saved=1"
@@ -100,6 +101,9 @@ async def test_settings_are_saved_audited_and_the_key_is_never_shown(
     assert stored["model"]["provider"] == "openai" and stored["model"]["has_api_key"] is True
     assert stored["model"]["temperature"] == 0.7 and stored["model"]["sees_pictures"] is True
     assert stored["tone"] == "friendly" and '<option value="friendly" selected>' in page.text
+    assert stored["model"]["monthly_budget"] == 25 and stored["model"]["spent_this_month"] == 0
+    assert 'name="monthly_budget" type="number" min="0" step="any" value="25.0"' in page.text
+    assert "Spent this month: 0.00." in page.text
     assert stored["handoff_rules"]["keywords"] == ["жалоба", "возврат"]
     assert stored["handoff_rules"]["answers_while_pending"] is False
 
@@ -144,6 +148,7 @@ async def test_invalid_settings_are_refused_naming_the_fields(
         ({"name": ""}, "Name"),
         ({"language": "xx"}, "Language"),
         ({"tone": "rude"}, "Tone"),
+        ({"monthly_budget": "-1"}, "Monthly budget"),
         ({"provider": "openai", "model_name": ""}, "Model"),
         ({"after_unanswered_turns": "-1"}, "Hand over after this many replies without an answer"),
         ({"name": "x" * 5000}, "Name"),

@@ -54,6 +54,8 @@ class AssistantProfile:
     enabled_tools: list[str]
     sees_pictures: bool = False
     tone: str = "neutral"
+    # Its monthly budget is spent: the offline answerer stands in for the model until the month ends.
+    over_budget: bool = False
     # The model may call `handoff(reason)` to pass the conversation to a person.
     may_hand_off: bool = True
 

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from easyflow.agents import schemas
-from easyflow.agents.service import AssistantService, read_assistant
+from easyflow.agents.service import AssistantService
 from easyflow.audit import service as audit
 from easyflow.audit.service import Actor
 from easyflow.kit.schemas import Limit, Offset, Page
@@ -29,8 +29,9 @@ async def list_assistants(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[schemas.AssistantRead]:
-    assistants, total = await _service(request, session, principal.tenant_id).list(limit=limit, offset=offset)
-    return Page(items=[read_assistant(a) for a in assistants], total=total)
+    service = _service(request, session, principal.tenant_id)
+    assistants, total = await service.list(limit=limit, offset=offset)
+    return Page(items=await service.read_all(assistants), total=total)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -40,20 +41,22 @@ async def create_assistant(
     """Create an assistant. Without a model (`provider: none`) it answers from the knowledge base only. A
     `base_url` must be a public address (422 for loopback and private networks, unless the operator allows
     them)."""
-    assistant = await _service(request, session, principal.tenant_id).create(body)
+    service = _service(request, session, principal.tenant_id)
+    assistant = await service.create(body)
     target = ("assistant", assistant.id)
     details = {"name": assistant.name}
     await audit.record(
         session, principal.tenant_id, Actor.of(principal), "assistant.created", target=target, details=details
     )
-    return read_assistant(assistant)
+    return await service.read(assistant)
 
 
 @router.get("/{assistant_id}")
 async def read_one(
     assistant_id: uuid.UUID, request: Request, principal: Viewer, session: Session
 ) -> schemas.AssistantRead:
-    return read_assistant(await _service(request, session, principal.tenant_id).get(assistant_id))
+    service = _service(request, session, principal.tenant_id)
+    return await service.read(await service.get(assistant_id))
 
 
 @router.patch("/{assistant_id}")
@@ -62,14 +65,15 @@ async def update_assistant(
 ) -> schemas.AssistantRead:
     """Change an assistant. A `model` without `api_key` keeps the stored key while the provider and `base_url`
     stay the same; changing either requires the key again (422), so the key never goes anywhere new."""
-    assistant = await _service(request, session, principal.tenant_id).update(assistant_id, body)
+    service = _service(request, session, principal.tenant_id)
+    assistant = await service.update(assistant_id, body)
     # Which settings changed, never their values: a key or instructions do not belong in a log.
     details = {"changed": sorted(body.model_fields_set)}
     actor = Actor.of(principal)
     await audit.record(
         session, principal.tenant_id, actor, "assistant.changed", target=("assistant", assistant_id), details=details
     )
-    return read_assistant(assistant)
+    return await service.read(assistant)
 
 
 @router.delete("/{assistant_id}", status_code=status.HTTP_204_NO_CONTENT)

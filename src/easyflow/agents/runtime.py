@@ -27,7 +27,9 @@ class AgentRuntime:
         self.allow_private_urls = allow_private_urls
 
     def answerer_for(self, request: ReplyRequest) -> Answerer:
-        if request.assistant.provider == ModelProvider.none:
+        if request.assistant.over_budget and request.assistant.provider != ModelProvider.none:
+            log.warning("agent.over_budget", assistant_id=str(request.assistant.id))
+        if request.assistant.provider == ModelProvider.none or request.assistant.over_budget:
             return OfflineAnswerer(self.search, min_score=self.min_offline_score)
         return LlmAnswerer(self.search, allow_private_urls=self.allow_private_urls)
 

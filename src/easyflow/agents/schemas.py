@@ -34,6 +34,11 @@ class ModelConfig(StrictInput):
     max_tokens: Annotated[int, Field(ge=16, le=32000)] = 800
     input_price_per_million: Price = 0.0
     output_price_per_million: Price = 0.0
+    monthly_budget: Price | None = Field(
+        default=None,
+        description="What the model may cost in a calendar month (UTC), in the prices' currency; once spent, "
+        "the assistant answers offline from the knowledge base until the month ends. None: no limit.",
+    )
     sees_pictures: bool = Field(
         default=False,
         description="The model accepts images (e.g. GPT-4o, Claude, Gemini): pictures customers send are shown to "
@@ -86,6 +91,8 @@ class ModelRead(Output):
     max_tokens: int
     input_price_per_million: float
     output_price_per_million: float
+    monthly_budget: float | None
+    spent_this_month: float = Field(description="What the model has cost this calendar month (UTC).")
     sees_pictures: bool
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents import schemas
 from easyflow.agents.answers import AssistantProfile
 from easyflow.agents.handoff import rules_of
-from easyflow.agents.repository import AssistantRepository
+from easyflow.agents.repository import AssistantRepository, SpendingRepository
 from easyflow.kit.crypto import SecretBox
 from easyflow.kit.destinations import check_public_destination
 from easyflow.kit.errors import Conflict, NotFound, Unprocessable
@@ -19,6 +22,11 @@ DEFAULT_ASSISTANT = {
     "ru": ("Ассистент", "Здравствуйте! Я виртуальный помощник. Чем могу помочь?"),
     "en": ("Assistant", "Hello! I am the virtual assistant. How can I help?"),
 }
+
+
+def month_of(moment: datetime) -> date:
+    """The calendar month (UTC) a budget is counted in, as its first day."""
+    return moment.astimezone(UTC).date().replace(day=1)
 
 
 async def create_default_assistant(session: AsyncSession, tenant_id: uuid.UUID, language: str) -> Assistant:
@@ -54,6 +62,7 @@ class AssistantService:
         self.secrets = secrets
         self.allow_private_urls = allow_private_urls
         self.assistants = AssistantRepository(session, tenant_id)
+        self.spending = SpendingRepository(session, tenant_id)
 
     async def create(self, request: schemas.AssistantCreate) -> Assistant:
         await check_model_url(_base_url(request.model), allow_private=self.allow_private_urls)
@@ -99,6 +108,13 @@ class AssistantService:
         await self.session.flush()
         return assistant
 
+    async def read(self, assistant: Assistant) -> schemas.AssistantRead:
+        return read_assistant(assistant, await self.spending.spent(assistant.id, month_of(datetime.now(UTC))))
+
+    async def read_all(self, assistants: Sequence[Assistant]) -> builtins.list[schemas.AssistantRead]:
+        spent = await self.spending.by_assistant(month_of(datetime.now(UTC)))
+        return [read_assistant(assistant, spent.get(assistant.id, 0.0)) for assistant in assistants]
+
     async def delete(self, assistant_id: uuid.UUID) -> None:
         assistant = await self.get(assistant_id)
         if assistant.is_default:
@@ -135,6 +151,7 @@ class AssistantService:
         assistant.max_tokens = model.max_tokens
         assistant.input_price_per_million = model.input_price_per_million
         assistant.output_price_per_million = model.output_price_per_million
+        assistant.monthly_budget = model.monthly_budget
         assistant.sees_pictures = model.sees_pictures
         if model.api_key is not None:
             assistant.api_key_encrypted = self.secrets.encrypt(model.api_key)
@@ -146,8 +163,9 @@ def _base_url(model: schemas.ModelConfig) -> str | None:
     return str(model.base_url).rstrip("/") if model.base_url else None
 
 
-def assistant_profile(assistant: Assistant, secrets: SecretBox) -> AssistantProfile:
-    """What an answerer needs of an assistant, with its model key decrypted."""
+def assistant_profile(assistant: Assistant, secrets: SecretBox, *, spent: float = 0.0) -> AssistantProfile:
+    """What an answerer needs of an assistant, with its model key decrypted; `spent`: its model's cost this
+    month, against its budget."""
     key = assistant.api_key_encrypted
     return AssistantProfile(
         id=assistant.id,
@@ -155,7 +173,6 @@ def assistant_profile(assistant: Assistant, secrets: SecretBox) -> AssistantProf
         instructions=assistant.instructions,
         language=assistant.language,
         greeting=assistant.greeting,
-        tone=assistant.tone,
         provider=assistant.provider.value,
         model_name=assistant.model_name,
         base_url=assistant.base_url,
@@ -166,11 +183,13 @@ def assistant_profile(assistant: Assistant, secrets: SecretBox) -> AssistantProf
         output_price_per_million=assistant.output_price_per_million,
         enabled_tools=list(assistant.enabled_tools),
         sees_pictures=assistant.sees_pictures,
+        tone=assistant.tone,
+        over_budget=assistant.monthly_budget is not None and spent >= assistant.monthly_budget,
         may_hand_off=rules_of(assistant.handoff_rules).on_model_request,
     )
 
 
-def read_assistant(assistant: Assistant) -> schemas.AssistantRead:
+def read_assistant(assistant: Assistant, spent: float) -> schemas.AssistantRead:
     return schemas.AssistantRead(
         id=assistant.id,
         name=assistant.name,
@@ -188,6 +207,8 @@ def read_assistant(assistant: Assistant) -> schemas.AssistantRead:
             max_tokens=assistant.max_tokens,
             input_price_per_million=assistant.input_price_per_million,
             output_price_per_million=assistant.output_price_per_million,
+            monthly_budget=assistant.monthly_budget,
+            spent_this_month=spent,
             sees_pictures=assistant.sees_pictures,
         ),
         enabled_tools=assistant.enabled_tools,

@@ -17,8 +17,9 @@ from easyflow.agents.answers import Reply, ReplyRequest
 from easyflow.agents.handoff import Handoff, HandoffRules, handoff_before_answering, rules_of
 from easyflow.agents.language import reply_language
 from easyflow.agents.phrases import phrase, when_back
+from easyflow.agents.repository import SpendingRepository
 from easyflow.agents.runtime import AgentRuntime
-from easyflow.agents.service import assistant_profile
+from easyflow.agents.service import assistant_profile, month_of
 from easyflow.conversations.context import (
     HISTORY_MAX_MESSAGES,
     assistant_of,
@@ -126,6 +127,9 @@ class ReplyPipeline:
                 )
             )
             await messages.mark_answered(still_pending, now)
+            cost = outcome.reply.usage.cost if outcome.reply.usage else 0.0
+            if cost > 0:
+                await SpendingRepository(session, tenant_id).record(gathered.request.assistant.id, month_of(now), cost)
             await LiveRepository(session).notify(LiveEvent(conversation_id, "message"))
             queue_staff_event(session, tenant_id, "message.created", _message_event(answer))
             conversation.last_activity_at = now
@@ -216,10 +220,15 @@ class ReplyPipeline:
             history = within_budget(unsummarized, self.runtime.settings.history_token_budget)
             language = reply_language(" ".join(m.text for m in pending), conversation.language, assistant.language)
             pictures = await pictures_of(session, conversation_id, pending) if assistant.sees_pictures else {}
+            spent = (
+                await SpendingRepository(session, tenant_id).spent(assistant.id, month_of(datetime.now(UTC)))
+                if assistant.monthly_budget is not None
+                else 0.0
+            )
             request = ReplyRequest(
                 tenant_id=tenant_id,
                 conversation_id=conversation_id,
-                assistant=assistant_profile(assistant, self.runtime.secrets),
+                assistant=assistant_profile(assistant, self.runtime.secrets, spent=spent),
                 tenant_facts=tenant.facts if tenant else "",
                 language=language,
                 summary=conversation.summary,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Date, Enum, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -51,9 +52,27 @@ class Assistant(IdMixin, CreatedAtMixin, TenantOwned, Base):
     # Prices in the tenant's billing currency per million tokens, to record each reply's cost.
     input_price_per_million: Mapped[float] = mapped_column(Float, default=0.0)
     output_price_per_million: Mapped[float] = mapped_column(Float, default=0.0)
+    # What its model may cost in a calendar month (UTC), in the currency of the prices; None: no limit.
+    monthly_budget: Mapped[float | None] = mapped_column(Float)
     # The model accepts images: pictures customers send are shown to it, not only named.
     sees_pictures: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled_tools: Mapped[list[str]] = mapped_column(JSONB, default=list)
     knowledge_scope: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Which triggers hand a conversation to a person (`agents.handoff.HandoffRules`; {} = the defaults).
     handoff_rules: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class AssistantSpending(TenantOwned, Base):
+    """What an assistant's model has cost in a month (UTC), summed from the usage of each reply."""
+
+    __tablename__ = "assistant_spending"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    assistant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("assistants.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    cost: Mapped[float] = mapped_column(Float)
+    replies: Mapped[int] = mapped_column(Integer)

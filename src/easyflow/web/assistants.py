@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from easyflow.agents import schemas
-from easyflow.agents.service import AssistantService, assistant_profile, read_assistant
+from easyflow.agents.service import AssistantService, assistant_profile
 from easyflow.agents.trial import try_assistant
 from easyflow.audit import service as audit
 from easyflow.kit.errors import Conflict, NotFound, Unprocessable
@@ -70,6 +70,7 @@ LABELS = {
     "max_tokens": N_("Longest answer, tokens"),
     "input_price_per_million": N_("Price of a million input tokens"),
     "output_price_per_million": N_("Price of a million output tokens"),
+    "monthly_budget": N_("Monthly budget"),
     "keywords": N_("Words that hand over at once"),
     "after_unanswered_turns": N_("Hand over after this many replies without an answer"),
 }
@@ -97,9 +98,10 @@ async def _assistant(request: Request, session: Session, page: SignedIn, assista
 async def _list_page(
     request: Request, session: Session, page: SignedIn, *, status_code: int = status.HTTP_200_OK, **extra: Any
 ) -> HTMLResponse:
-    assistants, total = await _service(request, session, page).list(limit=100, offset=0)
+    service = _service(request, session, page)
+    assistants, total = await service.list(limit=100, offset=0)
     context = {
-        "assistants": [read_assistant(a) for a in assistants],
+        "assistants": await service.read_all(assistants),
         "total": total,
         "providers": dict(PROVIDERS),
         "problem": None,
@@ -165,6 +167,7 @@ def _form_values(assistant: schemas.AssistantRead) -> dict[str, Any]:
             "max_tokens": model.max_tokens,
             "input_price_per_million": model.input_price_per_million,
             "output_price_per_million": model.output_price_per_million,
+            "monthly_budget": "" if model.monthly_budget is None else model.monthly_budget,
             "sees_pictures": model.sees_pictures,
         },
         "enabled_tools": assistant.enabled_tools,
@@ -201,7 +204,7 @@ def _settings_page(
 @router.get("/assistants/{assistant_id}", response_class=HTMLResponse)
 async def assistant_page(assistant_id: uuid.UUID, request: Request, session: Session, page: AdminPage) -> Response:
     assistant = await _assistant(request, session, page, assistant_id)
-    return _settings_page(request, page, read_assistant(assistant))
+    return _settings_page(request, page, await _service(request, session, page).read(assistant))
 
 
 def _changes(form: FormData) -> dict[str, Any]:
@@ -221,6 +224,7 @@ def _changes(form: FormData) -> dict[str, Any]:
         "max_tokens": text("max_tokens"),
         "input_price_per_million": text("input_price_per_million") or "0",
         "output_price_per_million": text("output_price_per_million") or "0",
+        "monthly_budget": text("monthly_budget") or None,
         **{name: name in form for name in CHECKBOXES},
     }
     changes: dict[str, Any] = {
@@ -265,7 +269,7 @@ async def save_assistant(assistant_id: uuid.UUID, request: Request, session: Ses
         return _settings_page(
             request,
             page,
-            read_assistant(assistant),
+            await _service(request, session, page).read(assistant),
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             problem=NOT_SAVED,
             wrong_fields=_wrong_fields(error),
@@ -279,7 +283,7 @@ async def save_assistant(assistant_id: uuid.UUID, request: Request, session: Ses
         return _settings_page(
             request,
             page,
-            read_assistant(assistant),
+            await _service(request, session, page).read(assistant),
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             problem=KEY_AGAIN if key_needed else PRIVATE_URL,
             wrong_fields=[LABELS["api_key" if key_needed else "base_url"]],
@@ -305,7 +309,11 @@ async def try_out(assistant_id: uuid.UUID, request: Request, session: Session, p
         if fragment:
             return render(request, "assistant_trial.html", trial_problem, status.HTTP_400_BAD_REQUEST, page=page)
         return _settings_page(
-            request, page, read_assistant(assistant), status_code=status.HTTP_400_BAD_REQUEST, **trial_problem
+            request,
+            page,
+            await _service(request, session, page).read(assistant),
+            status_code=status.HTTP_400_BAD_REQUEST,
+            **trial_problem,
         )
     runtime = _runtime(request)
     settings = runtime.settings
@@ -324,4 +332,4 @@ async def try_out(assistant_id: uuid.UUID, request: Request, session: Session, p
     context: dict[str, Any] = {"trial": trial, "cited": cited, "question": question, "trial_problem": None}
     if fragment:
         return render(request, "assistant_trial.html", context, page=page)
-    return _settings_page(request, page, read_assistant(assistant), **context)
+    return _settings_page(request, page, await _service(request, session, page).read(assistant), **context)
