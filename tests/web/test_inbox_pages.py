@@ -305,3 +305,99 @@ async def test_files_in_the_history_are_links_that_download(
     assert download.status_code == 200 and download.content == picture
     assert download.headers["content-disposition"].startswith("attachment;")
     assert (await client.get(f"/app/conversations/{conversation_id}/files/{uuid.uuid4()}")).status_code == 404
+
+
+async def make_team(client: httpx.AsyncClient, tenant: TenantFixture, name: str) -> str:
+    response = await client.post("/api/v1/teams", json={"name": name}, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_transfer_to_an_operator_or_a_team_through_the_apis_update(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    anna = await staff_sign_in(client, database, tenant_a)
+    stranger = await staff_sign_in(client, database, tenant_b)
+    team = await make_team(client, tenant_a, "Продажи")
+    their_team = await make_team(client, tenant_b, "Чужие")
+    await sign_in(client, tenant_a)
+
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert f'<option value="{anna.user_id}"' in page.text and f'<option value="{team}"' in page.text
+    assert str(stranger.user_id) not in page.text and their_team not in page.text
+
+    assert (await act(client, conversation_id, action="assign", assignee_id=str(anna.user_id))).status_code == 303
+    assert (await conversation(client, tenant_a, conversation_id))["assignee_id"] == str(anna.user_id)
+    assert (await act(client, conversation_id, action="team", team_id=team)).status_code == 303
+    assert (await conversation(client, tenant_a, conversation_id))["team_id"] == team
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert f'<option value="{team}" selected>' in page.text
+
+    before = await conversation(client, tenant_a, conversation_id)
+    for hostile in (
+        {"action": "assign", "assignee_id": str(stranger.user_id)},  # another tenant's operator
+        {"action": "assign", "assignee_id": str(uuid.uuid4())},
+        {"action": "assign", "assignee_id": "anna\x00"},
+        {"action": "assign"},
+        {"action": "team", "team_id": their_team},  # another tenant's team
+        {"action": "team", "team_id": str(uuid.uuid4())},
+        {"action": "team", "team_id": "sales"},
+    ):
+        refused = await act(client, conversation_id, **hostile)
+        assert 400 <= refused.status_code < 500 and "<html" in refused.text, hostile
+        assert "Не передан" in refused.text, hostile
+    assert await conversation(client, tenant_a, conversation_id) == before
+
+    # Tenant B cannot transfer tenant A's conversation, even to its own people.
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    token = csrf_of(await open_page(client, "/app/inbox"))
+    for form in ({"action": "assign", "assignee_id": str(stranger.user_id)}, {"action": "team", "team_id": their_team}):
+        refused = await client.post(f"/app/conversations/{conversation_id}/actions", data={"csrf_token": token, **form})
+        assert refused.status_code == 404
+    assert await conversation(client, tenant_a, conversation_id) == before
+
+
+async def test_labels_are_added_and_removed_and_the_inbox_filters_by_label_and_team(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    labelled = await writes(client, tenant_a, "Здравствуйте", "c-1", "Мария Петрова")
+    other = await writes(client, tenant_a, "Добрый день", "c-2", "Олег Смирнов")
+    team = await make_team(client, tenant_a, "Продажи")
+    await sign_in(client, tenant_a)
+
+    assert (await act(client, labelled, action="add_label", label=" VIP ")).status_code == 303
+    assert (await act(client, labelled, action="add_label", label="окрашивание")).status_code == 303
+    assert (await act(client, labelled, action="add_label", label="VIP")).status_code == 303  # already there
+    assert (await conversation(client, tenant_a, labelled))["labels"] == ["VIP", "окрашивание"]
+    page = await open_page(client, f"/app/conversations/{labelled}")
+    assert page.text.count("data-label>") == 2 and 'value="remove_label"' in page.text
+    assert (await act(client, labelled, action="remove_label", label="VIP")).status_code == 303
+    assert (await conversation(client, tenant_a, labelled))["labels"] == ["окрашивание"]
+
+    for hostile in ({"label": "я" * 65}, {"label": "vip\x00"}, {"label": "звонок\x07"}, {"label": "  "}, {}):
+        refused = await act(client, labelled, action="add_label", **hostile)
+        assert refused.status_code == 422 and "Метка не изменена" in refused.text, hostile
+    assert (await conversation(client, tenant_a, labelled))["labels"] == ["окрашивание"]
+
+    assert (await act(client, other, action="team", team_id=team)).status_code == 303
+    by_label = await open_page(client, "/app/inbox?tab=all&label=окрашивание")
+    assert "Мария Петрова" in by_label.text and "Олег Смирнов" not in by_label.text and counts(by_label)["all"] == 1
+    by_team = await open_page(client, f"/app/inbox?tab=all&team={team}")
+    assert "Олег Смирнов" in by_team.text and "Мария Петрова" not in by_team.text
+    assert f'<option value="{team}" selected>' in by_team.text
+    assert f"team={team}" in by_team.text  # the live refresh keeps the filter
+    for hostile in ("team=sales", "team=%00", "label=" + "я" * 65, "label=a%00"):
+        assert (await client.get(f"/app/inbox?{hostile}")).status_code == 400, hostile
+
+    # Tenant B cannot label tenant A's conversation, nor filter its way into tenant A's list.
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    token = csrf_of(await open_page(client, "/app/inbox"))
+    refused = await client.post(
+        f"/app/conversations/{labelled}/actions", data={"csrf_token": token, "action": "add_label", "label": "чужая"}
+    )
+    assert refused.status_code == 404
+    assert (await conversation(client, tenant_a, labelled))["labels"] == ["окрашивание"]
+    assert counts(await open_page(client, f"/app/inbox?tab=all&team={team}"))["all"] == 0

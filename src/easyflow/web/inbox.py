@@ -25,6 +25,7 @@ from easyflow.conversations.repository import ConversationFilters
 from easyflow.inbox import schemas as inbox_schemas
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
+from easyflow.inbox.teams import Teams
 from easyflow.kit.downloads import download
 from easyflow.kit.errors import DomainError, NotFound
 from easyflow.models.conversations import ConversationStatus
@@ -36,6 +37,7 @@ router = APIRouter()
 
 PAGE_SIZE = 50
 MAX_SEARCH_CHARS = 200
+MAX_LABEL_CHARS = 64
 MAX_OFFSET = 100_000
 OTHER_CONVERSATIONS = 20
 HISTORY_LIMIT = 1000
@@ -48,6 +50,9 @@ NO_SUCH_FILE = N_("No such file in this conversation.")
 BAD_FILTER = N_("This list cannot be shown: the channel, search text or page asked for is not valid.")
 BAD_TEXT = N_("The message was not sent: write some text, at most 8000 characters, without control characters.")
 CANNOT_CHANGE = N_("The conversation cannot be changed that way now.")
+NO_SUCH_OPERATOR = N_("Not transferred: choose an operator of this workspace.")
+NO_SUCH_TEAM = N_("Not transferred: choose a team of this workspace.")
+BAD_LABEL = N_("The label was not changed: write 1 to 64 characters without control characters (at most 20 labels).")
 OPERATORS_ONLY = N_("Only operators, admins and owners can answer customers and change conversations.")
 
 
@@ -108,21 +113,30 @@ class ListRequest:
     channel: str | None
     q: str | None
     offset: int
+    team: uuid.UUID | None = None
+    label: str | None = None
 
     def query(self, **changes: Any) -> str:
         """This list's query string with `changes` (None leaves a parameter out)."""
-        values: dict[str, Any] = {"tab": self.tab, "channel": self.channel, "q": self.q} | changes
+        values: dict[str, Any] = {
+            "tab": self.tab,
+            "channel": self.channel,
+            "team": self.team,
+            "label": self.label,
+            "q": self.q,
+        } | changes
         return urlencode({key: value for key, value in values.items() if value})
 
 
-def _tab_filters(tab: str, user_id: uuid.UUID, channel: str | None, q: str | None) -> ConversationFilters:
+def _tab_filters(tab: str, user_id: uuid.UUID, asked: ListRequest) -> ConversationFilters:
+    shared: dict[str, Any] = {"channel_type": asked.channel, "q": asked.q, "team": asked.team, "label": asked.label}
     if tab == "mine":
-        return ConversationFilters(statuses=WITH_PEOPLE, assignee=user_id, channel_type=channel, q=q)
+        return ConversationFilters(statuses=WITH_PEOPLE, assignee=user_id, **shared)
     if tab == "unassigned":
-        return ConversationFilters(statuses=WITH_PEOPLE, assignee="none", channel_type=channel, q=q)
+        return ConversationFilters(statuses=WITH_PEOPLE, assignee="none", **shared)
     if tab == "resolved":
-        return ConversationFilters(status=ConversationStatus.resolved, channel_type=channel, q=q)
-    return ConversationFilters(statuses=NOT_RESOLVED, channel_type=channel, q=q)
+        return ConversationFilters(status=ConversationStatus.resolved, **shared)
+    return ConversationFilters(statuses=NOT_RESOLVED, **shared)
 
 
 def _list_request(request: Request) -> ListRequest:
@@ -132,23 +146,30 @@ def _list_request(request: Request) -> ListRequest:
     channel = params.get("channel") or None
     q = (params.get("q") or "").strip() or None
     offset_text = params.get("offset") or "0"
+    team_text = params.get("team") or None
+    label = (params.get("label") or "").strip() or None
+    try:
+        team = uuid.UUID(team_text) if team_text is not None else None
+    except ValueError:
+        raise PageRefused(status.HTTP_400_BAD_REQUEST, BAD_FILTER) from None
     if (
         tab not in {t.key for t in TABS}
         or (channel is not None and channel not in CHANNELS)
         or (q is not None and (len(q) > MAX_SEARCH_CHARS or "\x00" in q))
+        or (label is not None and (len(label) > MAX_LABEL_CHARS or "\x00" in label))
         or not offset_text.isdigit()
         or int(offset_text) > MAX_OFFSET
     ):
         raise PageRefused(status.HTTP_400_BAD_REQUEST, BAD_FILTER)
-    return ListRequest(tab=tab, channel=channel, q=q, offset=int(offset_text))
+    return ListRequest(tab=tab, channel=channel, q=q, offset=int(offset_text), team=team, label=label)
 
 
 async def _list_context(session: AsyncSession, page: SignedIn, asked: ListRequest) -> dict[str, Any]:
     queries = ConversationQueries(session, page.tenant_id)
     user_id = page.user.id
-    counts = {tab.key: await queries.count(_tab_filters(tab.key, user_id, asked.channel, asked.q)) for tab in TABS}
+    counts = {tab.key: await queries.count(_tab_filters(tab.key, user_id, asked)) for tab in TABS}
     shown = await queries.page(
-        _tab_filters(asked.tab, user_id, asked.channel, asked.q), limit=PAGE_SIZE, offset=asked.offset, cursor=None
+        _tab_filters(asked.tab, user_id, asked), limit=PAGE_SIZE, offset=asked.offset, cursor=None
     )
     more = asked.offset + len(shown.items) < shown.total
     return {
@@ -158,6 +179,7 @@ async def _list_context(session: AsyncSession, page: SignedIn, asked: ListReques
         "conversations": shown.items,
         "total": shown.total,
         "next_offset": asked.offset + PAGE_SIZE if more else None,
+        "teams": await Teams(session, page.tenant_id).list(),
         "status_titles": STATUS_TITLES,
         "channels": sorted(CHANNELS),
         "channel_titles": CHANNEL_TITLES,
@@ -190,6 +212,7 @@ async def _conversation_context(session: AsyncSession, page: SignedIn, conversat
     operators = await InboxRepository(session, page.tenant_id).operators(datetime.now(UTC))
     return {
         "conversation": conversation,
+        "operators": operators,
         "messages": messages,
         "people": {row.user_id: row.name or row.email for row in operators},
         "role_titles": ROLE_TITLES,
@@ -226,6 +249,7 @@ async def _conversation_page(
         "others": [item for item in others.items if item.id != conversation.id][:OTHER_CONVERSATIONS],
         "can_act": page.role.at_least(Role.operator),
         "mine": conversation.assignee_id == page.user.id,
+        "teams": await Teams(session, page.tenant_id).list(),
         "error": error,
         "draft": draft,
     }
@@ -285,7 +309,8 @@ async def send_message(
 async def change_conversation(
     conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
 ) -> Response:
-    """Assign to me, resolve, reopen or snooze, through the API's `ConversationHandling.update`."""
+    """Assign to me or to a colleague, for a team, resolve, reopen, snooze, add or remove a label, through the
+    API's `ConversationHandling.update`."""
     _operator(page)
     form = await request.form(max_fields=20)
     action = text_field(form, "action", max_chars=20)
@@ -302,15 +327,52 @@ async def change_conversation(
             raise PageRefused(status.HTTP_400_BAD_REQUEST, CANNOT_CHANGE)
         until = datetime.now(UTC) + timedelta(hours=SNOOZE_HOURS[hours]) if hours else None
         changes = {"status": ConversationStatus.snoozed, "snoozed_until": until}
+    elif action == "assign":
+        changes = {"assignee_id": _uuid_field(form, "assignee_id", NO_SUCH_OPERATOR)}
+    elif action == "team":
+        team = text_field(form, "team_id", max_chars=36)
+        changes = {"team_id": _uuid_field(form, "team_id", NO_SUCH_TEAM) if team else None}
+    elif action in ("add_label", "remove_label"):
+        changes = {"labels": await _labels_after(session, page, conversation_id, action, form)}
     else:
         raise PageRefused(status.HTTP_400_BAD_REQUEST, CANNOT_CHANGE)
     try:
-        await ConversationHandling(session, page.principal).update(
-            conversation_id, conversation_schemas.ConversationUpdate(**changes)
-        )
+        update = conversation_schemas.ConversationUpdate(**changes)
+    except ValidationError:
+        raise PageRefused(status.HTTP_422_UNPROCESSABLE_CONTENT, BAD_LABEL) from None
+    try:
+        await ConversationHandling(session, page.principal).update(conversation_id, update)
     except DomainError as refused:
-        raise _refusal(refused) from None
+        raise _refusal(refused, _ACTION_REFUSALS.get(action or "", CANNOT_CHANGE)) from None
     return see_other(f"/app/conversations/{conversation_id}")
+
+
+_ACTION_REFUSALS = {"assign": NO_SUCH_OPERATOR, "team": NO_SUCH_TEAM}
+
+
+def _uuid_field(form: Any, name: str, message: str) -> uuid.UUID:
+    """An id chosen in a form's select; anything else is refused (422) before the service is called."""
+    try:
+        return uuid.UUID(text_field(form, name, max_chars=36) or "")
+    except ValueError:
+        raise PageRefused(status.HTTP_422_UNPROCESSABLE_CONTENT, message) from None
+
+
+async def _labels_after(
+    session: AsyncSession, page: SignedIn, conversation_id: uuid.UUID, action: str, form: Any
+) -> list[str]:
+    """The conversation's labels with one added or removed; the whole list is what the API's PATCH replaces."""
+    label = text_field(form, "label", max_chars=MAX_LABEL_CHARS)
+    if label is None or not label.strip():
+        raise PageRefused(status.HTTP_422_UNPROCESSABLE_CONTENT, BAD_LABEL)
+    try:
+        current = (await ConversationQueries(session, page.tenant_id).get(conversation_id)).labels
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_CONVERSATION) from None
+    label = label.strip()
+    if action == "add_label":
+        return [*current, label] if label not in current else list(current)
+    return [item for item in current if item != label]
 
 
 def _operator(page: SignedIn) -> None:
@@ -318,10 +380,10 @@ def _operator(page: SignedIn) -> None:
         raise PageRefused(status.HTTP_403_FORBIDDEN, OPERATORS_ONLY)
 
 
-def _refusal(refused: DomainError) -> PageRefused:
+def _refusal(refused: DomainError, message: str = CANNOT_CHANGE) -> PageRefused:
     if isinstance(refused, NotFound):
         return PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_CONVERSATION)
-    return PageRefused(refused.status if 400 <= refused.status < 500 else status.HTTP_409_CONFLICT, CANNOT_CHANGE)
+    return PageRefused(refused.status if 400 <= refused.status < 500 else status.HTTP_409_CONFLICT, message)
 
 
 def _clock(page: SignedIn) -> Callable[[datetime], str]:
