@@ -401,3 +401,92 @@ async def test_labels_are_added_and_removed_and_the_inbox_filters_by_label_and_t
     assert refused.status_code == 404
     assert (await conversation(client, tenant_a, labelled))["labels"] == ["окрашивание"]
     assert counts(await open_page(client, f"/app/inbox?tab=all&team={team}"))["all"] == 0
+
+
+PICTURE = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
+
+
+async def send_file(
+    client: httpx.AsyncClient, conversation_id: str, name: str, content: bytes, **form: str
+) -> httpx.Response:
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    return await client.post(
+        f"/app/conversations/{conversation_id}/messages",
+        data={"csrf_token": csrf_of(page), **form},
+        files={"file": (name, content)},
+    )
+
+
+async def test_the_composer_sends_a_file_through_the_apis_operator_upload(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    await sign_in(client, tenant_a)
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert 'enctype="multipart/form-data"' in page.text and 'name="file" type="file"' in page.text
+
+    sent = await send_file(client, conversation_id, "схема.png", PICTURE, text="Вот схема проезда")
+    assert sent.status_code == 303, sent.text
+    last = (await messages(client, tenant_a, conversation_id))[-1]
+    assert (last["role"], last["text"], last["private"]) == ("operator", "Вот схема проезда", False)
+    [attachment] = last["attachments"]
+    assert attachment["name"] == "схема.png" and attachment["content_type"] == "image/png"
+    download = await client.get(f"/app/conversations/{conversation_id}/files/{attachment['stored_file_id']}")
+    assert download.content == PICTURE
+    noted = await send_file(client, conversation_id, "заметка.txt", "Только для своих".encode(), private="1")
+    assert noted.status_code == 303
+    last = (await messages(client, tenant_a, conversation_id))[-1]
+    assert last["private"] is True and last["attachments"][0]["name"] == "заметка.txt"
+
+    before = await messages(client, tenant_a, conversation_id)
+    for name, content, form, code in (
+        ("virus.exe", b"MZ\x90\x00" + bytes(100), {}, 415),
+        ("пусто.png", b"", {}, 415),
+        ("схема.png", PICTURE, {"text": "подпись\x07"}, 422),
+        ("huge.png", PICTURE + bytes(10 * 1024 * 1024), {}, 413),
+    ):
+        refused = await send_file(client, conversation_id, name, content, **form)
+        assert refused.status_code == code, name
+    assert await messages(client, tenant_a, conversation_id) == before
+
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    token = csrf_of(await open_page(client, "/app/inbox"))
+    refused = await client.post(
+        f"/app/conversations/{conversation_id}/messages",
+        data={"csrf_token": token},
+        files={"file": ("схема.png", PICTURE)},
+    )
+    assert refused.status_code == 404
+    assert await messages(client, tenant_a, conversation_id) == before
+
+
+async def test_canned_responses_are_offered_on_slash_codes_of_the_tenant_only(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    for tenant, code, text in (
+        (tenant_a, "price", "Стрижка стоит 1500 ₽"),
+        (tenant_a, "hours", "Мы работаем с 9 до 21"),
+        (tenant_b, "prices", "Чужой прайс"),
+    ):
+        created = await client.post(
+            "/api/v1/canned-responses", json={"short_code": code, "text": text}, headers=tenant.headers
+        )
+        assert created.status_code == 201, created.text
+    await sign_in(client, tenant_a)
+
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert 'data-canned="/app/inbox/canned"' in page.text and 'src="/app/static/inbox.js"' in page.text
+    found = await open_page(client, "/app/inbox/canned?q=/pr")
+    assert "<html" not in found.text
+    assert 'data-canned-text="Стрижка стоит 1500 ₽"' in found.text and "/price" in found.text
+    assert "Мы работаем" not in found.text and "Чужой прайс" not in found.text
+    every = await open_page(client, "/app/inbox/canned?q=/")
+    assert every.text.count('class="canned-choice"') == 2
+    nothing = await open_page(client, "/app/inbox/canned?q=/zzz")
+    assert "data-no-canned" in nothing.text
+    for hostile in ("q=%00", "q=/" + "a" * 65, "q=/a%20b"):
+        assert (await client.get(f"/app/inbox/canned?{hostile}")).status_code == 400, hostile
+    script = await client.get("/app/static/inbox.js")
+    assert script.status_code == 200 and "canned-choice" in script.text

@@ -17,27 +17,35 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from easyflow.conversations import schemas as conversation_schemas
+from easyflow.conversations.files import chat_file
 from easyflow.conversations.ports import CHANNELS
 from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationFilters
 from easyflow.inbox import schemas as inbox_schemas
+from easyflow.inbox.canned import CannedResponses
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
 from easyflow.inbox.teams import Teams
 from easyflow.kit.downloads import download
-from easyflow.kit.errors import DomainError, NotFound
+from easyflow.kit.errors import DomainError, NotFound, PayloadTooLarge, UnsupportedMedia
+from easyflow.kit.schemas import without_nul
 from easyflow.models.conversations import ConversationStatus
 from easyflow.models.tenancy import Role
 from easyflow.tenancy.auth import Session
 from easyflow.web.page import N_, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
 
 router = APIRouter()
+# The composer's form carries a file: the API's operator upload limit applies to it (app.py).
+UPLOAD_PATHS = ("/app/conversations/[^/]+/messages",)
 
 PAGE_SIZE = 50
 MAX_SEARCH_CHARS = 200
 MAX_LABEL_CHARS = 64
+MAX_CODE_CHARS = 64
+CANNED_SHOWN = 8
 MAX_OFFSET = 100_000
 OTHER_CONVERSATIONS = 20
 HISTORY_LIMIT = 1000
@@ -53,6 +61,9 @@ CANNOT_CHANGE = N_("The conversation cannot be changed that way now.")
 NO_SUCH_OPERATOR = N_("Not transferred: choose an operator of this workspace.")
 NO_SUCH_TEAM = N_("Not transferred: choose a team of this workspace.")
 BAD_LABEL = N_("The label was not changed: write 1 to 64 characters without control characters (at most 20 labels).")
+FILE_TOO_LARGE = N_("The file was not sent: it is larger than a chat accepts.")
+FILE_NOT_ACCEPTED = N_("The file was not sent: only pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files can be.")
+BAD_CODE = N_("Canned responses cannot be looked up with this text.")
 OPERATORS_ONLY = N_("Only operators, admins and owners can answer customers and change conversations.")
 
 
@@ -281,28 +292,66 @@ async def conversation_file(
 async def send_message(
     conversation_id: ConversationId, request: Request, session: Session, page: SignedInPage
 ) -> Response:
-    """The composer: a reply to the customer, or a private note, through the API's `OperatorReplies.send`."""
+    """The composer: a reply to the customer, or a private note, through the API's `OperatorReplies.send`; with
+    a file, through `OperatorReplies.send_file` as the API's operator upload (the text is its caption)."""
     _operator(page)
-    form = await request.form(max_fields=20)
+    form = await request.form(max_files=2, max_fields=20)
     text = text_field(form, "text", max_chars=conversation_schemas.MAX_TEXT_CHARS)
-    try:
-        message = inbox_schemas.OperatorMessage(text=text if text is not None else "", private="private" in form)
-    except ValidationError:
-        draft = text if text is not None else ""
+    private = "private" in form
+    upload = form.get("file")
+    draft = text if text is not None else ""
+
+    async def refused(message: str, status_code: int) -> Response:
         return await _conversation_page(
-            request,
-            session,
-            page,
-            conversation_id,
-            error=BAD_TEXT,
-            draft=draft,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            request, session, page, conversation_id, error=message, draft=draft, status_code=status_code
         )
+
+    if isinstance(upload, UploadFile) and upload.filename:
+        caption = text if text is not None else None if "text" in form else ""
+        if caption is None or (caption.strip() and not _clean(caption)):
+            return await refused(BAD_TEXT, status.HTTP_422_UNPROCESSABLE_CONTENT)
+        max_bytes = request.app.state.settings.operator_max_file_bytes
+        try:
+            checked = chat_file(without_nul(upload.filename), await upload.read(max_bytes + 1), max_bytes=max_bytes)
+        except PayloadTooLarge:
+            return await refused(FILE_TOO_LARGE, status.HTTP_413_CONTENT_TOO_LARGE)
+        except UnsupportedMedia:
+            return await refused(FILE_NOT_ACCEPTED, status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+        try:
+            await OperatorReplies(session, page.principal).send_file(
+                conversation_id, checked, caption.strip(), private=private
+            )
+        except DomainError as refusal:
+            raise _refusal(refusal) from None
+        return see_other(f"/app/conversations/{conversation_id}")
+    try:
+        message = inbox_schemas.OperatorMessage(text=draft, private=private)
+    except ValidationError:
+        return await refused(BAD_TEXT, status.HTTP_422_UNPROCESSABLE_CONTENT)
     try:
         await OperatorReplies(session, page.principal).send(conversation_id, message)
-    except DomainError as refused:
-        raise _refusal(refused) from None
+    except DomainError as refusal:
+        raise _refusal(refusal) from None
     return see_other(f"/app/conversations/{conversation_id}")
+
+
+def _clean(text: str) -> bool:
+    """A caption as the API's messages take it: no control characters."""
+    try:
+        inbox_schemas.OperatorMessage(text=text, private=False)
+    except ValidationError:
+        return False
+    return True
+
+
+@router.get("/inbox/canned", response_class=HTMLResponse)
+async def canned_responses(request: Request, session: Session, page: SignedInPage) -> Response:
+    """The canned responses whose short code starts with `q` (with or without its "/"), for the composer."""
+    code = (request.query_params.get("q") or "").removeprefix("/")
+    if len(code) > MAX_CODE_CHARS or "\x00" in code or any(char.isspace() for char in code):
+        raise PageRefused(status.HTTP_400_BAD_REQUEST, BAD_CODE)
+    found = await CannedResponses(session, page.tenant_id).find(code, limit=CANNED_SHOWN, offset=0)
+    return render(request, "conversation_canned.html", {"canned": found}, page=page)
 
 
 @router.post("/conversations/{conversation_id}/actions")
