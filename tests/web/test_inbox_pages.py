@@ -18,6 +18,8 @@ from tests.conftest import TenantFixture, make_member, run_queued_jobs
 from tests.doubles.webhook_receiver import WebhookReceiver
 from tests.inbox.staff import POST, conversation, handed_off, messages
 from tests.inbox.staff import sign_in as staff_sign_in
+from tests.knowledge import files as knowledge_files
+from tests.knowledge.knowledge_api import indexed
 from tests.web.dashboard import csrf_of, open_login, sign_in
 
 HANDOFF = "Позовите оператора, пожалуйста"
@@ -490,3 +492,32 @@ async def test_canned_responses_are_offered_on_slash_codes_of_the_tenant_only(
         assert (await client.get(f"/app/inbox/canned?{hostile}")).status_code == 400, hostile
     script = await client.get("/app/static/inbox.js")
     assert script.status_code == 200 and "canned-choice" in script.text
+
+
+async def test_the_history_shows_the_assistants_sources_and_the_event_log_in_time_order(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    await indexed(client, tenant_a, runtime, "прайс.md", knowledge_files.MARKDOWN.encode())
+    answered = await writes(client, tenant_a, "Можно ли отменить запись?", "c-1", "Мария Петрова")
+    await run_queued_jobs(runtime)
+    await sign_in(client, tenant_a)
+    page = await open_page(client, f"/app/conversations/{answered}")
+    assert "data-citations" in page.text and "<li data-citation>прайс.md · " in page.text
+    assert "Источники" in page.text
+
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    assert (await act(client, conversation_id, action="take")).status_code == 303
+    assert (await reply(client, conversation_id, text="Сейчас помогу")).status_code == 303
+    assert (await act(client, conversation_id, action="resolve")).status_code == 303
+    history = await open_page(client, f"/app/conversations/{conversation_id}/history")
+    lines = re.findall(r'data-(?:role|event)="(\w+)"', history.text)
+    assert lines.index("handed_off") < lines.index("taken") < lines.index("operator") < lines.index("resolved")
+    assert lines[0] == "contact"
+    assert '<li class="event" data-event="resolved">' in history.text and "Решён" in history.text
+    assert f"· {tenant_a.owner_email} ·" in history.text  # who did it
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert f"ef:conversation.updated[detail.conversation_id=='{conversation_id}'] from:document\" hx-swap" in page.text
+
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    assert (await client.get(f"/app/conversations/{conversation_id}/history")).status_code == 404

@@ -116,6 +116,44 @@ ROLE_TITLES = {
     "operator": N_("Operator"),
     "system": N_("System"),
 }
+EVENT_TITLES = {
+    "handed_off": N_("Handed over to a person"),
+    "taken": N_("Taken"),
+    "assigned": N_("Assigned"),
+    "unassigned": N_("Unassigned"),
+    "transferred": N_("Transferred"),
+    "snoozed": N_("Snoozed"),
+    "woke": N_("Woke up"),
+    "resolved": N_("Resolved"),
+    "reopened": N_("Reopened"),
+    "given_back": N_("Given back to the assistant"),
+    "rated": N_("Rated by the customer"),
+    "commented": N_("The customer commented on the rating"),
+}
+ACTOR_TITLES = {
+    "customer": N_("Customer"),
+    "assistant": N_("Assistant"),
+    "operator": N_("Operator"),
+    "rule": N_("An automatic rule"),
+    "system": N_("System"),
+}
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One line of a conversation's history: a message, or an event of its log (quieter), in time order."""
+
+    at: datetime
+    message: conversation_schemas.MessageRead | None = None
+    event: conversation_schemas.ConversationEventRead | None = None
+
+
+def _timeline(
+    messages: list[conversation_schemas.MessageRead], events: list[conversation_schemas.ConversationEventRead]
+) -> list[HistoryItem]:
+    items = [HistoryItem(at=m.created_at, message=m) for m in messages]
+    items += [HistoryItem(at=e.created_at, event=e) for e in events]
+    return sorted(items, key=lambda item: (item.at, item.event is not None))
 
 
 @dataclass(frozen=True)
@@ -218,6 +256,7 @@ async def _conversation_context(session: AsyncSession, page: SignedIn, conversat
     try:
         conversation = await queries.get(conversation_id)
         messages = await queries.messages_of(conversation_id, after=None, limit=HISTORY_LIMIT)
+        events = await queries.events_of(conversation_id, limit=HISTORY_LIMIT, offset=0)
     except NotFound:
         raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_CONVERSATION) from None
     operators = await InboxRepository(session, page.tenant_id).operators(datetime.now(UTC))
@@ -225,6 +264,9 @@ async def _conversation_context(session: AsyncSession, page: SignedIn, conversat
         "conversation": conversation,
         "operators": operators,
         "messages": messages,
+        "timeline": _timeline(list(messages), events),
+        "event_titles": EVENT_TITLES,
+        "actor_titles": ACTOR_TITLES,
         "people": {row.user_id: row.name or row.email for row in operators},
         "role_titles": ROLE_TITLES,
         "status_titles": STATUS_TITLES,
