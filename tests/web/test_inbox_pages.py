@@ -521,3 +521,50 @@ async def test_the_history_shows_the_assistants_sources_and_the_event_log_in_tim
     client.cookies.clear()
     await sign_in(client, tenant_b)
     assert (await client.get(f"/app/conversations/{conversation_id}/history")).status_code == 404
+
+
+async def presence_of(client: httpx.AsyncClient, tenant: TenantFixture) -> dict[str, str]:
+    response = await client.get("/api/v1/operators", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    return {row["user_id"]: row["presence"] for row in response.json()}
+
+
+async def test_the_operator_switches_presence_from_the_inbox_header(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    page = await open_page(client, "/app/inbox")
+    assert 'action="/app/inbox/presence"' in page.text and 'name="presence"' in page.text
+    token = csrf_of(page)
+    me = str(tenant_a.owner_id)
+
+    for chosen in ("busy", "online", "offline", "busy"):
+        answer = await client.post("/app/inbox/presence", data={"csrf_token": token, "presence": chosen})
+        assert answer.status_code == 303 and answer.headers["location"] == "/app/inbox"
+        assert (await presence_of(client, tenant_a))[me] == chosen
+    page = await open_page(client, "/app/inbox")
+    assert 'data-presence="busy"' in page.text and '<option value="busy" selected>' in page.text
+
+    for hostile in ("away", "", "online\x00", "x" * 100):
+        refused = await client.post("/app/inbox/presence", data={"csrf_token": token, "presence": hostile})
+        assert refused.status_code == 400 and "<html" in refused.text, hostile
+    assert (await client.post("/app/inbox/presence", data={"presence": "online"})).status_code == 403  # no CSRF
+    assert (await presence_of(client, tenant_a))[me] == "busy"
+
+    # Another tenant's member changes only their own presence there; a viewer has none to change.
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    token = csrf_of(await open_page(client, "/app/inbox"))
+    assert (
+        await client.post("/app/inbox/presence", data={"csrf_token": token, "presence": "online"})
+    ).status_code == 303
+    assert (await presence_of(client, tenant_a))[me] == "busy"
+    assert (await presence_of(client, tenant_b))[str(tenant_b.owner_id)] == "online"
+    client.cookies.clear()
+    email = await make_member(database, tenant_a, Role.viewer)
+    token = await open_login(client)
+    await client.post("/app/login", data={"email": email, "password": "member-pass-1", "csrf_token": token})
+    page = await open_page(client, "/app/inbox")
+    assert 'action="/app/inbox/presence"' not in page.text
+    refused = await client.post("/app/inbox/presence", data={"csrf_token": csrf_of(page), "presence": "online"})
+    assert refused.status_code == 403

@@ -26,6 +26,7 @@ from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationFilters
 from easyflow.inbox import schemas as inbox_schemas
 from easyflow.inbox.canned import CannedResponses
+from easyflow.inbox.presence import PresenceService
 from easyflow.inbox.repository import InboxRepository
 from easyflow.inbox.service import ConversationHandling, OperatorReplies
 from easyflow.inbox.teams import Teams
@@ -33,6 +34,7 @@ from easyflow.kit.downloads import download
 from easyflow.kit.errors import DomainError, NotFound, PayloadTooLarge, UnsupportedMedia
 from easyflow.kit.schemas import without_nul
 from easyflow.models.conversations import ConversationStatus
+from easyflow.models.inbox import Presence
 from easyflow.models.tenancy import Role
 from easyflow.tenancy.auth import Session
 from easyflow.web.page import N_, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
@@ -64,6 +66,12 @@ BAD_LABEL = N_("The label was not changed: write 1 to 64 characters without cont
 FILE_TOO_LARGE = N_("The file was not sent: it is larger than a chat accepts.")
 FILE_NOT_ACCEPTED = N_("The file was not sent: only pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files can be.")
 BAD_CODE = N_("Canned responses cannot be looked up with this text.")
+BAD_PRESENCE = N_("Choose online, away or offline.")
+PRESENCE_TITLES = {
+    Presence.online: N_("Online: new conversations come to me"),
+    Presence.busy: N_("Away: I keep mine, take no new ones"),
+    Presence.offline: N_("Offline"),
+}
 OPERATORS_ONLY = N_("Only operators, admins and owners can answer customers and change conversations.")
 
 
@@ -239,9 +247,30 @@ async def _list_context(session: AsyncSession, page: SignedIn, asked: ListReques
 
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox(request: Request, session: Session, page: SignedInPage) -> Response:
-    """The conversation lists with their counts; the list part refreshes itself on live events."""
+    """The conversation lists with their counts (the list part refreshes itself on live events), and the
+    operator's presence switch."""
     context = await _list_context(session, page, _list_request(request))
+    operators = await InboxRepository(session, page.tenant_id).operators(datetime.now(UTC))
+    me = next((row for row in operators if row.user_id == page.user.id), None)
+    context |= {
+        "can_act": page.role.at_least(Role.operator),
+        "presence": me.presence if me is not None else Presence.offline,
+        "presence_titles": PRESENCE_TITLES,
+    }
     return render(request, "inbox.html", context, page=page)
+
+
+@router.post("/inbox/presence")
+async def set_presence(request: Request, session: Session, page: SignedInPage) -> Response:
+    """Online, away (busy: keeps their conversations, takes no new) or offline, through the API's
+    `PresenceService.heard`."""
+    _operator(page)
+    form = await request.form(max_fields=20)
+    chosen = text_field(form, "presence", max_chars=20)
+    if chosen not in {presence.value for presence in Presence}:
+        raise PageRefused(status.HTTP_400_BAD_REQUEST, BAD_PRESENCE)
+    await PresenceService(session, page.tenant_id).heard(page.user.id, Presence(chosen))
+    return see_other("/app/inbox")
 
 
 @router.get("/inbox/list", response_class=HTMLResponse)
