@@ -568,3 +568,18 @@ async def test_the_operator_switches_presence_from_the_inbox_header(
     assert 'action="/app/inbox/presence"' not in page.text
     refused = await client.post("/app/inbox/presence", data={"csrf_token": csrf_of(page), "presence": "online"})
     assert refused.status_code == 403
+
+
+async def test_the_optional_notification_is_offered_on_both_inbox_pages(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    await sign_in(client, tenant_a)
+    for path in ("/app/inbox", f"/app/conversations/{conversation_id}"):
+        page = await open_page(client, path)
+        assert 'id="inbox-notify"' in page.text and 'src="/app/static/inbox.js"' in page.text, path
+        assert "Звук и уведомление на рабочем столе" in page.text
+        assert 'data-notify-title="Новое сообщение от клиента"' in page.text
+    script = (await client.get("/app/static/inbox.js")).text
+    # Asked for only when the operator opts in, and only for the customer's messages.
+    assert "requestPermission" in script and 'event.detail.role !== "contact"' in script

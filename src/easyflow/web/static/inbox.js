@@ -1,3 +1,60 @@
+// The inbox pages. A sound and a desktop notification on a new customer message, only when the operator ticked
+// "#inbox-notify" (kept in localStorage); the browser is asked for notifications only when they tick it.
+(function () {
+  "use strict";
+  var KEY = "easyflow.inbox.notify";
+  var box = document.getElementById("inbox-notify");
+  var said = document.getElementById("inbox-notify-status");
+  var stored = function () {
+    try { return window.localStorage.getItem(KEY) === "1"; } catch (ignored) { return false; }
+  };
+  if (box) {
+    box.checked = stored();
+    box.addEventListener("change", function () {
+      try { window.localStorage.setItem(KEY, box.checked ? "1" : "0"); } catch (ignored) { /* private mode */ }
+      if (box.checked && "Notification" in window && Notification.permission === "default") {
+        Notification.requestPermission().then(function (answer) {
+          if (answer === "denied" && said) said.textContent = box.getAttribute("data-notify-denied");
+        });
+      } else if (box.checked && "Notification" in window && Notification.permission === "denied" && said) {
+        said.textContent = box.getAttribute("data-notify-denied");
+      } else if (said) {
+        said.textContent = "";
+      }
+    });
+  }
+
+  function beep() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    try {
+      var audio = new Context();
+      var tone = audio.createOscillator();
+      var volume = audio.createGain();
+      tone.frequency.value = 880;
+      volume.gain.value = 0.08;
+      tone.connect(volume).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.15);
+      tone.onended = function () { audio.close(); };
+    } catch (ignored) { /* no sound */ }
+  }
+
+  document.addEventListener("ef:message.created", function (event) {
+    if (!event.detail || event.detail.role !== "contact" || !stored()) return;
+    document.body.dataset.notified = event.detail.conversation_id || "";
+    beep();
+    if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+      var title = box ? box.getAttribute("data-notify-title") : "easyflow";
+      var shown = new Notification(title, { tag: "easyflow-" + event.detail.conversation_id });
+      shown.onclick = function () {
+        window.focus();
+        window.location.href = "/app/conversations/" + encodeURIComponent(event.detail.conversation_id);
+      };
+    }
+  });
+})();
+
 // The conversation page's composer: canned responses on "/". Typing "/" and the start of a short code at the
 // start of a line lists the matching canned responses (GET /app/inbox/canned?q=, a server-rendered fragment);
 // arrow down moves into the list, Enter or a click puts the chosen text in place of "/code", Escape closes it.
