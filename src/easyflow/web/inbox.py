@@ -68,8 +68,8 @@ FILE_NOT_ACCEPTED = N_("The file was not sent: only pictures (PNG, JPEG, GIF, We
 BAD_CODE = N_("Canned responses cannot be looked up with this text.")
 BAD_PRESENCE = N_("Choose online, away or offline.")
 PRESENCE_TITLES = {
-    Presence.online: N_("Online: new conversations come to me"),
-    Presence.busy: N_("Away: I keep mine, take no new ones"),
+    Presence.online: N_("Online"),
+    Presence.busy: N_("Away: no new conversations"),
     Presence.offline: N_("Offline"),
 }
 OPERATORS_ONLY = N_("Only operators, admins and owners can answer customers and change conversations.")
