@@ -336,6 +336,10 @@ async def test_transfer_to_an_operator_or_a_team_through_the_apis_update(
     page = await open_page(client, f"/app/conversations/{conversation_id}")
     assert f'<option value="{team}" selected>' in page.text
 
+    assert (await act(client, conversation_id, action="team", team_id="")).status_code == 303  # for anyone
+    assert (await conversation(client, tenant_a, conversation_id))["team_id"] is None
+    assert (await act(client, conversation_id, action="team", team_id=team)).status_code == 303
+
     before = await conversation(client, tenant_a, conversation_id)
     for hostile in (
         {"action": "assign", "assignee_id": str(stranger.user_id)},  # another tenant's operator
@@ -382,6 +386,12 @@ async def test_labels_are_added_and_removed_and_the_inbox_filters_by_label_and_t
         refused = await act(client, labelled, action="add_label", **hostile)
         assert refused.status_code == 422 and "Метка не изменена" in refused.text, hostile
     assert (await conversation(client, tenant_a, labelled))["labels"] == ["окрашивание"]
+    for n in range(19):
+        assert (await act(client, labelled, action="add_label", label=f"m{n}")).status_code == 303
+    assert (await act(client, labelled, action="add_label", label="one-too-many")).status_code == 422  # at most 20
+    assert len((await conversation(client, tenant_a, labelled))["labels"]) == 20
+    for n in range(19):
+        assert (await act(client, labelled, action="remove_label", label=f"m{n}")).status_code == 303
 
     assert (await act(client, other, action="team", team_id=team)).status_code == 303
     by_label = await open_page(client, "/app/inbox?tab=all&label=окрашивание")
