@@ -36,6 +36,7 @@ from easyflow.runtime import Runtime
 from easyflow.tenancy.ratelimit import LoginRateLimiter
 from easyflow.tenancy.router import router as tenancy_router
 from easyflow.web import STATIC_DIR
+from easyflow.web.inbox import UPLOAD_PATHS as DASHBOARD_OPERATOR_UPLOAD_PATHS
 from easyflow.web.knowledge import UPLOAD_PATHS as DASHBOARD_UPLOAD_PATHS
 from easyflow.web.page import PageRefused, refused_page
 from easyflow.web.router import router as dashboard_router
@@ -117,7 +118,10 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         uploads=[(path, settings.max_upload_bytes) for path in (*UPLOAD_PATHS, *DASHBOARD_UPLOAD_PATHS)]
         + [(path, settings.widget_max_file_bytes) for path in WIDGET_UPLOAD_PATHS]
-        + [(path, settings.operator_max_file_bytes) for path in OPERATOR_UPLOAD_PATHS],
+        + [
+            (path, settings.operator_max_file_bytes)
+            for path in (*OPERATOR_UPLOAD_PATHS, *DASHBOARD_OPERATOR_UPLOAD_PATHS)
+        ],
     )
     app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

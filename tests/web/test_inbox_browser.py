@@ -66,7 +66,23 @@ def test_an_operator_answers_a_handed_over_widget_conversation_and_the_customer_
         assert_accessible(page)
         screenshots(page, "conversation")
 
-        page.get_by_label("Ваш ответ").fill("Здравствуйте! Меня зовут Анна, сейчас оформим возврат.")
+        # A canned response on "/": typed code, arrow down, Enter puts its text in the composer.
+        canned = httpx.post(
+            dashboard.url("/api/v1/canned-responses"),
+            json={"short_code": "hello", "text": "Здравствуйте! Меня зовут Анна,"},
+            headers=owner.headers,
+            timeout=10,
+        )
+        assert canned.status_code == 201, canned.text
+        composer = page.get_by_label("Ваш ответ")
+        composer.press_sequentially("/hel")
+        expect(page.locator(".canned-choice")).to_have_count(1, timeout=SECONDS)
+        composer.press("ArrowDown")
+        page.keyboard.press("Enter")
+        expect(composer).to_have_value("Здравствуйте! Меня зовут Анна,")
+        expect(page.locator(".canned-choice")).to_have_count(0)
+
+        composer.fill("Здравствуйте! Меня зовут Анна, сейчас оформим возврат.")
         page.get_by_role("button", name="Отправить").click()
         expect(history.locator("[data-role=operator]")).to_contain_text("Меня зовут Анна", timeout=SECONDS)
         expect(page.locator("#conversation-state [data-status=open]")).to_be_visible()

@@ -18,6 +18,8 @@ from tests.conftest import TenantFixture, make_member, run_queued_jobs
 from tests.doubles.webhook_receiver import WebhookReceiver
 from tests.inbox.staff import POST, conversation, handed_off, messages
 from tests.inbox.staff import sign_in as staff_sign_in
+from tests.knowledge import files as knowledge_files
+from tests.knowledge.knowledge_api import indexed
 from tests.web.dashboard import csrf_of, open_login, sign_in
 
 HANDOFF = "Позовите оператора, пожалуйста"
@@ -305,3 +307,289 @@ async def test_files_in_the_history_are_links_that_download(
     assert download.status_code == 200 and download.content == picture
     assert download.headers["content-disposition"].startswith("attachment;")
     assert (await client.get(f"/app/conversations/{conversation_id}/files/{uuid.uuid4()}")).status_code == 404
+
+
+async def make_team(client: httpx.AsyncClient, tenant: TenantFixture, name: str) -> str:
+    response = await client.post("/api/v1/teams", json={"name": name}, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_transfer_to_an_operator_or_a_team_through_the_apis_update(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    anna = await staff_sign_in(client, database, tenant_a)
+    stranger = await staff_sign_in(client, database, tenant_b)
+    team = await make_team(client, tenant_a, "Продажи")
+    their_team = await make_team(client, tenant_b, "Чужие")
+    await sign_in(client, tenant_a)
+
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert f'<option value="{anna.user_id}"' in page.text and f'<option value="{team}"' in page.text
+    assert str(stranger.user_id) not in page.text and their_team not in page.text
+
+    assert (await act(client, conversation_id, action="assign", assignee_id=str(anna.user_id))).status_code == 303
+    assert (await conversation(client, tenant_a, conversation_id))["assignee_id"] == str(anna.user_id)
+    assert (await act(client, conversation_id, action="team", team_id=team)).status_code == 303
+    assert (await conversation(client, tenant_a, conversation_id))["team_id"] == team
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert f'<option value="{team}" selected>' in page.text
+
+    assert (await act(client, conversation_id, action="team", team_id="")).status_code == 303  # for anyone
+    assert (await conversation(client, tenant_a, conversation_id))["team_id"] is None
+    assert (await act(client, conversation_id, action="team", team_id=team)).status_code == 303
+
+    before = await conversation(client, tenant_a, conversation_id)
+    for hostile in (
+        {"action": "assign", "assignee_id": str(stranger.user_id)},  # another tenant's operator
+        {"action": "assign", "assignee_id": str(uuid.uuid4())},
+        {"action": "assign", "assignee_id": "anna\x00"},
+        {"action": "assign"},
+        {"action": "team", "team_id": their_team},  # another tenant's team
+        {"action": "team", "team_id": str(uuid.uuid4())},
+        {"action": "team", "team_id": "sales"},
+    ):
+        refused = await act(client, conversation_id, **hostile)
+        assert 400 <= refused.status_code < 500 and "<html" in refused.text, hostile
+        assert "Не передан" in refused.text, hostile
+    assert await conversation(client, tenant_a, conversation_id) == before
+
+    # Tenant B cannot transfer tenant A's conversation, even to its own people.
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    token = csrf_of(await open_page(client, "/app/inbox"))
+    for form in ({"action": "assign", "assignee_id": str(stranger.user_id)}, {"action": "team", "team_id": their_team}):
+        refused = await client.post(f"/app/conversations/{conversation_id}/actions", data={"csrf_token": token, **form})
+        assert refused.status_code == 404
+    assert await conversation(client, tenant_a, conversation_id) == before
+
+
+async def test_labels_are_added_and_removed_and_the_inbox_filters_by_label_and_team(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    labelled = await writes(client, tenant_a, "Здравствуйте", "c-1", "Мария Петрова")
+    other = await writes(client, tenant_a, "Добрый день", "c-2", "Олег Смирнов")
+    team = await make_team(client, tenant_a, "Продажи")
+    await sign_in(client, tenant_a)
+
+    assert (await act(client, labelled, action="add_label", label=" VIP ")).status_code == 303
+    assert (await act(client, labelled, action="add_label", label="окрашивание")).status_code == 303
+    assert (await act(client, labelled, action="add_label", label="VIP")).status_code == 303  # already there
+    assert (await conversation(client, tenant_a, labelled))["labels"] == ["VIP", "окрашивание"]
+    page = await open_page(client, f"/app/conversations/{labelled}")
+    assert page.text.count("data-label>") == 2 and 'value="remove_label"' in page.text
+    assert (await act(client, labelled, action="remove_label", label="VIP")).status_code == 303
+    assert (await conversation(client, tenant_a, labelled))["labels"] == ["окрашивание"]
+
+    for hostile in ({"label": "я" * 65}, {"label": "vip\x00"}, {"label": "звонок\x07"}, {"label": "  "}, {}):
+        refused = await act(client, labelled, action="add_label", **hostile)
+        assert refused.status_code == 422 and "Метка не изменена" in refused.text, hostile
+    assert (await conversation(client, tenant_a, labelled))["labels"] == ["окрашивание"]
+    for n in range(19):
+        assert (await act(client, labelled, action="add_label", label=f"m{n}")).status_code == 303
+    assert (await act(client, labelled, action="add_label", label="one-too-many")).status_code == 422  # at most 20
+    assert len((await conversation(client, tenant_a, labelled))["labels"]) == 20
+    for n in range(19):
+        assert (await act(client, labelled, action="remove_label", label=f"m{n}")).status_code == 303
+
+    assert (await act(client, other, action="team", team_id=team)).status_code == 303
+    by_label = await open_page(client, "/app/inbox?tab=all&label=окрашивание")
+    assert "Мария Петрова" in by_label.text and "Олег Смирнов" not in by_label.text and counts(by_label)["all"] == 1
+    by_team = await open_page(client, f"/app/inbox?tab=all&team={team}")
+    assert "Олег Смирнов" in by_team.text and "Мария Петрова" not in by_team.text
+    assert f'<option value="{team}" selected>' in by_team.text
+    assert f"team={team}" in by_team.text  # the live refresh keeps the filter
+    for hostile in ("team=sales", "team=%00", "label=" + "я" * 65, "label=a%00"):
+        assert (await client.get(f"/app/inbox?{hostile}")).status_code == 400, hostile
+
+    # Tenant B cannot label tenant A's conversation, nor filter its way into tenant A's list.
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    token = csrf_of(await open_page(client, "/app/inbox"))
+    refused = await client.post(
+        f"/app/conversations/{labelled}/actions", data={"csrf_token": token, "action": "add_label", "label": "чужая"}
+    )
+    assert refused.status_code == 404
+    assert (await conversation(client, tenant_a, labelled))["labels"] == ["окрашивание"]
+    assert counts(await open_page(client, f"/app/inbox?tab=all&team={team}"))["all"] == 0
+
+
+PICTURE = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
+
+
+async def send_file(
+    client: httpx.AsyncClient, conversation_id: str, name: str, content: bytes, **form: str
+) -> httpx.Response:
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    return await client.post(
+        f"/app/conversations/{conversation_id}/messages",
+        data={"csrf_token": csrf_of(page), **form},
+        files={"file": (name, content)},
+    )
+
+
+async def test_the_composer_sends_a_file_through_the_apis_operator_upload(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    await sign_in(client, tenant_a)
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert 'enctype="multipart/form-data"' in page.text and 'name="file" type="file"' in page.text
+
+    sent = await send_file(client, conversation_id, "схема.png", PICTURE, text="Вот схема проезда")
+    assert sent.status_code == 303, sent.text
+    last = (await messages(client, tenant_a, conversation_id))[-1]
+    assert (last["role"], last["text"], last["private"]) == ("operator", "Вот схема проезда", False)
+    [attachment] = last["attachments"]
+    assert attachment["name"] == "схема.png" and attachment["content_type"] == "image/png"
+    download = await client.get(f"/app/conversations/{conversation_id}/files/{attachment['stored_file_id']}")
+    assert download.content == PICTURE
+    noted = await send_file(client, conversation_id, "заметка.txt", "Только для своих".encode(), private="1")
+    assert noted.status_code == 303
+    last = (await messages(client, tenant_a, conversation_id))[-1]
+    assert last["private"] is True and last["attachments"][0]["name"] == "заметка.txt"
+
+    before = await messages(client, tenant_a, conversation_id)
+    for name, content, form, code in (
+        ("virus.exe", b"MZ\x90\x00" + bytes(100), {}, 415),
+        ("пусто.png", b"", {}, 415),
+        ("схема.png", PICTURE, {"text": "подпись\x07"}, 422),
+        ("huge.png", PICTURE + bytes(10 * 1024 * 1024), {}, 413),
+    ):
+        refused = await send_file(client, conversation_id, name, content, **form)
+        assert refused.status_code == code, name
+    assert await messages(client, tenant_a, conversation_id) == before
+
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    token = csrf_of(await open_page(client, "/app/inbox"))
+    refused = await client.post(
+        f"/app/conversations/{conversation_id}/messages",
+        data={"csrf_token": token},
+        files={"file": ("схема.png", PICTURE)},
+    )
+    assert refused.status_code == 404
+    assert await messages(client, tenant_a, conversation_id) == before
+
+
+async def test_canned_responses_are_offered_on_slash_codes_of_the_tenant_only(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    for tenant, code, text in (
+        (tenant_a, "price", "Стрижка стоит 1500 ₽"),
+        (tenant_a, "hours", "Мы работаем с 9 до 21"),
+        (tenant_b, "prices", "Чужой прайс"),
+    ):
+        created = await client.post(
+            "/api/v1/canned-responses", json={"short_code": code, "text": text}, headers=tenant.headers
+        )
+        assert created.status_code == 201, created.text
+    await sign_in(client, tenant_a)
+
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert 'data-canned="/app/inbox/canned"' in page.text and 'src="/app/static/inbox.js"' in page.text
+    found = await open_page(client, "/app/inbox/canned?q=/pr")
+    assert "<html" not in found.text
+    assert 'data-canned-text="Стрижка стоит 1500 ₽"' in found.text and "/price" in found.text
+    assert "Мы работаем" not in found.text and "Чужой прайс" not in found.text
+    every = await open_page(client, "/app/inbox/canned?q=/")
+    assert every.text.count('class="canned-choice"') == 2
+    nothing = await open_page(client, "/app/inbox/canned?q=/zzz")
+    assert "data-no-canned" in nothing.text
+    for hostile in ("q=%00", "q=/" + "a" * 65, "q=/a%20b"):
+        assert (await client.get(f"/app/inbox/canned?{hostile}")).status_code == 400, hostile
+    script = await client.get("/app/static/inbox.js")
+    assert script.status_code == 200 and "canned-choice" in script.text
+
+
+async def test_the_history_shows_the_assistants_sources_and_the_event_log_in_time_order(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    await indexed(client, tenant_a, runtime, "прайс.md", knowledge_files.MARKDOWN.encode())
+    answered = await writes(client, tenant_a, "Можно ли отменить запись?", "c-1", "Мария Петрова")
+    await run_queued_jobs(runtime)
+    await sign_in(client, tenant_a)
+    page = await open_page(client, f"/app/conversations/{answered}")
+    assert "data-citations" in page.text and "<li data-citation>прайс.md · " in page.text
+    assert "Источники" in page.text
+
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    assert (await act(client, conversation_id, action="take")).status_code == 303
+    assert (await reply(client, conversation_id, text="Сейчас помогу")).status_code == 303
+    assert (await act(client, conversation_id, action="resolve")).status_code == 303
+    history = await open_page(client, f"/app/conversations/{conversation_id}/history")
+    lines = re.findall(r'data-(?:role|event)="(\w+)"', history.text)
+    assert lines.index("handed_off") < lines.index("taken") < lines.index("operator") < lines.index("resolved")
+    assert lines[0] == "contact"
+    assert '<li class="event" data-event="resolved">' in history.text and "Решён" in history.text
+    assert f"· {tenant_a.owner_email} ·" in history.text  # who did it
+    page = await open_page(client, f"/app/conversations/{conversation_id}")
+    assert f"ef:conversation.updated[detail.conversation_id=='{conversation_id}'] from:document\" hx-swap" in page.text
+
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    assert (await client.get(f"/app/conversations/{conversation_id}/history")).status_code == 404
+
+
+async def presence_of(client: httpx.AsyncClient, tenant: TenantFixture) -> dict[str, str]:
+    response = await client.get("/api/v1/operators", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    return {row["user_id"]: row["presence"] for row in response.json()}
+
+
+async def test_the_operator_switches_presence_from_the_inbox_header(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    page = await open_page(client, "/app/inbox")
+    assert 'action="/app/inbox/presence"' in page.text and 'name="presence"' in page.text
+    token = csrf_of(page)
+    me = str(tenant_a.owner_id)
+
+    for chosen in ("busy", "online", "offline", "busy"):
+        answer = await client.post("/app/inbox/presence", data={"csrf_token": token, "presence": chosen})
+        assert answer.status_code == 303 and answer.headers["location"] == "/app/inbox"
+        assert (await presence_of(client, tenant_a))[me] == chosen
+    page = await open_page(client, "/app/inbox")
+    assert 'data-presence="busy"' in page.text and '<option value="busy" selected>' in page.text
+
+    for hostile in ("away", "", "online\x00", "x" * 100):
+        refused = await client.post("/app/inbox/presence", data={"csrf_token": token, "presence": hostile})
+        assert refused.status_code == 400 and "<html" in refused.text, hostile
+    assert (await client.post("/app/inbox/presence", data={"presence": "online"})).status_code == 403  # no CSRF
+    assert (await presence_of(client, tenant_a))[me] == "busy"
+
+    # Another tenant's member changes only their own presence there; a viewer has none to change.
+    client.cookies.clear()
+    await sign_in(client, tenant_b)
+    token = csrf_of(await open_page(client, "/app/inbox"))
+    assert (
+        await client.post("/app/inbox/presence", data={"csrf_token": token, "presence": "online"})
+    ).status_code == 303
+    assert (await presence_of(client, tenant_a))[me] == "busy"
+    assert (await presence_of(client, tenant_b))[str(tenant_b.owner_id)] == "online"
+    client.cookies.clear()
+    email = await make_member(database, tenant_a, Role.viewer)
+    token = await open_login(client)
+    await client.post("/app/login", data={"email": email, "password": "member-pass-1", "csrf_token": token})
+    page = await open_page(client, "/app/inbox")
+    assert 'action="/app/inbox/presence"' not in page.text
+    refused = await client.post("/app/inbox/presence", data={"csrf_token": csrf_of(page), "presence": "online"})
+    assert refused.status_code == 403
+
+
+async def test_the_optional_notification_is_offered_on_both_inbox_pages(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    conversation_id = await handed_off(client, tenant_a, runtime, HANDOFF)
+    await sign_in(client, tenant_a)
+    for path in ("/app/inbox", f"/app/conversations/{conversation_id}"):
+        page = await open_page(client, path)
+        assert 'id="inbox-notify"' in page.text and 'src="/app/static/inbox.js"' in page.text, path
+        assert "Звук и уведомление на рабочем столе" in page.text
+        assert 'data-notify-title="Новое сообщение от клиента"' in page.text
+    script = (await client.get("/app/static/inbox.js")).text
+    # Asked for only when the operator opts in, and only for the customer's messages.
+    assert "requestPermission" in script and 'event.detail.role !== "contact"' in script
