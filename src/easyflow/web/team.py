@@ -16,7 +16,17 @@ from pydantic import ValidationError
 from easyflow.audit import service as audit
 from easyflow.config import Settings
 from easyflow.db.session import scope_to_tenant
-from easyflow.kit.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, Unauthorized
+from easyflow.inbox.schemas import TeamCreate, TeamMembers
+from easyflow.inbox.teams import Teams
+from easyflow.kit.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unprocessable,
+)
 from easyflow.models.tenancy import Role, User
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import Session
@@ -74,6 +84,11 @@ BAD_PASSWORD = N_(
 PASSWORDS_DIFFER = N_("The two new passwords are not the same.")
 WRONG_PASSWORD = N_("The current password is wrong.")
 NAME_NEEDED = N_("Enter your name: 1 to 200 characters.")
+BAD_CAPACITY = N_("Capacity is a whole number of conversations from 1 to 100, or empty for the workspace's default.")
+BAD_TEAM_NAME = N_("Name the team: 1 to 100 characters.")
+TEAM_NAME_TAKEN = N_("A team is already called so: choose another name.")
+NO_SUCH_TEAM = N_("No such team in this workspace.")
+NOT_AN_OPERATOR = N_("Only operators, admins and owners of this workspace can be in a team.")
 
 
 def invitation_link(settings: Settings, invitation_id: uuid.UUID, issued: int | None = None) -> str:
@@ -163,6 +178,87 @@ async def change_role(request: Request, session: Session, page: AdminPage, user_
         details=changes.model_dump(mode="json", exclude_unset=True),
     )
     return see_other(TEAM_PATH)
+
+
+@router.post("/team/{user_id}/capacity")
+async def change_capacity(request: Request, session: Session, page: AdminPage, user_id: uuid.UUID) -> Response:
+    """How many conversations the member holds at once (empty: the workspace's default), as
+    `PATCH /api/v1/users/{id}` with `capacity`; audited as `member.changed`."""
+    value = text_field(await request.form(max_fields=20), "capacity", 8)
+    if value is None or (value.strip() and not value.strip().isdigit()):
+        raise PageRefused(422, BAD_CAPACITY)
+    try:
+        changes = schemas.MemberUpdate(capacity=int(value) if value.strip() else None)
+    except ValidationError:
+        raise PageRefused(422, BAD_CAPACITY) from None
+    await _refused_as_page(MemberService(session, page.principal).update(user_id, changes))
+    await audit.record(
+        session,
+        page.tenant_id,
+        page.actor(),
+        "member.changed",
+        target=("user", user_id),
+        details=changes.model_dump(mode="json", exclude_unset=True),
+    )
+    return see_other(TEAM_PATH)
+
+
+@router.post("/team/teams", response_class=HTMLResponse)
+async def create_team(request: Request, session: Session, page: AdminPage) -> Response:
+    """A new team, through the service of `POST /api/v1/teams`."""
+    name = _team_name(await request.form(max_fields=20))
+    try:
+        await Teams(session, page.tenant_id).create(name)
+    except Conflict:
+        return await _team_page(request, session, page, error=TEAM_NAME_TAKEN, status_code=409)
+    return see_other(f"{TEAM_PATH}#teams")
+
+
+@router.post("/team/teams/{team_id}/rename", response_class=HTMLResponse)
+async def rename_team(request: Request, session: Session, page: AdminPage, team_id: uuid.UUID) -> Response:
+    name = _team_name(await request.form(max_fields=20))
+    try:
+        await Teams(session, page.tenant_id).rename(team_id, name)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_TEAM) from None
+    except Conflict:
+        return await _team_page(request, session, page, error=TEAM_NAME_TAKEN, status_code=409)
+    return see_other(f"{TEAM_PATH}#teams")
+
+
+@router.post("/team/teams/{team_id}/members")
+async def set_team_members(request: Request, session: Session, page: AdminPage, team_id: uuid.UUID) -> Response:
+    """The checked members replace the team's, as `PUT /api/v1/teams/{id}/members`."""
+    form = await request.form(max_fields=MAX_LISTED + 5)
+    try:
+        body = TeamMembers(user_ids=[uuid.UUID(str(value)) for value in form.getlist("user_ids")])
+    except (ValueError, ValidationError):
+        raise PageRefused(422, NOT_AN_OPERATOR) from None
+    try:
+        await Teams(session, page.tenant_id).set_members(team_id, body)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_TEAM) from None
+    except Unprocessable:
+        raise PageRefused(422, NOT_AN_OPERATOR) from None
+    return see_other(f"{TEAM_PATH}#teams")
+
+
+@router.post("/team/teams/{team_id}/delete")
+async def delete_team(session: Session, page: AdminPage, team_id: uuid.UUID) -> Response:
+    """Its conversations stay, for anyone."""
+    try:
+        await Teams(session, page.tenant_id).delete(team_id)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_TEAM) from None
+    return see_other(f"{TEAM_PATH}#teams")
+
+
+def _team_name(form: Any) -> TeamCreate:
+    name = text_field(form, "name", 100)
+    try:
+        return TeamCreate(name=(name or "").strip())
+    except ValidationError:
+        raise PageRefused(422, BAD_TEAM_NAME) from None
 
 
 @router.post("/team/{user_id}/remove")
@@ -402,7 +498,13 @@ async def _team_page(
     service = MemberService(session, page.principal)
     members, total = await service.list(limit=MAX_LISTED, offset=0)
     admin = page.role.at_least(Role.admin)
+    teams = await Teams(session, page.tenant_id).list()
+    names = {member.user_id: member.name or member.email for member in members}
     context = {
+        "teams": teams,
+        "member_names": names,
+        "team_candidates": [m for m in members if m.role.at_least(Role.operator)],
+        "default_capacity": page.tenant.operator_capacity,
         "members": members,
         "total": total,
         "invitations": await service.pending_invitations(limit=MAX_LISTED) if admin else [],
