@@ -10,8 +10,11 @@ import uuid
 import httpx
 import pytest
 
+from easyflow.app import create_app
+from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.models.tenancy import Role
+from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, make_member
 from tests.web.dashboard import csrf_of, open_login, sign_in
 
@@ -483,3 +486,83 @@ async def test_members_below_admin_cannot_change_hours_or_sla(
     ).status_code == 403
     assert (await client.get("/api/v1/business-hours", headers=tenant_a.headers)).json()["always_open"] is True
     assert len((await client.get("/api/v1/sla-policies", headers=tenant_a.headers)).json()) == 1
+
+
+# --- webhook ---
+
+
+async def test_an_admin_sets_the_webhook_with_a_secret_shown_once_and_removes_it(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/api-keys")
+    assert "data-no-webhook" in page.text
+    token = csrf_of(page)
+    set_answer = await client.post(
+        "/app/api-keys/webhook", data={"csrf_token": token, "url": "https://example.com/hook"}
+    )
+    assert set_answer.status_code == 200
+    secret = re.search(
+        r'data-webhook-secret[^>]*value="([^"]+)"|value="([^"]+)"[^>]*data-webhook-secret', set_answer.text
+    )
+    assert secret is not None
+    shown = secret.group(1) or secret.group(2)
+    tenant = (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()
+    assert tenant["webhook_url"] == "https://example.com/hook"
+    again = await client.get("/app/api-keys")
+    assert "https://example.com/hook" in again.text and shown not in again.text, "the secret is shown only once"
+    removed = await client.post("/app/api-keys/webhook/remove", data={"csrf_token": token})
+    assert removed.status_code == 303
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] is None
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "ftp://example.com/x", "", "https://example.com/" + "a" * 500, "https://a\x00b"]
+)
+async def test_a_bad_webhook_address_is_refused(client: httpx.AsyncClient, tenant_a: TenantFixture, url: str) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/api-keys"))
+    refused = await client.post("/app/api-keys/webhook", data={"csrf_token": token, "url": url})
+    assert refused.status_code == 422 and 'id="webhook-error"' in refused.text
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] is None
+
+
+async def test_a_private_webhook_address_is_refused_with_the_apis_reason(
+    settings: Settings, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    strict = create_app(settings.model_copy(update={"allow_private_webhooks": False}), runtime=runtime)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=strict), base_url="http://testserver") as client:
+        await sign_in(client, tenant_a)
+        token = csrf_of(await client.get("/app/api-keys"))
+        for url in ("http://127.0.0.1/hook", "http://169.254.169.254/latest/meta-data", "http://10.0.0.5/x"):
+            refused = await client.post("/app/api-keys/webhook", data={"csrf_token": token, "url": url})
+            assert refused.status_code == 422, url
+            assert "частный или локальный" in refused.text and "data-webhook-secret" not in refused.text
+        assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] is None
+
+
+@pytest.mark.parametrize("role", [Role.operator, Role.viewer])
+async def test_members_below_admin_cannot_set_the_webhook(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, role: Role
+) -> None:
+    put = {"url": "https://example.com/hook"}
+    assert (await client.put("/api/v1/tenant/webhook", json=put, headers=tenant_a.headers)).status_code == 200
+    email = await make_member(database, tenant_a, role)
+    await sign_in_as(client, email)
+    token = csrf_of(await client.get("/app/"))
+    forged = await client.post("/app/api-keys/webhook", data={"csrf_token": token, "url": "https://evil.example/x"})
+    assert forged.status_code == 403
+    assert (await client.post("/app/api-keys/webhook/remove", data={"csrf_token": token})).status_code == 403
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] == put["url"]
+
+
+async def test_the_webhook_is_one_tenants_own(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    put = {"url": "https://b.example/hook"}
+    assert (await client.put("/api/v1/tenant/webhook", json=put, headers=tenant_b.headers)).status_code == 200
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/api-keys")
+    assert "b.example" not in page.text
+    assert (await client.post("/app/api-keys/webhook/remove", data={"csrf_token": csrf_of(page)})).status_code == 303
+    assert (await client.get("/api/v1/tenant", headers=tenant_b.headers)).json()["webhook_url"] == put["url"]

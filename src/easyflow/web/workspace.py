@@ -21,6 +21,7 @@ from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.models.tenancy import ApiKey, Role
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import KeyCache, Session
+from easyflow.tenancy.schemas import WebhookRead
 from easyflow.tenancy.service import ApiKeyService, TenantService
 from easyflow.web.page import N_, AdminPage, PageRefused, SignedIn, render, see_other, text_field
 
@@ -64,6 +65,13 @@ MAX_KEYS_LISTED = 500
 KEY_ROLES = ((Role.admin, N_("Admin")), (Role.operator, N_("Operator")), (Role.viewer, N_("Viewer")))
 BAD_KEY = N_("Name the key (1 to 200 characters) and choose a role from the list.")
 NO_SUCH_KEY = N_("No such API key in this workspace.")
+WEBHOOK_PATH = "/app/api-keys/webhook"
+BAD_WEBHOOK_URL = N_("Enter a full address starting with https:// or http:// (at most 500 characters).")
+PRIVATE_WEBHOOK = N_(
+    "This address is private or local: the webhook must be reachable on the public internet "
+    "(the server's operator can allow private ones with EASYFLOW_ALLOW_PRIVATE_WEBHOOKS)."
+)
+UNRESOLVED_WEBHOOK = N_("The host of this address cannot be found.")
 UNREADABLE = N_("The form has a field that is too long or has characters that are not allowed.")
 
 
@@ -344,6 +352,43 @@ async def revoke_api_key(session: Session, page: AdminPage, key_cache: KeyCache,
     return see_other(API_KEYS_PATH)
 
 
+@router.post("/api-keys/webhook", response_class=HTMLResponse)
+async def set_webhook(request: Request, session: Session, page: AdminPage) -> Response:
+    """Where the API channel's replies are POSTed, as `PUT /api/v1/tenant/webhook`: a public address only
+    (unless the operator allows private ones), with a new signing secret shown only in this answer."""
+    form = await request.form(max_fields=20)
+    url = text_field(form, "url", 500)
+    try:
+        body = schemas.WebhookUpdate.model_validate({"url": (url or "").strip()})
+    except ValidationError:
+        return await _api_keys_page(request, session, page, webhook_error=BAD_WEBHOOK_URL, webhook_url=url or "")
+    try:
+        webhook = await TenantService(session).set_webhook(
+            page.tenant_id,
+            str(body.url),
+            request.app.state.runtime.secrets,
+            allow_private=request.app.state.settings.allow_private_webhooks,
+        )
+    except Unprocessable as refused:
+        detail = str(refused)
+        error = (
+            PRIVATE_WEBHOOK
+            if "private or local" in detail
+            else UNRESOLVED_WEBHOOK
+            if "cannot be resolved" in detail
+            else BAD_WEBHOOK_URL
+        )
+        return await _api_keys_page(request, session, page, webhook_error=error, webhook_url=url or "")
+    return await _api_keys_page(request, session, page, webhook=webhook)
+
+
+@router.post("/api-keys/webhook/remove")
+async def remove_webhook(session: Session, page: AdminPage) -> Response:
+    """Replies of the API channel are no longer pushed, as `DELETE /api/v1/tenant/webhook`."""
+    await TenantService(session).remove_webhook(page.tenant_id)
+    return see_other(f"{API_KEYS_PATH}#webhook")
+
+
 async def _api_keys_page(
     request: Request,
     session: Session,
@@ -352,8 +397,13 @@ async def _api_keys_page(
     created: tuple[ApiKey, str] | None = None,
     error: str | None = None,
     name: str = "",
+    webhook: WebhookRead | None = None,
+    webhook_error: str | None = None,
+    webhook_url: str = "",
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
+    if webhook_error is not None:
+        status_code = 422
     keys, total = await ApiKeyService(session, page.tenant_id).list(limit=MAX_KEYS_LISTED, offset=0)
     context = {
         "keys": sorted(keys, key=lambda key: key.created_at, reverse=True),
@@ -363,5 +413,9 @@ async def _api_keys_page(
         "created": created,
         "error": error,
         "name": name,
+        "webhook": webhook,
+        "webhook_error": webhook_error,
+        "webhook_url": webhook_url,
+        "current_webhook": webhook.url if webhook else page.tenant.webhook_url,
     }
     return render(request, "api_keys.html", context, status_code, page=page)
