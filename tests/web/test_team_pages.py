@@ -17,6 +17,7 @@ from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
 from easyflow.web.team import invitation_link
 from tests.conftest import TenantFixture, make_member
+from tests.doubles.smtp_server import SmtpServer, free_port
 from tests.web.dashboard import browser, csrf_of, open_login, sign_in
 
 NEW_PASSWORD = "Brisk-Lantern-Orbit-42"
@@ -562,3 +563,56 @@ async def test_members_below_admin_see_teams_but_cannot_change_them(
     ):
         assert (await client.post(path, data={"csrf_token": token, **data})).status_code == 403, path
     assert (await client.get(f"/api/v1/teams/{team['id']}", headers=tenant_a.headers)).json()["name"] == "Support"
+
+
+# --- links by e-mail ---
+
+
+@pytest.fixture
+def smtp_on(runtime: Runtime, smtp: SmtpServer) -> SmtpServer:
+    runtime.settings = runtime.settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port})
+    return smtp
+
+
+async def test_with_smtp_the_invitation_link_is_shown_and_mailed_in_the_workspaces_language(
+    client: httpx.AsyncClient, smtp_on: SmtpServer, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    path = await invite(client, "newcomer@example.com")
+    page = await client.get("/app/team")
+    assert 'data-mailed="sent"' not in page.text
+    [mail] = smtp_on.messages
+    assert mail.recipients == ["newcomer@example.com"]
+    assert "Салон «Лотос»" in mail.subject and "Приглашение" in mail.subject
+    assert f"http://testserver{path}" in mail.body and "7 дней" in mail.body
+
+
+async def test_the_page_says_whether_the_link_was_mailed(
+    client: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/team"))
+    data = {"csrf_token": token, "email": "a@example.com", "name": "", "role": "operator"}
+    off = await client.post("/app/team/invite", data=data)
+    assert 'data-mailed="off"' in off.text and "не отправлено" in off.text and "data-invite-link" in off.text
+    runtime.settings = runtime.settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port})
+    sent = await client.post("/app/team/invite", data={**data, "email": "b@example.com"})
+    assert 'data-mailed="sent"' in sent.text and "data-invite-link" in sent.text
+    runtime.settings = runtime.settings.model_copy(update={"smtp_port": free_port()})  # nothing listens there
+    failed = await client.post("/app/team/invite", data={**data, "email": "c@example.com"})
+    assert failed.status_code == 200 and 'data-mailed="failed"' in failed.text and "data-invite-link" in failed.text
+    assert [m.recipients for m in smtp.messages] == [["b@example.com"]]
+
+
+async def test_with_smtp_a_password_reset_link_is_mailed_too(
+    client: httpx.AsyncClient, smtp_on: SmtpServer, database: Database, tenant_a: TenantFixture
+) -> None:
+    operator = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[operator]["user_id"]
+    await sign_in(client, tenant_a)
+    answer = await reset_link(client, user_id)
+    assert answer.status_code == 200 and 'data-mailed="sent"' in answer.text
+    shown = re.search(r'value="(http://testserver/app/reset/[^"]+)"', answer.text)
+    assert shown is not None
+    [mail] = smtp_on.messages
+    assert mail.recipients == [operator] and shown.group(1) in mail.body and "Сброс пароля" in mail.subject
