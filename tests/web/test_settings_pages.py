@@ -10,8 +10,11 @@ import uuid
 import httpx
 import pytest
 
+from easyflow.app import create_app
+from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.models.tenancy import Role
+from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, make_member
 from tests.web.dashboard import csrf_of, open_login, sign_in
 
@@ -275,3 +278,291 @@ async def test_another_tenants_key_can_be_neither_seen_nor_revoked(
     assert (await client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {their_key}"})).status_code == 200
     audit_page = await client.get("/app/audit")
     assert "B&#39;s secret sync" not in audit_page.text
+
+
+# --- facts, business hours, SLA policies ---
+
+
+async def test_the_facts_are_saved_and_audited(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    await sign_in(client, tenant_a)
+    form = await settings_form(client)
+    form["facts"] = "Тверская, 1.\r\nОплата картой."
+    assert (await client.post("/app/settings", data=form)).status_code == 303
+    tenant = (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()
+    assert tenant["facts"] == "Тверская, 1.\nОплата картой."
+    [entry] = await audit_entries(client, tenant_a, "tenant.updated")
+    assert entry["details"] == {"changed": ["facts"]}
+    assert "Оплата картой." in (await client.get("/app/settings")).text
+    form["facts"] = "x" * 20001
+    refused = await client.post("/app/settings", data=form)
+    assert refused.status_code == 400
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["facts"] == tenant["facts"]
+
+
+def hours_form(token: str, **days: str) -> dict[str, str]:
+    form = {f"hours_{day}": "" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    form.update({f"hours_{day}": value for day, value in days.items() if day != "holidays"})
+    return {"csrf_token": token, "holidays": days.get("holidays", ""), **form}
+
+
+async def test_business_hours_are_stored_as_the_api_takes_them_and_removed(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/settings"))
+    form = hours_form(token, mon="9:00-13:00, 14:00-18:00", sat="10:00-24:00", holidays="2026-12-31\r\n2027-01-01")
+    saved = await client.post("/app/settings/hours", data=form)
+    assert saved.status_code == 303, saved.text
+    stored = (await client.get("/api/v1/business-hours", headers=tenant_a.headers)).json()
+    assert stored["weekly"] == {
+        "mon": [{"opens": "09:00", "closes": "13:00"}, {"opens": "14:00", "closes": "18:00"}],
+        "sat": [{"opens": "10:00", "closes": "24:00"}],
+    }
+    assert stored["holidays"] == ["2026-12-31", "2027-01-01"] and stored["always_open"] is False
+    page = await client.get("/app/settings")
+    assert 'value="09:00-13:00, 14:00-18:00"' in page.text and "2027-01-01" in page.text
+    removed = await client.post("/app/settings/hours", data=hours_form(token))
+    assert removed.status_code == 303
+    assert (await client.get("/api/v1/business-hours", headers=tenant_a.headers)).json()["always_open"] is True
+
+
+@pytest.mark.parametrize(
+    "days",
+    [
+        {"mon": "18:00-09:00"},
+        {"mon": "09:00-13:00, 12:00-18:00"},
+        {"mon": "25:00-26:00"},
+        {"mon": "nine to five"},
+        {"mon": "09:00-18:00", "holidays": "31.12.2026"},
+        {"mon": "09:00-18:00", "holidays": "2026-02-30"},
+        {"holidays": "2026-12-31"},
+        {"mon": "09:00-18:00\x00"},
+        {"mon": "09:00-18:00," * 30},
+    ],
+)
+async def test_bad_business_hours_are_refused_and_keep_the_stored_ones(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, days: dict[str, str]
+) -> None:
+    week = {"weekly": {"tue": [{"opens": "10:00", "closes": "19:00"}]}, "holidays": []}
+    assert (await client.put("/api/v1/business-hours", json=week, headers=tenant_a.headers)).status_code == 200
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/settings"))
+    refused = await client.post("/app/settings/hours", data=hours_form(token, **days))
+    assert refused.status_code == 422
+    assert 'id="hours-error"' in refused.text and 'aria-invalid="true"' in refused.text
+    stored = (await client.get("/api/v1/business-hours", headers=tenant_a.headers)).json()
+    assert stored["weekly"] == week["weekly"]
+
+
+def sla_form(token: str, **fields: str) -> dict[str, str]:
+    return {
+        "csrf_token": token,
+        "name": "VIP",
+        "first_response_minutes": "15",
+        "next_response_minutes": "",
+        "resolution_minutes": "240",
+        "team_id": "",
+        "label": "vip",
+        "business_hours_only": "on",
+        **fields,
+    }
+
+
+async def test_sla_policies_are_created_edited_and_deleted_through_the_apis_service(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    team = await client.post("/api/v1/teams", json={"name": "Support"}, headers=tenant_a.headers)
+    team_id = team.json()["id"]
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/settings")
+    assert "data-no-policies" in page.text and "Support" in page.text
+    token = csrf_of(page)
+    created = await client.post("/app/settings/sla", data=sla_form(token))
+    assert created.status_code == 303, created.text
+    [policy] = (await client.get("/api/v1/sla-policies", headers=tenant_a.headers)).json()
+    assert policy["name"] == "VIP" and policy["label"] == "vip" and policy["first_response_minutes"] == 15
+    assert policy["next_response_minutes"] is None and policy["business_hours_only"] is True
+    listed = await client.get("/app/settings")
+    assert f'data-policy="{policy["id"]}"' in listed.text
+    edited = await client.post(
+        f"/app/settings/sla/{policy['id']}",
+        data={**sla_form(token, name="Support SLA", label="", team_id=team_id), "business_hours_only": ""},
+    )
+    assert edited.status_code == 303
+    del_hours = {**sla_form(token, name="Support SLA", label="", team_id=team_id)}
+    del del_hours["business_hours_only"]
+    assert (await client.post(f"/app/settings/sla/{policy['id']}", data=del_hours)).status_code == 303
+    changed = (await client.get(f"/api/v1/sla-policies/{policy['id']}", headers=tenant_a.headers)).json()
+    assert changed["name"] == "Support SLA" and changed["team_id"] == team_id and changed["label"] is None
+    assert changed["business_hours_only"] is False
+    assert "Support SLA" in (await client.get("/app/settings")).text
+    deleted = await client.post(f"/app/settings/sla/{policy['id']}/delete", data={"csrf_token": token})
+    assert deleted.status_code == 303
+    assert (await client.get("/api/v1/sla-policies", headers=tenant_a.headers)).json() == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "   "},
+        {"name": "n" * 101},
+        {"first_response_minutes": "", "resolution_minutes": ""},
+        {"first_response_minutes": "0"},
+        {"first_response_minutes": "-5"},
+        {"first_response_minutes": "1e3"},
+        {"resolution_minutes": "99999999"},
+        {"team_id": "not-a-team"},
+        {"team_id": str(uuid.uuid4()), "label": ""},
+        {"label": "x\x00"},
+    ],
+)
+async def test_bad_sla_policies_are_refused_with_the_reason(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, fields: dict[str, str]
+) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/settings"))
+    refused = await client.post("/app/settings/sla", data=sla_form(token, **fields))
+    assert refused.status_code == 422
+    assert 'id="sla-error"' in refused.text
+    assert (await client.get("/api/v1/sla-policies", headers=tenant_a.headers)).json() == []
+
+
+async def test_a_team_and_a_label_together_are_refused(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    team = await client.post("/api/v1/teams", json={"name": "Support"}, headers=tenant_a.headers)
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/settings"))
+    refused = await client.post("/app/settings/sla", data=sla_form(token, team_id=team.json()["id"]))
+    assert refused.status_code == 422 and "не то и другое" in refused.text
+
+
+async def test_an_edit_that_leaves_no_target_changes_nothing(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    body = {"name": "General", "first_response_minutes": 30}
+    policy = (await client.post("/api/v1/sla-policies", json=body, headers=tenant_a.headers)).json()
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/settings"))
+    edit = sla_form(token, name="Renamed", first_response_minutes="", resolution_minutes="", label="")
+    refused = await client.post(f"/app/settings/sla/{policy['id']}", data=edit)
+    assert refused.status_code == 422
+    kept = (await client.get(f"/api/v1/sla-policies/{policy['id']}", headers=tenant_a.headers)).json()
+    assert kept["name"] == "General" and kept["first_response_minutes"] == 30
+
+
+async def test_another_tenants_sla_policy_and_team_are_out_of_reach(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    body = {"name": "B's policy", "first_response_minutes": 30}
+    theirs = (await client.post("/api/v1/sla-policies", json=body, headers=tenant_b.headers)).json()
+    their_team = (await client.post("/api/v1/teams", json={"name": "B team"}, headers=tenant_b.headers)).json()
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/settings")
+    assert "B&#39;s policy" not in page.text and "B team" not in page.text
+    token = csrf_of(page)
+    assert (await client.post(f"/app/settings/sla/{theirs['id']}", data=sla_form(token))).status_code == 404
+    assert (
+        await client.post(f"/app/settings/sla/{theirs['id']}/delete", data={"csrf_token": token})
+    ).status_code == 404
+    refused = await client.post("/app/settings/sla", data=sla_form(token, team_id=their_team["id"], label=""))
+    assert refused.status_code == 422
+    kept = (await client.get(f"/api/v1/sla-policies/{theirs['id']}", headers=tenant_b.headers)).json()
+    assert kept["name"] == "B's policy"
+
+
+@pytest.mark.parametrize("role", [Role.operator, Role.viewer])
+async def test_members_below_admin_cannot_change_hours_or_sla(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, role: Role
+) -> None:
+    body = {"name": "General", "first_response_minutes": 30}
+    policy = (await client.post("/api/v1/sla-policies", json=body, headers=tenant_a.headers)).json()
+    email = await make_member(database, tenant_a, role)
+    await sign_in_as(client, email)
+    token = csrf_of(await client.get("/app/"))
+    assert (await client.post("/app/settings/hours", data=hours_form(token, mon="09:00-18:00"))).status_code == 403
+    assert (await client.post("/app/settings/sla", data=sla_form(token))).status_code == 403
+    assert (await client.post(f"/app/settings/sla/{policy['id']}", data=sla_form(token))).status_code == 403
+    assert (
+        await client.post(f"/app/settings/sla/{policy['id']}/delete", data={"csrf_token": token})
+    ).status_code == 403
+    assert (await client.get("/api/v1/business-hours", headers=tenant_a.headers)).json()["always_open"] is True
+    assert len((await client.get("/api/v1/sla-policies", headers=tenant_a.headers)).json()) == 1
+
+
+# --- webhook ---
+
+
+async def test_an_admin_sets_the_webhook_with_a_secret_shown_once_and_removes_it(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/api-keys")
+    assert "data-no-webhook" in page.text
+    token = csrf_of(page)
+    set_answer = await client.post(
+        "/app/api-keys/webhook", data={"csrf_token": token, "url": "https://example.com/hook"}
+    )
+    assert set_answer.status_code == 200
+    secret = re.search(
+        r'data-webhook-secret[^>]*value="([^"]+)"|value="([^"]+)"[^>]*data-webhook-secret', set_answer.text
+    )
+    assert secret is not None
+    shown = secret.group(1) or secret.group(2)
+    tenant = (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()
+    assert tenant["webhook_url"] == "https://example.com/hook"
+    again = await client.get("/app/api-keys")
+    assert "https://example.com/hook" in again.text and shown not in again.text, "the secret is shown only once"
+    removed = await client.post("/app/api-keys/webhook/remove", data={"csrf_token": token})
+    assert removed.status_code == 303
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] is None
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "ftp://example.com/x", "", "https://example.com/" + "a" * 500, "https://a\x00b"]
+)
+async def test_a_bad_webhook_address_is_refused(client: httpx.AsyncClient, tenant_a: TenantFixture, url: str) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/api-keys"))
+    refused = await client.post("/app/api-keys/webhook", data={"csrf_token": token, "url": url})
+    assert refused.status_code == 422 and 'id="webhook-error"' in refused.text
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] is None
+
+
+async def test_a_private_webhook_address_is_refused_with_the_apis_reason(
+    settings: Settings, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    strict = create_app(settings.model_copy(update={"allow_private_webhooks": False}), runtime=runtime)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=strict), base_url="http://testserver") as client:
+        await sign_in(client, tenant_a)
+        token = csrf_of(await client.get("/app/api-keys"))
+        for url in ("http://127.0.0.1/hook", "http://169.254.169.254/latest/meta-data", "http://10.0.0.5/x"):
+            refused = await client.post("/app/api-keys/webhook", data={"csrf_token": token, "url": url})
+            assert refused.status_code == 422, url
+            assert "частный или локальный" in refused.text and "data-webhook-secret" not in refused.text
+        assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] is None
+
+
+@pytest.mark.parametrize("role", [Role.operator, Role.viewer])
+async def test_members_below_admin_cannot_set_the_webhook(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, role: Role
+) -> None:
+    put = {"url": "https://example.com/hook"}
+    assert (await client.put("/api/v1/tenant/webhook", json=put, headers=tenant_a.headers)).status_code == 200
+    email = await make_member(database, tenant_a, role)
+    await sign_in_as(client, email)
+    token = csrf_of(await client.get("/app/"))
+    forged = await client.post("/app/api-keys/webhook", data={"csrf_token": token, "url": "https://evil.example/x"})
+    assert forged.status_code == 403
+    assert (await client.post("/app/api-keys/webhook/remove", data={"csrf_token": token})).status_code == 403
+    assert (await client.get("/api/v1/tenant", headers=tenant_a.headers)).json()["webhook_url"] == put["url"]
+
+
+async def test_the_webhook_is_one_tenants_own(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    put = {"url": "https://b.example/hook"}
+    assert (await client.put("/api/v1/tenant/webhook", json=put, headers=tenant_b.headers)).status_code == 200
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/api-keys")
+    assert "b.example" not in page.text
+    assert (await client.post("/app/api-keys/webhook/remove", data={"csrf_token": csrf_of(page)})).status_code == 303
+    assert (await client.get("/api/v1/tenant", headers=tenant_b.headers)).json()["webhook_url"] == put["url"]

@@ -17,6 +17,7 @@ from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
 from easyflow.web.team import invitation_link
 from tests.conftest import TenantFixture, make_member
+from tests.doubles.smtp_server import SmtpServer, free_port
 from tests.web.dashboard import browser, csrf_of, open_login, sign_in
 
 NEW_PASSWORD = "Brisk-Lantern-Orbit-42"
@@ -422,3 +423,196 @@ async def test_no_reset_link_for_an_owner_by_an_admin_another_workspaces_member_
     shared = await reset_link(client, b_owner)
     assert shared.status_code == 403 and "других рабочих пространствах" in shared.text
     assert await audit_entries(client, tenant_a, "member.password_reset_link") == []
+
+
+# --- capacity and teams ---
+
+
+async def test_an_admin_sets_a_members_capacity_audited_and_used_by_the_inbox(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture
+) -> None:
+    email = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[email]["user_id"]
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/team")
+    assert f'action="/app/team/{user_id}/capacity"' in page.text
+    token = csrf_of(page)
+    saved = await client.post(f"/app/team/{user_id}/capacity", data={"csrf_token": token, "capacity": "3"})
+    assert saved.status_code == 303
+    assert (await members(client, tenant_a))[email]["capacity"] == 3
+    operators = (await client.get("/api/v1/operators", headers=tenant_a.headers)).json()
+    assert {o["email"]: o["capacity"] for o in operators}[email] == 3
+    [entry] = await audit_entries(client, tenant_a, "member.changed")
+    assert entry["details"] == {"capacity": 3} and entry["target_id"] == user_id
+    assert 'data-capacity="3"' in (await client.get("/app/team")).text
+    back = await client.post(f"/app/team/{user_id}/capacity", data={"csrf_token": token, "capacity": ""})
+    assert back.status_code == 303 and (await members(client, tenant_a))[email]["capacity"] is None
+    for bad in ("0", "101", "-1", "2.5", "many", "9" * 9, "3\x00"):
+        refused = await client.post(f"/app/team/{user_id}/capacity", data={"csrf_token": token, "capacity": bad})
+        assert refused.status_code == 422, bad
+    assert (await members(client, tenant_a))[email]["capacity"] is None
+
+
+async def test_the_api_sets_capacity_too(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture
+) -> None:
+    email = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[email]["user_id"]
+    changed = await client.patch(f"/api/v1/users/{user_id}", json={"capacity": 7}, headers=tenant_a.headers)
+    assert changed.status_code == 200 and changed.json()["capacity"] == 7
+    refused = await client.patch(f"/api/v1/users/{user_id}", json={"capacity": 0}, headers=tenant_a.headers)
+    assert refused.status_code == 422
+
+
+async def test_an_admin_creates_renames_staffs_and_deletes_a_team(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture
+) -> None:
+    email = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[email]["user_id"]
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/team")
+    assert "data-no-teams" in page.text
+    token = csrf_of(page)
+    assert (await client.post("/app/team/teams", data={"csrf_token": token, "name": "Support"})).status_code == 303
+    [team] = (await client.get("/api/v1/teams", headers=tenant_a.headers)).json()
+    assert team["name"] == "Support" and team["member_ids"] == []
+    staffed = await client.post(
+        f"/app/team/teams/{team['id']}/members",
+        data={"csrf_token": token, "user_ids": [user_id, str(tenant_a.owner_id)]},
+    )
+    assert staffed.status_code == 303
+    read = (await client.get(f"/api/v1/teams/{team['id']}", headers=tenant_a.headers)).json()
+    assert set(read["member_ids"]) == {user_id, str(tenant_a.owner_id)}
+    renamed = await client.post(f"/app/team/teams/{team['id']}/rename", data={"csrf_token": token, "name": "Sales"})
+    assert renamed.status_code == 303
+    listed = await client.get("/app/team")
+    assert 'data-team="Sales"' in listed.text and email in listed.text
+    assert (await client.post("/app/team/teams", data={"csrf_token": token, "name": "sales"})).status_code == 409
+    emptied = await client.post(f"/app/team/teams/{team['id']}/members", data={"csrf_token": token})
+    assert emptied.status_code == 303
+    assert (await client.get(f"/api/v1/teams/{team['id']}", headers=tenant_a.headers)).json()["member_ids"] == []
+    deleted = await client.post(f"/app/team/teams/{team['id']}/delete", data={"csrf_token": token})
+    assert deleted.status_code == 303
+    assert (await client.get("/api/v1/teams", headers=tenant_a.headers)).json() == []
+
+
+async def test_team_forms_refuse_hostile_input(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture
+) -> None:
+    viewer = await make_member(database, tenant_a, Role.viewer)
+    viewer_id = (await members(client, tenant_a))[viewer]["user_id"]
+    team = (await client.post("/api/v1/teams", json={"name": "Support"}, headers=tenant_a.headers)).json()
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/team"))
+    for name in ("", "   ", "n" * 101, "a\x00b"):
+        refused = await client.post("/app/team/teams", data={"csrf_token": token, "name": name})
+        assert refused.status_code == 422, name
+    for ids in (["not-an-id"], [viewer_id], [str(uuid.uuid4())]):
+        refused = await client.post(
+            f"/app/team/teams/{team['id']}/members", data={"csrf_token": token, "user_ids": ids}
+        )
+        assert refused.status_code == 422, ids
+    missing = uuid.uuid4()
+    assert (await client.post(f"/app/team/teams/{missing}/delete", data={"csrf_token": token})).status_code == 404
+    assert (await client.post("/app/team/teams", data={"name": "forged"})).status_code == 403
+    assert [t["name"] for t in (await client.get("/api/v1/teams", headers=tenant_a.headers)).json()] == ["Support"]
+
+
+async def test_another_tenants_team_and_member_are_out_of_reach(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    theirs = (await client.post("/api/v1/teams", json={"name": "B team"}, headers=tenant_b.headers)).json()
+    their_member = await make_member(database, tenant_b, Role.operator)
+    their_id = (await members(client, tenant_b))[their_member]["user_id"]
+    mine = (await client.post("/api/v1/teams", json={"name": "Mine"}, headers=tenant_a.headers)).json()
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/team")
+    assert "B team" not in page.text
+    token = csrf_of(page)
+    for path in (f"/app/team/teams/{theirs['id']}/delete", f"/app/team/teams/{theirs['id']}/members"):
+        assert (await client.post(path, data={"csrf_token": token})).status_code == 404, path
+    renamed = await client.post(f"/app/team/teams/{theirs['id']}/rename", data={"csrf_token": token, "name": "x"})
+    assert renamed.status_code == 404
+    staffed = await client.post(
+        f"/app/team/teams/{mine['id']}/members", data={"csrf_token": token, "user_ids": [their_id]}
+    )
+    assert staffed.status_code == 422
+    capacity = await client.post(f"/app/team/{their_id}/capacity", data={"csrf_token": token, "capacity": "2"})
+    assert capacity.status_code == 404
+    assert (await members(client, tenant_b))[their_member]["capacity"] is None
+    assert (await client.get(f"/api/v1/teams/{theirs['id']}", headers=tenant_b.headers)).json()["name"] == "B team"
+
+
+@pytest.mark.parametrize("role", [Role.operator, Role.viewer])
+async def test_members_below_admin_see_teams_but_cannot_change_them(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, role: Role
+) -> None:
+    team = (await client.post("/api/v1/teams", json={"name": "Support"}, headers=tenant_a.headers)).json()
+    email = await make_member(database, tenant_a, role)
+    await sign_in_as(client, email)
+    page = await client.get("/app/team")
+    assert page.status_code == 200 and 'data-team="Support"' in page.text and "data-new-team" not in page.text
+    token = csrf_of(page)
+    own_id = str((await members(client, tenant_a))[email]["user_id"])
+    for path, data in (
+        ("/app/team/teams", {"name": "Mine"}),
+        (f"/app/team/teams/{team['id']}/rename", {"name": "Mine"}),
+        (f"/app/team/teams/{team['id']}/members", {"user_ids": own_id}),
+        (f"/app/team/teams/{team['id']}/delete", {}),
+        (f"/app/team/{own_id}/capacity", {"capacity": "50"}),
+    ):
+        assert (await client.post(path, data={"csrf_token": token, **data})).status_code == 403, path
+    assert (await client.get(f"/api/v1/teams/{team['id']}", headers=tenant_a.headers)).json()["name"] == "Support"
+
+
+# --- links by e-mail ---
+
+
+@pytest.fixture
+def smtp_on(runtime: Runtime, smtp: SmtpServer) -> SmtpServer:
+    runtime.settings = runtime.settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port})
+    return smtp
+
+
+async def test_with_smtp_the_invitation_link_is_shown_and_mailed_in_the_workspaces_language(
+    client: httpx.AsyncClient, smtp_on: SmtpServer, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    path = await invite(client, "newcomer@example.com")
+    page = await client.get("/app/team")
+    assert 'data-mailed="sent"' not in page.text
+    [mail] = smtp_on.messages
+    assert mail.recipients == ["newcomer@example.com"]
+    assert "Салон «Лотос»" in mail.subject and "Приглашение" in mail.subject
+    assert f"http://testserver{path}" in mail.body and "7 дней" in mail.body
+
+
+async def test_the_page_says_whether_the_link_was_mailed(
+    client: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get("/app/team"))
+    data = {"csrf_token": token, "email": "a@example.com", "name": "", "role": "operator"}
+    off = await client.post("/app/team/invite", data=data)
+    assert 'data-mailed="off"' in off.text and "не отправлено" in off.text and "data-invite-link" in off.text
+    runtime.settings = runtime.settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port})
+    sent = await client.post("/app/team/invite", data={**data, "email": "b@example.com"})
+    assert 'data-mailed="sent"' in sent.text and "data-invite-link" in sent.text
+    runtime.settings = runtime.settings.model_copy(update={"smtp_port": free_port()})  # nothing listens there
+    failed = await client.post("/app/team/invite", data={**data, "email": "c@example.com"})
+    assert failed.status_code == 200 and 'data-mailed="failed"' in failed.text and "data-invite-link" in failed.text
+    assert [m.recipients for m in smtp.messages] == [["b@example.com"]]
+
+
+async def test_with_smtp_a_password_reset_link_is_mailed_too(
+    client: httpx.AsyncClient, smtp_on: SmtpServer, database: Database, tenant_a: TenantFixture
+) -> None:
+    operator = await make_member(database, tenant_a, Role.operator)
+    user_id = (await members(client, tenant_a))[operator]["user_id"]
+    await sign_in(client, tenant_a)
+    answer = await reset_link(client, user_id)
+    assert answer.status_code == 200 and 'data-mailed="sent"' in answer.text
+    shown = re.search(r'value="(http://testserver/app/reset/[^"]+)"', answer.text)
+    assert shown is not None
+    [mail] = smtp_on.messages
+    assert mail.recipients == [operator] and shown.group(1) in mail.body and "Сброс пароля" in mail.subject

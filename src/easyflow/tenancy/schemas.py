@@ -141,9 +141,17 @@ class InvitationRead(Output):
     invited_at: datetime
 
 
+MAX_CAPACITY = 100
+
+
 class MemberUpdate(StrictInput):
     role: Role | None = None
     name: Annotated[str, Field(max_length=200)] | None = None
+    capacity: Annotated[int, Field(ge=1, le=MAX_CAPACITY)] | None = Field(
+        default=None,
+        description="How many conversations they hold at once before automatic assignment skips them; "
+        "null (given explicitly): the workspace's default.",
+    )
 
 
 class MemberRead(Output):
@@ -153,6 +161,9 @@ class MemberRead(Output):
     role: Role
     joined_at: datetime
     active: bool = Field(default=True, description="False when the account was deactivated: it cannot sign in.")
+    capacity: int | None = Field(
+        default=None, description="Their own limit of conversations held at once (null: the workspace's default)."
+    )
 
 
 class PendingInvitation(Output):

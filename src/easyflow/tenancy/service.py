@@ -566,6 +566,9 @@ class MemberService:
             if user.id != self.principal.user_id and await self._has_other_tenants(user.id):
                 raise Forbidden("This user belongs to other tenants too; only they can change their name.")
             user.name = changes.name
+        if "capacity" in changes.model_fields_set and changes.capacity != membership.capacity:
+            self._may_change(membership)
+            membership.capacity = changes.capacity
         await self.session.flush()
         return _member(membership, user)
 
@@ -722,6 +725,7 @@ def _member(membership: Membership, user: User) -> schemas.MemberRead:
         role=membership.role,
         joined_at=membership.created_at,
         active=user.is_active,
+        capacity=membership.capacity,
     )
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
+from email.errors import MessageError
 from typing import Any
 
+import aiosmtplib
+import structlog
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -16,16 +19,29 @@ from pydantic import ValidationError
 from easyflow.audit import service as audit
 from easyflow.config import Settings
 from easyflow.db.session import scope_to_tenant
-from easyflow.kit.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, Unauthorized
+from easyflow.inbox.notices import Notice, send_email
+from easyflow.inbox.schemas import TeamCreate, TeamMembers
+from easyflow.inbox.teams import Teams
+from easyflow.kit.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unprocessable,
+)
 from easyflow.models.tenancy import Role, User
 from easyflow.tenancy import schemas
 from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import AuthService, InvitationService, MemberService, PasswordResetService
+from easyflow.web.i18n import choose_locale, translations
 from easyflow.web.page import N_, AdminPage, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
 from easyflow.web.sessions import DashboardSessions, csrf_matches, derived_token
 
 router = APIRouter()
+log = structlog.get_logger()
 
 TEAM_PATH = "/app/team"
 INVITE_PATH = "/app/invite/"
@@ -74,6 +90,21 @@ BAD_PASSWORD = N_(
 PASSWORDS_DIFFER = N_("The two new passwords are not the same.")
 WRONG_PASSWORD = N_("The current password is wrong.")
 NAME_NEEDED = N_("Enter your name: 1 to 200 characters.")
+INVITE_MAIL_SUBJECT = N_("Invitation to %(workspace)s")
+INVITE_MAIL_TEXT = N_(
+    "You are invited to join %(workspace)s. Open this link within 7 days to choose your name and password "
+    "(it works once):\n\n%(link)s\n\nIf you did not expect this invitation, ignore this message."
+)
+RESET_MAIL_SUBJECT = N_("Password reset for %(workspace)s")
+RESET_MAIL_TEXT = N_(
+    "An admin of %(workspace)s made you a link to choose a new password. Open it within a day (it works "
+    "once):\n\n%(link)s\n\nIf you did not ask for this, tell your admin."
+)
+BAD_CAPACITY = N_("Capacity is a whole number of conversations from 1 to 100, or empty for the workspace's default.")
+BAD_TEAM_NAME = N_("Name the team: 1 to 100 characters.")
+TEAM_NAME_TAKEN = N_("A team is already called so: choose another name.")
+NO_SUCH_TEAM = N_("No such team in this workspace.")
+NOT_AN_OPERATOR = N_("Only operators, admins and owners of this workspace can be in a team.")
 
 
 def invitation_link(settings: Settings, invitation_id: uuid.UUID, issued: int | None = None) -> str:
@@ -126,7 +157,8 @@ async def invite(request: Request, session: Session, page: AdminPage) -> Respons
     details = {"email": address, "role": wanted.role.value, "by": "link"}
     await audit.record(session, page.tenant_id, page.actor(), "member.invited", details=details)
     link = str(request.base_url).rstrip("/") + invitation_link(request.app.state.settings, invitation_id)
-    return await _team_page(request, session, page, invited=(address, link))
+    mailed = await _mail_link(request, page, address, link, INVITE_MAIL_SUBJECT, INVITE_MAIL_TEXT)
+    return await _team_page(request, session, page, invited=(address, link), mailed=mailed)
 
 
 @router.post("/team/invitations/{invitation_id}/withdraw")
@@ -165,6 +197,87 @@ async def change_role(request: Request, session: Session, page: AdminPage, user_
     return see_other(TEAM_PATH)
 
 
+@router.post("/team/{user_id}/capacity")
+async def change_capacity(request: Request, session: Session, page: AdminPage, user_id: uuid.UUID) -> Response:
+    """How many conversations the member holds at once (empty: the workspace's default), as
+    `PATCH /api/v1/users/{id}` with `capacity`; audited as `member.changed`."""
+    value = text_field(await request.form(max_fields=20), "capacity", 8)
+    if value is None or (value.strip() and not value.strip().isdigit()):
+        raise PageRefused(422, BAD_CAPACITY)
+    try:
+        changes = schemas.MemberUpdate(capacity=int(value) if value.strip() else None)
+    except ValidationError:
+        raise PageRefused(422, BAD_CAPACITY) from None
+    await _refused_as_page(MemberService(session, page.principal).update(user_id, changes))
+    await audit.record(
+        session,
+        page.tenant_id,
+        page.actor(),
+        "member.changed",
+        target=("user", user_id),
+        details=changes.model_dump(mode="json", exclude_unset=True),
+    )
+    return see_other(TEAM_PATH)
+
+
+@router.post("/team/teams", response_class=HTMLResponse)
+async def create_team(request: Request, session: Session, page: AdminPage) -> Response:
+    """A new team, through the service of `POST /api/v1/teams`."""
+    name = _team_name(await request.form(max_fields=20))
+    try:
+        await Teams(session, page.tenant_id).create(name)
+    except Conflict:
+        return await _team_page(request, session, page, error=TEAM_NAME_TAKEN, status_code=409)
+    return see_other(f"{TEAM_PATH}#teams")
+
+
+@router.post("/team/teams/{team_id}/rename", response_class=HTMLResponse)
+async def rename_team(request: Request, session: Session, page: AdminPage, team_id: uuid.UUID) -> Response:
+    name = _team_name(await request.form(max_fields=20))
+    try:
+        await Teams(session, page.tenant_id).rename(team_id, name)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_TEAM) from None
+    except Conflict:
+        return await _team_page(request, session, page, error=TEAM_NAME_TAKEN, status_code=409)
+    return see_other(f"{TEAM_PATH}#teams")
+
+
+@router.post("/team/teams/{team_id}/members")
+async def set_team_members(request: Request, session: Session, page: AdminPage, team_id: uuid.UUID) -> Response:
+    """The checked members replace the team's, as `PUT /api/v1/teams/{id}/members`."""
+    form = await request.form(max_fields=MAX_LISTED + 5)
+    try:
+        body = TeamMembers(user_ids=[uuid.UUID(str(value)) for value in form.getlist("user_ids")])
+    except (ValueError, ValidationError):
+        raise PageRefused(422, NOT_AN_OPERATOR) from None
+    try:
+        await Teams(session, page.tenant_id).set_members(team_id, body)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_TEAM) from None
+    except Unprocessable:
+        raise PageRefused(422, NOT_AN_OPERATOR) from None
+    return see_other(f"{TEAM_PATH}#teams")
+
+
+@router.post("/team/teams/{team_id}/delete")
+async def delete_team(session: Session, page: AdminPage, team_id: uuid.UUID) -> Response:
+    """Its conversations stay, for anyone."""
+    try:
+        await Teams(session, page.tenant_id).delete(team_id)
+    except NotFound:
+        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_TEAM) from None
+    return see_other(f"{TEAM_PATH}#teams")
+
+
+def _team_name(form: Any) -> TeamCreate:
+    name = text_field(form, "name", 100)
+    try:
+        return TeamCreate(name=(name or "").strip())
+    except ValidationError:
+        raise PageRefused(422, BAD_TEAM_NAME) from None
+
+
 @router.post("/team/{user_id}/remove")
 async def deactivate(session: Session, page: AdminPage, user_id: uuid.UUID) -> Response:
     """Takes the member out of this workspace and signs them out of it (the account itself stays)."""
@@ -184,7 +297,25 @@ async def make_password_reset_link(request: Request, session: Session, page: Adm
         raise PageRefused(status.HTTP_403_FORBIDDEN, CANNOT_RESET) from None
     await audit.record(session, page.tenant_id, page.actor(), "member.password_reset_link", target=("user", user_id))
     link = str(request.base_url).rstrip("/") + password_reset_link(request.app.state.settings, user)
-    return await _team_page(request, session, page, reset=(user.email, link))
+    mailed = await _mail_link(request, page, user.email, link, RESET_MAIL_SUBJECT, RESET_MAIL_TEXT)
+    return await _team_page(request, session, page, reset=(user.email, link), mailed=mailed)
+
+
+async def _mail_link(request: Request, page: SignedIn, address: str, link: str, subject: str, text: str) -> str:
+    """Mails the link in the workspace's language when the server has SMTP: "sent", "failed" or "off" (no SMTP;
+    the admin hands the link over, as always shown)."""
+    settings: Settings = request.app.state.runtime.settings
+    if not settings.smtp_host:
+        return "off"
+    words = translations(choose_locale(page.tenant.default_language, None))
+    values = {"workspace": page.tenant.name, "link": link}
+    notice = Notice(subject=words.gettext(subject) % values, text=words.gettext(text) % values)
+    try:
+        await send_email(settings, address, notice)
+    except (OSError, TimeoutError, MessageError, aiosmtplib.SMTPException) as failed:
+        log.warning("web.link_mail_failed", error=type(failed).__name__)
+        return "failed"
+    return "sent"
 
 
 @router.get("/reset/{user_id}/{token}", response_class=HTMLResponse)
@@ -397,12 +528,19 @@ async def _team_page(
     invited: tuple[str, str] | None = None,
     reset: tuple[str, str] | None = None,
     error: str | None = None,
+    mailed: str | None = None,
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     service = MemberService(session, page.principal)
     members, total = await service.list(limit=MAX_LISTED, offset=0)
     admin = page.role.at_least(Role.admin)
+    teams = await Teams(session, page.tenant_id).list()
+    names = {member.user_id: member.name or member.email for member in members}
     context = {
+        "teams": teams,
+        "member_names": names,
+        "team_candidates": [m for m in members if m.role.at_least(Role.operator)],
+        "default_capacity": page.tenant.operator_capacity,
         "members": members,
         "total": total,
         "invitations": await service.pending_invitations(limit=MAX_LISTED) if admin else [],
@@ -411,6 +549,7 @@ async def _team_page(
         "admin": admin,
         "invited": invited,
         "reset": reset,
+        "mailed": mailed,
         "error": error,
     }
     return render(request, "team.html", context, status_code, page=page)
