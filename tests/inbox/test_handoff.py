@@ -67,6 +67,13 @@ async def test_a_customer_asking_for_a_person_is_handed_over_not_answered(
         "pending",
     )
     assert event["reason"] == "the customer asked for a person"
+    # The workspace's audit log has it too, with the reason and who handed over.
+    log = (
+        await client.get("/api/v1/audit", params={"action": "conversation.handed_off"}, headers=tenant_a.headers)
+    ).json()
+    [audited] = log["items"] if isinstance(log, dict) else log
+    assert (audited["target_kind"], audited["target_id"]) == ("conversation", conversation_id)
+    assert audited["actor"] == "customer" and audited["details"] == {"reason": "the customer asked for a person"}
 
 
 async def test_ordinary_questions_are_not_taken_for_a_request_for_a_person(

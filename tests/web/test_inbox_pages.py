@@ -302,7 +302,8 @@ async def test_files_in_the_history_are_links_that_download(
 
     page = await open_page(client, f"/app/conversations/{conversation_id}")
     link = f"/app/conversations/{conversation_id}/files/{stored}"
-    assert f'href="{link}"' in page.text and "Изображение: схема.png" in page.text
+    assert f'href="{link}"' in page.text
+    assert f'<img class="picture" src="{link}" alt="Изображение: схема.png"' in page.text  # shown, not only linked
     download = await client.get(link)
     assert download.status_code == 200 and download.content == picture
     assert download.headers["content-disposition"].startswith("attachment;")

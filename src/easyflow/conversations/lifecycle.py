@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.audit import service as audit
 from easyflow.conversations.ports import handling_changed
 from easyflow.conversations.repository import ConversationEventRepository, ConversationRepository, MessageRepository
 from easyflow.kit.errors import Unprocessable
@@ -59,6 +60,10 @@ KEEP = _Keep()
 
 def assistant_may_send(status: ConversationStatus, *, answers_while_pending: bool) -> bool:
     return status == ConversationStatus.bot or (status == ConversationStatus.pending and answers_while_pending)
+
+
+# Enough of why the assistant handed over to recognise it; the conversation's event log keeps the whole.
+AUDITED_REASON_CHARS = 200
 
 
 class ConversationLifecycle:
@@ -150,10 +155,21 @@ class ConversationLifecycle:
         return True
 
     async def hand_off(self, conversation: Conversation, *, actor: Actor, reason: str, now: datetime) -> bool:
-        """From the assistant to the queue (a no-op when a person already has it or it is waiting)."""
+        """From the assistant to the queue (a no-op when a person already has it or it is waiting); in the
+        audit log too, as the handoffs of a workspace are something its owners answer for."""
         if conversation.status != ConversationStatus.bot:
             return False
-        return await self.change(conversation, ConversationStatus.pending, actor=actor, reason=reason, now=now)
+        changed = await self.change(conversation, ConversationStatus.pending, actor=actor, reason=reason, now=now)
+        if changed:
+            await audit.record(
+                self.session,
+                self.tenant_id,
+                audit.Actor("system", label=actor.kind.value),
+                "conversation.handed_off",
+                target=("conversation", conversation.id),
+                details={"reason": reason[:AUDITED_REASON_CHARS]},
+            )
+        return changed
 
 
 def _kind_of(
