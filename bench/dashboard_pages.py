@@ -33,7 +33,6 @@ import os
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +60,7 @@ from http_baseline import (
     _positive,
     _start_server,
     _wait_ready,
+    create_tenant,
     run_benchmark,
 )
 from inbox import FIRST_NAMES, LAST_NAMES, SEARCH
@@ -311,23 +311,10 @@ def run(args: argparse.Namespace) -> Findings:
         easyflow = _easyflow_command()
         env = _easyflow_env(url, workdir / "data")
         password = secrets.token_hex(16)
-        created = subprocess.run(
-            [
-                *(easyflow, "tenant", "create", "--name", "Bench Salon", "--json"),
-                *("--owner-email", OWNER_EMAIL, "--owner-password", password),
-            ],
-            env=env,
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        tenant_id = re.search(r'"tenant_id":\s*"([^"]+)"', created.stdout)
-        assert tenant_id is not None, created.stdout
+        tenant_id = create_tenant(easyflow, env, workdir, "Bench Salon", password)["tenant_id"]
         print(f"loading {args.conversations:,} conversations of {args.contacts:,} contacts ...", file=sys.stderr)
         started = time.perf_counter()
-        loaded = _load(url, tenant_id.group(1), args.contacts, args.conversations)
+        loaded = _load(url, tenant_id, args.contacts, args.conversations)
         load_seconds = time.perf_counter() - started
 
         port, log_file = _free_port(), workdir / "serve.log"

@@ -365,12 +365,15 @@ def _easyflow_command() -> str:
     return str(command)
 
 
-def create_tenant(easyflow: str, env: dict[str, str], cwd: Path, name: str = "Bench Bakery") -> dict[str, str]:
-    """Create a tenant with the CLI (an owner with a random password); its `tenant_id` and `api_key`."""
+def create_tenant(
+    easyflow: str, env: dict[str, str], cwd: Path, name: str = "Bench Bakery", password: str | None = None
+) -> dict[str, str]:
+    """Create a tenant with the CLI (owner@example.com, with `password` or a random one); its `tenant_id` and
+    `api_key`."""
     completed = subprocess.run(
         [
             *(easyflow, "tenant", "create", "--name", name, "--json"),
-            *("--owner-email", "owner@example.com", "--owner-password", secrets.token_hex(16)),
+            *("--owner-email", "owner@example.com", "--owner-password", password or secrets.token_hex(16)),
         ],
         env=env,
         cwd=cwd,

@@ -46,6 +46,10 @@ def N_(message: str) -> str:
     return message
 
 
+# The sign-in form's and an invitation's answer when the account's sign-in limit is reached.
+TOO_MANY_ATTEMPTS = N_("Too many sign-in attempts. Wait a little and try again.")
+
+
 @dataclass(frozen=True)
 class NavItem:
     path: str

@@ -31,6 +31,7 @@ from easyflow.web.page import (
     MAX_FIELD_CHARS,
     N_,
     SESSION_COOKIE,
+    TOO_MANY_ATTEMPTS,
     TWO_FACTOR_PATH,
     PageRefused,
     SignedIn,
@@ -58,7 +59,6 @@ INVALID_INPUT = N_("Check your email and password: they contain characters that 
 WRONG_CREDENTIALS = N_("Wrong email or password.")
 CODE_NEEDED = N_("Enter the code from your authenticator app, or one of your recovery codes, with your password.")
 WRONG_CODE = N_("Wrong code. Enter your password and the current code again.")
-TOO_MANY_ATTEMPTS = N_("Too many sign-in attempts. Wait a little and try again.")
 WRONG_SETUP_CODE = N_("That code is not right. Check the time on your phone and enter the code the app shows now.")
 WRONG_CODE_TO_TURN_OFF = N_("Wrong or used code: two-factor sign-in is still on.")
 TOO_MANY_CODES = N_("Too many wrong codes. Wait a quarter of an hour and try again.")

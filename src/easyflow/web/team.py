@@ -37,7 +37,17 @@ from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import AuthService, InvitationService, MemberService, PasswordResetService
 from easyflow.web.i18n import choose_locale, translations
-from easyflow.web.page import N_, AdminPage, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
+from easyflow.web.page import (
+    N_,
+    TOO_MANY_ATTEMPTS,
+    AdminPage,
+    PageRefused,
+    SignedIn,
+    SignedInPage,
+    render,
+    see_other,
+    text_field,
+)
 from easyflow.web.sessions import DashboardSessions, csrf_matches, derived_token
 
 router = APIRouter()
@@ -82,7 +92,6 @@ WRONG_ACCOUNT_PASSWORD = N_(
     "Wrong password, or a code is needed: enter your account's password, "
     "and the code from your authenticator app if two-factor sign-in is on."
 )
-TOO_MANY_ATTEMPTS = N_("Too many sign-in attempts. Wait a little and try again.")
 BAD_PASSWORD = N_(
     "The new password is too short or too easy to guess. "
     "Use at least 10 characters that are not a common word or pattern."
