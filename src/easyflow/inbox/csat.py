@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents.phrases import phrase
 from easyflow.conversations.csat import CSAT_REQUEST_NOTICE, CSAT_THANKS_NOTICE, RATING_BUTTONS
-from easyflow.conversations.delivery import DELIVER_JOB
-from easyflow.conversations.ports import CHANNELS
+from easyflow.conversations.notices import CustomerNotices
 from easyflow.conversations.repository import (
     ConversationEventRepository,
     ConversationRatingRepository,
@@ -26,18 +25,12 @@ from easyflow.conversations.repository import (
 from easyflow.db.database import Database
 from easyflow.inbox import schemas
 from easyflow.kit.errors import Unprocessable
-from easyflow.kit.jobs import defer
-from easyflow.live.events import LiveEvent
-from easyflow.live.repository import LiveRepository
 from easyflow.live.staff import queue_staff_event
 from easyflow.models.conversations import (
     ActorKind,
     Conversation,
     ConversationEvent,
     ConversationRating,
-    DeliveryStatus,
-    Message,
-    MessageRole,
 )
 from easyflow.models.tenancy import Tenant
 from easyflow.tenancy.repository import TenantRepository
@@ -45,53 +38,6 @@ from easyflow.tenancy.repository import TenantRepository
 RATINGS = range(1, 6)
 # The report's period when the caller does not say.
 DEFAULT_REPORT_DAYS = 30
-
-
-class _CustomerNotices:
-    """Messages the business sends the customer of a conversation nobody holds (the request, the thanks):
-    stored, shown live, announced to staff and delivered like any reply."""
-
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
-        self.messages = MessageRepository(session, tenant_id)
-
-    async def send(
-        self,
-        conversation: Conversation,
-        tenant: Tenant,
-        *,
-        text: str,
-        notice: str,
-        buttons: list[str],
-        reply_to: list[str],
-        now: datetime,
-    ) -> Message:
-        pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url)
-        message = await self.messages.add(
-            Message(
-                conversation_id=conversation.id,
-                role=MessageRole.assistant,
-                text=text,
-                attachments=[],
-                buttons=buttons,
-                citations=[],
-                delivery_status=DeliveryStatus.pending if pushes else DeliveryStatus.stored,
-                reply_to=reply_to,
-                notice=notice,
-                created_at=now,
-            )
-        )
-        await LiveRepository(self.session).notify(LiveEvent(conversation.id, "message"))
-        queue_staff_event(
-            self.session,
-            self.tenant_id,
-            "message.created",
-            {"conversation_id": str(conversation.id), "message_id": str(message.id), "role": message.role.value},
-        )
-        if pushes:
-            await defer(self.session, DELIVER_JOB, tenant_id=str(self.tenant_id), message_id=str(message.id))
-        return message
 
 
 def _language(conversation: Conversation, tenant: Tenant) -> str:
@@ -114,7 +60,7 @@ class CsatRequests:
             return None
         if not await self.messages.a_person_replied(conversation.id):
             return None
-        await _CustomerNotices(self.session, self.tenant_id).send(
+        await CustomerNotices(self.session, self.tenant_id).send(
             conversation,
             tenant,
             text=phrase("csat_request", _language(conversation, tenant)),
@@ -149,7 +95,7 @@ class CsatAnswers:
             is_comment = rating.commented_at == answer.created_at
             now = datetime.now(UTC)
             language = _language(conversation, tenant)
-            await _CustomerNotices(session, tenant_id).send(
+            await CustomerNotices(session, tenant_id).send(
                 conversation,
                 tenant,
                 text=phrase("csat_comment_thanks" if is_comment else "csat_thanks", language),

@@ -15,6 +15,7 @@ from easyflow.agents.service import create_default_assistant
 from easyflow.audit import service as audit
 from easyflow.audit.service import Actor
 from easyflow.config import Settings
+from easyflow.crm.funnel.repository import PipelineRepository
 from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.crypto import SecretBox
@@ -334,6 +335,7 @@ class TenantService:
         await scope_to_tenant(self.session, tenant.id)
         await MembershipRepository(self.session, tenant.id).add(Membership(user_id=owner.id, role=Role.owner))
         await create_default_assistant(self.session, tenant.id, tenant.default_language)
+        await PipelineRepository(self.session, tenant.id).seed_default(tenant.default_language)
         _, api_key = await ApiKeyService(self.session, tenant.id).create(
             schemas.ApiKeyCreate(name="First key", role=Role.admin), created_by=owner.id
         )
