@@ -95,7 +95,7 @@ async def test_a_customers_first_message_opens_a_deal_once(
     async with runtime.database.session() as session, session.begin():
         await session.execute(
             text(
-                "SELECT easyflow_defer_job('default', 'crm.apply_rules', NULL, NULL, jsonb_build_object("
+                "SELECT easyflow_defer_job('crm', 'crm.apply_rules', NULL, NULL, jsonb_build_object("
                 "'tenant_id', CAST(:tenant AS text), 'event', 'first_message', 'key', CAST(:conversation AS text),"
                 "'conversation_id', CAST(:conversation AS text), 'depth', 0))"
             ),

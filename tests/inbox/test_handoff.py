@@ -315,7 +315,12 @@ async def test_an_assistant_reply_written_before_a_takeover_is_withheld(
     # The reply is written (its delivery queued), then Anna takes the conversation before it is sent.
     async with database.session() as scoped, scoped.begin():
         job = (
-            await scoped.execute(text("SELECT id, args FROM procrastinate_jobs WHERE status = 'todo' ORDER BY id"))
+            await scoped.execute(
+                text(
+                    "SELECT id, args FROM procrastinate_jobs WHERE status = 'todo' "
+                    "AND task_name = 'conversations.reply' ORDER BY id"
+                )
+            )
         ).first()
         assert job is not None
         await scoped.execute(text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": job.id})

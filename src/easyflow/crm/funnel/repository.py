@@ -298,17 +298,18 @@ class FollowUpRepository:
 
     async def due(self, now: datetime, *, limit: int) -> list[DueFollowUp]:
         """Deals whose current stage sends a reminder that is due and was not sent for this entry."""
-        latest = (
-            select(DealMove.id, DealMove.deal_id)
-            .distinct(DealMove.deal_id)
-            .order_by(DealMove.deal_id, DealMove.at.desc())
-            .subquery()
-        )
+        # The move that brought the deal into its current stage: written just after the trigger set
+        # `stage_entered_at`, while earlier entries into the same stage are older than it.
         statement = (
-            select(Deal.tenant_id, Deal.id, latest.c.id, PipelineStage.id)
+            select(Deal.tenant_id, Deal.id, DealMove.id, PipelineStage.id)
             .join(PipelineStage, PipelineStage.id == Deal.stage_id)
-            .join(latest, latest.c.deal_id == Deal.id)
-            .outerjoin(DealFollowUp, DealFollowUp.move_id == latest.c.id)
+            .join(
+                DealMove,
+                (DealMove.deal_id == Deal.id)
+                & (DealMove.to_stage_id == Deal.stage_id)
+                & (DealMove.at >= Deal.stage_entered_at),
+            )
+            .outerjoin(DealFollowUp, DealFollowUp.move_id == DealMove.id)
             .where(
                 PipelineStage.follow_up_days.is_not(None),
                 PipelineStage.follow_up_text != "",

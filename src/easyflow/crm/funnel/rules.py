@@ -43,6 +43,9 @@ from easyflow.tenancy.repository import MembershipRepository, TenantRepository
 log = structlog.get_logger(__name__)
 
 APPLY_RULES_JOB = "crm.apply_rules"
+# The funnel's jobs wait in a queue of their own, so that a worker taking the conversations' queue never
+# finds a rule's work between a customer's message and its reply.
+FUNNEL_QUEUE = "crm"
 NOTICE_EVENT = "crm.notice"
 RULE_MESSAGE_NOTICE = "funnel_rule"
 # Rules set off by rules (a move entering a stage whose rule moves it on) stop this deep: a loop of rules
@@ -118,7 +121,7 @@ class RuleEngine:
         """Every enabled rule of the event's kind whose conditions hold, each at most once per event key; what
         each did (or why it did nothing), by rule."""
         if event.depth >= MAX_RULE_DEPTH:
-            log.warning("crm.rule_depth_reached", event=event.kind, key=event.key)
+            log.warning("crm.rule_depth_reached", funnel_event=event.kind, key=event.key)
             return {}
         subject = await self._subject(event)
         outcomes: dict[uuid.UUID, str] = {}
@@ -135,7 +138,7 @@ class RuleEngine:
                     outcome = await self._act(rule, event, subject, now)
             except (DomainError, IntegrityError) as error:
                 outcome = f"failed: {getattr(error, 'detail', None) or type(error).__name__}"
-                log.info("crm.rule_failed", rule_id=str(rule.id), event=event.kind, outcome=outcome)
+                log.info("crm.rule_failed", rule_id=str(rule.id), funnel_event=event.kind, outcome=outcome)
             await self.rules.record_outcome(rule.id, event.key, outcome)
             outcomes[rule.id] = outcome
             if subject.deal is None and subject.contact_id is not None:

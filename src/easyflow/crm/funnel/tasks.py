@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from easyflow.crm.funnel.follow_ups import send_due_follow_ups
 from easyflow.crm.funnel.member_tasks import remind_due
-from easyflow.crm.funnel.rules import APPLY_RULES_JOB, apply_event, event_from_job, find_quiet_conversations
+from easyflow.crm.funnel.rules import (
+    APPLY_RULES_JOB,
+    FUNNEL_QUEUE,
+    apply_event,
+    event_from_job,
+    find_quiet_conversations,
+)
 from easyflow.kit.jobs import job
 
 if TYPE_CHECKING:
@@ -22,7 +28,7 @@ DUE_TASKS_JOB = "crm.remind_due_tasks"
 
 # No lock: rules of different events may run side by side; a rule's run row settles a repeated event, and
 # the deal's row lock settles two moves of one deal.
-@job(APPLY_RULES_JOB, max_attempts=5)
+@job(APPLY_RULES_JOB, max_attempts=5, queue=FUNNEL_QUEUE)
 async def apply_rules(runtime: Runtime, *, tenant_id: str, event: str, key: str, **subject: Any) -> None:
     await apply_event(runtime.database, uuid.UUID(tenant_id), event_from_job(event, key, subject))
 

@@ -7,7 +7,8 @@ contact's first message opens a deal in the first stage (`easyflow_seed_funnel`)
 
 Events for the rules come from triggers, so no path that writes a conversation or moves a deal can skip them:
 a new contact's first conversation (`first_message`), a conversation the assistant had going to a person
-(`handed_off`), and a deal entering a stage (`stage_entered`) each defer one `crm.apply_rules` job.
+(`handed_off`), and a deal entering a stage (`stage_entered`) each defer one `crm.apply_rules` job, in
+the funnel's own queue (`crm`).
 
 Revision ID: 20261206_crm_funnel
 Revises: 20261205_assistant_budgets
@@ -144,7 +145,7 @@ BEGIN
     VALUES (move_id, NEW.tenant_id, NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.stage_id END, NEW.stage_id,
             coalesce(declared_actor, 'system')::move_actor, declared_actor_id::uuid,
             coalesce(current_setting('easyflow.move_reason', true), ''), clock_timestamp());
-    PERFORM easyflow_defer_job('default', 'crm.apply_rules', NULL, NULL, jsonb_build_object(
+    PERFORM easyflow_defer_job('crm', 'crm.apply_rules', NULL, NULL, jsonb_build_object(
         'tenant_id', NEW.tenant_id, 'event', 'stage_entered', 'key', move_id, 'deal_id', NEW.id,
         'stage_id', NEW.stage_id, 'depth', depth));
     RETURN NULL;
@@ -162,12 +163,12 @@ BEGIN
             SELECT 1 FROM conversations c
             WHERE c.tenant_id = NEW.tenant_id AND c.contact_id = NEW.contact_id AND c.id <> NEW.id
         ) THEN
-            PERFORM easyflow_defer_job('default', 'crm.apply_rules', NULL, NULL, jsonb_build_object(
+            PERFORM easyflow_defer_job('crm', 'crm.apply_rules', NULL, NULL, jsonb_build_object(
                 'tenant_id', NEW.tenant_id, 'event', 'first_message', 'key', NEW.id,
                 'conversation_id', NEW.id, 'contact_id', NEW.contact_id, 'depth', 0));
         END IF;
     ELSIF OLD.status = 'bot' AND NEW.status IN ('pending', 'open') THEN
-        PERFORM easyflow_defer_job('default', 'crm.apply_rules', NULL, NULL, jsonb_build_object(
+        PERFORM easyflow_defer_job('crm', 'crm.apply_rules', NULL, NULL, jsonb_build_object(
             'tenant_id', NEW.tenant_id, 'event', 'handed_off',
             'key', NEW.id::text || ':' || extract(epoch FROM NEW.status_changed_at)::text,
             'conversation_id', NEW.id, 'contact_id', NEW.contact_id, 'depth', 0));
