@@ -10,6 +10,7 @@ from easyflow.channels import widget as _widget_channel
 from easyflow.channels.polling import TelegramPoller
 from easyflow.config import Settings
 from easyflow.conversations import tasks as _conversation_tasks
+from easyflow.crm.funnel import assistant as _funnel_assistant
 from easyflow.crm.funnel import tasks as _funnel_tasks
 from easyflow.inbox import tasks as _inbox_tasks
 from easyflow.kit.jobs import WorkerPool
@@ -23,6 +24,7 @@ REGISTERING_MODULES = (
     _telegram_files,
     _widget_channel,
     _conversation_tasks,
+    _funnel_assistant,
     _funnel_tasks,
     _inbox_tasks,
     _knowledge_tasks,

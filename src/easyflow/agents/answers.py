@@ -61,6 +61,31 @@ class AssistantProfile:
 
 
 @dataclass(frozen=True)
+class DealContext:
+    """The customer's deal as the assistant is told of it: where it is in the funnel and what the business
+    wants done at that stage."""
+
+    title: str
+    stage: str
+    stage_instructions: str
+    qualification: dict[str, str]
+    # The stages the assistant may move the deal to (forward ones, unless the business allows going back).
+    next_stages: list[str]
+
+
+class FunnelTools(Protocol):
+    """What the model may do with the customer's deal (the CRM implements it, bound to one conversation)."""
+
+    async def get_deal(self) -> dict[str, Any]: ...
+
+    async def update_qualification(self, needs: str | None, budget: str | None, dates: str | None) -> str: ...
+
+    async def move_deal_stage(self, stage: str, reason: str) -> str: ...
+
+    async def create_task(self, title: str, due_in_hours: int | None) -> str: ...
+
+
+@dataclass(frozen=True)
 class ReplyRequest:
     tenant_id: uuid.UUID
     conversation_id: uuid.UUID
@@ -70,6 +95,8 @@ class ReplyRequest:
     summary: str
     history: list[Turn]  # earlier turns inside the token budget, oldest first
     new_messages: list[Turn]  # the customer's messages this reply answers, oldest first
+    deal: DealContext | None = None
+    funnel: FunnelTools | None = None  # offered to the model when the assistant has the `crm` tools
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ from pydantic_ai.settings import ModelSettings
 from easyflow.agents.answers import (
     AssistantProfile,
     Citation,
+    DealContext,
     DraftSink,
+    FunnelTools,
     HandoffRequest,
     Reply,
     ReplyRequest,
@@ -142,10 +144,29 @@ def _instructions(request: ReplyRequest, passages: list[Passage]) -> str:
         parts.append("Facts about the business:\n" + request.tenant_facts.strip())
     if request.summary.strip():
         parts.append("Summary of the earlier conversation:\n" + request.summary.strip())
+    if request.deal is not None:
+        parts.append(_deal_instructions(request.deal, tools=request.funnel is not None))
     if passages:
         listed = "\n\n".join(f"[{p.chunk_id}] {p.document} — {p.section}\n{p.text}" for p in passages)
         parts.append("Knowledge passages (cite their ids in `sources` when you use them):\n" + listed)
     return "\n\n".join(parts)
+
+
+def _deal_instructions(deal: DealContext, *, tools: bool) -> str:
+    lines = [f"The customer's deal: «{deal.title}», now at the stage «{deal.stage}»."]
+    known = "; ".join(f"{key}: {value}" for key, value in deal.qualification.items() if value)
+    if known:
+        lines.append(f"Known about them: {known}.")
+    if deal.stage_instructions.strip():
+        lines.append("At this stage: " + deal.stage_instructions.strip())
+    if tools:
+        lines.append(
+            "When the customer tells you their needs, budget or dates, record them with update_qualification. "
+            "When the deal has clearly reached a later stage, call move_deal_stage with one of: "
+            + ", ".join(f"«{stage}»" for stage in deal.next_stages)
+            + ". Use create_task when a colleague has to do something (call back, send a contract)."
+        )
+    return "\n".join(lines)
 
 
 def _history(turns: list[Turn]) -> list[ModelMessage]:
@@ -273,6 +294,9 @@ class LlmAnswerer:
                 seen.add(found)
                 return [{"id": p.chunk_id, "document": p.document, "section": p.section, "text": p.text} for p in found]
 
+        if request.funnel is not None:
+            _offer_funnel_tools(agent, request.funnel)
+
         async with http, agent:  # our client is ours to close; the agent closes what its provider opened
             result = await agent.run(
                 _with_pictures(question, request.new_messages) if profile.sees_pictures else question,
@@ -296,6 +320,30 @@ class LlmAnswerer:
             usage=Usage(usage.input_tokens, usage.output_tokens, cost, profile.model_name),
             handoff=_handoff_of(answer, handed_off) if profile.may_hand_off else None,
         )
+
+
+def _offer_funnel_tools(agent: Agent[None, AssistantAnswer | str], funnel: FunnelTools) -> None:
+    @agent.tool_plain
+    async def get_deal() -> dict[str, Any]:
+        """The customer's current deal: title, stage, amount, what is known of their needs, budget and dates."""
+        return await funnel.get_deal()
+
+    @agent.tool_plain
+    async def update_qualification(
+        needs: str | None = None, budget: str | None = None, dates: str | None = None
+    ) -> str:
+        """Record what the customer wants, can spend and when (only what they said; leave the rest out)."""
+        return await funnel.update_qualification(needs, budget, dates)
+
+    @agent.tool_plain
+    async def move_deal_stage(stage: str, reason: str) -> str:
+        """Move the customer's deal to a later stage of the funnel (by its name), saying why."""
+        return await funnel.move_deal_stage(stage, reason)
+
+    @agent.tool_plain
+    async def create_task(title: str, due_in_hours: int | None = None) -> str:
+        """Ask a colleague to do something for this customer (call back, send documents), due in some hours."""
+        return await funnel.create_task(title, due_in_hours)
 
 
 def _handoff_of(answer: AssistantAnswer, handed_off: list[tuple[str, str]]) -> HandoffRequest | None:

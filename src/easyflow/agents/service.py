@@ -39,7 +39,7 @@ async def create_default_assistant(session: AsyncSession, tenant_id: uuid.UUID, 
             language=language,
             is_default=True,
             instructions="",
-            enabled_tools=["search_knowledge"],
+            enabled_tools=list(schemas.DEFAULT_TOOLS),
             knowledge_scope={},
         )
     )

@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from easyflow.agents.answers import Reply, ReplyRequest
+from easyflow.agents.funnel_port import funnel
 from easyflow.agents.handoff import Handoff, HandoffRules, handoff_before_answering, rules_of
 from easyflow.agents.language import reply_language
 from easyflow.agents.phrases import phrase, when_back
 from easyflow.agents.repository import SpendingRepository
 from easyflow.agents.runtime import AgentRuntime
+from easyflow.agents.schemas import CRM_TOOLS
 from easyflow.agents.service import assistant_profile, month_of
 from easyflow.conversations.context import (
     HISTORY_MAX_MESSAGES,
@@ -220,6 +222,15 @@ class ReplyPipeline:
             history = within_budget(unsummarized, self.runtime.settings.history_token_budget)
             language = reply_language(" ".join(m.text for m in pending), conversation.language, assistant.language)
             pictures = await pictures_of(session, conversation_id, pending) if assistant.sees_pictures else {}
+            port = funnel()
+            deal = (
+                await port.deal_context(session, tenant_id, conversation_id, conversation.contact_id) if port else None
+            )
+            tools = (
+                port.tools(self.database, tenant_id, conversation_id, assistant.id)
+                if port and CRM_TOOLS in assistant.enabled_tools
+                else None
+            )
             spent = (
                 await SpendingRepository(session, tenant_id).spent(assistant.id, month_of(datetime.now(UTC)))
                 if assistant.monthly_budget is not None
@@ -234,6 +245,8 @@ class ReplyPipeline:
                 summary=conversation.summary,
                 history=[turn_of(m) for m in history],
                 new_messages=[turn_of(m, pictures.get(m.id, [])) for m in pending],
+                deal=deal,
+                funnel=tools,
             )
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
             handoff = (

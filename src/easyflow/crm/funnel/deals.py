@@ -4,7 +4,6 @@ the database itself), qualified, closed as won or lost."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -167,7 +166,3 @@ class Deals:
     async def _check_member(self, user_id: uuid.UUID | None) -> None:
         if user_id is not None and await MembershipRepository(self.session, self.tenant_id).for_user(user_id) is None:
             raise Unprocessable("responsible_id is not a member of this workspace.")
-
-
-def qualification_summary(qualification: dict[str, Any]) -> str:
-    return "; ".join(f"{key}: {value}" for key, value in qualification.items() if value)

@@ -256,8 +256,17 @@ class DealRepository(TenantScopedRepository[Deal]):
             statement = statement.where(Deal.pipeline_id == pipeline_id)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def latest_of_contact(self, contact_id: uuid.UUID) -> Deal | None:
-        statement = self.scoped().where(Deal.contact_id == contact_id).order_by(Deal.updated_at.desc()).limit(1)
+    async def of_conversation(self, conversation_id: uuid.UUID) -> Deal | None:
+        """The deal a conversation is about: the one opened from it, else its contact's most recent one, as long
+        as it is not lost (a won deal is still worked: service, feedback, the next sale)."""
+        statement = (
+            self.scoped()
+            .join(PipelineStage, PipelineStage.id == Deal.stage_id)
+            .join(Conversation, Conversation.id == conversation_id)
+            .where(Deal.contact_id == Conversation.contact_id, PipelineStage.kind != StageKind.lost)
+            .order_by((Deal.conversation_id == conversation_id).desc(), Deal.updated_at.desc())
+            .limit(1)
+        )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def history(self, deal_id: uuid.UUID) -> list[tuple[DealMove, PipelineStage | None, PipelineStage | None]]:

@@ -324,6 +324,11 @@ def upgrade() -> None:
     # Row-level security is forced on the new tables even for their owner: the seeding writes system-wide.
     op.execute(f"SELECT set_config('{SCOPE_SETTING}', '{SYSTEM_SCOPE}', true)")
     op.execute("SELECT easyflow_seed_funnel(id, default_language) FROM tenants")
+    # Assistants that search the knowledge base work the funnel too, as new ones do.
+    op.execute(
+        "UPDATE assistants SET enabled_tools = enabled_tools || '[\"crm\"]'::jsonb "
+        "WHERE enabled_tools ? 'search_knowledge' AND NOT enabled_tools ? 'crm'"
+    )
     op.execute(f"SELECT set_config('{SCOPE_SETTING}', '', true)")
 
 
