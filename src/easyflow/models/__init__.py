@@ -16,6 +16,7 @@ from easyflow.models.conversations import (
     Message,
     MessageRole,
 )
+from easyflow.models.crm_imports import ChatImport, ChatImportFile, ChatImportStatus
 from easyflow.models.dashboard import DashboardSession
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
@@ -38,6 +39,9 @@ __all__ = [
     "Assistant",
     "AuditEvent",
     "CannedResponse",
+    "ChatImport",
+    "ChatImportFile",
+    "ChatImportStatus",
     "ChannelRecord",
     "ChannelStatus",
     "Chunk",
