@@ -179,8 +179,8 @@ def _timestamp(header: _Header, order: str) -> datetime:
     year, month, day = {"ymd": (first, second, third), "dmy": (third, second, first), "mdy": (third, first, second)}[
         order
     ]
-    if year < 100:
-        year += 2000
+    if len(header.date[0 if order == "ymd" else 2]) <= 2:
+        year += 2000  # "25.11.26"
     parts = [int(part) for part in re.split(r"[:.]", header.time)]
     hour, minute, second_of_minute = parts[0], parts[1], parts[2] if len(parts) > 2 else 0
     if header.meridiem:
