@@ -13,7 +13,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from easyflow.crm.imports.chats import Unreadable, UnreadableFile
 
@@ -145,3 +145,14 @@ def _safe_name(name: str) -> str | None:
     if not parts or ".." in parts:
         return None
     return "/".join(parts)
+
+
+def folder_as_zip(folder: Path) -> bytes:
+    """A folder (an unpacked export: Telegram's with result.json and photos/) as the zip it would have been,
+    so its files are read as an archive's: exports by name, the rest as their media."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()

@@ -248,3 +248,21 @@ def _report(tally: Tally, unreadable: list[Unreadable]) -> dict[str, object]:
         "duplicates_skipped": tally.duplicates_skipped,
         "unreadable": lines,
     }
+
+
+async def import_now(
+    database: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    uploads: Sequence[tuple[str, bytes]],
+    *,
+    business: str | None,
+) -> ChatImport:
+    """Store the files as an import and run it to its end here (the CLI, benchmarks): the finished import."""
+    async with database.tenant_transaction(tenant_id) as session:
+        chat_import = await ImportService(session, tenant_id).create(
+            uploads, business=business, created_by=None, max_bytes=settings.import_max_upload_bytes, queue=False
+        )
+    await ChatImporter(database, settings).run(tenant_id, chat_import.id)
+    async with database.tenant_transaction(tenant_id) as session:
+        return await ImportService(session, tenant_id).get(chat_import.id)
