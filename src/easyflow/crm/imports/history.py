@@ -9,6 +9,7 @@ are added. Nothing here queues a reply or fires a funnel rule: the history is th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections import Counter
@@ -24,7 +25,7 @@ from easyflow.conversations.repository import ConversationRepository
 from easyflow.conversations.schemas import Attachment
 from easyflow.crm.imports.chats import ChatMessage, ContactRow, ParsedChat
 from easyflow.crm.imports.reader import Exports
-from easyflow.crm.imports.repository import HistoryRepository
+from easyflow.crm.imports.repository import HistoryRepository, ImportedMessage
 from easyflow.crm.imports.whatsapp import clean
 from easyflow.crm.phones import normalize_phone
 from easyflow.kit.filetypes import OPAQUE
@@ -86,12 +87,18 @@ class Sides:
         return chat.title is not None and not _same_party(message.sender, chat.title)
 
 
+_phone = functools.lru_cache(maxsize=4096)(normalize_phone)
+
+
+@functools.lru_cache(maxsize=4096)
 def _same_party(sender: str, name: str) -> bool:
+    """Whether a sender is the named party: the same name, or the same number however written (a chat has few
+    senders and many messages, hence the cache: parsing a number is the costly part)."""
     sender, name = clean(sender).strip(), clean(name).strip()
     if sender.casefold() == name.casefold():
         return True
-    phone = normalize_phone(sender)
-    return phone is not None and phone == normalize_phone(name)
+    phone = _phone(sender)
+    return phone is not None and phone == _phone(name)
 
 
 class HistoryWriter:
@@ -122,7 +129,7 @@ class HistoryWriter:
         for start in range(0, len(pending), INSERT_BATCH):
             batch = pending[start : start + INSERT_BATCH]
             existing = await self.history.existing_keys([key for key, *_ in batch])
-            rows: list[dict[str, Any]] = []
+            rows: list[ImportedMessage] = []
             files: list[ConversationFile] = []
             for key, message, business, sent_at in batch:
                 if key in existing:
@@ -135,9 +142,9 @@ class HistoryWriter:
                     self._attachment(chat, exports, conversation.id, media.kind, media.name, files, max_file_bytes)
                     for media in message.media
                 ]
-                rows.append(_message_row(conversation.id, key, without_nul(text), business, sent_at, attachments))
+                rows.append(_imported(key, without_nul(text), business, sent_at, attachments))
             await self.history.add_files(files)
-            added = await self.history.add_messages(rows)
+            added = await self.history.add_messages(conversation.id, rows)
             self.tally.messages += added
             self.tally.duplicates_skipped += len(rows) - added
         self.tally.chats += 1
@@ -248,10 +255,10 @@ def _identity(chat: ParsedChat, customers: list[ChatMessage]) -> tuple[str, str,
             return None
         name = chat.title or (senders[0] if senders else user_id)
         return TELEGRAM_IDENTITY, user_id, name, chat.phone
-    phone = chat.phone or next((p for p in map(normalize_phone, senders) if p), None)
+    phone = chat.phone or next((p for p in map(_phone, senders) if p), None)
     title = clean(chat.title).strip() if chat.title else None
-    name_from_title = title if title and normalize_phone(title) is None else None
-    named = next((clean(s).strip() for s in senders if normalize_phone(s) is None), None)
+    name_from_title = title if title and _phone(title) is None else None
+    named = next((clean(s).strip() for s in senders if _phone(s) is None), None)
     name = name_from_title or named or (phone or "")
     if phone:
         return WHATSAPP_IDENTITY, phone.removeprefix("+"), name, phone
@@ -273,23 +280,16 @@ def _dedupe_key(
     return f"{chat_key}:{digest}"[:300]
 
 
-def _message_row(
-    conversation_id: uuid.UUID,
-    key: str,
-    text: str,
-    business: bool,
-    sent_at: datetime,
-    attachments: list[dict[str, Any]],
-) -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4(),
-        "conversation_id": conversation_id,
-        "role": MessageRole.operator if business else MessageRole.contact,
-        "text": text,
-        "attachments": attachments,
-        "delivery_status": DeliveryStatus.sent if business else DeliveryStatus.received,
-        "dedupe_key": key,
+def _imported(
+    key: str, text: str, business: bool, sent_at: datetime, attachments: list[dict[str, Any]]
+) -> ImportedMessage:
+    return ImportedMessage(
+        role=MessageRole.operator if business else MessageRole.contact,
+        text=text,
+        attachments=attachments,
+        delivery_status=DeliveryStatus.sent if business else DeliveryStatus.received,
+        dedupe_key=key,
         # Answered long ago: nothing waits on an imported message (no reply, no SLA, no unanswered count).
-        "answered_at": None if business else sent_at,
-        "created_at": sent_at,
-    }
+        answered_at=None if business else sent_at,
+        created_at=sent_at,
+    )
