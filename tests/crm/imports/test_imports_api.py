@@ -308,3 +308,24 @@ async def test_another_tenants_import_is_not_found(
     assert theirs.headers["content-type"].startswith("application/problem+json")
     assert (await client.get(IMPORTS, headers=tenant_b.headers)).json() == {"items": [], "total": 0}
     assert (await client.get(f"{IMPORTS}/{uuid.uuid4()}", headers=tenant_a.headers)).status_code == 404
+
+
+async def test_a_chat_naming_no_customer_is_reported_not_imported(
+    client: httpx.AsyncClient, runtime: Runtime, tenant_a: TenantFixture, session: AsyncSession
+) -> None:
+    only_ours = "25.11.2026, 10:00 - Tour Bishkek: Рассылка: туры на декабрь!\n".encode()
+
+    result = await imported(
+        client, runtime, tenant_a, [("broadcast.txt", only_ours), fixture(ANDROID_RU)], business="Tour Bishkek"
+    )
+
+    assert result["status"] == "done"
+    assert (result["report"]["chats"], result["chats_done"], result["chats_total"]) == (1, 2, 2)
+    assert result["report"]["unreadable"] == [
+        {
+            "file": "broadcast.txt",
+            "line": None,
+            "text": "no customer in this chat: no message from anyone but the business, and no name.",
+        }
+    ]
+    assert await count(session, "conversations") == 1

@@ -9,11 +9,11 @@ are added. Nothing here queues a reply or fires a funnel rule: the history is th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,7 +51,11 @@ MAX_NAME_CHARS = 200
 NOT_IN_EXPORT = "The file was not in the export."
 
 
-@dataclass
+class ChatSkipped(Exception):
+    """The chat cannot be imported as it is (its message says why, for the report)."""
+
+
+@dataclasses.dataclass
 class Tally:
     """What the import did so far; becomes the report."""
 
@@ -60,8 +64,12 @@ class Tally:
     contacts_created: int = 0
     contacts_matched: int = 0
     duplicates_skipped: int = 0
-    created: set[uuid.UUID] = field(default_factory=set)
-    matched: set[uuid.UUID] = field(default_factory=set)
+    created: set[uuid.UUID] = dataclasses.field(default_factory=set)
+    matched: set[uuid.UUID] = dataclasses.field(default_factory=set)
+
+    def copy(self) -> Tally:
+        """A tally to write one chat with: kept when the chat is, dropped with it when it is rolled back."""
+        return dataclasses.replace(self, created=set(self.created), matched=set(self.matched))
 
     def found(self, contact: Contact, *, created: bool) -> None:
         if created:
@@ -72,7 +80,7 @@ class Tally:
             self.contacts_matched += 1
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Sides:
     """Who is who in a chat: the business's own side, and the customer."""
 
@@ -114,7 +122,7 @@ class HistoryWriter:
         customers = [m for m, business in zip(chat.messages, roles, strict=True) if not business]
         identity = _identity(chat, customers)
         if identity is None:
-            return
+            raise ChatSkipped("no customer in this chat: no message from anyone but the business, and no name.")
         kind, external_id, name, phone = identity
         contact = await self._contact(kind, external_id, name, phone)
         times = [self._utc(message.sent_at) for message in chat.messages]

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from easyflow.crm.imports import schemas
 from easyflow.crm.imports.archive import RefusedArchive, UnpackBudget
 from easyflow.crm.imports.chats import ParsedChat, Unreadable
-from easyflow.crm.imports.history import HistoryWriter, Sides, Tally
+from easyflow.crm.imports.history import ChatSkipped, HistoryWriter, Sides, Tally
 from easyflow.crm.imports.reader import Exports, check_upload, read_exports
 from easyflow.crm.imports.repository import ImportRepository
 from easyflow.kit.errors import InvalidInput, NotFound, PayloadTooLarge, Unprocessable
@@ -163,10 +163,10 @@ class ChatImporter:
                 note = f"no message from «{sides.business}» here: every message was taken as the customer's."
                 unreadable.append(Unreadable(chat.file, None, note))
             done += 1
-            await self._step(tenant_id, import_id, tally, unreadable, done, chat, exports, sides, zone)
+            tally = await self._step(tenant_id, import_id, tally, unreadable, done, chat, exports, sides, zone)
         if exports.contacts:
             done += 1
-            await self._step(tenant_id, import_id, tally, unreadable, done, None, exports, sides, zone)
+            tally = await self._step(tenant_id, import_id, tally, unreadable, done, None, exports, sides, zone)
         async with self.database.tenant_transaction(tenant_id) as session:
             imports = ImportRepository(session, tenant_id)
             await imports.set_state(
@@ -188,29 +188,32 @@ class ChatImporter:
         exports: Exports,
         sides: Sides,
         zone: ZoneInfo,
-    ) -> None:
-        """Write one chat (or the contact lists, `chat` None) with the progress, in one transaction; when it
-        cannot be written, it alone is rolled back and reported."""
-        before = Tally(**{**tally.__dict__, "created": set(tally.created), "matched": set(tally.matched)})
+    ) -> Tally:
+        """Write one chat (or the contact lists, `chat` None) with the progress, in one transaction: the tally
+        with it. When it cannot be written, it alone is rolled back and reported, and the tally is as before."""
+        attempt = tally.copy()
         try:
             async with self.database.tenant_transaction(tenant_id) as session:
-                writer = HistoryWriter(session, tenant_id, zone, tally)
+                writer = HistoryWriter(session, tenant_id, zone, attempt)
                 if chat is None:
                     await writer.write_contacts(exports.contacts)
                 else:
                     await writer.write_chat(chat, exports, sides, max_file_bytes=self.settings.import_max_file_bytes)
                 await ImportRepository(session, tenant_id).set_state(
-                    import_id, chats_done=done, report=_report(tally, unreadable)
+                    import_id, chats_done=done, report=_report(attempt, unreadable)
                 )
+            return attempt
+        except ChatSkipped as skipped:
+            reason = str(skipped)
         except (DBAPIError, IntegrityError, ValueError, OverflowError) as error:
-            tally.__dict__.update(before.__dict__)
-            file = chat.file if chat else "contacts"
             log.warning("crm.import_chat_failed", import_id=str(import_id), error_type=type(error).__name__)
-            unreadable.append(Unreadable(file, None, f"not imported: {type(error).__name__}: {str(error)[:150]}"))
-            async with self.database.tenant_transaction(tenant_id) as session:
-                await ImportRepository(session, tenant_id).set_state(
-                    import_id, chats_done=done, report=_report(tally, unreadable)
-                )
+            reason = f"not imported: {type(error).__name__}: {str(error)[:150]}"
+        unreadable.append(Unreadable(chat.file if chat else "contacts", None, reason))
+        async with self.database.tenant_transaction(tenant_id) as session:
+            await ImportRepository(session, tenant_id).set_state(
+                import_id, chats_done=done, report=_report(tally, unreadable)
+            )
+        return tally
 
     async def fail(
         self, tenant_id: uuid.UUID, import_id: uuid.UUID, reason: str, *, unreadable: Sequence[Unreadable] = ()
