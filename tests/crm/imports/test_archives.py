@@ -117,3 +117,15 @@ def test_uploads_that_cannot_be_exports_are_refused_at_once(name: str, data: byt
     assert (problem is not None) == refused
     if refused:
         assert problem is not None and problem.startswith(name)
+
+
+def test_an_entry_with_corrupt_compressed_bytes_is_reported_and_the_rest_read() -> None:
+    good = (FIXTURES / "_chat.txt").read_bytes()
+    archive = bytearray(zip_of({"a/_chat.txt": good, "b/_chat.txt": b"25.11.2026, 14:03 - Ann: " + b"hi " * 200}))
+    second = archive.index(b"b/_chat.txt") + len(b"b/_chat.txt")  # its local header's name, then its data
+    archive[second + 5 : second + 25] = b"\xff" * 20
+
+    exports = read_exports([("WhatsApp Chat - Анна.zip", bytes(archive))], _budget())
+
+    assert [len(chat.messages) for chat in exports.chats] == [6]
+    assert [u.file for u in exports.unreadable] == ["WhatsApp Chat - Анна.zip/b/_chat.txt"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from easyflow.crm.imports import contacts_csv
-from easyflow.crm.imports.chats import ContactRow
+from easyflow.crm.imports.chats import ContactRow, UnreadableFile
 
 
 def test_comma_separated_english_header() -> None:
@@ -39,3 +39,8 @@ def test_rows_with_neither_phone_nor_email_are_reported() -> None:
 
     assert [c.name for c in contacts] == ["Ок"]
     assert [(u.file, u.line, u.text) for u in unreadable] == [("c.csv", 2, "Нет номера,не помню,")]
+
+
+def test_a_field_beyond_the_csv_limit_is_refused_clearly() -> None:
+    with pytest.raises(UnreadableFile, match=r"^huge\.csv: not a readable CSV"):
+        contacts_csv.parse(b'name,phone\n"' + b"x" * 200_000 + b'",+996555123456\n', "huge.csv")

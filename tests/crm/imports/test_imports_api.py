@@ -14,8 +14,10 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.crm.imports.service import ChatImporter
 from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope
+from easyflow.kit.jobs import JOBS
 from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, make_key, run_queued_jobs
@@ -132,8 +134,6 @@ async def test_an_existing_contact_with_the_same_phone_is_matched_not_doubled(
         },
     )
     assert posted.status_code == 202
-    await enter_system_scope(session)
-    await session.execute(text("UPDATE contacts SET phone = '+996555123456' WHERE name = 'Айгуль'"))
     await run_queued_jobs(runtime)
 
     result = await imported(client, runtime, tenant_a, [fixture(ANDROID_RU)], business="Tour Bishkek")
@@ -329,3 +329,34 @@ async def test_a_chat_naming_no_customer_is_reported_not_imported(
         }
     ]
     assert await count(session, "conversations") == 1
+
+
+async def test_an_import_whose_job_gives_up_is_failed_with_the_reason_and_its_files_dropped(
+    client: httpx.AsyncClient, runtime: Runtime, tenant_a: TenantFixture, session: AsyncSession
+) -> None:
+    queued = (await upload(client, tenant_a, [fixture(ANDROID_RU)])).json()
+    spec = JOBS["crm.import_chats"]
+    assert spec.on_give_up is not None
+
+    await spec.on_give_up(
+        runtime, ConnectionError("the database went away"), tenant_id=str(tenant_a.id), import_id=queued["id"]
+    )
+
+    read = (await client.get(f"{IMPORTS}/{queued['id']}", headers=tenant_a.headers)).json()
+    assert (read["status"], read["error"]) == (
+        "failed",
+        "The import failed after retries: ConnectionError: the database went away",
+    )
+    assert await count(session, "chat_import_files") == 0
+
+
+async def test_a_finished_import_run_again_changes_nothing(
+    client: httpx.AsyncClient, runtime: Runtime, tenant_a: TenantFixture, session: AsyncSession
+) -> None:
+    result = await imported(client, runtime, tenant_a, [fixture(ANDROID_RU)], business="Tour Bishkek")
+
+    await ChatImporter(runtime.database, runtime.settings).run(tenant_a.id, uuid.UUID(result["id"]))
+
+    again = (await client.get(f"{IMPORTS}/{result['id']}", headers=tenant_a.headers)).json()
+    assert again == result
+    assert await count(session, "messages") == 5

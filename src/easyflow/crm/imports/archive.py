@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -85,7 +86,7 @@ def unpack(name: str, data: bytes, budget: UnpackBudget, *, depth: int = 1) -> U
             continue
         try:
             content = _read(archive, info, name, budget)
-        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as error:
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, EOFError) as error:
             unpacked.unreadable.append(Unreadable(path, None, f"could not be unpacked: {error}"))
             continue
         if is_zip(content) and depth < MAX_NESTING:

@@ -30,7 +30,10 @@ def parse(data: bytes, file: str) -> tuple[list[ContactRow], list[Unreadable]]:
     text = decode_export(data, file)
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as error:  # a field beyond the csv module's limit, a stray NUL
+        raise UnreadableFile(f"{file}: not a readable CSV ({error}).") from error
     if not rows:
         raise UnreadableFile(f"{file}: the CSV is empty.")
     if len(rows) > MAX_ROWS:
