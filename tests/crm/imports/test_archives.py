@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from easyflow.crm.imports.archive import RefusedArchive, UnpackBudget
+from easyflow.crm.imports.archive import RefusedArchive, UnpackBudget, folder_as_zip
 from easyflow.crm.imports.chats import Media
 from easyflow.crm.imports.reader import check_upload, read_exports
 from tests.crm.imports.zips import JPEG, zip_of
@@ -129,3 +129,25 @@ def test_an_entry_with_corrupt_compressed_bytes_is_reported_and_the_rest_read() 
 
     assert [len(chat.messages) for chat in exports.chats] == [6]
     assert [u.file for u in exports.unreadable] == ["WhatsApp Chat - Анна.zip/b/_chat.txt"]
+
+
+def test_a_zipped_telegram_export_keeps_its_photos_beside_result_json(tmp_path: Path) -> None:
+    export = {
+        "name": "Борис",
+        "type": "personal_chat",
+        "id": 42,
+        "messages": [
+            {"id": 1, "type": "message", "date_unixtime": "1795600000", "from_id": "user42", "text": "",
+             "photo": "photos/photo_1@25-11-2026_14-03-11.jpg"},
+        ],
+    }  # fmt: skip
+    folder = tmp_path / "ChatExport_2026-11-25"
+    (folder / "photos").mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps(export, ensure_ascii=False))
+    (folder / "photos" / "photo_1@25-11-2026_14-03-11.jpg").write_bytes(JPEG)
+
+    exports = read_exports([("ChatExport_2026-11-25.zip", folder_as_zip(folder))], _budget())
+
+    [chat] = exports.chats
+    [photo] = chat.messages[0].media
+    assert exports.media_of(chat, photo.name or "") == JPEG

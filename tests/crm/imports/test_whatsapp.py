@@ -241,3 +241,11 @@ def test_the_chats_name_comes_from_its_file_or_archive_name(
     file_name: str, folder: str | None, title: str | None
 ) -> None:
     assert whatsapp.chat_title(file_name, folder) == title
+
+
+def test_a_russian_iphone_on_a_12_hour_clock() -> None:
+    text = "[25.11.2026, 2:03:11 ПП] Анна: Добрый день\n[25.11.2026, 11:59:00 ДП] Салон: Доброе утро\n"
+
+    chat = whatsapp.parse(text.encode(), "_chat.txt")
+
+    assert [m.sent_at for m in chat.messages] == [datetime(2026, 11, 25, 14, 3, 11), datetime(2026, 11, 25, 11, 59)]
