@@ -283,6 +283,11 @@ async def test_imports_are_listed_newest_first_and_read_by_viewers(
     assert listed["total"] == 2
     assert [item["id"] for item in listed["items"]] == [second["id"], first["id"]]
     assert (await client.get(f"{IMPORTS}/{first['id']}", headers=viewer)).json()["status"] == "done"
+    audited = (await client.get("/api/v1/audit?action=import.", headers=tenant_a.headers)).json()["items"]
+    assert [(e["action"], e["target_id"], e["details"]) for e in audited] == [
+        ("import.created", second["id"], {"files": ["WhatsApp Chat - Bob.txt"], "business": None}),
+        ("import.created", first["id"], {"files": [ANDROID_RU], "business": "Tour Bishkek"}),
+    ]
 
 
 async def test_only_admins_import_and_nobody_unauthenticated_reads(

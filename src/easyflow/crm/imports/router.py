@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 
+from easyflow.audit import service as audit
+from easyflow.audit.service import Actor
 from easyflow.config import Settings
 from easyflow.crm.imports import schemas
 from easyflow.crm.imports.service import ImportService
@@ -48,6 +50,11 @@ async def create_import(
         uploads.append((upload.filename or "export", data))
     chat_import = await ImportService(session, principal.tenant_id).create(
         uploads, business=business, created_by=principal.user_id, max_bytes=limit
+    )
+    details = {"files": [file["name"] for file in chat_import.files], "business": chat_import.business}
+    actor = Actor.of(principal)
+    await audit.record(
+        session, principal.tenant_id, actor, "import.created", target=("import", chat_import.id), details=details
     )
     return schemas.ImportQueued(id=chat_import.id, status=chat_import.status)
 
