@@ -121,6 +121,17 @@ async def test_reimporting_adds_nothing_and_a_later_export_adds_only_its_new_mes
     assert await count(session, "messages") == 6
 
 
+async def test_a_reimport_naming_the_business_differently_doubles_nothing(
+    client: httpx.AsyncClient, runtime: Runtime, tenant_a: TenantFixture, session: AsyncSession
+) -> None:
+    await imported(client, runtime, tenant_a, [fixture(ANDROID_RU)], business="Tour Bishkek")
+
+    again = await imported(client, runtime, tenant_a, [fixture(ANDROID_RU)])
+
+    assert (again["report"]["messages"], again["report"]["duplicates_skipped"]) == (0, 5)
+    assert await count(session, "messages") == 5
+
+
 async def test_an_existing_contact_with_the_same_phone_is_matched_not_doubled(
     client: httpx.AsyncClient, runtime: Runtime, tenant_a: TenantFixture, session: AsyncSession
 ) -> None:

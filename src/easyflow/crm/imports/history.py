@@ -2,9 +2,11 @@
 one conversation (resolved: it is the past), and its messages at their original times, each added once.
 
 A message's dedupe key is the chat's identity (the customer's number or account, not the contact row, which a
-merge may replace) with the message's time, side, text, files and how many identical ones came before it in
-the chat: a later export of the same chat repeats the older messages with the same keys, so only the new ones
-are added. Nothing here queues a reply or fires a funnel rule: the history is the past.
+merge may replace) with the message's time, text, files and how many identical ones came before it in the
+chat: a later export of the same chat repeats the older messages with the same keys, so only the new ones are
+added. Not the sender's name nor the side: a later export may name the customer as the phone saved them since,
+and a re-import may name the business differently. Nothing here queues a reply or fires a funnel rule: the
+history is the past.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ class HistoryWriter:
         occurrences: Counter[tuple[Any, ...]] = Counter()
         pending: list[tuple[str, ChatMessage, bool, datetime]] = []
         for message, business, sent_at in zip(chat.messages, roles, times, strict=True):
-            key = _dedupe_key(chat_key, chat, message, business, occurrences)
+            key = _dedupe_key(chat_key, chat, message, occurrences)
             pending.append((key, message, business, sent_at))
         for start in range(0, len(pending), INSERT_BATCH):
             batch = pending[start : start + INSERT_BATCH]
@@ -275,13 +277,11 @@ def _identity(chat: ParsedChat, customers: list[ChatMessage]) -> tuple[str, str,
     return None
 
 
-def _dedupe_key(
-    chat_key: str, chat: ParsedChat, message: ChatMessage, business: bool, occurrences: Counter[tuple[Any, ...]]
-) -> str:
+def _dedupe_key(chat_key: str, chat: ParsedChat, message: ChatMessage, occurrences: Counter[tuple[Any, ...]]) -> str:
     if chat.platform == "telegram" and message.message_id:
         return f"{chat_key}:{message.message_id}"
     media = tuple((m.kind, m.name) for m in message.media)
-    same = (message.sent_at.isoformat(), business, message.text, media)
+    same = (message.sent_at.isoformat(), message.text, media)
     occurrence = occurrences[same]
     occurrences[same] += 1
     digest = hashlib.sha256(repr((*same, occurrence)).encode()).hexdigest()[:40]
