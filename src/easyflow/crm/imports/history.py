@@ -28,7 +28,7 @@ from easyflow.conversations.schemas import Attachment
 from easyflow.crm.imports.chats import ChatMessage, ContactRow, ParsedChat
 from easyflow.crm.imports.reader import Exports
 from easyflow.crm.imports.repository import HistoryRepository, ImportedMessage
-from easyflow.crm.imports.whatsapp import clean
+from easyflow.crm.imports.whatsapp import LRM, clean
 from easyflow.crm.phones import normalize_phone
 from easyflow.kit.filetypes import OPAQUE
 from easyflow.kit.schemas import without_nul
@@ -104,7 +104,7 @@ _phone = functools.lru_cache(maxsize=4096)(normalize_phone)
 def _same_party(sender: str, name: str) -> bool:
     """Whether a sender is the named party: the same name, or the same number however written (a chat has few
     senders and many messages, hence the cache: parsing a number is the costly part)."""
-    sender, name = clean(sender).strip(), clean(name).strip()
+    sender, name = (clean(text).replace(LRM, "").strip() for text in (sender, name))
     if sender.casefold() == name.casefold():
         return True
     phone = _phone(sender)
