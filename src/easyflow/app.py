@@ -22,6 +22,8 @@ from easyflow.channels.widget_routes import router as widget_router
 from easyflow.config import Settings, get_settings
 from easyflow.conversations.router import router as conversations_router
 from easyflow.crm.funnel.router import router as funnel_router
+from easyflow.crm.imports.router import UPLOAD_PATHS as IMPORT_UPLOAD_PATHS
+from easyflow.crm.imports.router import router as imports_router
 from easyflow.db.database import Database
 from easyflow.inbox.router import UPLOAD_PATHS as OPERATOR_UPLOAD_PATHS
 from easyflow.inbox.router import router as inbox_router
@@ -110,6 +112,7 @@ def create_app(
         inbox_router,
         funnel_router,
         knowledge_router,
+        imports_router,
         audit_router,
         dashboard_router,
     ):
@@ -119,6 +122,7 @@ def create_app(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         uploads=[(path, settings.max_upload_bytes) for path in (*UPLOAD_PATHS, *DASHBOARD_UPLOAD_PATHS)]
+        + [(path, settings.import_max_upload_bytes) for path in IMPORT_UPLOAD_PATHS]
         + [(path, settings.widget_max_file_bytes) for path in WIDGET_UPLOAD_PATHS]
         + [
             (path, settings.operator_max_file_bytes)

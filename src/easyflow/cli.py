@@ -418,6 +418,53 @@ def kb_import(
         raise typer.Exit(code=1)
 
 
+@app.command("import")
+def import_history(
+    tenant: TenantOption,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="WhatsApp exports (.txt or .zip), Telegram result.json, CSVs of contacts, zips of many, or folders.",
+            exists=True,
+        ),
+    ],
+    business: Annotated[
+        str | None, typer.Option("--business", help="The name or number that is the business's side in the chats.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a business's chat history (customers, conversations, messages at their original times) and print
+    the report; what was imported before is not added again."""
+    from easyflow.crm.imports.archive import folder_as_zip
+    from easyflow.crm.imports.schemas import ImportRead
+    from easyflow.crm.imports.service import import_now
+
+    settings = _settings()
+    uploads = [(f"{p.name}.zip", folder_as_zip(p)) if p.is_dir() else (p.name, p.read_bytes()) for p in paths]
+
+    async def work(database: Database) -> dict[str, Any]:
+        async with database.tenant_transaction(tenant) as session:
+            await _require_tenant(session, tenant)
+        finished = await import_now(database, settings, tenant, uploads, business=business)
+        return ImportRead.model_validate(finished).model_dump(mode="json")
+
+    result = _run(settings, work)
+    report = result["report"]
+    lines = [
+        f"{result['status']}: {report['chats']} chats, {report['messages']} messages, "
+        f"{report['contacts_created']} contacts created, {report['contacts_matched']} matched, "
+        f"{report['duplicates_skipped']} already imported",
+    ]
+    for unreadable in report["unreadable"]:
+        where = f"{unreadable['file']}:{unreadable['line']}" if unreadable["line"] else unreadable["file"]
+        lines.append(f"unreadable: {where}  {unreadable['text']}")
+    if result["error"]:
+        lines.append(f"error: {result['error']}")
+    _print(result, as_json, lines)
+    if result["status"] == "failed":
+        raise typer.Exit(code=1)
+
+
 @kb_app.command("search")
 def kb_search(
     tenant: TenantOption,

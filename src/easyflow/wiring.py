@@ -12,6 +12,8 @@ from easyflow.config import Settings
 from easyflow.conversations import tasks as _conversation_tasks
 from easyflow.crm.funnel import assistant as _funnel_assistant
 from easyflow.crm.funnel import tasks as _funnel_tasks
+from easyflow.crm.imports import tasks as _import_tasks
+from easyflow.crm.imports.tasks import IMPORTS_QUEUE
 from easyflow.inbox import tasks as _inbox_tasks
 from easyflow.kit.jobs import WorkerPool
 from easyflow.knowledge import tasks as _knowledge_tasks
@@ -26,6 +28,7 @@ REGISTERING_MODULES = (
     _conversation_tasks,
     _funnel_assistant,
     _funnel_tasks,
+    _import_tasks,
     _inbox_tasks,
     _knowledge_tasks,
 )
@@ -37,9 +40,9 @@ def worker_companions(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
 
 
 def worker_pools(settings: Settings, *, replies: int | None = None, ingestion: int | None = None) -> list[WorkerPool]:
-    """A worker's slots: the knowledge base's bulk work in a pool of its own, so it can never hold the slots
-    a customer's reply needs; every other queue (conversations first of all) in the replies pool."""
+    """A worker's slots: bulk work (the knowledge base's, chat imports) in a pool of its own, so it can never
+    hold the slots a customer's reply needs; every other queue (conversations first of all) in the replies pool."""
     return [
         WorkerPool("replies", replies or settings.worker_concurrency),
-        WorkerPool("ingestion", ingestion or settings.worker_ingestion_concurrency, (KNOWLEDGE_QUEUE,)),
+        WorkerPool("ingestion", ingestion or settings.worker_ingestion_concurrency, (KNOWLEDGE_QUEUE, IMPORTS_QUEUE)),
     ]

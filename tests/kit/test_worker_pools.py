@@ -1,9 +1,11 @@
-"""A worker's slots are split in pools: knowledge-base work has its own, every other queue shares the replies'."""
+"""A worker's slots are split in pools: bulk work (knowledge base, chat imports) has its own, every other queue
+shares the replies'."""
 
 from __future__ import annotations
 
 from easyflow import wiring
 from easyflow.config import Settings
+from easyflow.crm.imports.tasks import IMPORTS_QUEUE
 from easyflow.kit.jobs import DEFAULT_QUEUE, JOBS, pool_queues
 from easyflow.knowledge.tasks import KNOWLEDGE_QUEUE
 
@@ -15,8 +17,8 @@ def test_ingestion_has_its_own_slots_and_replies_every_other_queue(settings: Set
         settings.worker_ingestion_concurrency,
     )
     reply_queues, ingestion_queues = pool_queues([replies, ingestion])
-    assert ingestion_queues == [KNOWLEDGE_QUEUE]
-    assert DEFAULT_QUEUE in reply_queues and KNOWLEDGE_QUEUE not in reply_queues
+    assert ingestion_queues == [KNOWLEDGE_QUEUE, IMPORTS_QUEUE]
+    assert DEFAULT_QUEUE in reply_queues and not {KNOWLEDGE_QUEUE, IMPORTS_QUEUE} & set(reply_queues)
     assert set(reply_queues) | set(ingestion_queues) == {spec.queue for spec in JOBS.values()} | {DEFAULT_QUEUE}
 
 

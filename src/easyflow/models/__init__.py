@@ -28,6 +28,7 @@ from easyflow.models.crm import (
     PipelineStage,
     StageKind,
 )
+from easyflow.models.crm_imports import ChatImport, ChatImportFile, ChatImportStatus
 from easyflow.models.dashboard import DashboardSession
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
@@ -52,6 +53,9 @@ __all__ = [
     "CannedResponse",
     "ChannelRecord",
     "ChannelStatus",
+    "ChatImport",
+    "ChatImportFile",
+    "ChatImportStatus",
     "Chunk",
     "Contact",
     "ContactIdentity",
