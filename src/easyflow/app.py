@@ -21,6 +21,7 @@ from easyflow.channels.widget_routes import WidgetCors
 from easyflow.channels.widget_routes import router as widget_router
 from easyflow.config import Settings, get_settings
 from easyflow.conversations.router import router as conversations_router
+from easyflow.crm.router import router as crm_router
 from easyflow.db.database import Database
 from easyflow.inbox.router import UPLOAD_PATHS as OPERATOR_UPLOAD_PATHS
 from easyflow.inbox.router import router as inbox_router
@@ -107,6 +108,7 @@ def create_app(
         agents_router,
         conversations_router,
         inbox_router,
+        crm_router,
         knowledge_router,
         audit_router,
         dashboard_router,
