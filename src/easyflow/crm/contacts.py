@@ -7,6 +7,7 @@ import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +32,12 @@ NO_SUCH_CONTACT = "No such contact in this tenant."
 MAX_FIELD_NUMBER = 10**15
 MAX_DUPLICATE_GROUPS = 200
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True)
+class ListedContact:
+    contact: schemas.ContactRead
+    channels: list[str]  # the kinds of channel identity, each once
 
 
 def read_contact(contact: Contact, **overrides: Any) -> schemas.ContactRead:
@@ -83,6 +90,18 @@ class ContactProfiles:
         found, total = await self.contacts.search(filters, limit=limit, offset=offset)
         return schemas.ContactPage(items=[read_contact(contact) for contact in found], total=total)
 
+    async def listed(self, filters: ContactFilters, *, limit: int, offset: int) -> tuple[list[ListedContact], int]:
+        """A page of contacts with the kinds of channel that know each (the dashboard's list)."""
+        found, total = await self.contacts.search(filters, limit=limit, offset=offset)
+        identities = await self.contacts.identities([contact.id for contact in found])
+        return [
+            ListedContact(
+                read_contact(contact),
+                list(dict.fromkeys(i.kind for i in identities if i.contact_id == contact.id)),
+            )
+            for contact in found
+        ], total
+
     async def get(self, contact_id: uuid.UUID) -> Contact:
         contact = await self.contacts.get(contact_id)
         if contact is None:
@@ -94,14 +113,19 @@ class ContactProfiles:
         return read_detail(contact, await self.contacts.identities([contact.id]))
 
     async def update(self, contact_id: uuid.UUID, body: schemas.ContactUpdate) -> schemas.ContactDetail:
+        """Everything is checked before anything changes: a refused update leaves the contact as it was."""
         contact = await self.contacts.get_for_update(contact_id)
         if contact is None:
             raise NotFound(NO_SUCH_CONTACT)
         given = body.model_fields_set
+        numbers = _normalized_phones(body.phones or []) if "phones" in given else None
+        custom = None
+        if "custom_fields" in given and body.custom_fields:
+            definitions = {definition.key: definition for definition in await self.fields.all()}
+            custom = field_values(definitions, contact.custom_fields, body.custom_fields)
         if "name" in given:
             contact.name = (body.name or "").strip()
-        if "phones" in given:
-            numbers = _normalized_phones(body.phones or [])
+        if numbers is not None:
             contact.phones = numbers
             # The primary number stays as it was written while it is still the first.
             if not numbers:
@@ -116,9 +140,8 @@ class ContactProfiles:
             contact.source = (body.source or "").strip() or None
         if "tags" in given:
             contact.labels = list(body.tags or [])
-        if "custom_fields" in given and body.custom_fields:
-            definitions = {definition.key: definition for definition in await self.fields.all()}
-            contact.custom_fields = field_values(definitions, contact.custom_fields, body.custom_fields)
+        if custom is not None:
+            contact.custom_fields = custom
         await self.session.flush()
         await self.session.refresh(contact)
         return read_detail(contact, await self.contacts.identities([contact.id]))
