@@ -149,6 +149,9 @@ class ContactProfiles:
     async def tags(self) -> list[str]:
         return await self.contacts.tags()
 
+    async def identity_kinds(self) -> list[str]:
+        return await self.contacts.identity_kinds()
+
     async def duplicates(self, *, contact_id: uuid.UUID | None = None) -> list[schemas.DuplicateGroup]:
         """Contacts that share a number: each group a merge to offer (with `contact_id`, that contact's)."""
         if contact_id is not None:

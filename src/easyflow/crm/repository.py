@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from easyflow.kit.repository import TenantScopedRepository
@@ -20,6 +20,16 @@ from easyflow.models.tenancy import User
 def _like_escaped(value: str) -> str:
     """`value` matched literally inside a LIKE pattern."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Every table whose rows belong to a contact by `contact_id`, under the name a merge counts them by: a merge
+# moves the rows of each to the contact kept. A new such table (deals, tasks) is added here (and its count to
+# `schemas.MergeMoves`).
+CONTACT_OWNED: dict[str, Any] = {
+    "identities": ContactIdentity,
+    "conversations": Conversation,
+    "notes": ContactNote,
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,16 @@ class CrmContactRepository(TenantScopedRepository[Contact]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
+    async def identity_kinds(self) -> list[str]:
+        """The kinds of channel identity the tenant's contacts have (telegram, widget, api...)."""
+        statement = (
+            select(ContactIdentity.kind)
+            .where(ContactIdentity.tenant_id == self.tenant_id)
+            .distinct()
+            .order_by(ContactIdentity.kind)
+        )
+        return list((await self.session.execute(statement)).scalars().all())
+
     async def tags(self) -> list[str]:
         """Every tag the tenant's contacts carry, alphabetically."""
         tag = func.unnest(Contact.labels).label("tag")
@@ -144,43 +164,30 @@ class CrmContactRepository(TenantScopedRepository[Contact]):
 
     def repointing(self, from_id: uuid.UUID, into_id: uuid.UUID) -> list[Update]:
         """Every statement that moves what belongs to contact `from_id` to `into_id` in a merge: one per table
-        with a `contact_id` (a new such table adds its statement here)."""
+        of CONTACT_OWNED."""
         return [
             update(model)
             .where(model.tenant_id == self.tenant_id, model.contact_id == from_id)
             .values(contact_id=into_id)
-            for model in (ContactIdentity, Conversation, ContactNote)
+            for model in CONTACT_OWNED.values()
         ]
 
     async def repoint(self, from_id: uuid.UUID, into_id: uuid.UUID) -> None:
         for statement in self.repointing(from_id, into_id):
             await self.session.execute(statement)
 
-    async def delete_contact(self, contact_id: uuid.UUID) -> None:
-        await self.session.execute(delete(Contact).where(Contact.tenant_id == self.tenant_id, Contact.id == contact_id))
-
     async def owned_counts(self, contact_id: uuid.UUID) -> dict[str, int]:
-        """How many identities, conversations and notes the contact has."""
-        counted: dict[str, Any] = {
-            "identities": ContactIdentity,
-            "conversations": Conversation,
-            "notes": ContactNote,
-        }
-        row = (
-            await self.session.execute(
-                select(
-                    *(
-                        select(func.count())
-                        .select_from(model)
-                        .where(model.tenant_id == self.tenant_id, model.contact_id == contact_id)
-                        .scalar_subquery()
-                        .label(name)
-                        for name, model in counted.items()
-                    )
-                )
-            )
-        ).one()
-        return {name: int(getattr(row, name)) for name in counted}
+        """How many rows of each table of CONTACT_OWNED the contact has, by the table's name there."""
+        counts = [
+            select(func.count())
+            .select_from(model)
+            .where(model.tenant_id == self.tenant_id, model.contact_id == contact_id)
+            .scalar_subquery()
+            .label(name)
+            for name, model in CONTACT_OWNED.items()
+        ]
+        row = (await self.session.execute(select(*counts))).one()
+        return {name: int(getattr(row, name)) for name in CONTACT_OWNED}
 
     async def colliding_conversations(
         self, into_id: uuid.UUID, from_id: uuid.UUID
@@ -207,14 +214,13 @@ class CrmContactRepository(TenantScopedRepository[Contact]):
         self, contact_id: uuid.UUID, *, before: datetime | None, limit: int
     ) -> Sequence[Conversation]:
         """The contact's conversations started before `before` (all when None), newest first."""
-        statement = self.scoped_conversations().where(Conversation.contact_id == contact_id)
+        statement = select(Conversation).where(
+            Conversation.tenant_id == self.tenant_id, Conversation.contact_id == contact_id
+        )
         if before is not None:
             statement = statement.where(Conversation.created_at < before)
         statement = statement.order_by(Conversation.created_at.desc(), Conversation.id).limit(limit)
         return (await self.session.execute(statement)).scalars().all()
-
-    def scoped_conversations(self) -> Any:
-        return select(Conversation).where(Conversation.tenant_id == self.tenant_id)
 
 
 class ContactFieldRepository(TenantScopedRepository[ContactFieldDefinition]):

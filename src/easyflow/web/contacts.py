@@ -81,7 +81,7 @@ async def contacts_page(
     if len(query) > MAX_QUERY_CHARS or any(ord(char) < 32 for char in query):
         raise PageRefused(status.HTTP_400_BAD_REQUEST, BAD_SEARCH)
     profiles = ContactProfiles(session, page.principal)
-    kinds = await ContactQueries(session, page.tenant_id).identity_kinds()
+    kinds = await profiles.identity_kinds()
     tags = await profiles.tags()
     # A kind or tag nobody has (or a forged one): everyone, as the selects show.
     channel = channel if channel in kinds else ""
