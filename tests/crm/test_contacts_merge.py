@@ -9,7 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from easyflow import models
 from easyflow.conversations.accept import ChannelRef
+from easyflow.crm.repository import CONTACT_OWNED
+from easyflow.db.base import Base
 from easyflow.db.database import Database
 from tests.conftest import TenantFixture
 from tests.crm.contact_steps import contact, customer_writes, new_contact
@@ -208,3 +211,10 @@ async def test_merging_a_contact_into_itself_or_one_of_another_tenant(
     assert unknown.status_code == 422
     assert (await contact(client, tenant_b, theirs))["name"] == "Чужой"
     assert len(await _conversations(client, tenant_a, merged)) == 1
+
+
+def test_a_merge_moves_the_rows_of_every_table_that_belongs_to_a_contact() -> None:
+    """A table with a `contact_id` left out of CONTACT_OWNED would lose its rows when a merge deletes `from`."""
+    assert models.__all__
+    with_contact = {table.name for table in Base.metadata.tables.values() if "contact_id" in table.columns}
+    assert with_contact == {model.__tablename__ for model in CONTACT_OWNED.values()}
