@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 
 from easyflow.crm import schemas
-from easyflow.crm.contacts import ContactFields, ContactNotes, ContactProfiles, ContactTimeline, phone_query
+from easyflow.crm.contact_fields import ContactFields
+from easyflow.crm.contacts import ContactProfiles, phone_query
 from easyflow.crm.merge import ContactMerge
 from easyflow.crm.repository import ContactFilters
+from easyflow.crm.timeline import ContactNotes, ContactTimeline
 from easyflow.kit.schemas import Limit, Offset, QueryText
 from easyflow.tenancy.auth import Admin, Operator, Session, Viewer
 

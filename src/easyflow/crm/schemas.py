@@ -157,7 +157,7 @@ class NoteEntry(Output):
 
 
 # One kind per thing that happens to a contact; a new kind (deals, their moves, bookings) is one more class here
-# and one more source in `crm.contacts.TIMELINE_SOURCES`.
+# and one more source in `crm.timeline.TIMELINE_SOURCES`.
 TimelineEntry = Annotated[ConversationEntry | NoteEntry, Field(discriminator="kind")]
 
 

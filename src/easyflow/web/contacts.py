@@ -16,9 +16,11 @@ from starlette.datastructures import FormData
 
 from easyflow.conversations.queries import ContactQueries
 from easyflow.crm import schemas
-from easyflow.crm.contacts import ContactFields, ContactNotes, ContactProfiles, ContactTimeline
+from easyflow.crm.contact_fields import ContactFields
+from easyflow.crm.contacts import ContactProfiles
 from easyflow.crm.merge import ContactMerge
 from easyflow.crm.repository import ContactFilters
+from easyflow.crm.timeline import ContactNotes, ContactTimeline
 from easyflow.kit.errors import Conflict, NotFound, Unprocessable
 from easyflow.models.contacts import ContactFieldKind
 from easyflow.models.tenancy import Role
