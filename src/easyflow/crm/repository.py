@@ -129,28 +129,25 @@ class CrmContactRepository(TenantScopedRepository[Contact]):
     async def sharing_phones(self, *, contact_id: uuid.UUID | None = None, limit: int) -> list[PhoneShared]:
         """Numbers two or more contacts have (with `contact_id`, only that contact's), each with its contacts
         oldest first; the numbers ordered by their newest contact, newest first."""
-        phone = func.unnest(Contact.phones).label("phone")
-        numbers = (
-            select(phone, Contact.id.label("contact_id"), Contact.created_at)
-            .where(Contact.tenant_id == self.tenant_id)
-            .subquery()
-        )
-        statement = (
-            select(
-                numbers.c.phone,
-                func.array_agg(numbers.c.contact_id.distinct()).label("ids"),
-                func.max(numbers.c.created_at).label("newest"),
+        each_number = select(
+            func.unnest(Contact.phones).label("phone"), Contact.id.label("contact_id"), Contact.created_at
+        ).where(Contact.tenant_id == self.tenant_id)
+        own = Contact.tenant_id == self.tenant_id, Contact.id == contact_id
+        if contact_id is not None:
+            # Only the contacts with one of its numbers (found by the index), not every contact's numbers.
+            each_number = each_number.where(
+                Contact.phones.overlap(select(Contact.phones).where(*own).scalar_subquery())
             )
+        numbers = each_number.subquery()
+        statement = (
+            select(numbers.c.phone, func.array_agg(numbers.c.contact_id.distinct()).label("ids"))
             .group_by(numbers.c.phone)
             .having(func.count(numbers.c.contact_id.distinct()) > 1)
             .order_by(func.max(numbers.c.created_at).desc(), numbers.c.phone)
             .limit(limit)
         )
         if contact_id is not None:
-            own = select(func.unnest(Contact.phones)).where(
-                Contact.tenant_id == self.tenant_id, Contact.id == contact_id
-            )
-            statement = statement.where(numbers.c.phone.in_(own.scalar_subquery()))
+            statement = statement.where(numbers.c.phone.in_(select(func.unnest(Contact.phones)).where(*own)))
         rows = (await self.session.execute(statement)).all()
         return [PhoneShared(row.phone, list(row.ids)) for row in rows]
 
