@@ -267,6 +267,13 @@ async def test_roles(client: httpx.AsyncClient, database: Database, tenant_a: Te
     ).status_code == 201
     field = {"key": "budget", "label": "Бюджет", "kind": "number"}
     assert (await client.post("/api/v1/contact-fields", json=field, headers=operator)).status_code == 403
+    created = await client.post("/api/v1/contact-fields", json=field, headers=tenant_a.headers)
+    field_id = created.json()["id"]
+    for headers in (viewer, operator):
+        renamed = await client.patch(f"/api/v1/contact-fields/{field_id}", json={"label": "x"}, headers=headers)
+        assert renamed.status_code == 403
+        assert (await client.delete(f"/api/v1/contact-fields/{field_id}", headers=headers)).status_code == 403
+    assert (await client.get(f"/api/v1/contacts/{anna}/notes", headers=viewer)).status_code == 200
     merge = {"into": anna, "from": anna, "preview": True}
     assert (await client.post("/api/v1/contacts/merge", json=merge, headers=operator)).status_code == 403
 
