@@ -56,7 +56,7 @@ class ContactMerge:
                 preview=True,
                 contact=read_detail(into, sorted(identities, key=lambda i: (i.created_at, i.id)), **_shown(fields)),
                 taken_from_merged=taken,
-                moved=schemas.MergeMoves(**moved),
+                moved=moved,
                 resolved_conversations=[conversation.id for conversation in resolving],
             )
 
@@ -91,7 +91,7 @@ class ContactMerge:
             preview=False,
             contact=read_detail(into, await self.contacts.identities([into.id])),
             taken_from_merged=taken,
-            moved=schemas.MergeMoves(**moved),
+            moved=moved,
             resolved_conversations=[conversation.id for conversation in resolving],
         )
 

@@ -23,8 +23,7 @@ def _like_escaped(value: str) -> str:
 
 
 # Every table whose rows belong to a contact by `contact_id`, under the name a merge counts them by: a merge
-# moves the rows of each to the contact kept. A new such table (deals, tasks) is added here (and its count to
-# `schemas.MergeMoves`).
+# moves the rows of each to the contact kept. A new such table (deals, tasks) is added here.
 CONTACT_OWNED: dict[str, Any] = {
     "identities": ContactIdentity,
     "conversations": Conversation,

@@ -177,17 +177,14 @@ class MergeRequest(StrictInput):
     preview: bool = Field(default=False, description="Only say what the merge would do; change nothing.")
 
 
-class MergeMoves(Output):
-    identities: int
-    conversations: int
-    notes: int
-
-
 class MergeResult(Output):
     preview: bool
     contact: ContactDetail = Field(description="The merged contact (as it would be, with `preview`).")
     taken_from_merged: list[str] = Field(description="Fields `into` lacked that come from `from`.")
-    moved: MergeMoves
+    moved: dict[str, int] = Field(
+        description="How many rows of `from` move, by kind: identities, conversations, notes (and every other "
+        "kind of row a contact owns)."
+    )
     resolved_conversations: list[uuid.UUID] = Field(
         description="Conversations resolved because both contacts had one open in the same channel (the one "
         "with the older activity is resolved, with an entry in its event log)."
