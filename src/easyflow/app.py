@@ -24,6 +24,7 @@ from easyflow.conversations.router import router as conversations_router
 from easyflow.crm.funnel.router import router as funnel_router
 from easyflow.crm.imports.router import UPLOAD_PATHS as IMPORT_UPLOAD_PATHS
 from easyflow.crm.imports.router import router as imports_router
+from easyflow.crm.router import router as crm_router
 from easyflow.db.database import Database
 from easyflow.inbox.router import UPLOAD_PATHS as OPERATOR_UPLOAD_PATHS
 from easyflow.inbox.router import router as inbox_router
@@ -111,6 +112,7 @@ def create_app(
         conversations_router,
         inbox_router,
         funnel_router,
+        crm_router,
         knowledge_router,
         imports_router,
         audit_router,

@@ -172,3 +172,151 @@ async def test_signed_out_visitors_are_sent_to_sign_in(client: httpx.AsyncClient
     for path in ("/app/contacts", f"/app/contacts/{customers['anna']}"):
         response = await client.get(path)
         assert response.status_code == 303 and response.headers["location"] == "/app/login"
+
+
+async def test_an_operator_edits_a_contact_and_adds_a_note(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, customers: dict[str, str]
+) -> None:
+    for field in (
+        {"key": "budget", "label": "Бюджет", "kind": "number"},
+        {"key": "tour", "label": "Тур", "kind": "choice", "choices": ["Иссык-Куль", "Ала-Арча"]},
+    ):
+        assert (await client.post("/api/v1/contact-fields", json=field, headers=tenant_a.headers)).status_code == 201
+    email = await make_member(database, tenant_a, Role.operator)
+    token = await open_login(client)
+    await client.post("/app/login", data={"email": email, "password": "member-pass-1", "csrf_token": token})
+    csrf = await home_csrf(client)
+    anna = customers["anna"]
+    page = await client.get(f"/app/contacts/{anna}")
+    assert "data-contact-form" in page.text and 'name="field_budget"' in page.text and "data-note-form" in page.text
+    form = {
+        "csrf_token": csrf,
+        "name": "Анна Петрова",
+        "phones": "8 912 345-67-89\n+996 700 111 222",
+        "email": "anna@пример.рф",
+        "language": "ru",
+        "source": "Instagram",
+        "tags": "вип, тур",
+        "field_budget": "150 000,50",
+        "field_tour": "Ала-Арча",
+    }
+    saved = await client.post(f"/app/contacts/{anna}", data=form)
+    assert saved.status_code == 303 and saved.headers["location"] == f"/app/contacts/{anna}?saved=profile"
+    shown = await client.get(saved.headers["location"])
+    assert "data-saved" in shown.text and "+79123456789, +996700111222" in shown.text
+    assert '<dd data-custom-field="budget">150 000.5</dd>' in shown.text and "Ала-Арча" in shown.text
+    api = (await client.get(f"/api/v1/contacts/{anna}", headers=tenant_a.headers)).json()
+    assert api["tags"] == ["вип", "тур"] and api["custom_fields"] == {"budget": 150000.5, "tour": "Ала-Арча"}
+    assert api["email"] == "anna@пример.рф"
+
+    listed = await client.get("/app/contacts", params={"tag": "вип"})
+    assert "Анна Петрова" in listed.text and "Борис" not in listed.text
+    assert '<option value="вип" selected>' in listed.text
+
+    for bad, message in (
+        ({"email": "anna@"}, "anna@example.com"),
+        ({"phones": "позвоните мне"}, "+7 912 345-67-89"),
+        ({"field_budget": "много"}, "«Бюджет»"),
+        ({"language": "русский"}, "ru, en"),
+    ):
+        refused = await client.post(f"/app/contacts/{anna}", data={**form, **bad})
+        assert refused.status_code == 422 and message in refused.text, bad
+        assert 'aria-invalid="true"' in refused.text
+    assert (await client.get(f"/api/v1/contacts/{anna}", headers=tenant_a.headers)).json() == api
+
+    noted = await client.post(f"/app/contacts/{anna}/notes", data={"csrf_token": csrf, "text": "Перезвонить в пятницу"})
+    assert noted.status_code == 303
+    timeline = await client.get(f"/app/contacts/{anna}")
+    assert 'data-entry="note"' in timeline.text and "Перезвонить в пятницу" in timeline.text and email in timeline.text
+    assert 'data-entry="conversation"' in timeline.text
+    empty = await client.post(f"/app/contacts/{anna}/notes", data={"csrf_token": csrf, "text": "   "})
+    assert empty.status_code == 422
+    # An operator neither merges nor defines fields.
+    assert (await client.get(f"/app/contacts/{anna}/merge", params={"from": customers["boris"]})).status_code == 403
+    assert (await client.get("/app/contacts/fields")).status_code == 403
+
+
+async def test_a_viewer_reads_but_does_not_edit(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, customers: dict[str, str]
+) -> None:
+    email = await make_member(database, tenant_a, Role.viewer)
+    token = await open_login(client)
+    await client.post("/app/login", data={"email": email, "password": "member-pass-1", "csrf_token": token})
+    csrf = await home_csrf(client)
+    page = await client.get(f"/app/contacts/{customers['anna']}")
+    assert page.status_code == 200 and "data-contact-form" not in page.text and "data-note-form" not in page.text
+    refused = await client.post(f"/app/contacts/{customers['anna']}", data={"csrf_token": csrf, "name": "X"})
+    assert refused.status_code == 403
+    refused = await client.post(f"/app/contacts/{customers['anna']}/notes", data={"csrf_token": csrf, "text": "X"})
+    assert refused.status_code == 403
+
+
+async def test_an_admin_merges_a_duplicate_after_a_preview(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, customers: dict[str, str]
+) -> None:
+    again = await customer_writes(
+        database,
+        tenant_a,
+        "700100200",
+        "Это снова Анна",
+        name="Аня",
+        phone="89123456789",
+        channel=ChannelRef("telegram", "bot-1"),
+    )
+    duplicate = await contact_id_of(client, tenant_a, again)
+    anna = customers["anna"]
+    await sign_in(client, tenant_a)
+    csrf = await home_csrf(client)
+    page = await client.get(f"/app/contacts/{anna}")
+    assert f'data-duplicate="{duplicate}"' in page.text
+    assert f'href="/app/contacts/{anna}/merge?from={duplicate}"' in page.text
+    assert f'data-duplicate="{customers["boris"]}"' not in page.text
+
+    preview = await client.get(f"/app/contacts/{anna}/merge", params={"from": duplicate})
+    assert preview.status_code == 200 and "data-merge-confirm" in preview.text
+    assert "1 разговор" in preview.text and "«Аня» в «Анна Петрова»" in preview.text
+    assert (await client.get(f"/api/v1/contacts/{duplicate}", headers=tenant_a.headers)).status_code == 200
+
+    merged = await client.post(f"/app/contacts/{anna}/merge", data={"csrf_token": csrf, "from": str(duplicate)})
+    assert merged.status_code == 303 and merged.headers["location"] == f"/app/contacts/{anna}?saved=merged"
+    after = await client.get(merged.headers["location"])
+    assert (
+        "Это снова Анна" in after.text
+        and "<code>700100200</code>" in after.text
+        and "data-duplicates" not in after.text
+    )
+    assert (await client.get(f"/app/contacts/{duplicate}")).status_code == 404
+    assert (await client.get(f"/app/contacts/{anna}/merge", params={"from": anna})).status_code == 422
+    assert (await client.get(f"/app/contacts/{anna}/merge", params={"from": str(uuid.uuid4())})).status_code == 404
+    forged = await client.post(f"/app/contacts/{anna}/merge", data={"csrf_token": csrf, "from": "x" * 5000})
+    assert forged.status_code == 404
+
+
+async def test_an_admin_defines_contact_fields(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    await sign_in(client, tenant_a)
+    csrf = await home_csrf(client)
+    assert 'href="/app/contacts/fields"' in (await client.get("/app/contacts")).text
+    created = await client.post(
+        "/app/contacts/fields",
+        data={"csrf_token": csrf, "label": "Тур", "key": "tour", "kind": "choice", "choices": "Иссык-Куль\nАла-Арча\n"},
+    )
+    assert created.status_code == 303
+    page = await client.get("/app/contacts/fields")
+    assert 'data-field-key="tour"' in page.text and "Иссык-Куль, Ала-Арча" in page.text
+    taken = await client.post(
+        "/app/contacts/fields", data={"csrf_token": csrf, "label": "Ещё", "key": "tour", "kind": "text"}
+    )
+    assert taken.status_code == 409
+    for bad in (
+        {"label": "x", "key": "Тур", "kind": "text"},
+        {"label": "x", "key": "x", "kind": "choice"},
+        {"label": "x", "key": "x", "kind": "цвет"},
+    ):
+        refused = await client.post("/app/contacts/fields", data={"csrf_token": csrf, **bad})
+        assert refused.status_code == 422, bad
+    [field] = (await client.get("/api/v1/contact-fields", headers=tenant_a.headers)).json()
+    deleted = await client.post(f"/app/contacts/fields/{field['id']}/delete", data={"csrf_token": csrf})
+    assert deleted.status_code == 303
+    assert (await client.get("/api/v1/contact-fields", headers=tenant_a.headers)).json() == []
+    gone = await client.post(f"/app/contacts/fields/{field['id']}/delete", data={"csrf_token": csrf})
+    assert gone.status_code == 404

@@ -101,12 +101,6 @@ class ConversationQueries:
 
 
 @dataclass(frozen=True)
-class ListedContact:
-    contact: Contact
-    identities: list[ContactIdentity]
-
-
-@dataclass(frozen=True)
 class ContactProfile:
     contact: Contact
     identities: list[ContactIdentity]
@@ -114,24 +108,11 @@ class ContactProfile:
 
 
 class ContactQueries:
-    """Finding a tenant's contacts, and one contact with how each channel knows them and their conversations."""
+    """One contact with how each channel knows them and their conversations."""
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.contacts = ContactRepository(session, tenant_id)
         self.conversations = ConversationQueries(session, tenant_id)
-
-    async def search(
-        self, q: str | None, *, kind: str | None = None, limit: int, offset: int
-    ) -> tuple[list[ListedContact], int]:
-        contacts, total = await self.contacts.search(q, kind=kind, limit=limit, offset=offset)
-        identities = await self.contacts.identities([contact.id for contact in contacts])
-        return [
-            ListedContact(contact, [identity for identity in identities if identity.contact_id == contact.id])
-            for contact in contacts
-        ], total
-
-    async def identity_kinds(self) -> list[str]:
-        return await self.contacts.identity_kinds()
 
     async def profile(self, contact_id: uuid.UUID) -> ContactProfile:
         """The contact and all their conversations across channels, newest activity first."""

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from psycopg.errors import RaiseException
-from sqlalchemy import ColumnElement, case, func, literal_column, or_, select, text, true, tuple_, update
+from sqlalchemy import ColumnElement, case, func, literal_column, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -203,58 +203,6 @@ class ContactRepository(TenantScopedRepository[Contact]):
             ContactIdentity.kind == kind,
         )
         return (await self.session.execute(statement)).scalars().first()
-
-    async def search(
-        self, q: str | None, *, kind: str | None = None, limit: int, offset: int
-    ) -> tuple[Sequence[Contact], int]:
-        """The tenant's contacts whose name, phone (its digits too) or a channel's id for them contains `q`
-        (and, with `kind`, whom that kind of channel knows), newest first; and how many match in all."""
-        conditions: list[ColumnElement[bool]] = [Contact.tenant_id == self.tenant_id]
-        if kind:
-            conditions.append(
-                select(ContactIdentity.id)
-                .where(
-                    ContactIdentity.tenant_id == self.tenant_id,
-                    ContactIdentity.contact_id == Contact.id,
-                    ContactIdentity.kind == kind,
-                )
-                .exists()
-            )
-        if q:
-            pattern = "%" + _like_escaped(q.lower()) + "%"
-            matches: list[ColumnElement[bool]] = [
-                Contact.search_text.like(pattern),
-                select(ContactIdentity.id)
-                .where(
-                    ContactIdentity.tenant_id == self.tenant_id,
-                    ContactIdentity.contact_id == Contact.id,
-                    func.lower(ContactIdentity.external_id).like(pattern),
-                )
-                .exists(),
-            ]
-            digits = "".join(char for char in q if char.isdigit())
-            if len(digits) >= 3:
-                matches.append(func.regexp_replace(Contact.phone, r"\D", "", "g").like(f"%{digits}%"))
-            conditions.append(or_(*matches))
-        statement = (
-            select(Contact)
-            .where(*conditions)
-            .order_by(Contact.created_at.desc(), Contact.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        total = (await self.session.execute(select(func.count()).select_from(Contact).where(*conditions))).scalar_one()
-        return (await self.session.execute(statement)).scalars().all(), total
-
-    async def identity_kinds(self) -> list[str]:
-        """The kinds of channel identity the tenant's contacts have (telegram, widget, api...)."""
-        statement = (
-            select(ContactIdentity.kind)
-            .where(ContactIdentity.tenant_id == self.tenant_id)
-            .distinct()
-            .order_by(ContactIdentity.kind)
-        )
-        return list((await self.session.execute(statement)).scalars().all())
 
     async def identities(self, contact_ids: Sequence[uuid.UUID]) -> Sequence[ContactIdentity]:
         """How the channels name these contacts, oldest first."""

@@ -3,6 +3,7 @@
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
 from easyflow.models.channels import ChannelRecord, ChannelStatus
+from easyflow.models.contacts import ContactFieldDefinition, ContactFieldKind, ContactNote
 from easyflow.models.conversations import (
     ActorKind,
     Contact,
@@ -58,7 +59,10 @@ __all__ = [
     "ChatImportStatus",
     "Chunk",
     "Contact",
+    "ContactFieldDefinition",
+    "ContactFieldKind",
     "ContactIdentity",
+    "ContactNote",
     "Conversation",
     "ConversationEvent",
     "ConversationFile",

@@ -30,6 +30,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned, utcnow
 
+# The contact's name, phone as written, e-mail and every number in E.164, lower-cased (`easyflow_joined` is
+# array_to_string declared immutable, as a generated column needs).
+CONTACT_SEARCH_TEXT = (
+    "lower(name || ' ' || coalesce(phone, '') || ' ' || coalesce(email, '') || ' ' || easyflow_joined(phones))"
+)
+
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
@@ -85,16 +91,29 @@ class Contact(IdMixin, CreatedAtMixin, TenantOwned, Base):
     """A customer of a tenant, known through one or more channel identities."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_labels", "labels", postgresql_using="gin"),)
+    __table_args__ = (
+        Index("ix_contacts_labels", "labels", postgresql_using="gin"),
+        Index("ix_contacts_phones", "phones", postgresql_using="gin"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
     name: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(8))
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The contact's tags (`tags` in the CRM's API).
     labels: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
-    # What the inbox's free-text search matches (kept by PostgreSQL; trigram-indexed where pg_trgm is).
-    search_text: Mapped[str] = mapped_column(Text, Computed("lower(name || ' ' || coalesce(phone, ''))"))
+    # Every number of the contact in E.164; `phone` (the primary one, as a channel or a person wrote it) is kept
+    # among them by a trigger (migration 20261206_crm_contacts), whoever writes it.
+    phones: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    email: Mapped[str | None] = mapped_column(String(320))
+    # Where the customer came from, in the business's words ("Instagram", "сарафанное радио").
+    source: Mapped[str | None] = mapped_column(String(100))
+    # Values of the tenant's contact fields (`ContactFieldDefinition`), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # What the free-text search matches (kept by PostgreSQL; trigram-indexed where pg_trgm is).
+    search_text: Mapped[str] = mapped_column(Text, Computed(CONTACT_SEARCH_TEXT))
 
 
 class ContactIdentity(IdMixin, CreatedAtMixin, TenantOwned, Base):

@@ -42,6 +42,8 @@ KNOWN_ACTIONS = (
     "channel.",
     "assistant.",
     "conversation.",
+    "contact.",
+    "contact.merged",
 )
 
 

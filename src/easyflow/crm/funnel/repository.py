@@ -281,14 +281,25 @@ class DealRepository(TenantScopedRepository[Deal]):
         )
         return [(move, before, after) for move, before, after in (await self.session.execute(statement)).all()]
 
-    async def latest_move(self, deal_id: uuid.UUID) -> DealMove | None:
+    async def moves_of_contact(
+        self, contact_id: uuid.UUID, *, before: datetime | None, limit: int
+    ) -> list[tuple[DealMove, str, str | None, str | None]]:
+        """The contact's deals entering stages, newest first: each move with its deal's title and the stages'
+        names."""
+        from_stage = aliased(PipelineStage)
+        to_stage = aliased(PipelineStage)
         statement = (
-            select(DealMove)
-            .where(DealMove.tenant_id == self.tenant_id, DealMove.deal_id == deal_id)
+            select(DealMove, Deal.title, from_stage.name, to_stage.name)
+            .join(Deal, Deal.id == DealMove.deal_id)
+            .outerjoin(from_stage, from_stage.id == DealMove.from_stage_id)
+            .outerjoin(to_stage, to_stage.id == DealMove.to_stage_id)
+            .where(DealMove.tenant_id == self.tenant_id, Deal.contact_id == contact_id)
             .order_by(DealMove.at.desc())
-            .limit(1)
+            .limit(limit)
         )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        if before is not None:
+            statement = statement.where(DealMove.at < before)
+        return [(move, title, start, end) for move, title, start, end in (await self.session.execute(statement)).all()]
 
 
 @dataclass(frozen=True)
