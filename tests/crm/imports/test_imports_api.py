@@ -240,8 +240,13 @@ async def test_a_csv_of_contacts_creates_and_matches_contacts(
         "contacts_matched": 1,
     }
     await enter_system_scope(session)
-    rows = (await session.execute(text("SELECT name, phone, labels FROM contacts ORDER BY name"))).all()
-    assert [tuple(row) for row in rows] == [("+996555123456", "+996555123456", ["vip"]), ("Борис", None, ["новый"])]
+    rows = (await session.execute(text("SELECT name, phone, email, labels FROM contacts ORDER BY name"))).all()
+    assert [tuple(row) for row in rows] == [
+        ("Айгуль", "+996555123456", None, ["vip"]),
+        ("Борис", None, "boris@example.kz", ["новый"]),
+    ]
+    again = await imported(client, runtime, tenant_a, [("клиенты.csv", csv)])
+    assert (again["report"]["contacts_created"], again["report"]["contacts_matched"]) == (0, 2)
 
 
 async def test_one_bad_chat_in_a_zip_is_reported_and_the_others_imported(

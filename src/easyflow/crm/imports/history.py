@@ -44,7 +44,6 @@ from easyflow.models.conversations import (
 # The identity kinds the live channels use, so an imported customer is the one who writes next.
 WHATSAPP_IDENTITY = "whatsapp"
 TELEGRAM_IDENTITY = "telegram"
-EMAIL_IDENTITY = "email"
 # A WhatsApp chat whose customer has no number in the export (saved by name on the phone).
 WHATSAPP_NAME_IDENTITY = "whatsapp-name"
 CHANNEL_KEYS = {"whatsapp": "import:whatsapp", "telegram": "import:telegram"}
@@ -160,7 +159,8 @@ class HistoryWriter:
         self.tally.chats += 1
 
     async def write_contacts(self, rows: list[ContactRow]) -> None:
-        """A CSV's contacts: found by phone or e-mail (tags added to them) or created."""
+        """A CSV's contacts: found by any of their numbers or their e-mail (tags added, an empty e-mail filled)
+        or created."""
         for row in rows:
             contact = await self._known(row.phone, row.email)
             if contact is None:
@@ -170,11 +170,11 @@ class HistoryWriter:
                 self.tally.found(contact, created=True)
             else:
                 contact.labels = list(dict.fromkeys([*contact.labels, *(without_nul(tag) for tag in row.tags)]))
-                contact.name = contact.name or without_nul(row.name)[:MAX_NAME_CHARS]
+                if not contact.name or contact.name == contact.phone:  # a chat named them only by their number
+                    contact.name = without_nul(row.name)[:MAX_NAME_CHARS] or contact.name
                 contact.phone = contact.phone or row.phone
                 self.tally.found(contact, created=False)
-            if row.email:
-                await self.history.add_identity(contact.id, EMAIL_IDENTITY, row.email[:200])
+            contact.email = contact.email or row.email
         await self.session.flush()
 
     async def _known(self, phone: str | None, email: str | None) -> Contact | None:
@@ -183,7 +183,7 @@ class HistoryWriter:
             found = found or await self.history.contact_by_phone(phone)
             if found:
                 return found
-        return await self.history.contact_by_identity(EMAIL_IDENTITY, email) if email else None
+        return await self.history.contact_by_email(email) if email else None
 
     async def _contact(self, kind: str, external_id: str, name: str, phone: str | None) -> Contact:
         contact = await self.history.contact_by_identity(kind, external_id)

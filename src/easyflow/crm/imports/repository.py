@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from easyflow.kit.repository import TenantScopedRepository
@@ -90,7 +90,16 @@ class HistoryRepository(TenantScopedRepository[Message]):
     async def contact_by_phone(self, phone: str) -> Contact | None:
         statement = (
             select(Contact)
-            .where(Contact.tenant_id == self.tenant_id, Contact.phone == phone)
+            .where(Contact.tenant_id == self.tenant_id, or_(Contact.phone == phone, Contact.phones.contains([phone])))
+            .order_by(Contact.created_at)
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def contact_by_email(self, email: str) -> Contact | None:
+        statement = (
+            select(Contact)
+            .where(Contact.tenant_id == self.tenant_id, func.lower(Contact.email) == email.lower())
             .order_by(Contact.created_at)
             .limit(1)
         )
