@@ -22,6 +22,7 @@ from easyflow.channels.widget_routes import router as widget_router
 from easyflow.config import Settings, get_settings
 from easyflow.conversations.router import router as conversations_router
 from easyflow.crm.funnel.router import router as funnel_router
+from easyflow.crm.partners.router import router as partners_router
 from easyflow.db.database import Database
 from easyflow.inbox.router import UPLOAD_PATHS as OPERATOR_UPLOAD_PATHS
 from easyflow.inbox.router import router as inbox_router
@@ -109,6 +110,7 @@ def create_app(
         conversations_router,
         inbox_router,
         funnel_router,
+        partners_router,
         knowledge_router,
         audit_router,
         dashboard_router,

@@ -12,6 +12,7 @@ from easyflow.config import Settings
 from easyflow.conversations import tasks as _conversation_tasks
 from easyflow.crm.funnel import assistant as _funnel_assistant
 from easyflow.crm.funnel import tasks as _funnel_tasks
+from easyflow.crm.partners import tasks as _partner_tasks
 from easyflow.inbox import tasks as _inbox_tasks
 from easyflow.kit.jobs import WorkerPool
 from easyflow.knowledge import tasks as _knowledge_tasks
@@ -26,6 +27,7 @@ REGISTERING_MODULES = (
     _conversation_tasks,
     _funnel_assistant,
     _funnel_tasks,
+    _partner_tasks,
     _inbox_tasks,
     _knowledge_tasks,
 )

@@ -28,6 +28,7 @@ from easyflow.models.crm import (
     PipelineStage,
     StageKind,
 )
+from easyflow.models.crm_partners import Partner, PartnerTransfer, ReachBy, TransferStatus
 from easyflow.models.dashboard import DashboardSession
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
@@ -77,10 +78,13 @@ __all__ = [
     "ModelProvider",
     "MoveActor",
     "OperatorPresence",
+    "Partner",
+    "PartnerTransfer",
     "Pipeline",
     "PipelineStage",
     "Presence",
     "QaPair",
+    "ReachBy",
     "RecoveryCode",
     "RefreshToken",
     "Role",
@@ -93,6 +97,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "Tenant",
+    "TransferStatus",
     "TwoFactorCredential",
     "User",
 ]
