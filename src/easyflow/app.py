@@ -41,6 +41,7 @@ from easyflow.web import STATIC_DIR
 from easyflow.web.inbox import UPLOAD_PATHS as DASHBOARD_OPERATOR_UPLOAD_PATHS
 from easyflow.web.knowledge import UPLOAD_PATHS as DASHBOARD_UPLOAD_PATHS
 from easyflow.web.page import PageRefused, refused_page
+from easyflow.web.partners import acknowledgements as partner_acknowledgements
 from easyflow.web.router import router as dashboard_router
 
 assert wiring.REGISTERING_MODULES
@@ -113,6 +114,7 @@ def create_app(
         partners_router,
         knowledge_router,
         audit_router,
+        partner_acknowledgements,
         dashboard_router,
     ):
         app.include_router(router)

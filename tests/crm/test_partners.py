@@ -4,6 +4,12 @@ way against the doubles (a signed webhook, SMTP, the tenant's Telegram bot), a w
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import uuid
+from urllib.parse import urlsplit
+
 import httpx
 import pytest
 from sqlalchemy import text
@@ -11,12 +17,15 @@ from sqlalchemy import text
 from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.db.database import Database
+from easyflow.kit.jobs import run_job
 from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
-from tests.conftest import TenantFixture, make_key
+from tests.conftest import TenantFixture, make_key, run_queued_jobs
 from tests.crm.test_funnel import create_deal, new_contact
 from tests.doubles.smtp_server import SmtpServer
-from tests.doubles.webhook_receiver import WebhookReceiver
+from tests.doubles.telegram_server import TelegramServer
+from tests.doubles.webhook_receiver import Received, WebhookReceiver
+from tests.inbox.test_notifications import BOT_A, connect_bot
 
 PARTNERS = "/api/v1/partners"
 GUIDE_CHAT = 500_300_001
@@ -234,3 +243,291 @@ async def test_another_workspaces_partner_is_not_found(
     assert (await client.delete(one, headers=tenant_b.headers)).status_code == 404
     assert (await client.get(PARTNERS, headers=tenant_b.headers)).json()["total"] == 0
     assert (await client.get(one, headers=tenant_a.headers)).json()["name"] == "Гид Азамат"
+
+
+# Transfers
+
+
+def verified_body(delivery: Received, secret: str) -> dict:
+    headers, body = delivery.headers, delivery.body
+    signed = headers["x-easyflow-timestamp"].encode() + b"." + body
+    expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["x-easyflow-signature"], expected)
+    return dict(json.loads(body))
+
+
+def token_of(link: str) -> str:
+    path = urlsplit(link).path
+    assert path.startswith("/partners/acknowledge/")
+    return path.removeprefix("/partners/acknowledge/")
+
+
+async def test_a_deal_handed_to_a_webhook_partner_is_posted_signed_and_kept_on_the_deal(
+    client: httpx.AsyncClient,
+    database: Database,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    partner = await add_partner(client, tenant_a, reach_by="webhook", webhook_url=webhook_receiver.url)
+    deal = await tour_deal(client, tenant_a, runtime)
+    accepted = await transfer(client, tenant_a, deal, partner, note="Клиентка боится высоты")
+    assert accepted.status_code == 202, accepted.text
+    queued = accepted.json()
+    assert (queued["status"], queued["partner_name"], queued["attempts"]) == ("queued", "Гид Азамат", 0)
+    (event,) = await staff_events(database, tenant_a, "crm.deal_transferred")
+    assert event["deal_id"] == deal["id"] and event["transfer_id"] == queued["id"]
+
+    assert "crm.send_transfer" in await run_queued_jobs(runtime)
+    (delivery,) = webhook_receiver.received
+    body = verified_body(delivery, partner["webhook_secret"])
+    assert delivery.headers["idempotency-key"] == queued["id"]
+    assert body["event"] == "partner.transfer" and body["transfer_id"] == queued["id"]
+    assert body["contact"] == {"name": "Айгуль Сатыбалдиева", "phone": "+996555123456"}
+    assert body["deal"]["title"] == "Тур на Сон-Куль" and body["deal"]["amount"] == "54000.00"
+    assert body["deal"]["qualification"] == QUALIFICATION
+    assert body["note"] == "Клиентка боится высоты" and body["language"] == "ru"
+    assert body["acknowledge_url"].startswith("http://testserver/partners/acknowledge/")
+    assert body["acknowledge_url"] in body["summary"]
+
+    (sent,) = await transfers(client, tenant_a, deal)
+    assert (sent["status"], sent["sent_via"], sent["attempts"], sent["error"]) == ("sent", "webhook", 1, None)
+    assert sent["sent_at"] is not None and sent["acknowledged_at"] is None
+    assert body["summary"].startswith(sent["summary"]) and "Клиентка боится высоты" in sent["summary"]
+    # The link's token is nowhere in the database: only its hash.
+    async with database.tenant_transaction(tenant_a.id) as session:
+        stored = (await session.execute(text("SELECT * FROM partner_transfers"))).one()
+    assert token_of(body["acknowledge_url"]) not in json.dumps([str(value) for value in stored], ensure_ascii=False)
+
+
+async def test_the_summary_speaks_the_workspaces_language_with_the_qualification(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, smtp_on: SmtpServer
+) -> None:
+    partner = await add_partner(
+        client, tenant_a, name="Юрточный лагерь «Сон-Куль»", reach_by="email", email="camp@son-kul.example"
+    )
+    deal = await tour_deal(client, tenant_a, runtime)
+    assert (await transfer(client, tenant_a, deal, partner, note="Встретить в Кочкоре")).status_code == 202
+    await run_queued_jobs(runtime)
+    (mail,) = smtp_on.messages
+    assert mail.recipients == ["camp@son-kul.example"]
+    assert mail.subject == "Клиент от «Салон «Лотос»»: Айгуль Сатыбалдиева"
+    lines = mail.body.splitlines()
+    assert lines[0] == "«Салон «Лотос»» передаёт вам клиента."
+    for line in (
+        "Клиент: Айгуль Сатыбалдиева, +996555123456",
+        "Сделка: Тур на Сон-Куль",
+        "Сумма: 54000.00 KGS",
+        "Услуги: Юрта на двоих × 2",
+        "Даты: 12–15 июля",
+        "Пожелания: конная прогулка к озеру Сон-Куль",
+        "Бюджет: до 60 000 сом",
+        "Комментарий: Встретить в Кочкоре",
+    ):
+        assert line in lines
+    assert lines[-1].startswith("Подтвердите, что приняли клиента: http://testserver/partners/acknowledge/")
+    (sent,) = await transfers(client, tenant_a, deal)
+    assert (sent["status"], sent["sent_via"]) == ("sent", "email")
+
+
+async def test_an_english_workspace_sends_english(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, smtp_on: SmtpServer
+) -> None:
+    assert (
+        await client.patch("/api/v1/tenant", json={"default_language": "en"}, headers=tenant_a.headers)
+    ).status_code == 200
+    partner = await add_partner(client, tenant_a, reach_by="email", email="guide@example.com")
+    deal = await tour_deal(client, tenant_a, runtime)
+    await transfer(client, tenant_a, deal, partner)
+    await run_queued_jobs(runtime)
+    (mail,) = smtp_on.messages
+    assert mail.subject.startswith("A client from ")
+    assert "Dates: 12–15 июля" in mail.body and "Budget: до 60 000 сом" in mail.body
+    assert "Please confirm you have taken the client: http://testserver/partners/acknowledge/" in mail.body
+
+
+async def test_a_telegram_partner_is_written_to_by_the_workspaces_bot(
+    client: httpx.AsyncClient,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    telegram: TelegramServer,
+) -> None:
+    await connect_bot(client, runtime, telegram, tenant_a, BOT_A, "lotos_salon_bot")
+    partner = await add_partner(client, tenant_a, reach_by="telegram", telegram_chat_id=GUIDE_CHAT)
+    deal = await tour_deal(client, tenant_a, runtime)
+    await transfer(client, tenant_a, deal, partner, note="Нужна лошадь для ребёнка")
+    await run_queued_jobs(runtime)
+    (message,) = telegram.double.sent_messages(GUIDE_CHAT)
+    assert "Клиент: Айгуль Сатыбалдиева, +996555123456" in message["plain_text"]
+    assert "Комментарий: Нужна лошадь для ребёнка" in message["plain_text"]
+    (sent,) = await transfers(client, tenant_a, deal)
+    assert (sent["status"], sent["sent_via"]) == ("sent", "telegram")
+
+    # A partner who blocked the bot: the transfer keeps why, and fails after the last attempt.
+    telegram.double.block(GUIDE_CHAT)
+    await transfer(client, tenant_a, deal, partner)
+    args = await queued_transfer_job(runtime)
+    with pytest.raises(Exception, match="start the bot"):
+        await run_queued_jobs(runtime)
+    retrying = (await transfers(client, tenant_a, deal))[0]
+    assert retrying["status"] == "queued" and "start the bot" in retrying["error"]
+    with pytest.raises(Exception, match="start the bot"):
+        await run_job(runtime, "crm.send_transfer", args, attempt_is_last=True)
+    failed = (await transfers(client, tenant_a, deal))[0]
+    assert failed["status"] == "failed" and "start the bot" in failed["error"] and failed["attempts"] == 2
+
+
+async def test_a_failing_webhook_is_retried_and_then_failed_with_its_error(
+    client: httpx.AsyncClient,
+    database: Database,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    partner = await add_partner(client, tenant_a, reach_by="webhook", webhook_url=webhook_receiver.url)
+    deal = await tour_deal(client, tenant_a, runtime)
+    await transfer(client, tenant_a, deal, partner)
+    args = await queued_transfer_job(runtime)
+    webhook_receiver.statuses = [503, 500]
+    with pytest.raises(Exception, match="HTTP 503"):
+        await run_queued_jobs(runtime)  # procrastinate would retry it with backoff
+    (retrying,) = await transfers(client, tenant_a, deal)
+    assert (retrying["status"], retrying["attempts"], retrying["error"]) == ("queued", 1, "webhook answered HTTP 503")
+    with pytest.raises(Exception, match="HTTP 500"):
+        await run_job(runtime, "crm.send_transfer", args, attempt_is_last=True)
+    (failed,) = await transfers(client, tenant_a, deal)
+    assert (failed["status"], failed["attempts"], failed["error"]) == ("failed", 2, "webhook answered HTTP 500")
+    # Both attempts carried the same link and idempotency key.
+    first, second = (json.loads(delivery.body) for delivery in webhook_receiver.received)
+    assert first["acknowledge_url"] == second["acknowledge_url"]
+    assert {delivery.headers["idempotency-key"] for delivery in webhook_receiver.received} == {failed["id"]}
+    (event,) = await staff_events(database, tenant_a, "crm.transfer_failed")
+    assert event["transfer_id"] == failed["id"] and event["error"] == "webhook answered HTTP 500"
+    # A repeated job after the end sends nothing more.
+    await run_job(runtime, "crm.send_transfer", args, attempt_is_last=True)
+    assert len(webhook_receiver.received) == 2
+
+
+async def test_a_webhook_that_now_points_inside_is_not_called(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, webhook_receiver: WebhookReceiver
+) -> None:
+    partner = await add_partner(client, tenant_a, reach_by="webhook", webhook_url=webhook_receiver.url)
+    runtime.settings = runtime.settings.model_copy(update={"allow_private_webhooks": False})  # checked again
+    deal = await tour_deal(client, tenant_a, runtime)
+    await transfer(client, tenant_a, deal, partner)
+    args = await queued_transfer_job(runtime)
+    with pytest.raises(Exception, match="private or local address"):
+        await run_job(runtime, "crm.send_transfer", args, attempt_is_last=True)
+    assert webhook_receiver.received == []
+    (failed,) = await transfers(client, tenant_a, deal)
+    assert failed["status"] == "failed" and "EASYFLOW_ALLOW_PRIVATE_WEBHOOKS" in failed["error"]
+
+
+async def test_a_partner_who_cannot_be_reached_is_refused_naming_reach_by(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    deal = await tour_deal(client, tenant_a, runtime)
+    listed_only = await add_partner(client, tenant_a)
+    by_telegram = await add_partner(client, tenant_a, reach_by="telegram", telegram_chat_id=GUIDE_CHAT)
+    by_email = await add_partner(client, tenant_a, reach_by="email", email="guide@example.com")
+    for partner, why in ((listed_only, "no way"), (by_telegram, "Telegram bot"), (by_email, "SMTP")):
+        refused = await transfer(client, tenant_a, deal, partner)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"].startswith("reach_by:") and why in refused.json()["detail"]
+    assert await transfers(client, tenant_a, deal) == []
+
+
+async def test_transfers_keep_tenants_apart(
+    client: httpx.AsyncClient,
+    database: Database,
+    tenant_a: TenantFixture,
+    tenant_b: TenantFixture,
+    runtime: Runtime,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    mine = await add_partner(client, tenant_a, reach_by="webhook", webhook_url=webhook_receiver.url)
+    theirs = await add_partner(client, tenant_b, reach_by="webhook", webhook_url=webhook_receiver.url)
+    my_deal = await tour_deal(client, tenant_a, runtime)
+    await transfer(client, tenant_a, my_deal, mine)
+    # My deal to their partner: no such partner here.
+    refused = await transfer(client, tenant_a, my_deal, theirs)
+    assert refused.status_code == 422 and "partner_id" in refused.json()["detail"]
+    # Their key on my deal: no such deal there, whichever partner.
+    for partner in (theirs, mine):
+        assert (await transfer(client, tenant_b, my_deal, partner)).status_code == 404
+    assert (await client.get(f"/api/v1/deals/{my_deal['id']}/transfers", headers=tenant_b.headers)).status_code == 404
+    assert len(await transfers(client, tenant_a, my_deal)) == 1
+    assert await staff_events(database, tenant_b, "crm.deal_transferred") == []
+
+
+async def test_transfers_are_for_operators(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, runtime: Runtime
+) -> None:
+    partner = await add_partner(client, tenant_a, reach_by="email", email="guide@example.com")
+    deal = await tour_deal(client, tenant_a, runtime)
+    viewer = {"Authorization": f"Bearer {await make_key(database, tenant_a, Role.viewer)}"}
+    url = f"/api/v1/deals/{deal['id']}/transfers"
+    assert (await client.post(url, json={"partner_id": partner["id"]})).status_code == 401
+    assert (await client.post(url, json={"partner_id": partner["id"]}, headers=viewer)).status_code == 403
+    assert (await client.get(url, headers=viewer)).status_code == 403
+    bad = await client.post(url, json={"partner_id": partner["id"], "note": "a\x00b"}, headers=tenant_a.headers)
+    assert bad.status_code == 422 and "note" in bad.text
+    unknown = await client.post(url, json={"partner_id": str(uuid.uuid4())}, headers=tenant_a.headers)
+    assert unknown.status_code == 422
+
+
+# The partner's acknowledgement
+
+
+async def sent_link(
+    client: httpx.AsyncClient, tenant: TenantFixture, runtime: Runtime, webhook_receiver: WebhookReceiver
+) -> tuple[dict, str]:
+    partner = await add_partner(client, tenant, reach_by="webhook", webhook_url=webhook_receiver.url)
+    deal = await tour_deal(client, tenant, runtime)
+    await transfer(client, tenant, deal, partner)
+    await run_queued_jobs(runtime)
+    return deal, str(json.loads(webhook_receiver.received[-1].body)["acknowledge_url"])
+
+
+async def test_the_partner_acknowledges_by_the_link_and_opening_it_changes_nothing(
+    client: httpx.AsyncClient,
+    database: Database,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    deal, link = await sent_link(client, tenant_a, runtime, webhook_receiver)
+    path = urlsplit(link).path
+    for _ in range(2):  # a mail scanner, then the partner
+        opened = await client.get(path)
+        assert opened.status_code == 200
+        assert "Тур на Сон-Куль" in opened.text and "Салон «Лотос»" in opened.text
+        assert f'<form method="post" action="{path}">' in opened.text
+    assert (await transfers(client, tenant_a, deal))[0]["acknowledged_at"] is None
+
+    confirmed = await client.post(path)
+    assert confirmed.status_code == 200 and "data-acknowledged" in confirmed.text
+    first = (await transfers(client, tenant_a, deal))[0]["acknowledged_at"]
+    assert first is not None
+    again = await client.post(path, headers={"Accept": "application/json"})  # a webhook partner's system
+    assert again.status_code == 200 and again.json()["acknowledged_at"] is not None
+    assert (await transfers(client, tenant_a, deal))[0]["acknowledged_at"] == first
+    assert len(await staff_events(database, tenant_a, "crm.transfer_acknowledged")) == 1
+    assert "<form" not in (await client.get(path)).text
+
+
+@pytest.mark.parametrize("token", ["wrong-token", "x" * 300, "%00"])
+async def test_a_wrong_acknowledgement_link_is_not_found(
+    client: httpx.AsyncClient,
+    tenant_a: TenantFixture,
+    runtime: Runtime,
+    webhook_receiver: WebhookReceiver,
+    token: str,
+) -> None:
+    deal, link = await sent_link(client, tenant_a, runtime, webhook_receiver)
+    path = f"/partners/acknowledge/{token}"
+    assert (await client.get(path)).status_code == 404
+    assert (await client.post(path)).status_code == 404
+    assert (await client.post(path, headers={"Accept": "application/json"})).status_code == 404
+    assert (await client.post(urlsplit(link).path + "x")).status_code == 404
+    assert (await transfers(client, tenant_a, deal))[0]["acknowledged_at"] is None

@@ -96,7 +96,7 @@ class TransferRead(Output):
     note: str
     status: TransferStatus = Field(description="queued, sent or failed (with `error`).")
     sent_via: ReachBy | None
-    summary: str = Field(description="What was sent, once sent.")
+    summary: str = Field(description="What was sent (all but the acknowledgement link), once tried.")
     attempts: int
     error: str | None
     created_by: uuid.UUID | None

@@ -80,6 +80,8 @@ class Summary:
     subject: str
     text: str
     payload: dict[str, Any]  # what a webhook receives
+    # What the transfer keeps of it: all but the acknowledgement link, whose token is stored only hashed.
+    kept: str
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def write_summary(
             lines.append(f"{words[key]}: {qualification[key]}")
     if note.strip():
         lines.append(f"{words['note']}: {note.strip()}")
+    kept = "\n".join(lines)
     lines += ["", f"{words['acknowledge']}: {link}"]
     payload = {
         "event": WEBHOOK_EVENT,
@@ -151,7 +154,7 @@ def write_summary(
         # POST here (empty body) to acknowledge; a person opening it gets a page with a button.
         "acknowledge_url": link,
     }
-    return Summary(words["subject"].format(tenant=tenant, contact=who), "\n".join(lines), payload)
+    return Summary(words["subject"].format(tenant=tenant, contact=who), "\n".join(lines), payload, kept)
 
 
 async def send_transfer(runtime: Runtime, tenant_id: uuid.UUID, transfer_id: uuid.UUID, token: str) -> None:
@@ -233,7 +236,7 @@ async def _prepare(
 def _count_attempt(transfer: PartnerTransfer, partner: Partner, summary: Summary) -> None:
     transfer.attempts += 1
     transfer.sent_via = partner.reach_by
-    transfer.summary = summary.text
+    transfer.summary = summary.kept
 
 
 async def _route(runtime: Runtime, session: Any, tenant_id: uuid.UUID, partner: Partner) -> _Route:
