@@ -92,7 +92,7 @@ async def add_partner(request: Request, session: Session, page: AdminPage) -> Re
 async def change_partner(request: Request, session: Session, page: AdminPage, partner_id: uuid.UUID) -> Response:
     """Every field of the form is the partner's new value (an empty optional one clears it)."""
     form = await request.form(max_fields=20)
-    fields = {name: value if value != "" else None for name, value in _partner_fields(form).items()}
+    fields = _partner_fields(form)
     try:
         changed = await _service(request, session, page).update(
             partner_id, schemas.PartnerUpdate.model_validate(fields)
