@@ -72,6 +72,7 @@ async def test_an_admin_adds_changes_and_removes_partners_in_russian(
             "csrf_token": token,
             "name": "Отель «Ала-Тоо»",
             "kind": "hotel",
+            "own_kind": "юрточный лагерь",
             "reach_by": "webhook",
             "webhook_url": webhook_receiver.url,
         },
@@ -80,6 +81,10 @@ async def test_an_admin_adds_changes_and_removes_partners_in_russian(
     secret = re.search(r'value="([^"]+)" class="secret" data-secret', hooked.text)
     assert secret is not None and len(secret.group(1)) >= 32
     assert secret.group(1) not in (await client.get(PAGE)).text
+    assert {partner["name"]: partner["kind"] for partner in await api_partners(client, tenant_a)} == {
+        "Гид Азамат": "guide",
+        "Отель «Ала-Тоо»": "юрточный лагерь",
+    }
 
     (guide,) = [partner for partner in await api_partners(client, tenant_a) if partner["name"] == "Гид Азамат"]
     changed = await client.post(

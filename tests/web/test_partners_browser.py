@@ -21,7 +21,7 @@ def test_an_owner_keeps_the_partner_directory(page: Any, dashboard: Dashboard) -
 
     form = page.locator("[data-new-partner]")
     form.get_by_label("Название").fill("Гид Азамат")
-    form.get_by_label("Вид").fill("guide")
+    form.get_by_label("Вид", exact=True).select_option("guide")
     form.get_by_label("Телефон").fill("8 (912) 345-67-89")
     form.get_by_role("button", name="Добавить партнёра").click()
     row = page.locator('tr[data-partner="Гид Азамат"]')
@@ -29,13 +29,14 @@ def test_an_owner_keeps_the_partner_directory(page: Any, dashboard: Dashboard) -
 
     form = page.locator("[data-new-partner]")
     form.get_by_label("Название").fill("Отель «Ала-Тоо»")
-    form.get_by_label("Вид").fill("hotel")
+    form.get_by_label("Или свой вид").fill("юрточный лагерь")
     form.get_by_label("Как отправлять передачи").select_option("webhook")
     form.get_by_label("Адрес вебхука").fill("https://93.184.216.34/hooks/easyflow")
     form.get_by_role("button", name="Добавить партнёра").click()
     secret = page.locator("[data-secret]")
     expect(secret).to_be_visible(timeout=SECONDS)
     assert len(secret.input_value()) >= 32
+    expect(page.locator('tr[data-partner="Отель «Ала-Тоо»"]')).to_contain_text("юрточный лагерь")
     assert_accessible(page)
     screenshots(page, "partners-webhook-secret")
 

@@ -125,6 +125,9 @@ def _partner_fields(form: FormData) -> dict[str, Any]:
         value = form.get(name)
         if isinstance(value, str):
             fields[name] = value.strip()
+    own_kind = form.get("own_kind")
+    if isinstance(own_kind, str) and own_kind.strip():
+        fields["kind"] = own_kind.strip()  # the business's own word wins over the list's
     if not fields.get("reach_by"):
         fields["reach_by"] = None
     for name in ("phone", "email", "telegram_chat_id", "webhook_url"):
