@@ -503,10 +503,11 @@ async def test_the_partner_acknowledges_by_the_link_and_opening_it_changes_nothi
         assert opened.status_code == 200
         assert "Тур на Сон-Куль" in opened.text and "Салон «Лотос»" in opened.text
         assert f'<form method="post" action="{path}">' in opened.text
+        assert "Подтверждаю: клиента принял" in opened.text and '<html lang="ru">' in opened.text
     assert (await transfers(client, tenant_a, deal))[0]["acknowledged_at"] is None
 
     confirmed = await client.post(path)
-    assert confirmed.status_code == 200 and "data-acknowledged" in confirmed.text
+    assert confirmed.status_code == 200 and "Спасибо: подтверждение получено." in confirmed.text
     first = (await transfers(client, tenant_a, deal))[0]["acknowledged_at"]
     assert first is not None
     again = await client.post(path, headers={"Accept": "application/json"})  # a webhook partner's system
