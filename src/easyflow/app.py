@@ -25,6 +25,7 @@ from easyflow.crm.funnel.router import router as funnel_router
 from easyflow.crm.imports.router import UPLOAD_PATHS as IMPORT_UPLOAD_PATHS
 from easyflow.crm.imports.router import router as imports_router
 from easyflow.crm.router import router as crm_router
+from easyflow.crm.partners.router import router as partners_router
 from easyflow.db.database import Database
 from easyflow.inbox.router import UPLOAD_PATHS as OPERATOR_UPLOAD_PATHS
 from easyflow.inbox.router import router as inbox_router
@@ -43,6 +44,7 @@ from easyflow.web import STATIC_DIR
 from easyflow.web.inbox import UPLOAD_PATHS as DASHBOARD_OPERATOR_UPLOAD_PATHS
 from easyflow.web.knowledge import UPLOAD_PATHS as DASHBOARD_UPLOAD_PATHS
 from easyflow.web.page import PageRefused, refused_page
+from easyflow.web.partners import acknowledgements as partner_acknowledgements
 from easyflow.web.router import router as dashboard_router
 
 assert wiring.REGISTERING_MODULES
@@ -113,9 +115,11 @@ def create_app(
         inbox_router,
         funnel_router,
         crm_router,
+        partners_router,
         knowledge_router,
         imports_router,
         audit_router,
+        partner_acknowledgements,
         dashboard_router,
     ):
         app.include_router(router)

@@ -14,6 +14,7 @@ from easyflow.crm.funnel import assistant as _funnel_assistant
 from easyflow.crm.funnel import tasks as _funnel_tasks
 from easyflow.crm.imports import tasks as _import_tasks
 from easyflow.crm.imports.tasks import IMPORTS_QUEUE
+from easyflow.crm.partners import tasks as _partner_tasks
 from easyflow.inbox import tasks as _inbox_tasks
 from easyflow.kit.jobs import WorkerPool
 from easyflow.knowledge import tasks as _knowledge_tasks
@@ -29,6 +30,7 @@ REGISTERING_MODULES = (
     _funnel_assistant,
     _funnel_tasks,
     _import_tasks,
+    _partner_tasks,
     _inbox_tasks,
     _knowledge_tasks,
 )

@@ -30,6 +30,7 @@ from easyflow.models.crm import (
     StageKind,
 )
 from easyflow.models.crm_imports import ChatImport, ChatImportFile, ChatImportStatus
+from easyflow.models.crm_partners import Partner, PartnerTransfer, ReachBy, TransferStatus
 from easyflow.models.dashboard import DashboardSession
 from easyflow.models.inbox import CannedResponse, OperatorPresence, Presence, Team, TeamMember
 from easyflow.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, QaPair
@@ -85,10 +86,13 @@ __all__ = [
     "ModelProvider",
     "MoveActor",
     "OperatorPresence",
+    "Partner",
+    "PartnerTransfer",
     "Pipeline",
     "PipelineStage",
     "Presence",
     "QaPair",
+    "ReachBy",
     "RecoveryCode",
     "RefreshToken",
     "Role",
@@ -101,6 +105,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "Tenant",
+    "TransferStatus",
     "TwoFactorCredential",
     "User",
 ]

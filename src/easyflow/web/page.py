@@ -63,6 +63,7 @@ NAVIGATION = (
     NavItem("/app/", N_("Home")),
     NavItem("/app/inbox", N_("Inbox")),
     NavItem("/app/contacts", N_("Contacts")),
+    NavItem("/app/partners", N_("Partners"), Role.operator),
     NavItem("/app/assistants", N_("Assistants"), Role.admin),
     NavItem("/app/knowledge", N_("Knowledge")),
     NavItem("/app/channels", N_("Channels"), Role.admin),
@@ -159,9 +160,11 @@ def render(
     status_code: int = status.HTTP_200_OK,
     *,
     page: SignedIn | None = None,
+    language: str | None = None,
 ) -> HTMLResponse:
-    """`template` in the member's language (else the browser's), with the layout's menu when signed in."""
-    language = choose_locale(page.user.language if page else None, request.headers.get("accept-language"))
+    """`template` in the member's language (else `language`, else the browser's), with the layout's menu when
+    signed in."""
+    language = choose_locale(page.user.language if page else language, request.headers.get("accept-language"))
     words = translations(language)
     layout: dict[str, Any] = {
         "lang": language,
