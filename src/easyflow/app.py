@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
+from easyflow.analytics.router import router as analytics_router
 from easyflow.audit.router import router as audit_router
 from easyflow.channels.router import router as channels_router
 from easyflow.channels.router import webhooks as webhooks_router
@@ -109,6 +110,7 @@ def create_app(
         conversations_router,
         inbox_router,
         funnel_router,
+        analytics_router,
         knowledge_router,
         audit_router,
         dashboard_router,
