@@ -20,7 +20,19 @@ from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
-from easyflow.web import analytics, assistants, channels, contacts, deals, inbox, knowledge, tasks, team, workspace
+from easyflow.web import (
+    analytics,
+    assistants,
+    channels,
+    contacts,
+    deals,
+    inbox,
+    knowledge,
+    pipelines,
+    tasks,
+    team,
+    workspace,
+)
 from easyflow.web import audit as audit_pages
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
@@ -305,6 +317,7 @@ router.include_router(contacts.router)
 router.include_router(deals.router)
 router.include_router(tasks.router)
 router.include_router(analytics.router)
+router.include_router(pipelines.router)
 router.include_router(knowledge.router)
 router.include_router(assistants.router)
 router.include_router(audit_pages.router)
