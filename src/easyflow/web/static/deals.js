@@ -99,6 +99,7 @@
   }
 
   board.querySelectorAll("[data-cards]").forEach(function (list) {
-    window.Sortable.create(list, { group: "deals", animation: 120, onEnd: dropped });
+    // The fallback (pointer events rather than the browser's drag and drop) behaves the same with a mouse, a pen and a finger.
+    window.Sortable.create(list, { group: "deals", animation: 120, forceFallback: true, onEnd: dropped });
   });
 })();
