@@ -26,19 +26,25 @@ def drag(page: Any, card: Any, target: Any) -> None:
     page.mouse.up()
 
 
-def test_a_card_dragged_to_another_stage_and_to_lost_with_a_reason(page: Any, dashboard: Dashboard) -> None:
-    owner = dashboard.new_owner("Турагентство «Алатоо»")
-    api = httpx.Client(base_url=dashboard.base, headers=owner.headers, timeout=10)
-    # No rule opens a deal of its own: the board holds exactly the deal made here.
-    for rule in api.get("/api/v1/funnel-rules").json():
-        assert api.delete(f"/api/v1/funnel-rules/{rule['id']}").status_code == 204
+def customer_writes(api: httpx.Client) -> tuple[str, str]:
+    """Айгуль writes through the API channel; her conversation and contact."""
     customer = {"external_id": "aigul", "name": "Айгуль"}
     written = api.post(
         "/api/v1/channels/api/messages",
         json={"contact": customer, "text": "Хочу в Каракол", "external_message_id": "m1"},
     )
     assert written.status_code == 202, written.text
-    contact_id = api.get(f"/api/v1/conversations/{written.json()['conversation_id']}").json()["contact"]["id"]
+    conversation_id = written.json()["conversation_id"]
+    return conversation_id, api.get(f"/api/v1/conversations/{conversation_id}").json()["contact"]["id"]
+
+
+def test_a_card_dragged_to_another_stage_and_to_lost_with_a_reason(page: Any, dashboard: Dashboard) -> None:
+    owner = dashboard.new_owner("Турагентство «Алатоо»")
+    api = httpx.Client(base_url=dashboard.base, headers=owner.headers, timeout=10)
+    # No rule opens a deal of its own: the board holds exactly the deal made here.
+    for rule in api.get("/api/v1/funnel-rules").json():
+        assert api.delete(f"/api/v1/funnel-rules/{rule['id']}").status_code == 204
+    _, contact_id = customer_writes(api)
     (pipeline,) = api.get("/api/v1/pipelines").json()
     stages = {stage["name"]: stage["id"] for stage in pipeline["stages"]}
     deal = api.post(
@@ -91,4 +97,25 @@ def test_a_card_dragged_to_another_stage_and_to_lost_with_a_reason(page: Any, da
     expect(page.locator("[data-history] [data-move]").first).to_contain_text("Квалификация → Отказ")
     assert_accessible(page)
     screenshots(page, "deal")
+    api.close()
+
+
+def test_the_funnels_other_pages_are_accessible_and_fit_a_phone(page: Any, dashboard: Dashboard) -> None:
+    owner = dashboard.new_owner("Турагентство «Алатоо»")
+    api = httpx.Client(base_url=dashboard.base, headers=owner.headers, timeout=10)
+    conversation_id, contact_id = customer_writes(api)
+    deal = api.post("/api/v1/deals", json={"title": "Тур", "contact_id": contact_id, "amount": "1000"}).json()
+    assert api.post("/api/v1/tasks", json={"title": "Позвонить", "deal_id": deal["id"]}).status_code == 201
+    sign_in(page, dashboard, owner)
+    for name, path in (
+        ("analytics", "/app/analytics/funnel"),
+        ("pipelines", "/app/pipelines"),
+        ("tasks", "/app/tasks"),
+        ("deal-new", f"/app/deals/new?contact={contact_id}&conversation={conversation_id}"),
+        ("conversation-deal", f"/app/conversations/{conversation_id}"),
+    ):
+        page.goto(dashboard.url(path))
+        expect(page.locator("h1")).to_be_visible(timeout=SECONDS)
+        assert_accessible(page)
+        screenshots(page, name)
     api.close()
