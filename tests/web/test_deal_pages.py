@@ -364,3 +364,44 @@ async def test_another_workspaces_deal_is_not_found(
     assert board.status_code == 200 and "data-deal-id" not in board.text
     their_deal = (await client.get(f"/api/v1/deals/{theirs['id']}", headers=tenant_b.headers)).json()
     assert their_deal["stage"]["name"] == "Новый лид" and their_deal["title"] == "Тур"
+
+
+async def test_hostile_input_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, database: Database, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    customer, _ = await contact(client, runtime, tenant_a, "Айгуль")
+    deal = await new_deal(client, tenant_a, customer, amount="100")
+    await sign_in(client, tenant_a)
+    csrf = await home_csrf(client)
+    for params in ({"q": "тур\x00"}, {"q": "я" * 201}, {"responsible": "x"}, {"pipeline": "1"}):
+        assert (await client.get("/app/deals", params=params)).status_code in (400, 404), params
+    fields = {"csrf_token": csrf, "title": "Тур", "amount": "100", "currency": "RUB", "responsible_id": "",
+              "needs": "", "budget": "", "dates": "", "products": ""}  # fmt: skip
+    for changes in (
+        {"amount": "1e30"},
+        {"amount": "-5"},
+        {"amount": "NaN"},
+        {"title": "Тур\x00"},
+        {"title": "я" * 201},
+        {"currency": "GBP"},
+        {"responsible_id": "nobody"},
+        {"responsible_id": str(uuid.uuid4())},
+        {"products": "Тур; много"},
+        {"products": "a; 1; 2; 3"},
+        {"products": "\n".join(["Тур"] * 101)},
+        {"needs": "я" * 2001},
+    ):
+        answer = await client.post(f"/app/deals/{deal['id']}", data={**fields, **changes})
+        assert answer.status_code == 422, changes
+    moved = await client.post(
+        f"/app/deals/{deal['id']}/move", data={"stage_id": "garbage"}, headers=JSON | {"X-CSRF-Token": csrf}
+    )
+    assert moved.status_code == 422
+    for task in ({"due_at": "soon"}, {"assignee_id": str(uuid.uuid4())}, {"title": ""}, {"title": "я" * 301}):
+        added = await client.post(f"/app/deals/{deal['id']}/tasks", data={"csrf_token": csrf, "title": "x", **task})
+        assert added.status_code == 422, task
+    unchanged = (await client.get(f"/api/v1/deals/{deal['id']}", headers=tenant_a.headers)).json()
+    assert (unchanged["title"], unchanged["amount"], unchanged["currency"]) == ("Тур", "100.00", "RUB")
+    assert unchanged["stage"]["name"] == "Новый лид"
+    tasks = (await client.get("/api/v1/tasks", params={"deal_id": deal["id"]}, headers=tenant_a.headers)).json()
+    assert tasks["total"] == 0

@@ -1,7 +1,8 @@
 """The deals board in a real browser (headless Chromium via Playwright) against `easyflow serve`: a card
-dragged to the next stage's column moves its deal; dropped on the lost stage, the dialog asks why (cancelled,
-the card goes back; answered, the deal is lost with that reason); the deal's history, read through the API,
-has both moves by the member."""
+dragged to the next stage's column moves its deal; a refused move puts it back with the server's message;
+dropped on the lost stage, the dialog asks why (cancelled, the card goes back; answered, the deal is lost with
+that reason); the deal's history, read through the API, has both moves by the member. The funnel's other pages
+pass the accessibility check and fit a phone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.web.browser import BROWSER, SECONDS, Dashboard, assert_accessible, screenshots, sign_in
+from tests.web.browser import BROWSER, SECONDS, Dashboard, assert_accessible, expect_refusal, screenshots, sign_in
 
 pytestmark = BROWSER
 
@@ -67,6 +68,14 @@ def test_a_card_dragged_to_another_stage_and_to_lost_with_a_reason(page: Any, da
     drag(page, card, column("Квалификация").locator("[data-cards]"))
     expect(column("Квалификация").locator("[data-count]")).to_have_text("1", timeout=SECONDS)
     expect(column("Новый лид").locator("[data-count]")).to_have_text("0")
+    expect(column("Квалификация").locator(f"[data-deal-id='{deal['id']}']")).to_be_visible()
+
+    # A stage removed since the page was drawn: the move is refused, the card goes back, the page says why.
+    removed = api.delete(f"/api/v1/pipelines/{pipeline['id']}/stages/{stages['Прогрев']}")
+    assert removed.status_code == 200, removed.text
+    expect_refusal(page, f"/app/deals/{deal['id']}/move")
+    drag(page, card, column("Прогрев").locator("[data-cards]"))
+    expect(page.locator("#board-status")).to_have_text("Сделку нельзя перенести в эту стадию.", timeout=SECONDS)
     expect(column("Квалификация").locator(f"[data-deal-id='{deal['id']}']")).to_be_visible()
 
     # Dropped on the lost stage, the dialog asks why; cancelled, the card goes back and nothing moves.

@@ -412,7 +412,7 @@ async def edit_deal(deal_id: DealId, request: Request, session: Session, page: S
             title=text["title"],
             amount=_amount(text["amount"]),
             currency=text["currency"] or None,
-            responsible_id=_optional_uuid(text["responsible_id"], BAD_MEMBER),
+            responsible_id=uuid.UUID(text["responsible_id"]) if text["responsible_id"] else None,
             qualification=schemas.Qualification(
                 needs=text["needs"].strip(), budget=text["budget"].strip(), dates=text["dates"].strip()
             ),
@@ -494,7 +494,7 @@ async def add_deal_task(deal_id: DealId, request: Request, session: Session, pag
             title=title or "",
             deal_id=deal_id,
             due_at=due_at,
-            **({"assignee_id": _optional_uuid(assignee, BAD_MEMBER)} if assignee else {}),
+            **({"assignee_id": uuid.UUID(assignee)} if assignee else {}),
         )
     except (ValidationError, ValueError):
         return await _deal_page(
@@ -502,8 +502,12 @@ async def add_deal_task(deal_id: DealId, request: Request, session: Session, pag
         )
     try:
         await MemberTasks(session, page.tenant_id).create(body, default_assignee=page.user.id)
-    except Unprocessable:
-        raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_DEAL) from None
+    except Unprocessable as refused:
+        if "deal_id" in str(refused.detail):  # the deal in the address is not this workspace's
+            raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_DEAL) from None
+        return await _deal_page(
+            request, session, page, deal_id, error=BAD_MEMBER, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
     return see_other(f"/app/deals/{deal_id}#tasks")
 
 
