@@ -405,3 +405,26 @@ async def test_hostile_input_is_refused_and_changes_nothing(
     assert unchanged["stage"]["name"] == "Новый лид"
     tasks = (await client.get("/api/v1/tasks", params={"deal_id": deal["id"]}, headers=tenant_a.headers)).json()
     assert tasks["total"] == 0
+
+
+async def test_the_pages_speak_english_to_a_member_who_chose_it(
+    client: httpx.AsyncClient, runtime: Runtime, tenant_a: TenantFixture
+) -> None:
+    customer, _ = await contact(client, runtime, tenant_a, "Aigul")
+    deal = await new_deal(client, tenant_a, customer, title="Karakol tour", amount="1500.5", currency="USD")
+    await sign_in(client, tenant_a)
+    chosen = await client.post("/app/account/language", data={"csrf_token": await home_csrf(client), "language": "en"})
+    assert chosen.status_code == 303
+    board = await client.get("/app/deals")
+    assert "Deals" in board.text and "Responsible" in board.text and "in the stage 0 minutes" in board.text
+    assert "1,500.50\u00a0USD" in board.text
+    page = await client.get(f"/app/deals/{deal['id']}")
+    assert "Stage history" in page.text and "Move to another stage" in page.text
+    refused = await client.post(
+        f"/app/deals/{deal['id']}/move",
+        data={"stage_id": (await stages(client, tenant_a))["Отказ"]},
+        headers=JSON | {"X-CSRF-Token": csrf_of(page)},
+    )
+    assert refused.json()["message"].startswith("Write why the deal was lost")
+    assert "Conversion stage to stage" in (await client.get("/app/analytics/funnel")).text
+    assert "Whose tasks" in (await client.get("/app/tasks")).text

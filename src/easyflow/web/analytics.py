@@ -18,7 +18,7 @@ from easyflow.analytics.router import csv_download
 from easyflow.crm.funnel.pipelines import Pipelines
 from easyflow.kit.errors import NotFound, Unprocessable
 from easyflow.tenancy.auth import Session
-from easyflow.web.funnel_shared import ACTOR_TITLES, duration_parts, money
+from easyflow.web.funnel_shared import ACTOR_TITLES, duration_parts, money_for
 from easyflow.web.page import N_, PageRefused, SignedIn, SignedInPage, render
 
 router = APIRouter()
@@ -98,6 +98,7 @@ async def _report(request: Request, session: Session, page: SignedIn) -> schemas
 async def funnel_page(request: Request, session: Session, page: SignedInPage) -> Response:
     report = await _report(request, session, page)
     conversion = bar_chart([(row.name, row.reached, str(row.reached)) for row in report.conversion])
+    money = money_for(request, page)
     by_currency: dict[str, list[schemas.AmountRow]] = {}
     for row in report.won_by_period:
         by_currency.setdefault(row.currency, []).append(row)

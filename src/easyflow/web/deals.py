@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 
 from easyflow.conversations.queries import ContactQueries
 from easyflow.crm.funnel import schemas
+from easyflow.crm.funnel.deals import LOSS_REASON_NEEDED as NO_LOSS_REASON
 from easyflow.crm.funnel.deals import Deals
 from easyflow.crm.funnel.member_tasks import MemberTasks
 from easyflow.crm.funnel.pipelines import Pipelines, member_mover
@@ -34,7 +35,7 @@ from easyflow.web.funnel_shared import (
     duration_parts,
     local_clock,
     members,
-    money,
+    money_for,
     refused_json,
     wants_json,
     zone_of,
@@ -113,9 +114,9 @@ async def _pipeline(session: AsyncSession, page: SignedIn, asked: uuid.UUID | No
     return chosen, pipelines
 
 
-def _formatting(page: SignedIn) -> dict[str, Any]:
+def _formatting(request: Request, page: SignedIn) -> dict[str, Any]:
     return {
-        "money": money,
+        "money": money_for(request, page),
         "duration_parts": duration_parts,
         "when": local_clock(page),
         "kind_titles": STAGE_KIND_TITLES,
@@ -152,7 +153,7 @@ async def board(
         "list_query": lambda **more: urlencode(
             {key: value for key, value in {"responsible": responsible_id, "q": query, **more}.items() if value}
         ),
-        **_formatting(page),
+        **_formatting(request, page),
     }
     return render(request, "deals.html", context, page=page)
 
@@ -188,7 +189,7 @@ async def deal_list(
         "page_number": p,
         "has_next": p * LIST_PAGE_SIZE < total,
         "query": lambda number: urlencode({**{k: v for k, v in shown.items() if v}, "p": number}),
-        **_formatting(page),
+        **_formatting(request, page),
     }
     return render(request, "deal_list.html", context, page=page)
 
@@ -344,7 +345,7 @@ async def _deal_page(
         "can_act": page.role.at_least(Role.operator),
         "error": error,
         "zone": zone_of(page).key,
-        **_formatting(page),
+        **_formatting(request, page),
     }
     return render(request, "deal.html", context, status_code, page=page)
 
@@ -466,8 +467,7 @@ async def move_deal(deal_id: DealId, request: Request, session: Session, page: S
     except NotFound:
         return refused(status.HTTP_404_NOT_FOUND, NO_SUCH_DEAL)
     except DomainError as refusal:
-        needs_reason = "loss_reason" in str(refusal.detail)
-        message = LOSS_REASON_NEEDED if needs_reason else CANNOT_MOVE
+        message = LOSS_REASON_NEEDED if refusal.detail == NO_LOSS_REASON else CANNOT_MOVE
         if as_json:
             return refused_json(request, page, status.HTTP_422_UNPROCESSABLE_CONTENT, message)
         return await _deal_page(

@@ -4,6 +4,7 @@ answer a script gets when the dashboard refuses it."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -53,14 +54,21 @@ def local_clock(page: SignedIn) -> Callable[[datetime | None], str]:
     return when
 
 
-def money(amount: Decimal | None, currency: str = "") -> str:
-    """150000.5 as "150 000,50 KGS": thousands apart, kopecks only when there are any."""
+def money(amount: Decimal | None, currency: str = "", language: str = "ru") -> str:
+    """150000.5 as "150 000,50 KGS" (in English "150,000.50 KGS"): kopecks only when there are any."""
     if amount is None:
         return ""
     whole = amount == amount.to_integral_value()
     text = f"{amount:,.0f}" if whole else f"{amount:,.2f}"
-    text = text.replace(",", "\u00a0").replace(".", ",")
+    if language == "ru":
+        text = text.replace(",", "\u00a0").replace(".", ",")
     return f"{text}\u00a0{currency}".strip()
+
+
+def money_for(request: Request, page: SignedIn) -> Callable[..., str]:
+    """`money` in the language the page is shown in."""
+    language = choose_locale(page.user.language, request.headers.get("accept-language"))
+    return functools.partial(money, language=language)
 
 
 def duration_parts(seconds: float) -> tuple[str, int]:
