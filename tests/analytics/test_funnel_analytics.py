@@ -230,6 +230,8 @@ async def test_bad_spans_are_refused_and_anonymous_callers_turned_away(
         {"from": "2026-11-30", "to": "2026-11-01"},
         {"from": "2020-01-01", "to": "2026-11-01"},
         {"from": "31.11.2026"},
+        {"to": "9999-12-31"},
+        {"from": "0001-01-01", "to": "0001-01-02"},
         {"group": "colour"},
         {"period": "year"},
         {"pipeline_id": "not-an-id"},

@@ -32,6 +32,8 @@ from easyflow.tenancy.repository import TenantRepository
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
+# Days a funnel can have: far inside what datetimes and PostgreSQL hold, whatever the time zone.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 LOST_REASONS_SHOWN = 50
 # A CSV cell starting with one of these is a formula to a spreadsheet: written with a leading apostrophe.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -56,14 +58,15 @@ class FunnelAnalytics:
         to_date: date | None,
         group: schemas.Group = "channel",
         period: schemas.Period | None = None,
-        today: date | None = None,
     ) -> schemas.FunnelReport:
         """The report of `pipeline_id` (the first pipeline when None) for the days `from_date` to `to_date`,
         both included (the last 30 days by default)."""
         tenant = await TenantRepository(self.session).get(self.tenant_id)
         zone = _zone(tenant.timezone if tenant else "UTC")
-        to_date = to_date or today or datetime.now(zone).date()
+        to_date = to_date or datetime.now(zone).date()
         from_date = from_date or to_date - timedelta(days=DEFAULT_DAYS - 1)
+        if not EARLIEST <= from_date <= LATEST or not EARLIEST <= to_date <= LATEST:
+            raise Unprocessable(f"from and to must be days from {EARLIEST} to {LATEST}.")
         if from_date > to_date:
             raise Unprocessable("from must not be after to.")
         if (to_date - from_date).days >= MAX_DAYS:
