@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
+from easyflow.analytics.router import router as analytics_router
 from easyflow.audit.router import router as audit_router
 from easyflow.channels.router import router as channels_router
 from easyflow.channels.router import webhooks as webhooks_router
@@ -24,8 +25,8 @@ from easyflow.conversations.router import router as conversations_router
 from easyflow.crm.funnel.router import router as funnel_router
 from easyflow.crm.imports.router import UPLOAD_PATHS as IMPORT_UPLOAD_PATHS
 from easyflow.crm.imports.router import router as imports_router
-from easyflow.crm.router import router as crm_router
 from easyflow.crm.partners.router import router as partners_router
+from easyflow.crm.router import router as crm_router
 from easyflow.db.database import Database
 from easyflow.inbox.router import UPLOAD_PATHS as OPERATOR_UPLOAD_PATHS
 from easyflow.inbox.router import router as inbox_router
@@ -116,6 +117,7 @@ def create_app(
         funnel_router,
         crm_router,
         partners_router,
+        analytics_router,
         knowledge_router,
         imports_router,
         audit_router,

@@ -101,13 +101,16 @@ def chromium_page(locale: str = "ru-RU", width: int = LAPTOP) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
+    # Addresses whose 4xx answers a test provokes on purpose (a refusal the page shows): `expect_refusal`.
+    refusals: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
         page = context.new_page()
+        page.expected_refusals = refusals
         page.on("console", lambda message: _console_error(message, errors))
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("response", lambda response: _failed_resource(response, errors))
+        page.on("response", lambda response: _failed_resource(response, errors, refusals))
         try:
             yield page
         finally:
@@ -122,11 +125,18 @@ def _console_error(message: Any, errors: list[str]) -> None:
         errors.append(message.text)
 
 
-def _failed_resource(response: Any, errors: list[str]) -> None:
+def _failed_resource(response: Any, errors: list[str], refusals: list[str]) -> None:
     """A script, stylesheet, picture or fetch that failed is an error; a page answered 4xx is not (the
-    sign-in form answers a wrong password with 401, and says so on the page)."""
+    sign-in form answers a wrong password with 401, and says so on the page), nor a refusal the test expects."""
     if response.status >= 400 and response.request.resource_type != "document":
+        if response.status < 500 and any(response.url.endswith(path) for path in refusals):
+            return
         errors.append(f"{response.status} {response.request.method} {response.url}")
+
+
+def expect_refusal(page: Any, path: str) -> None:
+    """A 4xx answer to a fetch of an address ending in `path` is what the test provokes, not a page error."""
+    page.expected_refusals.append(path)
 
 
 def sign_in(page: Any, dashboard: Dashboard, owner: Owner) -> None:

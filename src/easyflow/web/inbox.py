@@ -24,6 +24,7 @@ from easyflow.conversations.files import chat_file
 from easyflow.conversations.ports import CHANNELS
 from easyflow.conversations.queries import ConversationQueries
 from easyflow.conversations.repository import ConversationFilters
+from easyflow.crm.funnel.deals import Deals
 from easyflow.inbox import schemas as inbox_schemas
 from easyflow.inbox.canned import CannedResponses
 from easyflow.inbox.presence import PresenceService
@@ -329,6 +330,7 @@ async def _conversation_page(
     )
     context |= {
         "others": [item for item in others.items if item.id != conversation.id][:OTHER_CONVERSATIONS],
+        "deal": await Deals(session, page.tenant_id).open_of_contact(conversation.contact.id),
         "can_act": page.role.at_least(Role.operator),
         "mine": conversation.assignee_id == page.user.id,
         "teams": await Teams(session, page.tenant_id).list(),

@@ -20,7 +20,20 @@ from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
-from easyflow.web import assistants, channels, contacts, inbox, knowledge, partners, team, workspace
+from easyflow.web import (
+    analytics,
+    assistants,
+    channels,
+    contacts,
+    deals,
+    inbox,
+    knowledge,
+    partners,
+    pipelines,
+    tasks,
+    team,
+    workspace,
+)
 from easyflow.web import audit as audit_pages
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
@@ -303,6 +316,10 @@ router.include_router(inbox.router)
 router.include_router(channels.router)
 router.include_router(contacts.router)
 router.include_router(partners.router)
+router.include_router(deals.router)
+router.include_router(tasks.router)
+router.include_router(analytics.router)
+router.include_router(pipelines.router)
 router.include_router(knowledge.router)
 router.include_router(assistants.router)
 router.include_router(audit_pages.router)

@@ -50,6 +50,8 @@ PINNED = (
         licence=None,
         licence_holder="Caleb Porzio and contributors",
     ),
+    # The deals board: dragging a card to another stage's column.
+    Pinned("sortablejs", "1.15.7", {"Sortable.min.js": "sortable.min.js"}, STATIC / "sortable"),
     # Only the browser tests load it: it checks every page for accessibility violations.
     Pinned("axe-core", "4.14.1", {"axe.min.js": "axe.min.js"}, PROJECT_ROOT / "tests" / "vendor" / "axe-core"),
 )

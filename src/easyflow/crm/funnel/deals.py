@@ -4,6 +4,8 @@ the database itself), qualified, closed as won or lost."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +45,21 @@ def read_deal(row: DealRow) -> schemas.DealRead:
     )
 
 
+@dataclass(frozen=True)
+class BoardColumn:
+    """One stage of a kanban board: its newest deals (at most the board's `per_stage`), and how many deals it
+    holds in all with their amounts per currency."""
+
+    stage: schemas.StageRead
+    deals: list[schemas.DealRead]
+    total: int
+    amounts: dict[str, Decimal]
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.deals)
+
+
 class Deals:
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.session = session
@@ -59,6 +76,28 @@ class Deals:
     async def page(self, filters: DealFilters, *, limit: int, offset: int) -> tuple[list[schemas.DealRead], int]:
         rows, total = await self.deals.page(filters, limit=limit, offset=offset)
         return [read_deal(row) for row in rows], total
+
+    async def board(self, pipeline: schemas.PipelineRead, filters: DealFilters, *, per_stage: int) -> list[BoardColumn]:
+        """The pipeline's stages in order, each with its newest `per_stage` deals that pass `filters`."""
+        rows = await self.deals.board(pipeline.id, per_stage=per_stage, filters=filters)
+        totals = {total.stage_id: total for total in await self.deals.stage_totals(pipeline.id, filters)}
+        columns = []
+        for stage in pipeline.stages:
+            total = totals.get(stage.id)
+            columns.append(
+                BoardColumn(
+                    stage=stage,
+                    deals=[read_deal(row) for row in rows if row.stage.id == stage.id],
+                    total=total.deals if total else 0,
+                    amounts=dict(sorted(total.amounts.items())) if total else {},
+                )
+            )
+        return columns
+
+    async def open_of_contact(self, contact_id: uuid.UUID) -> schemas.DealRead | None:
+        """The contact's most recent deal still being worked, if any."""
+        deal = await self.deals.open_of_contact(contact_id)
+        return await self.get(deal.id) if deal else None
 
     async def create(self, body: schemas.DealCreate, mover: Mover) -> schemas.DealRead:
         stage = await self._stage_or_first(body.stage_id)

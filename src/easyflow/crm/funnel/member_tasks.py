@@ -42,6 +42,10 @@ class MemberTasks:
         )
         return [schemas.TaskRead.model_validate(row) for row in rows], total
 
+    async def due_by(self, assignee_id: uuid.UUID, moment: datetime) -> int:
+        """How many of the member's open tasks are due by `moment` (the home page's "due today")."""
+        return await self.tasks.count_undone_due_by(assignee_id, moment)
+
     async def create(
         self,
         body: schemas.TaskCreate,

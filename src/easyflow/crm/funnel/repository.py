@@ -200,15 +200,20 @@ class DealRepository(TenantScopedRepository[Deal]):
         )
         return rows, int((await self.session.execute(counted)).scalar_one())
 
-    async def board(self, pipeline_id: uuid.UUID, *, per_stage: int) -> list[DealRow]:
-        """The newest `per_stage` deals of each stage of a pipeline (what a kanban column shows)."""
-        ranked = (
+    async def board(
+        self, pipeline_id: uuid.UUID, *, per_stage: int, filters: DealFilters | None = None
+    ) -> list[DealRow]:
+        """The newest `per_stage` deals of each stage of a pipeline (what a kanban column shows), of those that
+        pass `filters` (a member's, a search) when given."""
+        ranked = self._filtered(
             select(
                 Deal.id, func.row_number().over(partition_by=Deal.stage_id, order_by=Deal.updated_at.desc()).label("n")
             )
-            .where(Deal.tenant_id == self.tenant_id, Deal.pipeline_id == pipeline_id)
-            .subquery()
-        )
+            .join(PipelineStage, PipelineStage.id == Deal.stage_id)
+            .join(Contact, Contact.id == Deal.contact_id)
+            .where(Deal.tenant_id == self.tenant_id, Deal.pipeline_id == pipeline_id),
+            filters or DealFilters(),
+        ).subquery()
         statement = (
             self._rows()
             .join(ranked, ranked.c.id == Deal.id)
@@ -217,18 +222,21 @@ class DealRepository(TenantScopedRepository[Deal]):
         )
         return [DealRow(deal, stage, name) for deal, stage, name in (await self.session.execute(statement)).all()]
 
-    async def stage_totals(self, pipeline_id: uuid.UUID) -> list[StageTotal]:
-        """Per stage of the pipeline: how many deals and their amounts per currency."""
-        per_currency = (
+    async def stage_totals(self, pipeline_id: uuid.UUID, filters: DealFilters | None = None) -> list[StageTotal]:
+        """Per stage of the pipeline: how many deals and their amounts per currency (of those that pass
+        `filters` when given)."""
+        per_currency = self._filtered(
             select(
                 Deal.stage_id,
                 Deal.currency,
                 func.count().label("deals"),
                 func.coalesce(func.sum(Deal.amount), 0).label("amount"),
             )
-            .where(Deal.tenant_id == self.tenant_id, Deal.pipeline_id == pipeline_id)
-            .group_by(Deal.stage_id, Deal.currency)
-        )
+            .join(PipelineStage, PipelineStage.id == Deal.stage_id)
+            .join(Contact, Contact.id == Deal.contact_id)
+            .where(Deal.tenant_id == self.tenant_id, Deal.pipeline_id == pipeline_id),
+            filters or DealFilters(),
+        ).group_by(Deal.stage_id, Deal.currency)
         totals: dict[uuid.UUID, StageTotal] = {}
         for stage_id, currency, deals, amount in (await self.session.execute(per_currency)).all():
             total = totals.setdefault(stage_id, StageTotal(stage_id, 0, {}))
@@ -499,6 +507,16 @@ class TaskRepository(TenantScopedRepository[CrmTask]):
             (await self.session.execute(statement)).scalars().all(),
             int((await self.session.execute(total)).scalar_one()),
         )
+
+    async def count_undone_due_by(self, assignee_id: uuid.UUID, moment: datetime) -> int:
+        """How many of the member's tasks not yet done are due by `moment` (overdue ones included)."""
+        statement = select(func.count()).where(
+            CrmTask.tenant_id == self.tenant_id,
+            CrmTask.assignee_id == assignee_id,
+            CrmTask.done_at.is_(None),
+            CrmTask.due_at <= moment,
+        )
+        return int((await self.session.execute(statement)).scalar_one())
 
 
 class DueTasks:
