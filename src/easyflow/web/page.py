@@ -63,6 +63,7 @@ NAVIGATION = (
     NavItem("/app/", N_("Home")),
     NavItem("/app/inbox", N_("Inbox")),
     NavItem("/app/contacts", N_("Contacts")),
+    NavItem("/app/imports", N_("Import"), Role.admin),
     NavItem("/app/assistants", N_("Assistants"), Role.admin),
     NavItem("/app/knowledge", N_("Knowledge")),
     NavItem("/app/channels", N_("Channels"), Role.admin),

@@ -20,7 +20,7 @@ from easyflow.tenancy.auth import Session
 from easyflow.tenancy.principal import Principal
 from easyflow.tenancy.service import MemberService
 from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorService, WrongCode
-from easyflow.web import assistants, channels, contacts, inbox, knowledge, team, workspace
+from easyflow.web import assistants, channels, contacts, imports, inbox, knowledge, team, workspace
 from easyflow.web import audit as audit_pages
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
@@ -302,6 +302,7 @@ def _signed_out() -> Response:
 router.include_router(inbox.router)
 router.include_router(channels.router)
 router.include_router(contacts.router)
+router.include_router(imports.router)
 router.include_router(knowledge.router)
 router.include_router(assistants.router)
 router.include_router(audit_pages.router)
