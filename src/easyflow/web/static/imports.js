@@ -7,9 +7,9 @@
   if (!form) return;
   var input = form.querySelector("input[type=file]");
   var problem = form.querySelector("[data-client-problem]");
-  var maxBytes = Number(form.dataset.maxBytes);
-  var maxFiles = Number(form.dataset.maxFiles);
   form.addEventListener("submit", function (event) {
+    var maxBytes = Number(form.dataset.maxBytes);
+    var maxFiles = Number(form.dataset.maxFiles);
     var files = Array.prototype.slice.call(input.files || []);
     var total = files.reduce(function (sum, file) { return sum + file.size; }, 0);
     var message = files.length > maxFiles ? problem.dataset.tooMany : total > maxBytes ? problem.dataset.tooLarge : "";
