@@ -195,6 +195,7 @@ def _pages(loaded: Loaded) -> list[tuple[str, str]]:
         ("conversation", f"/app/conversations/{loaded.conversation_id}"),
         ("contacts", "/app/contacts"),
         (f"contacts: q={SEARCH}", f"/app/contacts?q={SEARCH}"),
+        ("imports", "/app/imports"),
         ("contact", f"/app/contacts/{loaded.contact_id}"),
         ("assistants", "/app/assistants"),
         ("assistant", f"/app/assistants/{loaded.assistant_id}"),

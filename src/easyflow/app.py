@@ -42,6 +42,7 @@ from easyflow.runtime import Runtime
 from easyflow.tenancy.ratelimit import LoginRateLimiter
 from easyflow.tenancy.router import router as tenancy_router
 from easyflow.web import STATIC_DIR
+from easyflow.web.imports import UPLOAD_PATHS as DASHBOARD_IMPORT_UPLOAD_PATHS
 from easyflow.web.inbox import UPLOAD_PATHS as DASHBOARD_OPERATOR_UPLOAD_PATHS
 from easyflow.web.knowledge import UPLOAD_PATHS as DASHBOARD_UPLOAD_PATHS
 from easyflow.web.page import PageRefused, refused_page
@@ -130,7 +131,7 @@ def create_app(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         uploads=[(path, settings.max_upload_bytes) for path in (*UPLOAD_PATHS, *DASHBOARD_UPLOAD_PATHS)]
-        + [(path, settings.import_max_upload_bytes) for path in IMPORT_UPLOAD_PATHS]
+        + [(path, settings.import_max_upload_bytes) for path in (*IMPORT_UPLOAD_PATHS, *DASHBOARD_IMPORT_UPLOAD_PATHS)]
         + [(path, settings.widget_max_file_bytes) for path in WIDGET_UPLOAD_PATHS]
         + [
             (path, settings.operator_max_file_bytes)

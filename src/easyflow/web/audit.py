@@ -44,7 +44,26 @@ KNOWN_ACTIONS = (
     "conversation.",
     "contact.",
     "contact.merged",
+    "import.",
+    "import.created",
 )
+# What a person reads for an action beside its name, in the member's language.
+ACTION_LABELS = {
+    "auth.signed_in": N_("Signed in"),
+    "auth.sign_in_failed": N_("Sign-in failed"),
+    "auth.two_factor_enabled": N_("Two-factor sign-in turned on"),
+    "auth.two_factor_disabled": N_("Two-factor sign-in turned off"),
+    "auth.password_changed": N_("Password changed"),
+    "member.invited": N_("Member invited"),
+    "member.changed": N_("Member changed"),
+    "member.removed": N_("Member removed"),
+    "member.joined": N_("Member joined"),
+    "member.invitation_withdrawn": N_("Invitation withdrawn"),
+    "api_key.created": N_("API key created"),
+    "api_key.revoked": N_("API key revoked"),
+    "tenant.updated": N_("Workspace settings changed"),
+    "import.created": N_("Chat history imported"),
+}
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -86,6 +105,7 @@ async def audit_log(
         "total": total,
         "action": action,
         "known_actions": KNOWN_ACTIONS,
+        "action_labels": ACTION_LABELS,
         "number": number,
         "pages": max(1, -(-total // PAGE_SIZE)),
     }

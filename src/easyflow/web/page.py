@@ -68,6 +68,7 @@ NAVIGATION = (
     NavItem("/app/partners", N_("Partners"), Role.operator),
     NavItem("/app/analytics/funnel", N_("Analytics")),
     NavItem("/app/pipelines", N_("Pipelines"), Role.admin),
+    NavItem("/app/imports", N_("Import"), Role.admin),
     NavItem("/app/assistants", N_("Assistants"), Role.admin),
     NavItem("/app/knowledge", N_("Knowledge")),
     NavItem("/app/channels", N_("Channels"), Role.admin),

@@ -26,6 +26,7 @@ from easyflow.web import (
     channels,
     contacts,
     deals,
+    imports,
     inbox,
     knowledge,
     partners,
@@ -320,6 +321,7 @@ router.include_router(deals.router)
 router.include_router(tasks.router)
 router.include_router(analytics.router)
 router.include_router(pipelines.router)
+router.include_router(imports.router)
 router.include_router(knowledge.router)
 router.include_router(assistants.router)
 router.include_router(audit_pages.router)

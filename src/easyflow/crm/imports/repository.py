@@ -23,7 +23,7 @@ from easyflow.models.conversations import (
     MessageRole,
 )
 from easyflow.models.crm_imports import ChatImport, ChatImportFile
-from easyflow.models.tenancy import Tenant
+from easyflow.models.tenancy import Tenant, User
 
 
 class ImportRepository(TenantScopedRepository[ChatImport]):
@@ -32,10 +32,25 @@ class ImportRepository(TenantScopedRepository[ChatImport]):
     async def page(self, *, limit: int, offset: int) -> tuple[Sequence[ChatImport], int]:
         statement = self.scoped().order_by(ChatImport.created_at.desc(), ChatImport.id).limit(limit).offset(offset)
         rows = (await self.session.execute(statement)).scalars().all()
+        return rows, await self.count()
+
+    async def count(self) -> int:
         total = await self.session.scalar(
             select(func.count()).select_from(ChatImport).where(ChatImport.tenant_id == self.tenant_id)
         )
-        return rows, total or 0
+        return total or 0
+
+    async def with_creators(
+        self, *, limit: int, import_id: uuid.UUID | None = None
+    ) -> list[tuple[ChatImport, str | None]]:
+        """The newest imports (or the one `import_id`), each with who started it: their name, else their
+        e-mail; None when nobody did (the command line) or their account is gone."""
+        creator = func.coalesce(func.nullif(User.name, ""), User.email)
+        statement = self.scoped().add_columns(creator).outerjoin(User, User.id == ChatImport.created_by)
+        if import_id is not None:
+            statement = statement.where(ChatImport.id == import_id)
+        statement = statement.order_by(ChatImport.created_at.desc(), ChatImport.id).limit(limit)
+        return [(row[0], row[1]) for row in await self.session.execute(statement)]
 
     async def add_file(self, import_id: uuid.UUID, position: int, name: str, data: bytes) -> None:
         self.session.add(

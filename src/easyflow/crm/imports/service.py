@@ -100,6 +100,17 @@ class ImportService:
         rows, total = await self.imports.page(limit=limit, offset=offset)
         return list(rows), total
 
+    async def recent_with_creators(self, *, limit: int) -> tuple[list[tuple[ChatImport, str | None]], int]:
+        """The newest imports, each with the name of the member who started it (None: the command line), and
+        how many there are in all."""
+        return await self.imports.with_creators(limit=limit), await self.imports.count()
+
+    async def get_with_creator(self, import_id: uuid.UUID) -> tuple[ChatImport, str | None]:
+        found = await self.imports.with_creators(limit=1, import_id=import_id)
+        if not found:
+            raise NotFound("No such import in this tenant.")
+        return found[0]
+
 
 def _file_name(name: str) -> str:
     return without_nul(name).replace("\\", "/").rsplit("/", 1)[-1][:MAX_FILE_NAME_CHARS] or "export"
