@@ -28,11 +28,9 @@ import argparse
 import asyncio
 import secrets
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -46,18 +44,12 @@ from dashboard_pages import (
     _time_http,
     _time_render,
 )
-from easyflow.db import migrate
-from easyflow.db.embedded import EmbeddedPostgres
 from http_baseline import (
-    HOST,
-    _easyflow_command,
-    _easyflow_env,
-    _free_port,
     _positive,
-    _start_server,
-    _wait_ready,
     create_tenant,
+    fresh_database,
     run_benchmark,
+    serve,
 )
 from inbox import FIRST_NAMES, LAST_NAMES
 
@@ -149,30 +141,21 @@ class Findings:
 
 def run(args: argparse.Namespace) -> Findings:
     with ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="easyflow-bench-")))
-        print(f"starting the embedded PostgreSQL in {workdir} ...", file=sys.stderr)
-        embedded = EmbeddedPostgres(workdir)
-        stack.callback(embedded.stop)
-        url = embedded.start()
-        migrate.upgrade(url)
-        easyflow = _easyflow_command()
-        env = _easyflow_env(url, workdir / "data")
+        database = fresh_database(stack)
+        url, env = database.url, database.env
         password = secrets.token_hex(16)
-        tenant_id = create_tenant(easyflow, env, workdir, "Bench Tours", password)["tenant_id"]
+        tenant_id = create_tenant(database.easyflow, env, database.workdir, "Bench Tours", password)["tenant_id"]
         print(f"loading {args.deals:,} deals of {args.contacts:,} contacts ...", file=sys.stderr)
         started = time.perf_counter()
         loaded = _load(url, tenant_id, args.contacts, args.deals)
         load_seconds = time.perf_counter() - started
 
-        port, log_file = _free_port(), workdir / "serve.log"
-        command = [easyflow, "serve", "--host", HOST, "--port", str(port), "--no-worker"]
-        server = _start_server(stack, command, log_file, env=env, cwd=workdir)
-        _wait_ready(f"http://{HOST}:{port}/health/ready", server, log_file)
+        base_url = serve(stack, database, "--no-worker")
         pages = _pages(loaded)
         print("building each page's template context in this process ...", file=sys.stderr)
         contexts = asyncio.run(_contexts(env, password, [path for _, path in pages]))
         figures, cards = [], 0
-        with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=30.0, trust_env=False) as client:
+        with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
             client.headers["Accept-Language"] = "ru-RU,ru;q=0.9"
             _sign_in(client, password)
             cards = client.get("/app/deals").text.count('class="deal-card"')

@@ -22,29 +22,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
-from easyflow.db import migrate
-from easyflow.db.embedded import EmbeddedPostgres
 from easyflow.db.urls import psycopg_conninfo
 from http_baseline import (
-    HOST,
-    _easyflow_command,
-    _easyflow_env,
-    _free_port,
     _positive,
-    _start_server,
-    _wait_ready,
     create_tenant,
+    fresh_database,
     run_benchmark,
+    serve,
 )
 
 TARGET_SECONDS = 2.0
@@ -95,24 +87,13 @@ def _wait(owner: psycopg.Connection[Any], count: Any, expected: int) -> None:
 
 def run(args: argparse.Namespace) -> Findings:
     with ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="easyflow-bench-")))
-        print(f"starting the embedded PostgreSQL in {workdir} ...", file=sys.stderr)
-        embedded = EmbeddedPostgres(workdir)
-        stack.callback(embedded.stop)
-        database_url = embedded.start()
-        migrate.upgrade(database_url)
-        easyflow = _easyflow_command()
-        env = _easyflow_env(database_url, workdir / "data")
-        tenant = create_tenant(easyflow, env, workdir, name="Тур-агентство «Ала-Тоо»")
-        port, log_file = _free_port(), workdir / "easyflow.log"
-        server = _start_server(
-            stack, [easyflow, "serve", "--host", HOST, "--port", str(port)], log_file, env=env, cwd=workdir
-        )
-        _wait_ready(f"http://{HOST}:{port}/health/ready", server, log_file)
+        database = fresh_database(stack)
+        tenant = create_tenant(database.easyflow, database.env, database.workdir, name="Тур-агентство «Ала-Тоо»")
+        base_url = serve(stack, database)
         headers = {"Authorization": f"Bearer {tenant['api_key']}"}
         with (
-            httpx.Client(base_url=f"http://{HOST}:{port}", headers=headers, timeout=30, trust_env=False) as http,
-            psycopg.connect(psycopg_conninfo(database_url), autocommit=True) as owner,
+            httpx.Client(base_url=base_url, headers=headers, timeout=30, trust_env=False) as http,
+            psycopg.connect(psycopg_conninfo(database.url), autocommit=True) as owner,
         ):
             (pipeline,) = http.get("/api/v1/pipelines").json()
             stages = {stage["name"]: stage["id"] for stage in pipeline["stages"]}

@@ -324,6 +324,35 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log_file: Path) -> N
     raise RuntimeError(f"{url} did not answer 200 within {READY_TIMEOUT_SECONDS:g} s:\n{_tail(log_file)}")
 
 
+@dataclass(frozen=True)
+class FreshDatabase:
+    workdir: Path
+    url: str
+    easyflow: str
+    env: dict[str, str]  # the `easyflow` command's environment for this database
+
+
+def fresh_database(stack: ExitStack) -> FreshDatabase:
+    """An embedded PostgreSQL in a temporary folder, migrated; the stack stops it and removes the folder."""
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="easyflow-bench-")))
+    print(f"starting the embedded PostgreSQL in {workdir} ...", file=sys.stderr)
+    embedded = EmbeddedPostgres(workdir)
+    stack.callback(embedded.stop)
+    url = embedded.start()
+    migrate.upgrade(url)
+    return FreshDatabase(workdir, url, _easyflow_command(), _easyflow_env(url, workdir / "data"))
+
+
+def serve(stack: ExitStack, database: FreshDatabase, *options: str) -> str:
+    """`easyflow serve` with `options` on a free port of 127.0.0.1; its base URL once it is ready."""
+    port, log_file = _free_port(), database.workdir / "serve.log"
+    command = [database.easyflow, "serve", "--host", HOST, "--port", str(port), *options]
+    server = _start_server(stack, command, log_file, env=database.env, cwd=database.workdir)
+    base_url = f"http://{HOST}:{port}"
+    _wait_ready(f"{base_url}/health/ready", server, log_file)
+    return base_url
+
+
 def _tail(log_file: Path, lines: int = 30) -> str:
     return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
 

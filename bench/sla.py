@@ -28,29 +28,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
-from easyflow.db import migrate
-from easyflow.db.embedded import EmbeddedPostgres
 from easyflow.db.urls import psycopg_conninfo
 from http_baseline import (
-    HOST,
-    _easyflow_command,
-    _easyflow_env,
-    _free_port,
     _positive,
-    _start_server,
-    _wait_ready,
     create_tenant,
+    fresh_database,
     run_benchmark,
+    serve,
 )
 
 TARGET_SECONDS = 60.0
@@ -84,22 +76,12 @@ def _handoff_delays(owner: psycopg.Connection[Any]) -> list[float]:
 
 def run(args: argparse.Namespace) -> Findings:
     with ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="easyflow-bench-")))
-        print(f"starting the embedded PostgreSQL in {workdir} ...", file=sys.stderr)
-        embedded = EmbeddedPostgres(workdir)
-        stack.callback(embedded.stop)
-        database_url = embedded.start()
-        migrate.upgrade(database_url)
-        easyflow = _easyflow_command()
-        env = _easyflow_env(database_url, workdir / "data")
-        tenant = create_tenant(easyflow, env, workdir, name="Салон «Лотос»")
-        port, log_file = _free_port(), workdir / "easyflow.log"
-        server = _start_server(
-            stack, [easyflow, "serve", "--host", HOST, "--port", str(port)], log_file, env=env, cwd=workdir
-        )
-        _wait_ready(f"http://{HOST}:{port}/health/ready", server, log_file)
+        database = fresh_database(stack)
+        database_url = database.url
+        tenant = create_tenant(database.easyflow, database.env, database.workdir, name="Салон «Лотос»")
+        base_url = serve(stack, database)
         headers = {"Authorization": f"Bearer {tenant['api_key']}"}
-        with httpx.Client(base_url=f"http://{HOST}:{port}", headers=headers, timeout=30, trust_env=False) as http:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30, trust_env=False) as http:
             policy = {"name": "Быстрый ответ", "first_response_minutes": args.minutes, "business_hours_only": False}
             http.post("/api/v1/sla-policies", json=policy).raise_for_status()
             print(f"{args.conversations} customers ask for a person ...", file=sys.stderr)
