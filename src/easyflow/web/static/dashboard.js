@@ -6,7 +6,10 @@
   "use strict";
   var url = document.body.dataset.liveEvents;
   if (!url || !window.EventSource) return;
-  var kinds = ["message.created", "conversation.updated", "presence.updated", "typing", "sla.breached", "mention"];
+  var kinds = [
+    "message.created", "conversation.updated", "presence.updated", "typing", "sla.breached", "mention",
+    "deal.created", "deal.moved",
+  ];
   var source = new EventSource(url);
   kinds.forEach(function (kind) {
     source.addEventListener(kind, function (event) {
