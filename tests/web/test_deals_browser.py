@@ -140,14 +140,43 @@ def test_the_board_and_the_deal_page_follow_moves_made_elsewhere(page: Any, dash
     expect(column("Новый лид").locator("[data-count]")).to_have_text("0")
     expect(column("Новый лид").locator("[data-deal-id]")).to_have_count(0)
 
+    # A move announced while a card is being dragged waits for the drop: the drag is not lost.
+    other = api.post("/api/v1/deals", json={"title": "Тур в Нарын", "contact_id": contact_id}).json()
+    expect(column("Новый лид").locator(f"[data-deal-id='{other['id']}']")).to_be_visible(timeout=SECONDS)
+    page.evaluate(
+        "document.addEventListener('ef:deal.moved', () => { window.heardMoves = (window.heardMoves || 0) + 1; })"
+    )
+    refreshed = page.locator("[data-board]").get_attribute("data-refreshed")
+    card = column("Новый лид").locator(f"[data-deal-id='{other['id']}']")
+    start = card.locator(".deal-meta").bounding_box()
+    goal = column("Квалификация").locator("[data-cards]").bounding_box()
+    page.mouse.move(start["x"] + 5, start["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 15, start["y"] + 15, steps=5)
+    page.mouse.move(goal["x"] + goal["width"] / 2, goal["y"] + 20, steps=15)
+    assert api.patch(f"/api/v1/deals/{deal['id']}", json={"stage_id": stages["Переговоры"]}).status_code == 200
+    page.wait_for_function("window.heardMoves === 1", timeout=SECONDS)
+    expect(page.locator("[data-board]")).to_have_attribute("data-deferred", "true")
+    assert page.locator("[data-board]").get_attribute("data-refreshed") == refreshed
+    expect(column("Предложение").locator(f"[data-deal-id='{deal['id']}']")).to_be_visible()
+    page.mouse.up()
+    expect(column("Квалификация").locator(f"[data-deal-id='{other['id']}']")).to_be_visible(timeout=SECONDS)
+    expect(column("Переговоры").locator(f"[data-deal-id='{deal['id']}']")).to_be_visible(timeout=SECONDS)
+    expect(column("Квалификация").locator("[data-count]")).to_have_text("1")
+    expect(column("Переговоры").locator("[data-count]")).to_have_text("1")
+    expect(column("Предложение").locator("[data-count]")).to_have_text("0")
+    expect(column("Новый лид").locator("[data-count]")).to_have_text("0")
+    assert api.get(f"/api/v1/deals/{other['id']}").json()["stage"]["name"] == "Квалификация"
+    expect(page.locator("[data-board]")).not_to_have_attribute("data-deferred", "true")
+
     # The deal's page puts its stage and history in place when it moves.
     page.goto(dashboard.url(f"/app/deals/{deal['id']}"))
-    expect(page.locator("[data-stage]")).to_have_text("Предложение", timeout=SECONDS)
-    expect(page.locator("body")).to_have_attribute("data-live", "connected", timeout=SECONDS)
-    assert api.patch(f"/api/v1/deals/{deal['id']}", json={"stage_id": stages["Переговоры"]}).status_code == 200
     expect(page.locator("[data-stage]")).to_have_text("Переговоры", timeout=SECONDS)
-    expect(page.locator("[data-history] [data-move]").first).to_contain_text("Предложение → Переговоры")
-    expect(page.locator("#move-stage")).to_have_value(stages["Переговоры"])
+    expect(page.locator("body")).to_have_attribute("data-live", "connected", timeout=SECONDS)
+    assert api.patch(f"/api/v1/deals/{deal['id']}", json={"stage_id": stages["Продажа"]}).status_code == 200
+    expect(page.locator("[data-stage]")).to_have_text("Продажа", timeout=SECONDS)
+    expect(page.locator("[data-history] [data-move]").first).to_contain_text("Переговоры → Продажа")
+    expect(page.locator("#move-stage")).to_have_value(stages["Продажа"])
     api.close()
 
 

@@ -1,6 +1,7 @@
 """Due tasks in a real browser against `easyflow serve`: when a task comes due (`remind_due`, as the periodic
 job calls it), its assignee sees a toast on whatever dashboard page they have open, with a link to the deal,
-and a desktop notification when they opted in; another member of the workspace sees nothing of it."""
+and a desktop notification when they opted in; another member of the workspace sees nothing of it. A rule's
+notice for everyone reaches every member."""
 
 from __future__ import annotations
 
@@ -112,6 +113,24 @@ def test_a_due_task_is_announced_to_its_assignee_only(page: Any, dashboard: Dash
         toast.first.get_by_role("button", name="Dismiss").click()
         expect(toast).to_have_count(1)
         expect(mine).to_have_count(1)
+
+        # A rule's notice for everyone (no member named, the deal has no responsible) reaches both.
+        stages = {stage["name"]: stage["id"] for stage in api.get("/api/v1/pipelines").json()[0]["stages"]}
+        rule = {
+            "name": "Квалификация",
+            "event": "stage_entered",
+            "conditions": {"stage_id": stages["Квалификация"]},
+            "action": "notify_member",
+            "params": {"text": "Клиент готов обсуждать даты"},
+        }
+        assert api.post("/api/v1/funnel-rules", json=rule).status_code == 201
+        assert api.patch(f"/api/v1/deals/{deal['id']}", json={"stage_id": stages["Квалификация"]}).status_code == 200
+        notice = anna.locator("[data-toasts] [data-toast='notice']")
+        expect(notice).to_contain_text("Notice: Клиент готов обсуждать даты", timeout=SECONDS)
+        expect(notice.get_by_role("link", name="Open the deal")).to_have_attribute("href", f"/app/deals/{deal['id']}")
+        expect(page.locator("[data-toasts] [data-toast='notice']")).to_contain_text(
+            "Уведомление: Клиент готов обсуждать даты", timeout=SECONDS
+        )
     finally:
         other.close()
         api.close()

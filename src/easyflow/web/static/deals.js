@@ -30,14 +30,19 @@
 
   function refresh(stageIds) {
     stageIds.forEach(function (stageId) { waiting[stageId] = true; });
-    if (busy) return;
+    if (busy) {
+      board.dataset.deferred = "true";
+      return;
+    }
     var wanted = waiting;
     waiting = {};
     freshPage().then(function (fresh) {
       if (busy) { // a drag began meanwhile: try again after it
         Object.keys(wanted).forEach(function (stageId) { waiting[stageId] = true; });
+        board.dataset.deferred = "true";
         return;
       }
+      delete board.dataset.deferred;
       board.querySelectorAll("[data-stage-id]").forEach(function (column) {
         if (!wanted["*"] && !wanted[column.dataset.stageId]) return;
         var now = fresh.querySelector('[data-stage-id="' + column.dataset.stageId + '"]');
