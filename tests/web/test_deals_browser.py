@@ -169,6 +169,14 @@ def test_the_board_and_the_deal_page_follow_moves_made_elsewhere(page: Any, dash
     assert api.get(f"/api/v1/deals/{other['id']}").json()["stage"]["name"] == "Квалификация"
     expect(page.locator("[data-board]")).not_to_have_attribute("data-deferred", "true")
 
+    # An admin removes a stage that holds a deal: the deal shows where it went, and the column goes.
+    removed = api.delete(
+        f"/api/v1/pipelines/{pipeline['id']}/stages/{stages['Квалификация']}", params={"move_to": stages["Прогрев"]}
+    )
+    assert removed.status_code == 200, removed.text
+    expect(column("Прогрев").locator(f"[data-deal-id='{other['id']}']")).to_be_visible(timeout=SECONDS)
+    expect(column("Квалификация")).to_have_count(0)
+
     # The deal's page puts its stage and history in place when it moves.
     page.goto(dashboard.url(f"/app/deals/{deal['id']}"))
     expect(page.locator("[data-stage]")).to_have_text("Переговоры", timeout=SECONDS)

@@ -46,7 +46,10 @@
       board.querySelectorAll("[data-stage-id]").forEach(function (column) {
         if (!wanted["*"] && !wanted[column.dataset.stageId]) return;
         var now = fresh.querySelector('[data-stage-id="' + column.dataset.stageId + '"]');
-        if (!now) return;
+        if (!now) { // the stage was removed (its deals moved elsewhere)
+          column.remove();
+          return;
+        }
         ["[data-column-head]", "[data-column-more]"].forEach(function (part) {
           var was = column.querySelector(part), is = now.querySelector(part);
           if (was && is) was.replaceWith(document.importNode(is, true));
