@@ -1,7 +1,7 @@
 """Funnel analytics through the API on a hand-built history: ten deals of November with known moves and times
 (one of October outside the span), so conversion ratios, times in stage, won amounts by day (in Moscow time)
-and by channel or source, and loss reasons are exact; the CSV; another tenant's pipeline not found and its
-deals not counted."""
+and by channel, by the contact's source or by who opened the deal, and loss reasons are exact; the CSV;
+another tenant's pipeline not found and its deals not counted."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ DEALS = [
     ([], None, "RUB", None),
 ]
 LOSS_REASONS = {4: "Дорого", 5: "Дорого", 6: FORMULA}
+# Where each deal's contact came from (the contact's `source`; the rest came from Instagram too).
+SOURCES = {1: "Сарафанное радио", 3: None}
 
 
 async def stage_ids(client: httpx.AsyncClient, tenant: TenantFixture) -> tuple[str, dict[str, str]]:
@@ -92,14 +94,24 @@ async def build_deal(
 async def november(client: httpx.AsyncClient, runtime: Runtime, tenant_a: TenantFixture) -> list[str]:
     """The ten deals of November (and one of October) in tenant A."""
     _, stages = await stage_ids(client, tenant_a)
-    conversation = await customer_writes(runtime.database, tenant_a, "analytics-1", "Здравствуйте", name="Айгуль")
-    contact_id = await contact_id_of(client, tenant_a, conversation)
+    contacts: dict[str | None, str] = {}
+    for number, (name, source) in enumerate((("Айгуль", "Instagram"), ("Бакыт", "Сарафанное радио"), ("Эрмек", None))):
+        conversation = await customer_writes(
+            runtime.database, tenant_a, f"analytics-{number}", "Здравствуйте", name=name
+        )
+        contacts[source] = await contact_id_of(client, tenant_a, conversation)
+        if source:
+            patched = await client.patch(
+                f"/api/v1/contacts/{contacts[source]}", json={"source": source}, headers=tenant_a.headers
+            )
+            assert patched.status_code == 200, patched.text
+    contact_id = contacts["Instagram"]
     deals = []
     for index, (path, amount, currency, channel) in enumerate(DEALS):
         deals.append(
             await build_deal(
-                client, runtime, tenant_a, contact_id, stages, path, created=CREATED, amount=amount,
-                currency=currency, channel=channel, loss_reason=LOSS_REASONS.get(index),
+                client, runtime, tenant_a, contacts[SOURCES.get(index, "Instagram")], stages, path, created=CREATED,
+                amount=amount, currency=currency, channel=channel, loss_reason=LOSS_REASONS.get(index),
             )
         )  # fmt: skip
     await build_deal(
@@ -154,7 +166,7 @@ async def test_time_in_each_stage_counts_the_stays_that_ended(
     assert times["Продажа"] == {**times["Продажа"], "stays": 0, "median_seconds": None, "average_seconds": None}
 
 
-async def test_won_amounts_by_day_channel_and_source_and_the_loss_reasons(
+async def test_won_amounts_by_day_channel_source_and_opener_and_the_loss_reasons(
     client: httpx.AsyncClient, tenant_a: TenantFixture, november: list[str]
 ) -> None:
     body = (await client.get("/api/v1/analytics/funnel", params=NOVEMBER, headers=tenant_a.headers)).json()
@@ -172,10 +184,23 @@ async def test_won_amounts_by_day_channel_and_source_and_the_loss_reasons(
     ]
     assert [(row["reason"], row["deals"]) for row in body["lost_reasons"]] == [("Дорого", 2), (FORMULA, 1)]
 
+    # By the contact's source: a contact with none given is a group of its own (an empty key).
     by_source = (
         await client.get("/api/v1/analytics/funnel", params={**NOVEMBER, "group": "source"}, headers=tenant_a.headers)
     ).json()
+    assert by_source["group"] == "source"
     assert [(row["key"], row["currency"], row["deals"], row["amount"]) for row in by_source["won_by_group"]] == [
+        ("Instagram", "KGS", 1, "100000.00"),
+        ("Сарафанное радио", "KGS", 1, "50000.00"),
+        ("", "KGS", 1, "20000.00"),
+        ("Instagram", "USD", 1, "1000.00"),
+    ]
+    opened_by = (
+        await client.get(
+            "/api/v1/analytics/funnel", params={**NOVEMBER, "group": "opened_by"}, headers=tenant_a.headers
+        )
+    ).json()
+    assert [(row["key"], row["currency"], row["deals"], row["amount"]) for row in opened_by["won_by_group"]] == [
         ("member", "KGS", 3, "170000.00"),
         ("assistant", "USD", 1, "1000.00"),
     ]
@@ -209,6 +234,12 @@ async def test_the_csv_has_one_figure_a_row_and_defuses_formulas(
     assert ["won_by_day", "2026-11-16", "KGS", "amount", "20000.00"] in rows
     assert ["won_by_channel", "telegram", "KGS", "deals", "2"] in rows
     assert ["lost_reason", "'" + FORMULA, "", "deals", "1"] in rows
+    by_source = await client.get(
+        "/api/v1/analytics/funnel.csv", params={**NOVEMBER, "group": "source"}, headers=tenant_a.headers
+    )
+    rows = list(csv.reader(io.StringIO(by_source.text)))
+    assert ["won_by_source", "Сарафанное радио", "KGS", "amount", "50000.00"] in rows
+    assert ["won_by_source", "", "KGS", "amount", "20000.00"] in rows
 
 
 async def test_another_tenants_pipeline_is_not_found_and_its_deals_not_counted(

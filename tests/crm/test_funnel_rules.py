@@ -110,6 +110,61 @@ async def test_a_deal_entering_a_stage_sets_off_its_rules_once(
     ] == 1
 
 
+async def test_every_creation_and_move_of_a_deal_is_a_staff_event(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture, runtime: Runtime
+) -> None:
+    manager = await sign_in(client, database, tenant_a, Role.operator)
+    (pipeline,) = (await client.get("/api/v1/pipelines", headers=tenant_a.headers)).json()
+    first, qualification, warming, offer = (stage["id"] for stage in pipeline["stages"][:4])
+    await add_rule(
+        client,
+        tenant_a,
+        name="квалифицирован — греем",
+        event="stage_entered",
+        conditions={"stage_id": qualification},
+        action="move_deal",
+        params={"stage_id": warming},
+    )
+    contact_id = await new_contact(client, tenant_a, runtime, "Эрмек")  # the first-message rule opens a deal
+    opened = (await client.get("/api/v1/deals", params={"contact_id": contact_id}, headers=tenant_a.headers)).json()
+    by_rule = opened["items"][0]["id"]
+    by_member = await create_deal(client, tenant_a, contact_id, stage_id=offer)
+    moved = await client.patch(
+        f"/api/v1/deals/{by_member['id']}", json={"stage_id": qualification}, headers=manager.headers
+    )
+    assert moved.status_code == 200, moved.text
+    await run_queued_jobs(runtime)  # the rule moves it on to warming up
+
+    created = await staff_events(database, tenant_a, "deal.created")
+    assert [(event["deal_id"], event["actor"], event["to_stage_id"]) for event in created] == [
+        (by_rule, "rule", first),
+        (by_member["id"], "member", offer),
+    ]
+    assert all(event["pipeline_id"] == pipeline["id"] and event["from_stage_id"] is None for event in created)
+    moves = await staff_events(database, tenant_a, "deal.moved")
+    assert [(event["deal_id"], event["from_stage_id"], event["to_stage_id"], event["actor"]) for event in moves] == [
+        (by_member["id"], offer, qualification, "member"),
+        (by_member["id"], qualification, warming, "rule"),
+    ]
+    assert moves[0]["actor_id"] == str(manager.user_id) and moves[0]["pipeline_id"] == pipeline["id"]
+
+    # Removing a stage moves its deals: each move is announced too, as the admin's (an API key has no user).
+    removed = await client.delete(
+        f"/api/v1/pipelines/{pipeline['id']}/stages/{warming}", params={"move_to": offer}, headers=tenant_a.headers
+    )
+    assert removed.status_code == 200, removed.text
+    last = (await staff_events(database, tenant_a, "deal.moved"))[-1]
+    assert (last["deal_id"], last["from_stage_id"], last["to_stage_id"]) == (by_member["id"], warming, offer)
+    assert last["actor"] == "member" and last["pipeline_id"] == last["from_pipeline_id"] == pipeline["id"]
+    # A refused move announces nothing, and another workspace hears nothing of these.
+    lost = pipeline["stages"][-1]["id"]
+    refused = await client.patch(f"/api/v1/deals/{by_rule}", json={"stage_id": lost}, headers=manager.headers)
+    assert refused.status_code == 422
+    assert len(await staff_events(database, tenant_a, "deal.moved")) == 3
+    assert await staff_events(database, tenant_b, "deal.moved") == []
+    assert await staff_events(database, tenant_b, "deal.created") == []
+
+
 async def test_rules_that_set_each_other_off_stop(
     client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime
 ) -> None:

@@ -44,6 +44,21 @@ async def test_the_page_draws_the_report_and_offers_it_as_csv(
     assert "telegram" in page.text and "Дорого" in page.text
     assert '<th scope="row">Квалификация</th><td>1</td><td>2 дня</td><td>2 дня</td>' in page.text
 
+    # The picker offers the three groupings; by source, a contact with none given is «не указан».
+    assert '<option value="source">По источнику контакта</option>' in page.text
+    assert '<option value="opened_by">По тому, кто открыл сделку</option>' in page.text
+    by_source = await client.get("/app/analytics/funnel", params={**NOVEMBER, "group": "source"})
+    assert '<th scope="col">Источник</th>' in by_source.text
+    assert '<th scope="row">не указан</th><td>1</td>' in by_source.text
+    patched = await client.patch(
+        f"/api/v1/contacts/{contact_id}", json={"source": "Сарафанное радио"}, headers=tenant_a.headers
+    )
+    assert patched.status_code == 200, patched.text
+    by_source = await client.get("/app/analytics/funnel", params={**NOVEMBER, "group": "source"})
+    assert '<th scope="row">Сарафанное радио</th><td>1</td>' in by_source.text and "не указан" not in by_source.text
+    opened_by = await client.get("/app/analytics/funnel", params={**NOVEMBER, "group": "opened_by"})
+    assert '<th scope="col">Кто открыл</th>' in opened_by.text
+
     download = await client.get("/app/analytics/funnel.csv", params=NOVEMBER)
     assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
     assert "conversion,Новый лид,,reached,2" in download.text

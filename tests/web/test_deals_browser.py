@@ -109,6 +109,85 @@ def test_a_card_dragged_to_another_stage_and_to_lost_with_a_reason(page: Any, da
     api.close()
 
 
+def test_the_board_and_the_deal_page_follow_moves_made_elsewhere(page: Any, dashboard: Dashboard) -> None:
+    owner = dashboard.new_owner("Турагентство «Алатоо»")
+    api = httpx.Client(base_url=dashboard.base, headers=owner.headers, timeout=10)
+    for rule in api.get("/api/v1/funnel-rules").json():
+        assert api.delete(f"/api/v1/funnel-rules/{rule['id']}").status_code == 204
+    _, contact_id = customer_writes(api)
+    (pipeline,) = api.get("/api/v1/pipelines").json()
+    stages = {stage["name"]: stage["id"] for stage in pipeline["stages"]}
+    sign_in(page, dashboard, owner)
+    page.goto(dashboard.url("/app/deals"))
+    expect(page.locator("[data-board]")).to_be_visible(timeout=SECONDS)
+    expect(page.locator("body")).to_have_attribute("data-live", "connected", timeout=SECONDS)
+
+    def column(name: str) -> Any:
+        return page.locator(f"[data-stage-id='{stages[name]}']")
+
+    # A colleague opens a deal and moves it: the board shows both without a reload.
+    deal = api.post(
+        "/api/v1/deals",
+        json={"title": "Тур на Иссык-Куль", "contact_id": contact_id, "amount": "95000", "currency": "KGS"},
+    ).json()
+    expect(column("Новый лид").locator(f"[data-deal-id='{deal['id']}']")).to_be_visible(timeout=SECONDS)
+    expect(column("Новый лид").locator("[data-count]")).to_have_text("1")
+    moved = api.patch(f"/api/v1/deals/{deal['id']}", json={"stage_id": stages["Предложение"]})
+    assert moved.status_code == 200, moved.text
+    expect(column("Предложение").locator(f"[data-deal-id='{deal['id']}']")).to_be_visible(timeout=SECONDS)
+    expect(column("Предложение").locator("[data-count]")).to_have_text("1")
+    expect(column("Предложение").locator("[data-amounts]")).to_contain_text("95")
+    expect(column("Новый лид").locator("[data-count]")).to_have_text("0")
+    expect(column("Новый лид").locator("[data-deal-id]")).to_have_count(0)
+
+    # A move announced while a card is being dragged waits for the drop: the drag is not lost.
+    other = api.post("/api/v1/deals", json={"title": "Тур в Нарын", "contact_id": contact_id}).json()
+    expect(column("Новый лид").locator(f"[data-deal-id='{other['id']}']")).to_be_visible(timeout=SECONDS)
+    page.evaluate(
+        "document.addEventListener('ef:deal.moved', () => { window.heardMoves = (window.heardMoves || 0) + 1; })"
+    )
+    refreshed = page.locator("[data-board]").get_attribute("data-refreshed")
+    card = column("Новый лид").locator(f"[data-deal-id='{other['id']}']")
+    start = card.locator(".deal-meta").bounding_box()
+    goal = column("Квалификация").locator("[data-cards]").bounding_box()
+    page.mouse.move(start["x"] + 5, start["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 15, start["y"] + 15, steps=5)
+    page.mouse.move(goal["x"] + goal["width"] / 2, goal["y"] + 20, steps=15)
+    assert api.patch(f"/api/v1/deals/{deal['id']}", json={"stage_id": stages["Переговоры"]}).status_code == 200
+    page.wait_for_function("window.heardMoves === 1", timeout=SECONDS)
+    expect(page.locator("[data-board]")).to_have_attribute("data-deferred", "true")
+    assert page.locator("[data-board]").get_attribute("data-refreshed") == refreshed
+    expect(column("Предложение").locator(f"[data-deal-id='{deal['id']}']")).to_be_visible()
+    page.mouse.up()
+    expect(column("Квалификация").locator(f"[data-deal-id='{other['id']}']")).to_be_visible(timeout=SECONDS)
+    expect(column("Переговоры").locator(f"[data-deal-id='{deal['id']}']")).to_be_visible(timeout=SECONDS)
+    expect(column("Квалификация").locator("[data-count]")).to_have_text("1")
+    expect(column("Переговоры").locator("[data-count]")).to_have_text("1")
+    expect(column("Предложение").locator("[data-count]")).to_have_text("0")
+    expect(column("Новый лид").locator("[data-count]")).to_have_text("0")
+    assert api.get(f"/api/v1/deals/{other['id']}").json()["stage"]["name"] == "Квалификация"
+    expect(page.locator("[data-board]")).not_to_have_attribute("data-deferred", "true")
+
+    # An admin removes a stage that holds a deal: the deal shows where it went, and the column goes.
+    removed = api.delete(
+        f"/api/v1/pipelines/{pipeline['id']}/stages/{stages['Квалификация']}", params={"move_to": stages["Прогрев"]}
+    )
+    assert removed.status_code == 200, removed.text
+    expect(column("Прогрев").locator(f"[data-deal-id='{other['id']}']")).to_be_visible(timeout=SECONDS)
+    expect(column("Квалификация")).to_have_count(0)
+
+    # The deal's page puts its stage and history in place when it moves.
+    page.goto(dashboard.url(f"/app/deals/{deal['id']}"))
+    expect(page.locator("[data-stage]")).to_have_text("Переговоры", timeout=SECONDS)
+    expect(page.locator("body")).to_have_attribute("data-live", "connected", timeout=SECONDS)
+    assert api.patch(f"/api/v1/deals/{deal['id']}", json={"stage_id": stages["Продажа"]}).status_code == 200
+    expect(page.locator("[data-stage]")).to_have_text("Продажа", timeout=SECONDS)
+    expect(page.locator("[data-history] [data-move]").first).to_contain_text("Переговоры → Продажа")
+    expect(page.locator("#move-stage")).to_have_value(stages["Продажа"])
+    api.close()
+
+
 def test_the_funnels_other_pages_are_accessible_and_fit_a_phone(page: Any, dashboard: Dashboard) -> None:
     owner = dashboard.new_owner("Турагентство «Алатоо»")
     api = httpx.Client(base_url=dashboard.base, headers=owner.headers, timeout=10)

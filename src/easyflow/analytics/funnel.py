@@ -6,8 +6,9 @@
   "New lead" too, so each ratio is at most 1;
 - time in each stage: the median and the average of the stays that began in the span and ended (the deal
   moved on); a deal still in its stage has no length yet and is not counted;
-- won amounts (per currency) by day, week or month closed, and by source channel or by source (who opened the
-  deal: a member, the assistant, a rule);
+- won amounts (per currency) by day, week or month closed, and by the channel the deal came through, by its
+  contact's source (where the customer came from: "Instagram", «сарафанное радио»; none given is its own
+  group) or by who opened the deal (a member, the assistant, a rule);
 - why deals were lost: the loss reasons of deals closed as lost in the span, most frequent first.
 
 Also the same report as CSV, one figure a row."""

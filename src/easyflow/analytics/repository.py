@@ -62,9 +62,13 @@ _WON_BY_PERIOD = text(
 )
 
 # How a deal began: whoever made its first history row (a member, the assistant, a rule, the system).
-_SOURCE = (
+_OPENED_BY = (
     "(SELECT CAST(m.actor AS text) FROM deal_moves m WHERE m.deal_id = d.id AND m.tenant_id = d.tenant_id"
     " ORDER BY m.at, m.id LIMIT 1)"
+)
+# Where the deal's contact came from, as people and imports wrote it (null or blank: not given).
+_CONTACT_SOURCE = (
+    "(SELECT nullif(btrim(c.source), '') FROM contacts c WHERE c.id = d.contact_id AND c.tenant_id = d.tenant_id)"
 )
 _WON_BY_GROUP = {
     "channel": text(
@@ -73,7 +77,12 @@ _WON_BY_GROUP = {
         + " GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2"
     ),
     "source": text(
-        f"SELECT coalesce({_SOURCE}, ''), d.currency, count(*), coalesce(sum(d.amount), 0)"
+        f"SELECT coalesce({_CONTACT_SOURCE}, ''), d.currency, count(*), coalesce(sum(d.amount), 0)"
+        + _CLOSED
+        + " GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2"
+    ),
+    "opened_by": text(
+        f"SELECT coalesce({_OPENED_BY}, ''), d.currency, count(*), coalesce(sum(d.amount), 0)"
         + _CLOSED
         + " GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2"
     ),

@@ -19,7 +19,12 @@ PipelineId = Annotated[uuid.UUID | None, Query(description="The pipeline; the fi
 FromDate = Annotated[date | None, Query(alias="from", description="First day, in the workspace's time zone.")]
 ToDate = Annotated[date | None, Query(alias="to", description="Last day, included (today when omitted).")]
 GroupBy = Annotated[
-    schemas.Group, Query(description="Won amounts by `channel` (where the deal came from) or `source` (who opened it).")
+    schemas.Group,
+    Query(
+        description="Won amounts by `channel` (the channel the deal came through), `source` (where its contact came "
+        "from, as the contact's `source` says; an empty key when none is given) or `opened_by` (who opened the deal: "
+        "member, assistant, rule or system)."
+    ),
 ]
 PeriodOf = Annotated[schemas.Period | None, Query(description="day, week or month; by the span's length if omitted.")]
 
@@ -34,7 +39,7 @@ async def funnel(
     group: GroupBy = "channel",
     period: PeriodOf = None,
 ) -> schemas.FunnelReport:
-    """Conversion stage to stage, time in each stage, won amounts by period and by channel or source, and loss
+    """Conversion stage to stage, time in each stage, won amounts by period and by channel, source or opener, and loss
     reasons, for the deals of a pipeline in a span of days (the last 30 by default)."""
     return await FunnelAnalytics(session, principal.tenant_id).report(
         pipeline_id=pipeline_id, from_date=from_date, to_date=to_date, group=group, period=period

@@ -11,7 +11,8 @@ from easyflow.kit.schemas import Output
 from easyflow.models.crm import StageKind
 
 Period = Literal["day", "week", "month"]
-Group = Literal["source", "channel"]
+# Won deals by the channel they came through, their contact's source, or who opened them.
+Group = Literal["channel", "source", "opened_by"]
 
 
 class StageConversion(Output):

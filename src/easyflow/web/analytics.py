@@ -33,7 +33,11 @@ BAD_REPORT = N_(
 )
 NO_SUCH_PIPELINE = N_("There is no such pipeline in your workspace.")
 PERIOD_TITLES = {"day": N_("By day"), "week": N_("By week"), "month": N_("By month")}
-GROUP_TITLES = {"channel": N_("By channel"), "source": N_("By who opened the deal")}
+GROUP_TITLES = {
+    "channel": N_("By channel"),
+    "source": N_("By the contact's source"),
+    "opened_by": N_("By who opened the deal"),
+}
 
 
 @dataclass(frozen=True)

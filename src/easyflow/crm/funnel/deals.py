@@ -14,10 +14,41 @@ from easyflow.conversations.repository import ContactRepository, ConversationRep
 from easyflow.crm.funnel import schemas
 from easyflow.crm.funnel.repository import DealFilters, DealRepository, DealRow, Mover, StageRepository
 from easyflow.kit.errors import NotFound, Unprocessable
+from easyflow.live.staff import queue_staff_event
 from easyflow.models.crm import Deal, PipelineStage, StageKind
 from easyflow.tenancy.repository import MembershipRepository
 
 LOSS_REASON_NEEDED = "A deal enters a lost stage only with a loss_reason."
+# Staff events that keep open boards and deal pages current (static/deals.js).
+DEAL_CREATED_EVENT = "deal.created"
+DEAL_MOVED_EVENT = "deal.moved"
+
+
+def announce_move(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    deal: Deal,
+    mover: Mover,
+    *,
+    from_stage_id: uuid.UUID | None,
+    from_pipeline_id: uuid.UUID | None,
+) -> None:
+    """A `deal.created` (no stage before) or `deal.moved` staff event once the transaction commits. Every
+    creation and move of a deal by the services calls this, so a board open elsewhere is told of each."""
+    queue_staff_event(
+        session,
+        tenant_id,
+        DEAL_MOVED_EVENT if from_stage_id else DEAL_CREATED_EVENT,
+        {
+            "deal_id": str(deal.id),
+            "pipeline_id": str(deal.pipeline_id),
+            "from_pipeline_id": str(from_pipeline_id) if from_pipeline_id else None,
+            "from_stage_id": str(from_stage_id) if from_stage_id else None,
+            "to_stage_id": str(deal.stage_id),
+            "actor": mover.actor.value,
+            "actor_id": str(mover.actor_id) if mover.actor_id else None,
+        },
+    )
 
 
 def read_deal(row: DealRow) -> schemas.DealRead:
@@ -132,6 +163,7 @@ class Deals:
         )
         await self.deals.forget_mover()
         await self.session.refresh(deal)  # the trigger set the stage's times
+        announce_move(self.session, self.tenant_id, deal, mover, from_stage_id=None, from_pipeline_id=None)
         return await self.get(deal.id)
 
     async def update(self, deal_id: uuid.UUID, body: schemas.DealUpdate, mover: Mover) -> schemas.DealRead:
@@ -170,6 +202,7 @@ class Deals:
             if not reason:
                 raise Unprocessable(LOSS_REASON_NEEDED)
             deal.loss_reason = reason
+        from_stage_id, from_pipeline_id = deal.stage_id, deal.pipeline_id
         await self.deals.declare_mover(mover)
         deal.stage_id = stage.id
         try:
@@ -177,7 +210,10 @@ class Deals:
         except IntegrityError as error:  # the trigger's own checks, should a caller get past the ones above
             raise Unprocessable(str(error.orig).splitlines()[0]) from None
         await self.deals.forget_mover()
-        await self.session.refresh(deal)
+        await self.session.refresh(deal)  # the trigger set its pipeline and the stage's times
+        announce_move(
+            self.session, self.tenant_id, deal, mover, from_stage_id=from_stage_id, from_pipeline_id=from_pipeline_id
+        )
         return stage
 
     async def history(self, deal_id: uuid.UUID) -> list[schemas.DealMoveRead]:

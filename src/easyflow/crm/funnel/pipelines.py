@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.crm.funnel import schemas
+from easyflow.crm.funnel.deals import announce_move
 from easyflow.crm.funnel.repository import DealRepository, Mover, PipelineRepository, StageRepository
 from easyflow.kit.errors import Conflict, NotFound, Unprocessable
 from easyflow.models.crm import MoveActor, Pipeline, PipelineStage, StageKind
@@ -126,9 +127,13 @@ class Pipelines:
                 raise Unprocessable("Deals cannot be moved to a lost stage all at once: each needs its loss reason.")
             await deals.declare_mover(mover)
             for deal in in_stage:
-                deal.stage_id = target.id
+                deal.stage_id, deal.pipeline_id = target.id, target.pipeline_id  # as the trigger sets it too
             await self.session.flush()
             await deals.forget_mover()
+            for deal in in_stage:
+                announce_move(
+                    self.session, self.tenant_id, deal, mover, from_stage_id=stage.id, from_pipeline_id=pipeline_id
+                )
         await self.stages.delete(stage)
         await self.stages.renumber(pipeline_id, [each.id for each in stages if each.id != stage.id])
         return await self.get(pipeline_id)
