@@ -2,6 +2,7 @@
 
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
+from easyflow.models.catalogue import Service
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.contacts import ContactFieldDefinition, ContactFieldKind, ContactNote
 from easyflow.models.conversations import (
@@ -96,6 +97,7 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "Role",
+    "Service",
     "StaffEvent",
     "StaffEventCounter",
     "StaffLinkToken",

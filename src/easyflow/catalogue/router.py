@@ -1,0 +1,56 @@
+"""HTTP routes of the catalogue: services."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from easyflow.catalogue import schemas
+from easyflow.catalogue.services import Services
+from easyflow.kit.schemas import Limit, Offset, Page, QueryText
+from easyflow.tenancy.auth import Admin, Session, Viewer
+
+router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+
+
+@router.get("/services")
+async def list_services(
+    principal: Viewer,
+    session: Session,
+    q: Annotated[QueryText, Query(max_length=200, description="In the name.")] = "",
+    category: Annotated[QueryText, Query(max_length=100)] = "",
+    archived: Annotated[bool, Query(description="The archived services instead of the current ones.")] = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[schemas.ServiceRead]:
+    """The services, by name."""
+    items, total = await Services(session, principal.tenant_id).page(
+        query=q.strip() or None, category=category.strip() or None, archived=archived, limit=limit, offset=offset
+    )
+    return Page(items=items, total=total)
+
+
+@router.post("/services", status_code=status.HTTP_201_CREATED)
+async def create_service(body: schemas.ServiceCreate, principal: Admin, session: Session) -> schemas.ServiceRead:
+    return await Services(session, principal.tenant_id).create(body)
+
+
+@router.get("/services/{service_id}")
+async def get_service(service_id: uuid.UUID, principal: Viewer, session: Session) -> schemas.ServiceRead:
+    """A service, archived ones included (appointments still name them)."""
+    return await Services(session, principal.tenant_id).get(service_id)
+
+
+@router.patch("/services/{service_id}")
+async def update_service(
+    service_id: uuid.UUID, body: schemas.ServiceUpdate, principal: Admin, session: Session
+) -> schemas.ServiceRead:
+    return await Services(session, principal.tenant_id).update(service_id, body)
+
+
+@router.delete("/services/{service_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def archive_service(service_id: uuid.UUID, principal: Admin, session: Session) -> None:
+    """Archive the service: it leaves the list and cannot be booked, but stays readable by its id."""
+    await Services(session, principal.tenant_id).archive(service_id)

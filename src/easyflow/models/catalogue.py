@@ -1,0 +1,40 @@
+"""The catalogue: services the business sells by the appointment (a haircut, a consultation), with their length
+and price. A removed service is archived, not deleted, so the appointments that name it keep their meaning."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned, utcnow
+
+
+class Service(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint("duration_minutes BETWEEN 5 AND 1440", name="duration_in_range"),
+        CheckConstraint("buffer_after_minutes BETWEEN 0 AND 1440", name="buffer_in_range"),
+        # A fixed price, or a range ("from 1500 to 3000"), or none (priced on the spot).
+        CheckConstraint("price IS NULL OR (price_from IS NULL AND price_to IS NULL)", name="one_kind_of_price"),
+        CheckConstraint("price_from IS NULL OR price_to IS NULL OR price_from <= price_to", name="price_range_ordered"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    category: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    price: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    price_from: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    price_to: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    online_bookable: Mapped[bool] = mapped_column(Boolean, default=True)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
