@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import uuid
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import delete, func, select
 
 from easyflow.kit.repository import TenantScopedRepository
-from easyflow.models.catalogue import Service
+from easyflow.models.catalogue import Resource, ResourceService, Service, StaffMember, StaffService
 
 
 def _contains(text: str) -> str:
@@ -29,3 +32,70 @@ class ServiceRepository(TenantScopedRepository[Service]):
         rows = (await self.session.execute(statement.limit(limit).offset(offset))).scalars().all()
         total = select(func.count()).select_from(Service).where(*conditions)
         return list(rows), int((await self.session.execute(total)).scalar_one())
+
+    async def current_ids(self, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of `ids` are this tenant's services, not archived."""
+        if not ids:
+            return set()
+        statement = (
+            self.scoped().with_only_columns(Service.id).where(Service.id.in_(ids), Service.archived_at.is_(None))
+        )
+        return set((await self.session.execute(statement)).scalars().all())
+
+
+class StaffRepository(TenantScopedRepository[StaffMember]):
+    model = StaffMember
+
+    async def page(self, *, query: str | None, limit: int, offset: int) -> tuple[list[StaffMember], int]:
+        conditions = [StaffMember.tenant_id == self.tenant_id]
+        if query:
+            conditions.append(func.lower(StaffMember.name).like(_contains(query), escape="\\"))
+        statement = select(StaffMember).where(*conditions).order_by(func.lower(StaffMember.name), StaffMember.id)
+        rows = (await self.session.execute(statement.limit(limit).offset(offset))).scalars().all()
+        total = select(func.count()).select_from(StaffMember).where(*conditions)
+        return list(rows), int((await self.session.execute(total)).scalar_one())
+
+
+class StaffServiceRepository(TenantScopedRepository[StaffService]):
+    model = StaffService
+
+    async def of_staff(self, staff_ids: Collection[uuid.UUID]) -> Sequence[StaffService]:
+        statement = self.scoped().where(StaffService.staff_id.in_(staff_ids)).order_by(StaffService.service_id)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def replace(self, staff_id: uuid.UUID, links: Sequence[StaffService]) -> None:
+        await self.session.execute(
+            delete(StaffService).where(StaffService.tenant_id == self.tenant_id, StaffService.staff_id == staff_id)
+        )
+        for link in links:
+            link.tenant_id, link.staff_id = self.tenant_id, staff_id
+            self.session.add(link)
+        await self.session.flush()
+
+
+class ResourceRepository(TenantScopedRepository[Resource]):
+    model = Resource
+
+    async def page(self, *, limit: int, offset: int) -> tuple[list[Resource], int]:
+        statement = self.scoped().order_by(func.lower(Resource.name), Resource.id)
+        rows = (await self.session.execute(statement.limit(limit).offset(offset))).scalars().all()
+        total = select(func.count()).select_from(Resource).where(Resource.tenant_id == self.tenant_id)
+        return list(rows), int((await self.session.execute(total)).scalar_one())
+
+
+class ResourceServiceRepository(TenantScopedRepository[ResourceService]):
+    model = ResourceService
+
+    async def of_resources(self, resource_ids: Collection[uuid.UUID]) -> Sequence[ResourceService]:
+        statement = self.scoped().where(ResourceService.resource_id.in_(resource_ids))
+        return (await self.session.execute(statement.order_by(ResourceService.service_id))).scalars().all()
+
+    async def replace(self, resource_id: uuid.UUID, service_ids: Collection[uuid.UUID]) -> None:
+        await self.session.execute(
+            delete(ResourceService).where(
+                ResourceService.tenant_id == self.tenant_id, ResourceService.resource_id == resource_id
+            )
+        )
+        for service_id in service_ids:
+            self.session.add(ResourceService(tenant_id=self.tenant_id, resource_id=resource_id, service_id=service_id))
+        await self.session.flush()

@@ -1,4 +1,4 @@
-"""HTTP routes of the catalogue: services."""
+"""HTTP routes of the catalogue: services, staff and resources."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from easyflow.catalogue import schemas
 from easyflow.catalogue.services import Services
+from easyflow.catalogue.staff import Resources, Staff
 from easyflow.kit.schemas import Limit, Offset, Page, QueryText
 from easyflow.tenancy.auth import Admin, Session, Viewer
 
@@ -54,3 +55,71 @@ async def update_service(
 async def archive_service(service_id: uuid.UUID, principal: Admin, session: Session) -> None:
     """Archive the service: it leaves the list and cannot be booked, but stays readable by its id."""
     await Services(session, principal.tenant_id).archive(service_id)
+
+
+@router.get("/staff")
+async def list_staff(
+    principal: Viewer,
+    session: Session,
+    q: Annotated[QueryText, Query(max_length=200, description="In the name.")] = "",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[schemas.StaffRead]:
+    """Staff by name, with their services and hours."""
+    items, total = await Staff(session, principal.tenant_id).page(query=q.strip() or None, limit=limit, offset=offset)
+    return Page(items=items, total=total)
+
+
+@router.post("/staff", status_code=status.HTTP_201_CREATED)
+async def create_staff(body: schemas.StaffCreate, principal: Admin, session: Session) -> schemas.StaffRead:
+    """A member of staff. Hours are local wall-clock times in the workspace's time zone (its `timezone`);
+    `services` must be current services of this workspace (422 naming the others)."""
+    return await Staff(session, principal.tenant_id).create(body)
+
+
+@router.get("/staff/{staff_id}")
+async def get_staff(staff_id: uuid.UUID, principal: Viewer, session: Session) -> schemas.StaffRead:
+    return await Staff(session, principal.tenant_id).get(staff_id)
+
+
+@router.patch("/staff/{staff_id}")
+async def update_staff(
+    staff_id: uuid.UUID, body: schemas.StaffUpdate, principal: Admin, session: Session
+) -> schemas.StaffRead:
+    return await Staff(session, principal.tenant_id).update(staff_id, body)
+
+
+@router.delete("/staff/{staff_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_staff(staff_id: uuid.UUID, principal: Admin, session: Session) -> None:
+    await Staff(session, principal.tenant_id).delete(staff_id)
+
+
+@router.get("/resources")
+async def list_resources(
+    principal: Viewer, session: Session, limit: Limit = 50, offset: Offset = 0
+) -> Page[schemas.ResourceRead]:
+    items, total = await Resources(session, principal.tenant_id).page(limit=limit, offset=offset)
+    return Page(items=items, total=total)
+
+
+@router.post("/resources", status_code=status.HTTP_201_CREATED)
+async def create_resource(body: schemas.ResourceCreate, principal: Admin, session: Session) -> schemas.ResourceRead:
+    """A chair, a room: something only one appointment at a time can hold, and the services that need it."""
+    return await Resources(session, principal.tenant_id).create(body)
+
+
+@router.get("/resources/{resource_id}")
+async def get_resource(resource_id: uuid.UUID, principal: Viewer, session: Session) -> schemas.ResourceRead:
+    return await Resources(session, principal.tenant_id).get(resource_id)
+
+
+@router.patch("/resources/{resource_id}")
+async def update_resource(
+    resource_id: uuid.UUID, body: schemas.ResourceUpdate, principal: Admin, session: Session
+) -> schemas.ResourceRead:
+    return await Resources(session, principal.tenant_id).update(resource_id, body)
+
+
+@router.delete("/resources/{resource_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_resource(resource_id: uuid.UUID, principal: Admin, session: Session) -> None:
+    await Resources(session, principal.tenant_id).delete(resource_id)

@@ -2,7 +2,7 @@
 
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
-from easyflow.models.catalogue import Service
+from easyflow.models.catalogue import Resource, ResourceService, Service, StaffMember, StaffService
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.contacts import ContactFieldDefinition, ContactFieldKind, ContactNote
 from easyflow.models.conversations import (
@@ -96,12 +96,16 @@ __all__ = [
     "ReachBy",
     "RecoveryCode",
     "RefreshToken",
+    "Resource",
+    "ResourceService",
     "Role",
     "Service",
     "StaffEvent",
     "StaffEventCounter",
     "StaffLinkToken",
+    "StaffMember",
     "StaffNotificationPreferences",
+    "StaffService",
     "StaffTelegramLink",
     "StageKind",
     "Team",

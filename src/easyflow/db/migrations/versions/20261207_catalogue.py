@@ -1,4 +1,5 @@
-"""The catalogue's services: length, price (fixed or a range), buffer, online booking, archived instead of deleted.
+"""The catalogue: services (length, price fixed or a range, buffer, online booking, archived instead of deleted),
+staff with their services and weekly hours (validated JSON), and resources (a chair, a room) with theirs.
 
 Revision ID: 20261207_catalogue
 Revises: 20261206_crm_partners
@@ -9,14 +10,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
-from easyflow.db.migration_columns import created_at_column, id_column, tenant_id_column
+from easyflow.db.migration_columns import created_at_column, foreign_key_column, id_column, tenant_id_column
 from easyflow.db.rls import enable_tenant_rls_sql
 
 revision = "20261207_catalogue"
 down_revision = "20261206_crm_partners"
 branch_labels = None
 depends_on = None
+
+TABLES = ("services", "staff_members", "staff_services", "resources", "resource_services")
 
 
 def upgrade() -> None:
@@ -44,9 +48,56 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_services_tenant_id", "services", ["tenant_id"])
-    for statement in enable_tenant_rls_sql("services"):
-        op.execute(statement)
+    op.create_table(
+        "staff_members",
+        id_column(),
+        created_at_column(),
+        tenant_id_column(),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("working_hours", postgresql.JSONB(), nullable=False, server_default="[]"),
+        sa.Column("days_off", postgresql.JSONB(), nullable=False, server_default="[]"),
+        sa.Column("exceptions", postgresql.JSONB(), nullable=False, server_default="[]"),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    op.create_index("ix_staff_members_tenant_id", "staff_members", ["tenant_id"])
+    op.create_table(
+        "staff_services",
+        id_column(),
+        tenant_id_column(),
+        foreign_key_column("staff_id", "staff_members", "CASCADE"),
+        foreign_key_column("service_id", "services", "CASCADE"),
+        sa.Column("duration_minutes", sa.Integer()),
+        sa.Column("price", sa.Numeric(16, 2)),
+        sa.UniqueConstraint("staff_id", "service_id", name="uq_staff_services_staff_service"),
+    )
+    op.create_table(
+        "resources",
+        id_column(),
+        created_at_column(),
+        tenant_id_column(),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    op.create_index("ix_resources_tenant_id", "resources", ["tenant_id"])
+    op.create_table(
+        "resource_services",
+        id_column(),
+        tenant_id_column(),
+        foreign_key_column("resource_id", "resources", "CASCADE"),
+        foreign_key_column("service_id", "services", "CASCADE"),
+        sa.UniqueConstraint("resource_id", "service_id", name="uq_resource_services_resource_service"),
+    )
+    for table, columns in (
+        ("staff_services", ("tenant_id", "staff_id", "service_id")),
+        ("resource_services", ("tenant_id", "resource_id", "service_id")),
+    ):
+        for column in columns:
+            op.create_index(f"ix_{table}_{column}", table, [column])
+    for table in TABLES:
+        for statement in enable_tenant_rls_sql(table):
+            op.execute(statement)
 
 
 def downgrade() -> None:
-    op.drop_table("services")
+    for table in reversed(TABLES):
+        op.drop_table(table)
