@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from easyflow.kit.repository import TenantScopedRepository
-from easyflow.models.catalogue import Resource, ResourceService, Service, StaffMember, StaffService
+from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
 
 
 def _contains(text: str) -> str:
@@ -99,3 +100,28 @@ class ResourceServiceRepository(TenantScopedRepository[ResourceService]):
         for service_id in service_ids:
             self.session.add(ResourceService(tenant_id=self.tenant_id, resource_id=resource_id, service_id=service_id))
         await self.session.flush()
+
+
+class ProductRepository(TenantScopedRepository[Product]):
+    model = Product
+
+    async def page(self, *, query: str | None, limit: int, offset: int) -> tuple[list[Product], int]:
+        """By name; with `query`, the products whose name or description has its words in any form (Russian
+        stemming: «туры» finds «тур») or holds it as written, best matches first."""
+        conditions = [Product.tenant_id == self.tenant_id]
+        order: list[Any] = []
+        if query:
+            document = func.to_tsvector("russian", Product.name + " " + Product.description)
+            words = func.plainto_tsquery("russian", query)
+            conditions.append(
+                or_(
+                    document.op("@@")(words),
+                    func.lower(Product.name).like(_contains(query), escape="\\"),
+                    func.lower(Product.description).like(_contains(query), escape="\\"),
+                )
+            )
+            order.append(func.ts_rank(document, words).desc())
+        statement = select(Product).where(*conditions).order_by(*order, func.lower(Product.name), Product.id)
+        rows = (await self.session.execute(statement.limit(limit).offset(offset))).scalars().all()
+        total = select(func.count()).select_from(Product).where(*conditions)
+        return list(rows), int((await self.session.execute(total)).scalar_one())

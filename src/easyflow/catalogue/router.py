@@ -1,4 +1,4 @@
-"""HTTP routes of the catalogue: services, staff and resources."""
+"""HTTP routes of the catalogue: services, staff, resources and products."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from easyflow.catalogue import schemas
+from easyflow.catalogue.products import Products
 from easyflow.catalogue.services import Services
 from easyflow.catalogue.staff import Resources, Staff
 from easyflow.kit.schemas import Limit, Offset, Page, QueryText
@@ -123,3 +124,43 @@ async def update_resource(
 @router.delete("/resources/{resource_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_resource(resource_id: uuid.UUID, principal: Admin, session: Session) -> None:
     await Resources(session, principal.tenant_id).delete(resource_id)
+
+
+@router.get("/products")
+async def list_products(
+    principal: Viewer,
+    session: Session,
+    q: Annotated[
+        QueryText, Query(max_length=200, description="Words of the name or description, in any form (Russian too).")
+    ] = "",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[schemas.ProductRead]:
+    """Products by name, or the best matches of `q` first."""
+    items, total = await Products(session, principal.tenant_id).page(
+        query=q.strip() or None, limit=limit, offset=offset
+    )
+    return Page(items=items, total=total)
+
+
+@router.post("/products", status_code=status.HTTP_201_CREATED)
+async def create_product(body: schemas.ProductCreate, principal: Admin, session: Session) -> schemas.ProductRead:
+    """A product; a tour is a product with `dates` (each departure's start, end and seats)."""
+    return await Products(session, principal.tenant_id).create(body)
+
+
+@router.get("/products/{product_id}")
+async def get_product(product_id: uuid.UUID, principal: Viewer, session: Session) -> schemas.ProductRead:
+    return await Products(session, principal.tenant_id).get(product_id)
+
+
+@router.patch("/products/{product_id}")
+async def update_product(
+    product_id: uuid.UUID, body: schemas.ProductUpdate, principal: Admin, session: Session
+) -> schemas.ProductRead:
+    return await Products(session, principal.tenant_id).update(product_id, body)
+
+
+@router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_product(product_id: uuid.UUID, principal: Admin, session: Session) -> None:
+    await Products(session, principal.tenant_id).delete(product_id)

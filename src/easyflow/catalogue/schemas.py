@@ -6,9 +6,9 @@ import itertools
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, PlainSerializer, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, Field, PlainSerializer, model_validator
 
 from easyflow.conversations.schemas import CleanText, not_blank
 from easyflow.kit.schemas import Output, StrictInput
@@ -16,8 +16,11 @@ from easyflow.kit.schemas import Output, StrictInput
 Name = Annotated[CleanText, Field(min_length=1, max_length=200), AfterValidator(not_blank)]
 Category = Annotated[CleanText, Field(max_length=100)]
 Description = Annotated[CleanText, Field(max_length=4000)]
+CENTS = Decimal("0.01")
 # Prices in the API are decimal strings in major units ("1500.00"); a JSON number is read exactly as written.
-Price = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+Price = Annotated[
+    Decimal, Field(ge=0, max_digits=16, decimal_places=2), AfterValidator(lambda value: value.quantize(CENTS))
+]
 DurationMinutes = Annotated[int, Field(ge=5, le=1440, description="5 minutes to a day.")]
 BufferMinutes = Annotated[int, Field(ge=0, le=1440, description="Kept free after each appointment.")]
 
@@ -244,5 +247,80 @@ class ResourceRead(Output):
     id: uuid.UUID
     name: str
     services: list[uuid.UUID]
+    created_at: datetime
+    updated_at: datetime
+
+
+Currency = Literal["RUB", "KGS", "KZT", "USD", "EUR"]
+Stock = Annotated[int, Field(ge=0, le=2**31 - 1, description="None: not tracked.")]
+AttributeText = Annotated[CleanText, Field(max_length=500)]
+Attributes = Annotated[
+    dict[Annotated[CleanText, Field(min_length=1, max_length=64)], AttributeText | int | float | bool],
+    Field(max_length=50, description="Flat pairs such as size or colour: text, numbers or yes/no."),
+]
+PictureUrl = Annotated[AnyHttpUrl, Field(max_length=2000), PlainSerializer(str, return_type=str)]
+
+
+class Variant(StrictInput):
+    name: Name
+    price: Price | None = Field(default=None, description="The product's price when omitted.")
+    stock: Stock | None = None
+    attributes: Attributes = Field(default_factory=dict)
+
+
+class TourDate(StrictInput):
+    start: date
+    end: date
+    seats: int = Field(ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end < self.start:
+            raise ValueError(f"tour ending {self.end} starts after it ends")
+        return self
+
+
+class ProductCreate(StrictInput):
+    name: Name
+    description: Description = ""
+    price: Price
+    currency: Currency = "RUB"
+    stock: Stock | None = None
+    attributes: Attributes = Field(default_factory=dict)
+    pictures: list[PictureUrl] = Field(default_factory=list, max_length=20, description="http(s) addresses.")
+    variants: list[Variant] = Field(default_factory=list, max_length=100)
+    dates: list[TourDate] = Field(default_factory=list, max_length=500, description="A tour's departures.")
+
+
+class ProductUpdate(StrictInput):
+    name: Name | None = None
+    description: Description | None = None
+    price: Price | None = None
+    currency: Currency | None = None
+    stock: Stock | None = None
+    attributes: Attributes | None = None
+    pictures: list[PictureUrl] | None = Field(default=None, max_length=20)
+    variants: list[Variant] | None = Field(default=None, max_length=100)
+    dates: list[TourDate] | None = Field(default=None, max_length=500)
+
+
+class VariantRead(Output):
+    name: str
+    price: Decimal | None
+    stock: int | None
+    attributes: dict[str, Any]
+
+
+class ProductRead(Output):
+    id: uuid.UUID
+    name: str
+    description: str
+    price: Decimal
+    currency: str
+    stock: int | None
+    attributes: dict[str, Any]
+    pictures: list[str]
+    variants: list[VariantRead]
+    dates: list[TourDate]
     created_at: datetime
     updated_at: datetime

@@ -102,3 +102,28 @@ class ResourceService(IdMixin, TenantOwned, Base):
     service_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), index=True
     )
+
+
+class Product(IdMixin, CreatedAtMixin, TenantOwned, Base):
+    """Something sold as a thing rather than by the appointment; a tour is a product with `dates`. Attributes,
+    pictures, variants and dates are validated JSON read and written whole with the product."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    price: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    stock: Mapped[int | None] = mapped_column(Integer)  # none: not tracked
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    pictures: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    dates: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -20,7 +20,7 @@ down_revision = "20261206_crm_partners"
 branch_labels = None
 depends_on = None
 
-TABLES = ("services", "staff_members", "staff_services", "resources", "resource_services")
+TABLES = ("services", "staff_members", "staff_services", "resources", "resource_services", "products")
 
 
 def upgrade() -> None:
@@ -87,6 +87,25 @@ def upgrade() -> None:
         foreign_key_column("service_id", "services", "CASCADE"),
         sa.UniqueConstraint("resource_id", "service_id", name="uq_resource_services_resource_service"),
     )
+    op.create_table(
+        "products",
+        id_column(),
+        created_at_column(),
+        tenant_id_column(),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False, server_default=""),
+        sa.Column("price", sa.Numeric(16, 2), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("stock", sa.Integer()),
+        sa.Column("attributes", postgresql.JSONB(), nullable=False, server_default="{}"),
+        sa.Column("pictures", postgresql.JSONB(), nullable=False, server_default="[]"),
+        sa.Column("variants", postgresql.JSONB(), nullable=False, server_default="[]"),
+        sa.Column("dates", postgresql.JSONB(), nullable=False, server_default="[]"),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.CheckConstraint("price >= 0", name="price_not_negative"),
+        sa.CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    )
+    op.create_index("ix_products_tenant_id", "products", ["tenant_id"])
     for table, columns in (
         ("staff_services", ("tenant_id", "staff_id", "service_id")),
         ("resource_services", ("tenant_id", "resource_id", "service_id")),
