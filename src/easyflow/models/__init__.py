@@ -2,6 +2,7 @@
 
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
+from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.contacts import ContactFieldDefinition, ContactFieldKind, ContactNote
 from easyflow.models.conversations import (
@@ -91,15 +92,21 @@ __all__ = [
     "Pipeline",
     "PipelineStage",
     "Presence",
+    "Product",
     "QaPair",
     "ReachBy",
     "RecoveryCode",
     "RefreshToken",
+    "Resource",
+    "ResourceService",
     "Role",
+    "Service",
     "StaffEvent",
     "StaffEventCounter",
     "StaffLinkToken",
+    "StaffMember",
     "StaffNotificationPreferences",
+    "StaffService",
     "StaffTelegramLink",
     "StageKind",
     "Team",

@@ -1,0 +1,1 @@
+"""The catalogue: services (with their duration and price), staff, resources and products."""
