@@ -1,0 +1,1 @@
+"""Availability and appointments: the native booking engine and the external booking systems behind one interface."""
