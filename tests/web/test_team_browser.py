@@ -5,6 +5,7 @@ owner creates an API key and sees it once; every page passes axe and fits a phon
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from playwright.sync_api import expect
@@ -20,7 +21,10 @@ from tests.web.browser import (
 
 pytestmark = BROWSER
 
-MEMBER_PASSWORD = "Quiet-Harbor-Lantern-57"
+MEMBER_PASSWORD = "Quiet-Harbor-Lantern-57f"
+# Other browser tests share the served database and may already have an anna@example.com account, which would
+# turn the invitation into a "sign in to join" form; a fresh address keeps this test about a new member.
+ANNA = f"anna-{uuid.uuid4().hex[:8]}@example.com"
 
 
 def test_an_owner_invites_a_member_by_link_who_joins_from_another_browser(page: Any, dashboard: Dashboard) -> None:
@@ -30,7 +34,7 @@ def test_an_owner_invites_a_member_by_link_who_joins_from_another_browser(page: 
     expect(page.get_by_role("heading", name="Команда", exact=True)).to_be_visible(timeout=SECONDS)
     expect(page.locator(f'tr[data-member="{owner.email}"]')).to_be_visible()
     assert_accessible(page)
-    page.get_by_label("Электронная почта").fill("anna@example.com")
+    page.get_by_label("Электронная почта").fill(ANNA)
     page.get_by_label("Имя (необязательно)").fill("Анна")
     page.get_by_label("Роль", exact=True).select_option("operator")
     page.get_by_role("button", name="Создать ссылку-приглашение").click()
@@ -38,7 +42,7 @@ def test_an_owner_invites_a_member_by_link_who_joins_from_another_browser(page: 
     expect(link_field).to_be_visible(timeout=SECONDS)
     link = link_field.input_value()
     assert re.fullmatch(re.escape(dashboard.url("/app/invite/")) + r"[0-9a-f-]{36}/[0-9]+\.[0-9a-f]{64}", link), link
-    expect(page.locator('tr[data-invitation="anna@example.com"]')).to_contain_text("Приглашён")
+    expect(page.locator(f'tr[data-invitation="{ANNA}"]')).to_contain_text("Приглашён")
     assert_accessible(page)
     screenshots(page, "team-invited")
 
@@ -59,7 +63,7 @@ def test_an_owner_invites_a_member_by_link_who_joins_from_another_browser(page: 
         expect(invited.locator("[data-joined]")).to_be_visible(timeout=SECONDS)
         assert_accessible(invited)
         invited.get_by_role("link", name="Войти").click()
-        invited.fill("input[name=email]", "anna@example.com")
+        invited.fill("input[name=email]", ANNA)
         invited.fill("input[name=password]", MEMBER_PASSWORD)
         invited.locator("form[action='/app/login'] button[type=submit]").click()
         expect(invited).to_have_url(dashboard.url("/app/"), timeout=SECONDS)
@@ -72,7 +76,7 @@ def test_an_owner_invites_a_member_by_link_who_joins_from_another_browser(page: 
     assert errors == [], errors
 
     page.goto(dashboard.url("/app/team"))
-    row = page.locator('tr[data-member="anna@example.com"]')
+    row = page.locator(f'tr[data-member="{ANNA}"]')
     expect(row).to_be_visible(timeout=SECONDS)
     expect(row.locator("[data-role]")).to_have_text("Оператор")
     expect(page.locator("tr[data-invitation]")).to_have_count(0)
@@ -84,14 +88,14 @@ def test_an_owner_invites_a_member_by_link_who_joins_from_another_browser(page: 
     page.get_by_label("Анна").check()
     page.get_by_role("button", name="Сохранить участников").click()
     expect(page.locator('[data-team="Поддержка"] [data-team-members]')).to_have_text("Анна", timeout=SECONDS)
-    page.get_by_label("Сколько диалогов anna@example.com ведёт одновременно").fill("3")
-    page.get_by_role("button", name="Сохранить вместимость anna@example.com").click()
-    expect(page.locator('tr[data-member="anna@example.com"] [data-capacity="3"]')).to_be_visible(timeout=SECONDS)
+    page.get_by_label(f"Сколько диалогов {ANNA} ведёт одновременно").fill("3")
+    page.get_by_role("button", name=f"Сохранить вместимость {ANNA}").click()
+    expect(page.locator(f'tr[data-member="{ANNA}"] [data-capacity="3"]')).to_be_visible(timeout=SECONDS)
     assert_accessible(page)
     screenshots(page, "team-teams")
 
     # Anna forgets her password: the owner makes her a reset link.
-    page.get_by_role("button", name="Сбросить пароль anna@example.com").click()
+    page.get_by_role("button", name=f"Сбросить пароль {ANNA}").click()
     reset_link = page.locator("[data-reset-link]")
     expect(reset_link).to_be_visible(timeout=SECONDS)
     assert_accessible(page)
