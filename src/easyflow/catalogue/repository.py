@@ -43,6 +43,13 @@ class ServiceRepository(TenantScopedRepository[Service]):
         )
         return set((await self.session.execute(statement)).scalars().all())
 
+    async def named(self, names: Collection[str]) -> Sequence[Service]:
+        """The current services whose name is one of `names`, in any case (`names` given lower-cased)."""
+        if not names:
+            return []
+        statement = self.scoped().where(func.lower(Service.name).in_(names), Service.archived_at.is_(None))
+        return (await self.session.execute(statement.order_by(Service.created_at, Service.id))).scalars().all()
+
 
 class StaffRepository(TenantScopedRepository[StaffMember]):
     model = StaffMember
@@ -125,3 +132,10 @@ class ProductRepository(TenantScopedRepository[Product]):
         rows = (await self.session.execute(statement.limit(limit).offset(offset))).scalars().all()
         total = select(func.count()).select_from(Product).where(*conditions)
         return list(rows), int((await self.session.execute(total)).scalar_one())
+
+    async def named(self, names: Collection[str]) -> Sequence[Product]:
+        """The products whose name is one of `names`, in any case (`names` given lower-cased)."""
+        if not names:
+            return []
+        statement = self.scoped().where(func.lower(Product.name).in_(names)).order_by(Product.created_at, Product.id)
+        return (await self.session.execute(statement)).scalars().all()
