@@ -17,6 +17,7 @@ from tests.agents.test_llm_answers import ask as ask_model
 from tests.agents.test_offline_answers import ask
 from tests.conftest import TenantFixture, run_queued_jobs
 from tests.doubles.llm_server import LLMServer, tool_call
+from tests.web.test_assistant_pages import default_assistant, settings_form, signed_in
 
 PRODUCTS = "/api/v1/products"
 SERVICES = "/api/v1/services"
@@ -139,3 +140,18 @@ async def test_prices_come_from_the_asking_tenant_and_only_with_the_catalogue_to
     await tools_of(client, shop, ["search_knowledge"])
     reply, conversation = await ask(client, shop, runtime, "Сколько стоит кружка?")
     assert "1 500" not in reply and conversation["status"] == "pending"
+
+
+async def test_the_dashboard_turns_the_catalogue_tools_on_and_off(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    assistant = await default_assistant(client, tenant_a)
+    assert "catalogue" in assistant["enabled_tools"]
+    csrf = await signed_in(client, tenant_a)
+    page = f"/app/assistants/{assistant['id']}"
+    shown = (await client.get(page, headers={"Accept-Language": "ru"})).text
+    assert '<input type="checkbox" name="catalogue" checked>' in shown and "Ищет товары и называет цены" in shown
+    assert (await client.post(page, data=settings_form(csrf))).status_code == 303
+    assert "catalogue" not in (await default_assistant(client, tenant_a))["enabled_tools"]
+    assert (await client.post(page, data=settings_form(csrf, catalogue="on"))).status_code == 303
+    assert "catalogue" in (await default_assistant(client, tenant_a))["enabled_tools"]
