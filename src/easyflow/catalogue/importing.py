@@ -53,7 +53,7 @@ COLUMNS: dict[Kind, dict[str, set[str]]] = {
     },
 }
 _NUMBER = re.compile(r"[+-]?\d+([.,]\d+)?")
-_MONEY_MARKS = re.compile(r"₽|руб\w*\.?|р\.|сом|₸|тенге|\$|€|\b(rub|usd|eur|kgs|kzt)\b", re.IGNORECASE)
+_MONEY_MARKS = re.compile(r"₽|руб\w*\.?|\bр\.?(?!\w)|сом|₸|тенге|\$|€|\b(rub|usd|eur|kgs|kzt)\b", re.IGNORECASE)
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']+")
 _RANGE = re.compile(r"^(?:от\s*|from\s*)?(?P<low>[^–—-]+?)\s*[–—-]\s*(?:до\s*|to\s*)?(?P<high>[^–—-]+)$", re.IGNORECASE)
 _FROM = re.compile(r"^(?:от|from)\s*(?P<low>.+)$", re.IGNORECASE)

@@ -51,7 +51,6 @@ def read_table(data: bytes, filename: str) -> Table:
 def _read_csv(text: str) -> Table:
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    csv.field_size_limit(MAX_CELL_CHARS)
     numbered: list[tuple[int, list[str]]] = []
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
