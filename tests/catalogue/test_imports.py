@@ -241,3 +241,35 @@ async def test_only_admins_import_and_each_tenant_updates_only_its_own(
     assert mine["price"] == "100.00"
     theirs = (await listed(client, tenant_b, PRODUCTS))["mug"]
     assert (await client.get(f"{PRODUCTS}/{theirs['id']}", headers=tenant_a.headers)).status_code == 404
+
+
+async def test_names_shared_by_stored_items_and_xlsx_formulas_are_not_guessed_at(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    for price in ("100", "200"):
+        created = await client.post(PRODUCTS, json={"name": "Дубль", "price": price}, headers=tenant_a.headers)
+        assert created.status_code == 201
+    data = xlsx(
+        [
+            ["Название", "Цена", "Описание"],
+            ["дубль", 300, None],
+            ['=HYPERLINK("http://evil","Жми")', 10, None],  # a formula never computed: no name at all
+            ["Открытка", "=2*50", "-cmd|' /C calc'!A0"],
+        ]
+    )
+    report = (await upload(client, tenant_a, "products", data, "формулы.xlsx")).json()
+    errors = {error["row"]: error["problems"] for error in report["errors"]}
+    assert set(errors) == {2, 3, 4}, report
+    assert "several stored products" in errors[2][0]
+    assert errors[3] == ["name: the row has no name"]
+    assert errors[4] == ["price: Field required"]  # a formula is never run here: unsaved, its result is empty
+    prices = sorted(item["price"] for item in (await listed_all(client, tenant_a)))
+    assert prices == ["100.00", "200.00"]
+    text_only = xlsx([["name", "price", "description"], ["Открытка", 50, "-cmd|' /C calc'!A0"]])
+    report = (await upload(client, tenant_a, "products", text_only, "описание.xlsx")).json()
+    assert report["created"] == 1, report
+    assert (await listed(client, tenant_a, PRODUCTS))["Открытка"]["description"] == "'-cmd|' /C calc'!A0"
+
+
+async def listed_all(client: httpx.AsyncClient, tenant: TenantFixture) -> list[dict]:
+    return list((await client.get(PRODUCTS, params={"limit": 200}, headers=tenant.headers)).json()["items"])
