@@ -33,7 +33,11 @@ def _cited(product: ProductRead) -> dict[str, Any]:
         "description": product.description[:DESCRIPTION_CHARS],
         "attributes": product.attributes,
         "variants": [
-            {"name": variant.name, "price": str(variant.price or product.price), "stock": variant.stock}
+            {
+                "name": variant.name,
+                "price": str(product.price if variant.price is None else variant.price),
+                "stock": variant.stock,
+            }
             for variant in product.variants
         ],
         "picture": product.pictures[0] if product.pictures else None,
