@@ -14,6 +14,7 @@ from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
 from easyflow.analytics.router import router as analytics_router
 from easyflow.audit.router import router as audit_router
+from easyflow.catalogue.router import UPLOAD_PATHS as CATALOGUE_UPLOAD_PATHS
 from easyflow.catalogue.router import router as catalogue_router
 from easyflow.channels.router import router as channels_router
 from easyflow.channels.router import webhooks as webhooks_router
@@ -135,6 +136,7 @@ def create_app(
         uploads=[(path, settings.max_upload_bytes) for path in (*UPLOAD_PATHS, *DASHBOARD_UPLOAD_PATHS)]
         + [(path, settings.import_max_upload_bytes) for path in (*IMPORT_UPLOAD_PATHS, *DASHBOARD_IMPORT_UPLOAD_PATHS)]
         + [(path, settings.widget_max_file_bytes) for path in WIDGET_UPLOAD_PATHS]
+        + [(path, settings.catalogue_import_max_bytes) for path in CATALOGUE_UPLOAD_PATHS]
         + [
             (path, settings.operator_max_file_bytes)
             for path in (*OPERATOR_UPLOAD_PATHS, *DASHBOARD_OPERATOR_UPLOAD_PATHS)

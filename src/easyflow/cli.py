@@ -9,7 +9,7 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -43,6 +43,8 @@ app.add_typer(user_app, name="user")
 kb_app = typer.Typer(help="Fill and search a tenant's knowledge base.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(kb_app, name="kb")
+catalogue_app = typer.Typer(help="Fill a tenant's catalogue of services and products.", no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 TenantOption = Annotated[uuid.UUID, typer.Option("--tenant", help="The tenant's id.")]
@@ -462,6 +464,50 @@ def import_history(
         lines.append(f"error: {result['error']}")
     _print(result, as_json, lines)
     if result["status"] == "failed":
+        raise typer.Exit(code=1)
+
+
+@catalogue_app.command("import")
+def catalogue_import(
+    tenant: TenantOption,
+    kind: Annotated[
+        Literal["services", "products"], typer.Option("--kind", help="What the file lists: services or products.")
+    ],
+    path: Annotated[
+        Path, typer.Argument(help="A CSV or XLSX price list.", exists=True, dir_okay=False, metavar="FILE")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what would be created and updated, and the bad rows.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a price list into a tenant's catalogue. A row whose name matches a stored item (in any case)
+    updates it, the others are created; bad rows are reported by number and skipped. Columns in Russian or
+    English: «Название»/name, «Цена»/price («1 500,50», «от 1 500»), «Длительность»/duration_minutes,
+    «Категория»/category, «Валюта»/currency, «Остаток»/stock... (see docs/catalogue.md). Exits with 1 when a
+    row was refused."""
+    from easyflow.catalogue.importing import CatalogueImport
+
+    settings = _settings()
+    data = path.read_bytes()
+    limit = settings.catalogue_import_max_bytes
+    if len(data) > limit:
+        _fail(f"{path} is larger than the import limit of {limit:,} bytes.", ValueError(path))
+
+    async def work(database: Database) -> dict[str, Any]:
+        async with database.tenant_transaction(tenant) as session:
+            await _require_tenant(session, tenant)
+            report = await CatalogueImport(session, tenant).run(kind, data, path.name, dry_run=dry_run)
+            return report.model_dump(mode="json")
+
+    report = _run(settings, work)
+    would = "would be " if dry_run else ""
+    lines = [f"{report['created']} {kind} {would}created, {report['updated']} {would}updated"]
+    lines += [f"row {error['row']}: {'; '.join(error['problems'])}" for error in report["errors"]]
+    if report["ignored_columns"]:
+        lines.append("ignored columns: " + ", ".join(report["ignored_columns"]))
+    _print(report, as_json, lines)
+    if report["errors_total"]:
         raise typer.Exit(code=1)
 
 

@@ -148,6 +148,12 @@ class Settings(BaseSettings):
         description="Largest upload of chat exports to import (all files of one import together); a bigger one "
         "is refused (413) before it is stored.",
     )
+    catalogue_import_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        description="Largest price list (CSV or XLSX) imported into the catalogue at once; a bigger one is "
+        "refused (413).",
+    )
     import_max_unpacked_bytes: int = Field(
         default=1024 * 1024 * 1024,
         ge=1,

@@ -3,6 +3,7 @@
 from collections.abc import Coroutine
 from typing import Any
 
+from easyflow.catalogue import assistant as _catalogue_assistant
 from easyflow.channels import api as _api_channel
 from easyflow.channels import telegram as _telegram_channel
 from easyflow.channels import telegram_files as _telegram_files
@@ -26,6 +27,7 @@ REGISTERING_MODULES = (
     _telegram_channel,
     _telegram_files,
     _widget_channel,
+    _catalogue_assistant,
     _conversation_tasks,
     _funnel_assistant,
     _funnel_tasks,

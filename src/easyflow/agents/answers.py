@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 Speaker = Literal["contact", "assistant", "operator", "system"]
@@ -86,6 +87,27 @@ class FunnelTools(Protocol):
 
 
 @dataclass(frozen=True)
+class PricedItem:
+    """A product or service of the catalogue with its price: a fixed one, a range (either end may be open), or
+    none (priced on the spot)."""
+
+    name: str
+    price: Decimal | None
+    price_from: Decimal | None
+    price_to: Decimal | None
+    currency: str
+    stock: int | None = None  # products only; None: not tracked
+
+
+class CatalogueTools(Protocol):
+    """What the assistant may read of the business's catalogue (the catalogue implements it, bound to a tenant)."""
+
+    async def search_products(self, query: str) -> list[dict[str, Any]]: ...
+
+    async def priced(self, query: str, limit: int) -> list[PricedItem]: ...
+
+
+@dataclass(frozen=True)
 class ReplyRequest:
     tenant_id: uuid.UUID
     conversation_id: uuid.UUID
@@ -97,6 +119,8 @@ class ReplyRequest:
     new_messages: list[Turn]  # the customer's messages this reply answers, oldest first
     deal: DealContext | None = None
     funnel: FunnelTools | None = None  # offered to the model when the assistant has the `crm` tools
+    # Offered to the model, and read by the offline answerer for prices, when it has the `catalogue` tools.
+    catalogue: CatalogueTools | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from pydantic_ai.settings import ModelSettings
 
 from easyflow.agents.answers import (
     AssistantProfile,
+    CatalogueTools,
     Citation,
     DealContext,
     DraftSink,
@@ -146,6 +147,11 @@ def _instructions(request: ReplyRequest, passages: list[Passage]) -> str:
         parts.append("Summary of the earlier conversation:\n" + request.summary.strip())
     if request.deal is not None:
         parts.append(_deal_instructions(request.deal, tools=request.funnel is not None))
+    if request.catalogue is not None:
+        parts.append(
+            "For products, their prices, stock, variants and attributes, call search_products and answer from "
+            "what it returns, naming each product exactly as listed; never guess a price."
+        )
     if passages:
         listed = "\n\n".join(f"[{p.chunk_id}] {p.document} — {p.section}\n{p.text}" for p in passages)
         parts.append("Knowledge passages (cite their ids in `sources` when you use them):\n" + listed)
@@ -296,6 +302,8 @@ class LlmAnswerer:
 
         if request.funnel is not None:
             _offer_funnel_tools(agent, request.funnel)
+        if request.catalogue is not None:
+            _offer_catalogue_tools(agent, request.catalogue)
 
         async with http, agent:  # our client is ours to close; the agent closes what its provider opened
             result = await agent.run(
@@ -344,6 +352,14 @@ def _offer_funnel_tools(agent: Agent[None, AssistantAnswer | str], funnel: Funne
     async def create_task(title: str, due_in_hours: int | None = None) -> str:
         """Ask a colleague to do something for this customer (call back, send documents), due in some hours."""
         return await funnel.create_task(title, due_in_hours)
+
+
+def _offer_catalogue_tools(agent: Agent[None, AssistantAnswer | str], catalogue: CatalogueTools) -> None:
+    @agent.tool_plain
+    async def search_products(query: str) -> list[dict[str, Any]]:
+        """Search the business's products by name, description or attributes (any word form); returns each
+        match with its id, name, price, currency, stock, variants and picture. An empty list: none match."""
+        return await catalogue.search_products(query)
 
 
 def _handoff_of(answer: AssistantAnswer, handed_off: list[tuple[str, str]]) -> HandoffRequest | None:

@@ -1,4 +1,5 @@
-"""The offline answerer: no LLM, yet useful. It greets, answers with a passage of the tenant's knowledge
+"""The offline answerer: no LLM, yet useful. It greets, quotes the catalogue's prices when asked what
+something costs and the catalogue names it (see prices.py), answers with a passage of the tenant's knowledge
 quoted verbatim with its source when the passage really answers the question (see answerability.py: a
 wrong answer costs a business more than an honest handoff), saying so first when that passage is in
 another language than the customer's, and otherwise says honestly that it does not know, offers a person
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from easyflow.agents.answerability import best_answer
 from easyflow.agents.answers import Citation, DraftSink, HandoffRequest, Reply, ReplyRequest
 from easyflow.agents.phrases import phrase
+from easyflow.agents.prices import MAX_ITEMS, price_answer, price_subject
 from easyflow.knowledge.retrieval import Passage
 
 Search = Callable[[str, int], Awaitable[list[Passage]]]
@@ -55,6 +57,11 @@ class OfflineAnswerer:
         if not question:
             greeting = request.assistant.greeting or phrase("greeting", language)
             return Reply(text=greeting)
+        subject = price_subject(question) if request.catalogue is not None else None
+        if request.catalogue is not None and subject is not None:
+            priced = await request.catalogue.priced(subject, MAX_ITEMS)
+            if priced:
+                return Reply(text=price_answer(priced, language))
         passages = [p for p in await self.search(question, 3) if p.score >= self.min_score]
         judgement = best_answer(question, language, passages)
         if judgement is None:

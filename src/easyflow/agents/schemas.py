@@ -14,10 +14,12 @@ from easyflow.models.agents import ModelProvider
 
 Language = Literal["ru", "en", "ky", "kk"]
 Tone = Literal["neutral", "friendly", "formal", "brief"]
-ToolName = Literal["search_knowledge", "crm"]
+ToolName = Literal["search_knowledge", "crm", "catalogue"]
 # The funnel's tools: read the customer's deal, record its qualification, move it on, create a task.
 CRM_TOOLS: ToolName = "crm"
-DEFAULT_TOOLS: tuple[ToolName, ...] = ("search_knowledge", CRM_TOOLS)
+# The catalogue's: the model searches products; the offline answerer quotes prices of products and services.
+CATALOGUE_TOOLS: ToolName = "catalogue"
+DEFAULT_TOOLS: tuple[ToolName, ...] = ("search_knowledge", CRM_TOOLS, CATALOGUE_TOOLS)
 # In the currency of the tenant's bills; far above any model's price, low enough that a cost computed from it
 # stays a finite number.
 Price = Annotated[float, Field(ge=0, le=100_000)]

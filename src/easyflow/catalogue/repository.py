@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Text, cast, delete, func, or_, select
 
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
@@ -15,6 +15,19 @@ from easyflow.models.catalogue import Product, Resource, ResourceService, Servic
 def _contains(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, its wildcards taken literally."""
     return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _name_matches(name: Any, query: str) -> tuple[Any, Any]:
+    """Whether `name` has the query's words in any form (Russian stemming: «кружку» finds «Кружка») or holds
+    it as written, and how well it matches."""
+    document, words = func.to_tsvector("russian", name), func.plainto_tsquery("russian", query)
+    return or_(document.op("@@")(words), func.lower(name).like(_contains(query), escape="\\")), func.ts_rank(
+        document, words
+    )
+
+
+def _best_first(statement: Any, rank: Any, model: Any, limit: int) -> Any:
+    return statement.order_by(rank.desc(), func.lower(model.name), model.id).limit(limit)
 
 
 class ServiceRepository(TenantScopedRepository[Service]):
@@ -42,6 +55,19 @@ class ServiceRepository(TenantScopedRepository[Service]):
             self.scoped().with_only_columns(Service.id).where(Service.id.in_(ids), Service.archived_at.is_(None))
         )
         return set((await self.session.execute(statement)).scalars().all())
+
+    async def named(self, names: Collection[str]) -> Sequence[Service]:
+        """The current services whose name is one of `names`, in any case (`names` given lower-cased)."""
+        if not names:
+            return []
+        statement = self.scoped().where(func.lower(Service.name).in_(names), Service.archived_at.is_(None))
+        return (await self.session.execute(statement.order_by(Service.created_at, Service.id))).scalars().all()
+
+    async def named_like(self, query: str, limit: int) -> Sequence[Service]:
+        """The current services whose name has the query's words in any form, or holds it as written."""
+        matches, rank = _name_matches(Service.name, query)
+        statement = self.scoped().where(Service.archived_at.is_(None), matches)
+        return (await self.session.execute(_best_first(statement, rank, Service, limit))).scalars().all()
 
 
 class StaffRepository(TenantScopedRepository[StaffMember]):
@@ -106,12 +132,13 @@ class ProductRepository(TenantScopedRepository[Product]):
     model = Product
 
     async def page(self, *, query: str | None, limit: int, offset: int) -> tuple[list[Product], int]:
-        """By name; with `query`, the products whose name or description has its words in any form (Russian
-        stemming: «туры» finds «тур») or holds it as written, best matches first."""
+        """By name; with `query`, the products whose name, description or attributes have its words in any form
+        (Russian stemming: «туры» finds «тур») or whose name or description holds it as written, best first."""
         conditions = [Product.tenant_id == self.tenant_id]
         order: list[Any] = []
         if query:
-            document = func.to_tsvector("russian", Product.name + " " + Product.description)
+            attributes = cast(Product.attributes, Text)  # keys and values alike: «цвет: белый» finds «белая»
+            document = func.to_tsvector("russian", Product.name + " " + Product.description + " " + attributes)
             words = func.plainto_tsquery("russian", query)
             conditions.append(
                 or_(
@@ -125,3 +152,27 @@ class ProductRepository(TenantScopedRepository[Product]):
         rows = (await self.session.execute(statement.limit(limit).offset(offset))).scalars().all()
         total = select(func.count()).select_from(Product).where(*conditions)
         return list(rows), int((await self.session.execute(total)).scalar_one())
+
+    async def named(self, names: Collection[str]) -> Sequence[Product]:
+        """The products whose name is one of `names`, in any case (`names` given lower-cased)."""
+        if not names:
+            return []
+        statement = self.scoped().where(func.lower(Product.name).in_(names)).order_by(Product.created_at, Product.id)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def usual_currency(self) -> str | None:
+        """The currency most of the products are priced in, if there are any."""
+        statement = (
+            select(Product.currency)
+            .where(Product.tenant_id == self.tenant_id)
+            .group_by(Product.currency)
+            .order_by(func.count().desc(), Product.currency)
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def named_like(self, query: str, limit: int) -> Sequence[Product]:
+        """The products whose name has the query's words in any form, or holds it as written."""
+        matches, rank = _name_matches(Product.name, query)
+        statement = self.scoped().where(matches)
+        return (await self.session.execute(_best_first(statement, rank, Product, limit))).scalars().all()

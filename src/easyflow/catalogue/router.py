@@ -5,16 +5,58 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
 
 from easyflow.catalogue import schemas
+from easyflow.catalogue.importing import CatalogueImport, Kind
 from easyflow.catalogue.products import Products
 from easyflow.catalogue.services import Services
 from easyflow.catalogue.staff import Resources, Staff
+from easyflow.config import Settings
+from easyflow.kit.errors import PayloadTooLarge
 from easyflow.kit.schemas import Limit, Offset, Page, QueryText
 from easyflow.tenancy.auth import Admin, Session, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+UPLOAD_PATHS = ("/api/v1/services/import", "/api/v1/products/import")
+DryRun = Annotated[
+    bool, Query(description="Report what would be created and updated, and the bad rows; write nothing.")
+]
+PriceList = Annotated[UploadFile, File(description="A CSV (UTF-8 or Windows-1251, `;` or `,`) or an XLSX workbook.")]
+
+
+async def _import(
+    request: Request, kind: Kind, file: UploadFile, tenant_id: uuid.UUID, session: Session, dry_run: bool
+) -> schemas.ImportReport:
+    settings: Settings = request.app.state.settings
+    limit = settings.catalogue_import_max_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The file is larger than the import limit of {limit:,} bytes.")
+    return await CatalogueImport(session, tenant_id).run(kind, data, file.filename or "file", dry_run=dry_run)
+
+
+@router.post("/services/import")
+async def import_services(
+    request: Request, file: PriceList, principal: Admin, session: Session, dry_run: DryRun = False
+) -> schemas.ImportReport:
+    """Import services from a price list: a row whose «Название»/name matches a current service (in any case)
+    updates it, the others create services. Columns in Russian or English: «Название»/name,
+    «Категория»/category, «Описание»/description, «Длительность»/duration_minutes (60, «1 ч 30 мин», 1:30),
+    «Цена»/price («1 500,50», «от 1 500», «1 500 – 3 000»), «Цена от»/price_from, «Цена до»/price_to,
+    «Перерыв»/buffer_after_minutes, «Онлайн-запись»/online_bookable (да/нет). Bad rows are listed with their
+    numbers and skipped; empty cells leave stored values as they are."""
+    return await _import(request, "services", file, principal.tenant_id, session, dry_run)
+
+
+@router.post("/products/import")
+async def import_products(
+    request: Request, file: PriceList, principal: Admin, session: Session, dry_run: DryRun = False
+) -> schemas.ImportReport:
+    """Import products from a price list, matched by name as services are. Columns: «Название»/name,
+    «Описание»/description, «Цена»/price, «Валюта»/currency (RUB, ₽, сом, KZT...), «Остаток»/stock,
+    «Фото»/pictures (addresses separated by spaces); any other column becomes an attribute («Цвет», «Объём»)."""
+    return await _import(request, "products", file, principal.tenant_id, session, dry_run)
 
 
 @router.get("/services")

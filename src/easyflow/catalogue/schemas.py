@@ -324,3 +324,29 @@ class ProductRead(Output):
     dates: list[TourDate]
     created_at: datetime
     updated_at: datetime
+
+
+class ImportedRow(Output):
+    row: int = Field(description="The row's number in the file (the header is row 1).")
+    name: str
+    action: Literal["create", "update"] = Field(description="A new item, or the stored one of this name changed.")
+    id: uuid.UUID | None = Field(description="The item's id (none for an item a dry run would create).")
+
+
+class ImportRowError(Output):
+    row: int
+    name: str
+    problems: list[str]
+
+
+class ImportReport(Output):
+    kind: Literal["services", "products"]
+    dry_run: bool = Field(description="Nothing was written: this is what the import would do.")
+    created: int = 0
+    updated: int = 0
+    rows: list[ImportedRow] = Field(default_factory=list, description="The rows imported (or that would be).")
+    errors: list[ImportRowError] = Field(
+        default_factory=list, description="The rows refused, with why (the first 500); the others are imported."
+    )
+    errors_total: int = 0
+    ignored_columns: list[str] = Field(default_factory=list, description="Columns of the file no field matches.")

@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from easyflow.agents.answers import Reply, ReplyRequest
+from easyflow.agents.catalogue_port import catalogue
 from easyflow.agents.funnel_port import funnel
 from easyflow.agents.handoff import Handoff, HandoffRules, handoff_before_answering, rules_of
 from easyflow.agents.language import reply_language
 from easyflow.agents.phrases import phrase, when_back
 from easyflow.agents.repository import SpendingRepository
 from easyflow.agents.runtime import AgentRuntime
-from easyflow.agents.schemas import CRM_TOOLS
+from easyflow.agents.schemas import CATALOGUE_TOOLS, CRM_TOOLS
 from easyflow.agents.service import assistant_profile, month_of
 from easyflow.conversations.context import (
     HISTORY_MAX_MESSAGES,
@@ -231,6 +232,10 @@ class ReplyPipeline:
                 if port and CRM_TOOLS in assistant.enabled_tools
                 else None
             )
+            shop = catalogue()
+            catalogue_tools = (
+                shop.tools(self.database, tenant_id) if shop and CATALOGUE_TOOLS in assistant.enabled_tools else None
+            )
             spent = (
                 await SpendingRepository(session, tenant_id).spent(assistant.id, month_of(datetime.now(UTC)))
                 if assistant.monthly_budget is not None
@@ -247,6 +252,7 @@ class ReplyPipeline:
                 new_messages=[turn_of(m, pictures.get(m.id, [])) for m in pending],
                 deal=deal,
                 funnel=tools,
+                catalogue=catalogue_tools,
             )
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
             handoff = (
