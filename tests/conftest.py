@@ -41,6 +41,7 @@ pytest_plugins = [
     "tests.doubles.llm_server",
     "tests.doubles.telegram_server",
     "tests.doubles.smtp_server",
+    "tests.doubles.yclients",
 ]
 
 TEST_SECRET_KEY = "test-signing-key-" + "x" * 48

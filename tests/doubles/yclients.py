@@ -152,7 +152,9 @@ class YclientsDouble:
         self.slot_step_minutes = 30
         self.delay_seconds = 0.0
         self.enforce_rate_limit = True
+        self.refused_for_rate = 0
         self._failures: deque[int] = deque()
+        self._path_failures: list[tuple[str, str, int]] = []
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
 
@@ -190,6 +192,10 @@ class YclientsDouble:
     def fail_next(self, *statuses: int) -> None:
         """The next requests answer these statuses (429 with `Retry-After: 1`, 5xx), before anything else."""
         self._failures.extend(statuses)
+
+    def fail_on(self, method: str, path_contains: str, status: int) -> None:
+        """The next `method` request whose path contains `path_contains` answers `status` (once)."""
+        self._path_failures.append((method, path_contains, status))
 
     def record_webhook(self, record: YRecord, status: str) -> dict[str, Any]:
         """The body YCLIENTS posts to a company's webhook URL when a record is created, changed or deleted."""
@@ -239,6 +245,7 @@ class YclientsDouble:
             last_second = sum(1 for t in self.request_times if now - t < 1.0)
             last_minute = sum(1 for t in self.request_times if now - t < 60.0)
         if last_second > PER_SECOND or last_minute > PER_MINUTE:
+            self.refused_for_rate += 1
             raise Refused(429, "Too many requests")
 
     def _free(self, company: YCompany, staff: YStaff, start: datetime, length: int, ignore: int | None = None) -> bool:
@@ -359,8 +366,13 @@ class YclientsDouble:
                 if request.headers.get("accept", "") not in V2_ACCEPT:
                     raise Refused(406, "Accept must be application/vnd.api.v2+json")
                 self._count_request()
-                if self._failures:
-                    failure = self._failures.popleft()
+                failure = self._failures.popleft() if self._failures else None
+                for planned in self._path_failures:
+                    if failure is None and planned[0] == request.method and planned[1] in request.url.path:
+                        self._path_failures.remove(planned)
+                        failure = planned[2]
+                        break
+                if failure is not None:
                     headers = {"Retry-After": "1"} if failure == 429 else {}
                     return JSONResponse(
                         {"success": False, "data": None, "meta": {"message": "Failure"}}, failure, headers
@@ -444,7 +456,6 @@ class YclientsDouble:
                 "comments_count": 0,
                 "weight": 0,
                 "information": "",
-                "services_ids": sorted(s.service_ids),
             }
             for s in company.staff.values()
             if wanted <= s.service_ids
@@ -618,10 +629,12 @@ def _ok(data: Any) -> JSONResponse:
 class YclientsServer(ThreadedServer):
     def __init__(self) -> None:
         self.double = YclientsDouble()
-        super().__init__(self._dispatch, "yclients-double")
 
-    async def _dispatch(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._app(scope, receive, send)
+        # A plain coroutine function, so uvicorn takes it for ASGI 3; it serves whichever double is current.
+        async def dispatch(scope: Any, receive: Any, send: Any) -> None:
+            await self._app(scope, receive, send)
+
+        super().__init__(dispatch, "yclients-double")
 
     def reset(self) -> YclientsDouble:
         self.double = YclientsDouble()
