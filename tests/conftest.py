@@ -42,6 +42,7 @@ pytest_plugins = [
     "tests.doubles.telegram_server",
     "tests.doubles.smtp_server",
     "tests.doubles.yclients",
+    "tests.booking.yclients_steps",
 ]
 
 TEST_SECRET_KEY = "test-signing-key-" + "x" * 48

@@ -22,14 +22,7 @@ from easyflow.booking.yclients.backend import YclientsBackend, yclients_client
 from easyflow.booking.yclients.client import CredentialsRefused
 from easyflow.kit.errors import InvalidInput, NotFound, Unprocessable
 from easyflow.runtime import Runtime
-from tests.booking.yclients_steps import (  # noqa: F401 (fixtures)
-    USER_TOKEN,
-    Salon,
-    backend,
-    salon,
-    yc_runtime,
-    yclients_settings,
-)
+from tests.booking.yclients_steps import USER_TOKEN, Salon
 
 
 def _request(salon: Salon, *services: BookedService, hour: int = 12, phone: str = "+79161234567") -> BookingRequest:

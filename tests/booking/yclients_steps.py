@@ -14,7 +14,7 @@ from easyflow.app import create_app
 from easyflow.booking.yclients.backend import YclientsBackend, yclients_client
 from easyflow.config import Settings
 from easyflow.runtime import Runtime
-from tests.doubles.yclients import YClient, YCompany, YService, YStaff, YclientsDouble, YclientsServer
+from tests.doubles.yclients import YClient, YclientsDouble, YclientsServer, YCompany, YService, YStaff
 
 USER_TOKEN = "user0token0of0the0salon0a1b2c3d4"
 
