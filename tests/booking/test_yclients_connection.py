@@ -55,6 +55,7 @@ async def test_connecting_checks_the_token_stores_it_encrypted_and_never_shows_i
     _, secret = _hook_path(created)
     assert USER_TOKEN not in read.text and secret not in read.text
     assert USER_TOKEN not in str(logs) and secret not in str(logs)
+    assert salon.double.partner_token not in str(logs) + read.text + str(created)
 
     async with database.tenant_transaction(tenant_a.id) as session:
         stored = (await session.execute(text("SELECT * FROM booking_connections"))).mappings().one()

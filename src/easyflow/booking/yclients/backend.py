@@ -6,6 +6,7 @@ YCLIENTS picks the member at booking time (its staff_id 0)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -117,7 +118,7 @@ class YclientsBackend:
     async def cancel(self, appointment_id: str) -> Appointment:
         appointment = await self._appointment(appointment_id)
         await self.client.call("DELETE", f"record/{self.company_id}/{_number(appointment_id)}")
-        return Appointment(**{**appointment.__dict__, "status": "cancelled"})
+        return replace(appointment, status="cancelled")
 
     async def reschedule(self, appointment_id: str, start: datetime) -> Appointment:
         moved = await self.client.call(

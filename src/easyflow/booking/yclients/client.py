@@ -1,9 +1,9 @@
 """The YCLIENTS REST API v1 over HTTP: authentication headers, the shared rate limit, retries, and its error
 codes turned into the problems every booking backend raises.
 
-Retries: a 429 is always retried (YCLIENTS did nothing), after its `Retry-After` when it gives one; a 5xx and a
-connection that could not be opened are retried for reads and for `book_check` only, because a `book_record`
-or a move that failed half-way may have booked, and a second try would book twice. A read timeout is never
+Retries: a 429 and a connection that could not be opened are always retried (YCLIENTS did nothing), after its
+`Retry-After` when it gives one; a 5xx only for reads and for `book_check`, because a `book_record` or a move
+that failed half-way may have booked, and a second try would book twice. A read timeout is never
 retried: a customer is waiting in the chat, and the answer "the booking system is not answering" is better
 than a minute of silence.
 """
