@@ -3,6 +3,8 @@ the common booking problems, its rate limit kept, retries, timeouts and refused 
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,12 +27,15 @@ from easyflow.runtime import Runtime
 from tests.booking.yclients_steps import USER_TOKEN, Salon
 
 
-def _request(salon: Salon, *services: BookedService, hour: int = 12, phone: str = "+79161234567") -> BookingRequest:
+def _request(
+    salon: Salon, *services: BookedService, hour: int = 12, phone: str = "+79161234567", key: str | None = None
+) -> BookingRequest:
+    """A confirmation in the chat: a new one each call unless `key` names the one pressed before."""
     return BookingRequest(
         services=services,
         start=salon.at(salon.tomorrow(), hour),
         client=Client(id="", name="Мария", phone=phone),
-        idempotency_key="conv-1:confirm-1",
+        idempotency_key=key or f"conv-1:{uuid.uuid4().hex}",
         comment="Из чата",
     )
 
@@ -99,6 +104,7 @@ async def test_a_booking_of_two_services_is_back_to_back_checked_then_recorded(
             BookedService(str(salon.haircut.id), str(salon.anna.id)),
             BookedService(str(salon.colouring.id), None),
             hour=12,
+            key="conv-1:confirm-1",
         )
     )
     day = salon.tomorrow()
@@ -114,6 +120,19 @@ async def test_a_booking_of_two_services_is_back_to_back_checked_then_recorded(
 
     mine = await backend.client_appointments(str(salon.regular.id))
     assert [a.id for a in mine] == [a.id for a in booked]
+
+
+async def test_the_same_idempotency_key_returns_the_same_booking(backend: YclientsBackend, salon: Salon) -> None:
+    anyone = _request(salon, BookedService(str(salon.haircut.id), None), hour=12, key="conv-1:confirm-1")
+    first = await backend.book(anyone)
+    again = await backend.book(anyone)  # with "anyone", booking again would have found the other member free
+    assert [a.id for a in again] == [a.id for a in first]
+    assert len([r for r in salon.double.records.values() if not r.deleted]) == 1
+    other_key = await backend.book(replace(anyone, idempotency_key="conv-1:confirm-2"))
+    assert other_key[0].id != first[0].id and other_key[0].staff_id != first[0].staff_id
+    await backend.cancel(first[0].id)
+    rebooked = await backend.book(anyone)  # a cancelled booking is not an answer to a new confirmation
+    assert rebooked[0].id not in {first[0].id, other_key[0].id}
 
 
 async def test_yclients_error_codes_become_the_common_problems(

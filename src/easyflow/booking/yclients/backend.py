@@ -84,6 +84,8 @@ class YclientsBackend:
     async def book(self, request: BookingRequest) -> list[Appointment]:
         if not request.services:
             raise InvalidInput("services: at least one.")
+        if request.idempotency_key and (earlier := await self._booked_under(request)):
+            return earlier
         durations = {s.id: s.duration_minutes for s in await self.services()}
         appointments, start = [], request.start
         for number, booked in enumerate(request.services, start=1):
@@ -111,7 +113,7 @@ class YclientsBackend:
             "appointments": appointments,
         }
         if request.idempotency_key:
-            body["api_id"] = request.idempotency_key[:64]
+            body["api_id"] = _api_id(request.idempotency_key)
         created = await self.client.call("POST", f"book_record/{self.company_id}", json=body)
         return [await self._appointment(str(item["record_id"])) for item in created]
 
@@ -134,6 +136,18 @@ class YclientsBackend:
         records = await self.client.get(f"records/{self.company_id}", params)
         appointments = [_appointment(r) for r in records or []]
         return [a for a in appointments if not upcoming_only or a.end > now]
+
+    async def _booked_under(self, request: BookingRequest) -> list[Appointment]:
+        """The records an earlier try of this booking made (YCLIENTS keeps our key as the record's `api_id`
+        but does not deduplicate on it): a confirmation pressed twice, or retried after an answer that was
+        lost, returns them instead of booking again — with "anyone" the second try would find someone else."""
+        client = await self.client_by_phone(request.client.phone or "")
+        if client is None:
+            return []
+        params = {"client_id": _number(client.id), "start_date": request.start.date().isoformat(), "count": 200}
+        records = await self.client.get(f"records/{self.company_id}", params)
+        key = _api_id(request.idempotency_key or "")
+        return [_appointment(r) for r in records or [] if str(r.get("api_id") or "") == key and not r.get("deleted")]
 
     async def _appointment(self, record_id: str) -> Appointment:
         return _appointment(await self.client.get(f"record/{self.company_id}/{_number(record_id)}"))
@@ -165,6 +179,10 @@ def _number(identifier: str) -> int:
     if not identifier.isdigit() or len(identifier) > 18:
         raise Unprocessable(f"{identifier!r} is not a YCLIENTS id.")
     return int(identifier)
+
+
+def _api_id(idempotency_key: str) -> str:
+    return idempotency_key[:64]
 
 
 def _digits(phone: str) -> str:
