@@ -172,6 +172,11 @@ async def test_record_webhooks_are_authenticated_kept_and_logged(
         "booking.yclients.record_delete",
     ]
     assert secret not in str(logs)
+    redelivered = salon.double.record_webhook(record, "update")
+    assert (await yc_client.post(path, params={"token": secret}, json=redelivered)).status_code == 200
+    record.comment = "Перенесли на час"
+    changed_again = salon.double.record_webhook(record, "update")
+    assert (await yc_client.post(path, params={"token": secret}, json=changed_again)).status_code == 200
     client_hook = {**salon.double.record_webhook(record, "update"), "resource": "client"}
     assert (await yc_client.post(path, params={"token": secret}, json=client_hook)).status_code == 200
 
@@ -193,7 +198,7 @@ async def test_record_webhooks_are_authenticated_kept_and_logged(
 
     async with database.tenant_transaction(tenant_a.id) as session:
         events = await BookingSyncEventRepository(session).of_connection(uuid.UUID(created["id"]))
-    assert sorted(e.status for e in events) == ["create", "delete", "update"]
+    assert sorted(e.status for e in events) == ["create", "delete", "update", "update"]  # the repeat kept once
     assert {(e.resource, e.resource_id) for e in events} == {("record", str(record.id))}
     assert {e.starts_at for e in events} == {record.start}
     async with database.tenant_transaction(tenant_a.id) as session:

@@ -34,9 +34,14 @@ class BookingConnection(IdMixin, CreatedAtMixin, TenantOwned, Base):
 
 class BookingSyncEvent(IdMixin, TenantOwned, Base):
     """A record created, changed or deleted in the external system, as its webhook told us; the latest
-    payload of each record is what we know of it."""
+    payload of each record is what we know of it. A delivery repeated word for word is kept once."""
 
     __tablename__ = "booking_sync_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "connection_id", "resource", "resource_id", "status", "payload_hash", name="uq_booking_sync_events_delivery"
+        ),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
@@ -49,4 +54,5 @@ class BookingSyncEvent(IdMixin, TenantOwned, Base):
     status: Mapped[str] = mapped_column(String(16))
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    payload_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

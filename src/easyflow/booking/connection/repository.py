@@ -43,6 +43,17 @@ class BookingConnectionRepository(TenantScopedRepository[BookingConnection]):
 class BookingSyncEventRepository(TenantScopedRepository[BookingSyncEvent]):
     model = BookingSyncEvent
 
+    async def keep(self, event: BookingSyncEvent) -> bool:
+        """Insert unless the same delivery is already kept (webhooks are redelivered); True when new."""
+        values = {c.key: getattr(event, c.key) for c in BookingSyncEvent.__table__.columns if c.key != "received_at"}
+        statement = (
+            insert(BookingSyncEvent)
+            .values(**{**values, "tenant_id": self.tenant_id})
+            .on_conflict_do_nothing(constraint="uq_booking_sync_events_delivery")
+            .returning(BookingSyncEvent.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
     async def of_connection(self, connection_id: uuid.UUID, *, limit: int = 100) -> list[BookingSyncEvent]:
         statement = (
             self.scoped()

@@ -109,7 +109,8 @@ class RecordWebhook(BaseModel):
 async def accept_yclients_webhook(
     session: AsyncSession, connection_id: uuid.UUID, token: str | None, body: Any
 ) -> bool:
-    """Keep a record's change (in the caller's transaction); False when the resource is not a record."""
+    """Keep a record's change (in the caller's transaction); False when the resource is not a record. A
+    redelivered change is acknowledged again and kept once."""
     await enter_system_scope(session)
     connection = await BookingConnectionDirectory(session).get(connection_id)
     if connection is None or connection.kind != YCLIENTS:
@@ -125,23 +126,26 @@ async def accept_yclients_webhook(
         raise Unprocessable("company_id: not the company this connection is for.")
     if hook.resource != "record":
         return False
-    await BookingSyncEventRepository(session, connection.tenant_id).add(
+    kept = await BookingSyncEventRepository(session, connection.tenant_id).keep(
         BookingSyncEvent(
             id=uuid.uuid4(),
+            tenant_id=connection.tenant_id,
             connection_id=connection.id,
             resource=hook.resource,
             resource_id=str(hook.resource_id),
             status=hook.status,
             starts_at=_starts_at(hook.data),
             payload=hook.data,
+            payload_hash=sha256_hex(json.dumps(hook.data, sort_keys=True, ensure_ascii=False)),
         )
     )
-    log.info(
-        f"booking.yclients.record_{hook.status}",
-        tenant_id=str(connection.tenant_id),
-        connection_id=str(connection.id),
-        record_id=hook.resource_id,
-    )
+    if kept:
+        log.info(
+            f"booking.yclients.record_{hook.status}",
+            tenant_id=str(connection.tenant_id),
+            connection_id=str(connection.id),
+            record_id=hook.resource_id,
+        )
     return True
 
 

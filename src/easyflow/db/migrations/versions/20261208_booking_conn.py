@@ -1,5 +1,5 @@
 """External booking systems: a tenant's connection (YCLIENTS' company id, its encrypted user token, the hash of
-the webhook secret) and the record changes its webhooks reported.
+the webhook secret) and the record changes its webhooks reported (a repeated delivery kept once).
 
 Revision ID: 20261208_booking_conn
 Revises: 20261207_catalogue
@@ -47,7 +47,11 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("starts_at", sa.DateTime(timezone=True)),
         sa.Column("payload", postgresql.JSONB(), nullable=False, server_default="{}"),
+        sa.Column("payload_hash", sa.String(64), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.UniqueConstraint(
+            "connection_id", "resource", "resource_id", "status", "payload_hash", name="uq_booking_sync_events_delivery"
+        ),
     )
     op.create_index("ix_booking_sync_events_tenant_id", "booking_sync_events", ["tenant_id"])
     op.create_index("ix_booking_sync_events_connection_id", "booking_sync_events", ["connection_id"])
