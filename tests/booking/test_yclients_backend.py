@@ -90,6 +90,7 @@ async def test_clients_are_found_by_phone_and_created(backend: YclientsBackend, 
     found = await backend.client_by_phone("+7 (916) 123-45-67")
     assert found == Client(id=str(salon.regular.id), name="Мария", phone="+79161234567")
     assert await backend.client_by_phone("+79990000000") is None
+    assert await backend.client_by_phone("") is None and await backend.client_by_phone("12") is None
     created = await backend.create_client("Иван", "+79990000000")
     assert created.phone == "+79990000000"
     assert await backend.client_by_phone("+79990000000") == created

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 KIND = "yclients"
 MAX_SLOT_DAYS = 62
 RECORDS_PAGE = 200
+MIN_PHONE_DIGITS = 10
 # YCLIENTS' `attendance`: 2 the client confirmed, 1 came, 0 waiting, -1 did not come.
 ATTENDANCE = {2: "confirmed", 1: "arrived", 0: "unconfirmed", -1: "no_show"}
 
@@ -72,7 +73,10 @@ class YclientsBackend:
         return slots
 
     async def client_by_phone(self, phone: str) -> Client | None:
-        found = await self.client.get(f"clients/{self.company_id}", {"phone": _digits(phone)})
+        digits = _digits(phone)
+        if len(digits) < MIN_PHONE_DIGITS:  # YCLIENTS lists every client for an empty filter
+            return None
+        found = await self.client.get(f"clients/{self.company_id}", {"phone": digits})
         return _client(found[0]) if found else None
 
     async def create_client(self, name: str, phone: str) -> Client:
