@@ -41,6 +41,8 @@ pytest_plugins = [
     "tests.doubles.llm_server",
     "tests.doubles.telegram_server",
     "tests.doubles.smtp_server",
+    "tests.doubles.yclients",
+    "tests.booking.yclients_steps",
 ]
 
 TEST_SECRET_KEY = "test-signing-key-" + "x" * 48

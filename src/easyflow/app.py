@@ -14,6 +14,8 @@ from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
 from easyflow.analytics.router import router as analytics_router
 from easyflow.audit.router import router as audit_router
+from easyflow.booking.connection.router import hooks as booking_hooks
+from easyflow.booking.connection.router import router as booking_connection_router
 from easyflow.catalogue.router import UPLOAD_PATHS as CATALOGUE_UPLOAD_PATHS
 from easyflow.catalogue.router import router as catalogue_router
 from easyflow.channels.router import router as channels_router
@@ -121,6 +123,8 @@ def create_app(
         crm_router,
         partners_router,
         catalogue_router,
+        booking_connection_router,
+        booking_hooks,
         analytics_router,
         knowledge_router,
         imports_router,

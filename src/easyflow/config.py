@@ -172,10 +172,25 @@ class Settings(BaseSettings):
     embedding_api_key: SecretStr | None = None
     embedding_dimensions: int | None = None
 
+    yclients_base_url: str = Field(
+        default="https://api.yclients.com/api/v1",
+        description="The YCLIENTS REST API (Altegio: https://api.alteg.io/api/v1).",
+    )
+    yclients_partner_token: SecretStr | None = Field(
+        default=None, description="This installation's YCLIENTS partner (developer) token; unset: YCLIENTS is off."
+    )
+    yclients_rate_limit: str = Field(
+        default="4/second;190/minute",
+        description="Requests to YCLIENTS from every process together (limits syntax, `;` between rules). "
+        "YCLIENTS allows 5 a second and 200 a minute; the margin absorbs network jitter between our count "
+        "and theirs.",
+    )
+    yclients_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    @field_validator("public_url", "telegram_api_url")
+    @field_validator("public_url", "telegram_api_url", "yclients_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

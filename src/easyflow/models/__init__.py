@@ -2,6 +2,7 @@
 
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
+from easyflow.models.booking_connections import BookingConnection, BookingSyncEvent
 from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.contacts import ContactFieldDefinition, ContactFieldKind, ContactNote
@@ -53,6 +54,8 @@ __all__ = [
     "ApiKey",
     "Assistant",
     "AuditEvent",
+    "BookingConnection",
+    "BookingSyncEvent",
     "CannedResponse",
     "ChannelRecord",
     "ChannelStatus",
