@@ -71,9 +71,7 @@ async def rename_member(request: Request, session: Session, page: AdminPage, mem
     try:
         update = schemas.StaffUpdate(name=field(form, "name"))
     except ValidationError:
-        return await _member_page(
-            request, session, page, member, errors=[(BAD_NAME, {})], form=entered(form), status_code=422
-        )
+        return await _refused(request, session, page, member, BAD_NAME, form, "name")
     await Staff(session, page.tenant_id).update(member_id, update)
     return see_other(_member_id(member_id))
 
@@ -85,10 +83,12 @@ async def member_service(request: Request, session: Session, page: AdminPage, me
     member = await _member(session, page, member_id)
     terms = {link.service_id: link for link in member.service_overrides}
     services = list(member.services)
+    # A row of a service they do, or the form adding one.
+    section = "service-row" if field(form, "form") == "service-row" else "add-service"
     try:
         service_id = uuid.UUID(field(form, "service_id"))
     except ValueError:
-        return await _refused(request, session, page, member, NO_SUCH_SERVICE, form)
+        return await _refused(request, session, page, member, NO_SUCH_SERVICE, form, section)
     if field(form, "action") == "remove":
         services = [known for known in services if known != service_id]
     else:
@@ -101,7 +101,7 @@ async def member_service(request: Request, session: Session, page: AdminPage, me
                 }
             )
         except ValidationError:
-            return await _refused(request, session, page, member, BAD_OWN_TERMS, form)
+            return await _refused(request, session, page, member, BAD_OWN_TERMS, form, section)
         if service_id not in services:
             services.append(service_id)
         terms[service_id] = schemas.ServiceOverrideRead.model_validate(own.model_dump())
@@ -115,7 +115,7 @@ async def member_service(request: Request, session: Session, page: AdminPage, me
             member_id, schemas.StaffUpdate.model_validate({"services": services, "service_overrides": overrides})
         )
     except Unprocessable:
-        return await _refused(request, session, page, member, NO_SUCH_SERVICE, form)
+        return await _refused(request, session, page, member, NO_SUCH_SERVICE, form, section)
     return see_other(_member_id(member_id) + "#services")
 
 
@@ -141,17 +141,17 @@ async def member_day_off(request: Request, session: Session, page: AdminPage, me
     member = await _member(session, page, member_id)
     day = _date(form)
     if day is None:
-        return await _refused(request, session, page, member, BAD_DATE, form)
+        return await _refused(request, session, page, member, BAD_DATE, form, "days-off")
     if field(form, "action") == "remove":
         days_off = [known for known in member.days_off if known != day]
     elif day in member.days_off:
-        return await _refused(request, session, page, member, DAY_OFF_TWICE, form)
+        return await _refused(request, session, page, member, DAY_OFF_TWICE, form, "days-off")
     else:
         days_off = sorted([*member.days_off, day])
     try:
         update = schemas.StaffUpdate(days_off=days_off)
     except ValidationError:
-        return await _refused(request, session, page, member, TOO_MANY_DATES, form)
+        return await _refused(request, session, page, member, TOO_MANY_DATES, form, "days-off")
     await Staff(session, page.tenant_id).update(member_id, update)
     return see_other(_member_id(member_id) + "#days-off")
 
@@ -163,7 +163,7 @@ async def member_exception(request: Request, session: Session, page: AdminPage, 
     member = await _member(session, page, member_id)
     day = _date(form)
     if day is None:
-        return await _refused(request, session, page, member, BAD_DATE, form)
+        return await _refused(request, session, page, member, BAD_DATE, form, "exceptions")
     others = [change for change in member.exceptions if change.date != day]
     if field(form, "action") == "remove":
         changes = others
@@ -176,12 +176,12 @@ async def member_exception(request: Request, session: Session, page: AdminPage, 
                 else {"date": day, "start": optional(form, "start"), "end": optional(form, "end")}
             )
         except ValidationError:
-            return await _refused(request, session, page, member, BAD_CHANGE, form)
+            return await _refused(request, session, page, member, BAD_CHANGE, form, "exceptions")
         changes = sorted([*others, change], key=lambda known: known.date)
     try:
         update = schemas.StaffUpdate(exceptions=changes)
     except ValidationError:
-        return await _refused(request, session, page, member, TOO_MANY_DATES, form)
+        return await _refused(request, session, page, member, TOO_MANY_DATES, form, "exceptions")
     await Staff(session, page.tenant_id).update(member_id, update)
     return see_other(_member_id(member_id) + "#exceptions")
 
@@ -210,11 +210,17 @@ async def _member(session: Session, page: SignedIn, member_id: uuid.UUID) -> sch
 
 
 async def _refused(
-    request: Request, session: Session, page: SignedIn, member: schemas.StaffRead, message: str, form: FormData
+    request: Request,
+    session: Session,
+    page: SignedIn,
+    member: schemas.StaffRead,
+    message: str,
+    form: FormData,
+    section: str,
 ) -> Response:
-    return await _member_page(
-        request, session, page, member, errors=[(message, {})], form=entered(form), status_code=422
-    )
+    """The member's page again, the message and what was typed shown in the `section` whose form was sent."""
+    typed = entered(form) | {"form": section}
+    return await _member_page(request, session, page, member, errors=[(message, {})], form=typed, status_code=422)
 
 
 async def _services(session: Session, page: SignedIn) -> list[schemas.ServiceRead]:
