@@ -276,3 +276,21 @@ async def test_viewers_read_and_other_workspaces_get_404(
         [],
         1,
     )
+
+
+async def test_a_service_archived_since_does_not_block_changing_their_services(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    old = await api_create(client, tenant_a, "services", {"name": "Химзавивка", "duration_minutes": 90})
+    new = await api_create(client, tenant_a, "services", {"name": "Стрижка", "duration_minutes": 60})
+    member = await api_create(client, tenant_a, "staff", {"name": "Анна", "services": [old["id"]]})
+    await client.delete(f"/api/v1/services/{old['id']}", headers=tenant_a.headers)
+    await sign_in(client, tenant_a)
+    page = await client.get(f"{PAGE}/{member['id']}")
+    assert "data-archived-services" in page.text and "Химзавивка" in page.text
+    added = await client.post(
+        f"{PAGE}/{member['id']}/services",
+        data={"csrf_token": csrf_of(page), "form": "add-service", "service_id": new["id"], "action": "save"},
+    )
+    assert added.status_code == 303
+    assert (await api_get(client, tenant_a, f"staff/{member['id']}"))["services"] == [new["id"]]

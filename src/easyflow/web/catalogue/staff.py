@@ -82,7 +82,9 @@ async def member_service(request: Request, session: Session, page: AdminPage, me
     form = await request.form(max_fields=MAX_FORM_FIELDS)
     member = await _member(session, page, member_id)
     terms = {link.service_id: link for link in member.service_overrides}
-    services = list(member.services)
+    # A service archived since it was given to them cannot be given again (the API refuses it): saving drops it.
+    current = {service.id for service in await _services(session, page)}
+    services = [known for known in member.services if known in current]
     # A row of a service they do, or the form adding one.
     section = "service-row" if field(form, "form") == "service-row" else "add-service"
     try:
@@ -266,9 +268,13 @@ async def _member_page(
     services = await _services(session, page)
     terms = {link.service_id: link for link in member.service_overrides}
     known = {service.id: service for service in services}
+    archived, _ = await Services(session, page.tenant_id).page(
+        query=None, category=None, archived=True, limit=MAX_LISTED, offset=0
+    )
     context = {
         "member": member,
         "does": [(known[service_id], terms.get(service_id)) for service_id in member.services if service_id in known],
+        "archived": [service for service in archived if service.id in member.services],
         "others": [service for service in services if service.id not in member.services],
         "rows": rows if rows is not None else rows_of(member.working_hours),
         "admin": page.role.at_least(Role.admin),
