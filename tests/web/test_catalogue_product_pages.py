@@ -86,6 +86,9 @@ async def test_an_admin_keeps_a_product_and_a_tour(client: httpx.AsyncClient, te
     assert listed(await client.get(PAGE)) == ["Кружка", "Тур на Иссык-Куль"]
     nothing = await client.get(PAGE, params={"q": "велосипед" * 40})
     assert nothing.status_code == 200 and "Ничего не найдено." in nothing.text
+    wildcard = await client.get(PAGE, params={"q": "%_"})  # taken literally, not as "anything"
+    assert wildcard.status_code == 200 and listed(wildcard) == []
+    assert listed(await client.get(PAGE, params={"q": "тур\x00"})) == ["Тур на Иссык-Куль"]
 
     assert (await client.post(f"{PAGE}/{product_id}/delete", data={"csrf_token": token})).status_code == 303
     assert listed(await client.get(PAGE)) == ["Тур на Иссык-Куль"]

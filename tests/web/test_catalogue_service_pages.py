@@ -102,6 +102,15 @@ async def test_bad_fields_are_named_and_the_form_comes_back_filled(
         assert 'value="Мытьё и укладка"' not in refused.text  # a textarea, not an input
         assert ">Мытьё и укладка</textarea>" in refused.text and 'value="3 000,50"' in refused.text
     assert (await client.post(PAGE, data=FILLED)).status_code == 403  # no CSRF token
+    # More fields than any form has is refused before anything runs; a field sent twice counts once.
+    flood = [("csrf_token", token), *FILLED.items(), *((f"extra-{n}", "x") for n in range(60))]
+    assert (await client.post(PAGE, data=dict(flood))).status_code == 400
+    twice = await client.post(
+        PAGE,
+        content=f"csrf_token={token}&name=A&name=&duration_minutes=30".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert twice.status_code == 422 and "Назовите услугу" in twice.text
     assert (await api_get(client, tenant_a, "services"))["items"] == []
 
     service = await api_create(client, tenant_a, "services", {"name": "Маникюр", "duration_minutes": 45})

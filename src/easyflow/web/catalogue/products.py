@@ -136,7 +136,9 @@ async def products_page(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     """By name, or the best matches of `q` first (a longer query is cut, not refused)."""
-    return await _products_page(request, session, page, query=q[:MAX_QUERY], offset=offset)
+    # Control characters (a NUL above all, which PostgreSQL refuses in text) are no part of any product's words.
+    query = "".join(character for character in q[:MAX_QUERY] if character.isprintable())
+    return await _products_page(request, session, page, query=query, offset=offset)
 
 
 @router.post("/products", response_class=HTMLResponse)
