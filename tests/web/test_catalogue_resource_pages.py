@@ -68,6 +68,9 @@ async def test_bad_fields_are_refused_with_the_form_kept(client: httpx.AsyncClie
     room = await api_create(client, tenant_a, "resources", {"name": "Кабинет 2"})
     refused = await client.post(f"{PAGE}/{room['id']}", data={"csrf_token": token, "name": " "})
     assert refused.status_code == 422 and f"{PAGE}/{room['id']}" in refused.text
+    renamed_too = {"csrf_token": token, "name": "Кабинет 3", "services": [gone["id"]]}
+    refused = await client.post(f"{PAGE}/{room['id']}", data=renamed_too)
+    assert refused.status_code == 422 and 'value="Кабинет 3"' in refused.text
     assert [item["name"] for item in (await api_get(client, tenant_a, "resources"))["items"]] == ["Кабинет 2"]
 
 

@@ -118,6 +118,9 @@ async def test_bad_fields_are_named_and_the_form_comes_back_filled(
         f"{PAGE}/{service['id']}", data={"csrf_token": token, **FILLED, "name": "Маникюр+", "duration_minutes": "0"}
     )
     assert refused.status_code == 422 and 'value="Маникюр+"' in refused.text
+    no_duration = {"csrf_token": token, **FILLED, "name": "Маникюр+", "duration_minutes": ""}
+    refused = await client.post(f"{PAGE}/{service['id']}", data=no_duration)
+    assert refused.status_code == 422 and "Длительность — целое число минут от 5 до 1440." in refused.text
     assert (await api_get(client, tenant_a, f"services/{service['id']}"))["name"] == "Маникюр"
 
 

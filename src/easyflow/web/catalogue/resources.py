@@ -56,7 +56,12 @@ async def change_resource(request: Request, session: Session, page: AdminPage, r
     """The form's name and services are the resource's new ones (no service ticked: none needs it)."""
     form = await request.form(max_fields=MAX_FORM_FIELDS)
     try:
-        await Resources(session, page.tenant_id).update(resource_id, schemas.ResourceUpdate.model_validate(_body(form)))
+        body = schemas.ResourceUpdate.model_validate(_body(form))
+        # Refused here, before `update` renames the resource: a refused form must change nothing, and the
+        # request's transaction commits when the page answers.
+        if set(body.services or ()) - {service.id for service in await _current_services(session, page)}:
+            raise Unprocessable("no such services")
+        await Resources(session, page.tenant_id).update(resource_id, body)
     except NotFound:
         raise not_found(NO_SUCH_RESOURCE) from None
     except (ValidationError, Unprocessable) as refused:
@@ -81,6 +86,13 @@ def _why(refused: ValidationError | Unprocessable) -> list[Message]:
     return [(NO_SUCH_SERVICE, {})]
 
 
+async def _current_services(session: Session, page: SignedIn) -> list[schemas.ServiceRead]:
+    services, _ = await Services(session, page.tenant_id).page(
+        query=None, category=None, archived=False, limit=MAX_LISTED, offset=0
+    )
+    return services
+
+
 async def _resources_page(
     request: Request,
     session: Session,
@@ -92,9 +104,7 @@ async def _resources_page(
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     resources, total = await Resources(session, page.tenant_id).page(limit=MAX_LISTED, offset=0)
-    services, _ = await Services(session, page.tenant_id).page(
-        query=None, category=None, archived=False, limit=MAX_LISTED, offset=0
-    )
+    services = await _current_services(session, page)
     typed = {**entered(form), "services": _body(form)["services"]} if form is not None else None
     context = {
         "resources": resources,

@@ -43,7 +43,8 @@ def _body(form: FormData) -> dict[str, Any]:
         "category": field(form, "category"),
         "name": field(form, "name"),
         "description": field(form, "description"),
-        "duration_minutes": optional(form, "duration_minutes"),
+        # Empty is refused by the schema as not a number, with the duration's own message.
+        "duration_minutes": field(form, "duration_minutes"),
         "price": amount(form, "price"),
         "price_from": amount(form, "price_from"),
         "price_to": amount(form, "price_to"),
