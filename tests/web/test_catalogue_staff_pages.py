@@ -294,3 +294,16 @@ async def test_a_service_archived_since_does_not_block_changing_their_services(
     )
     assert added.status_code == 303
     assert (await api_get(client, tenant_a, f"staff/{member['id']}"))["services"] == [new["id"]]
+
+
+async def test_a_day_is_named_in_english_when_the_member_chose_it(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    token = csrf_of(await client.get(PAGE))
+    await client.post("/app/account/language", data={"csrf_token": token, "language": "en", "next": PAGE})
+    member_id = await new_member(client, token)
+    refused = await client.post(f"{PAGE}/{member_id}/hours", data={"csrf_token": token, **week(fri=("10:00", "", ""))})
+    assert refused.status_code == 422
+    assert "Friday: give both the start and the end, or neither for a day off." in refused.text
+    assert '<h2 id="hours-title">Weekly hours</h2>' in refused.text
