@@ -56,6 +56,13 @@ class NavItem:
     title: str
     # The least role that sees the item.
     role: Role = Role.viewer
+    # The section's other pages, which its tabs lead to: the item is current on them too.
+    also: tuple[str, ...] = ()
+
+    def is_current(self, path: str) -> bool:
+        if path == self.path:
+            return True
+        return any(path.startswith(prefix) for prefix in (self.path, *self.also) if prefix != "/app/")
 
 
 # The dashboard's sections, in the order of the menu.
@@ -66,6 +73,7 @@ NAVIGATION = (
     NavItem("/app/deals", N_("Deals")),
     NavItem("/app/tasks", N_("Tasks")),
     NavItem("/app/partners", N_("Partners"), Role.operator),
+    NavItem("/app/services", N_("Catalogue"), also=("/app/staff", "/app/resources", "/app/products")),
     NavItem("/app/analytics/funnel", N_("Analytics")),
     NavItem("/app/pipelines", N_("Pipelines"), Role.admin),
     NavItem("/app/imports", N_("Import"), Role.admin),

@@ -36,6 +36,7 @@ from easyflow.web import (
     workspace,
 )
 from easyflow.web import audit as audit_pages
+from easyflow.web import catalogue as catalogue_pages
 from easyflow.web.home import home_summary
 from easyflow.web.i18n import LOCALES
 from easyflow.web.page import (
@@ -327,3 +328,4 @@ router.include_router(assistants.router)
 router.include_router(audit_pages.router)
 router.include_router(workspace.router)
 router.include_router(team.router)
+router.include_router(catalogue_pages.router)
