@@ -2,6 +2,7 @@
 
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
+from easyflow.models.booking import Appointment, AppointmentSource, AppointmentStatus, BookingSettings
 from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.contacts import ContactFieldDefinition, ContactFieldKind, ContactNote
@@ -51,8 +52,12 @@ from easyflow.models.tenancy import (
 __all__ = [
     "ActorKind",
     "ApiKey",
+    "Appointment",
+    "AppointmentSource",
+    "AppointmentStatus",
     "Assistant",
     "AuditEvent",
+    "BookingSettings",
     "CannedResponse",
     "ChannelRecord",
     "ChannelStatus",
