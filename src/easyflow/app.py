@@ -14,6 +14,7 @@ from easyflow import __version__, wiring
 from easyflow.agents.router import router as agents_router
 from easyflow.analytics.router import router as analytics_router
 from easyflow.audit.router import router as audit_router
+from easyflow.booking.router import router as booking_router
 from easyflow.catalogue.router import router as catalogue_router
 from easyflow.channels.router import router as channels_router
 from easyflow.channels.router import webhooks as webhooks_router
@@ -120,6 +121,7 @@ def create_app(
         crm_router,
         partners_router,
         catalogue_router,
+        booking_router,
         analytics_router,
         knowledge_router,
         imports_router,

@@ -64,6 +64,25 @@ class StaffServiceRepository(TenantScopedRepository[StaffService]):
         statement = self.scoped().where(StaffService.staff_id.in_(staff_ids)).order_by(StaffService.service_id)
         return (await self.session.execute(statement)).scalars().all()
 
+    async def performers(
+        self, service_id: uuid.UUID, staff_id: uuid.UUID | None = None
+    ) -> list[tuple[StaffMember, int | None]]:
+        """The members who perform the service (or just `staff_id`, if they do), by name, each with their own
+        length of it when they have one."""
+        statement = (
+            select(StaffMember, StaffService.duration_minutes)
+            .join(StaffService, StaffService.staff_id == StaffMember.id)
+            .where(
+                StaffService.tenant_id == self.tenant_id,
+                StaffMember.tenant_id == self.tenant_id,
+                StaffService.service_id == service_id,
+            )
+            .order_by(func.lower(StaffMember.name), StaffMember.id)
+        )
+        if staff_id is not None:
+            statement = statement.where(StaffMember.id == staff_id)
+        return [(member, duration) for member, duration in (await self.session.execute(statement)).all()]
+
     async def replace(self, staff_id: uuid.UUID, links: Sequence[StaffService]) -> None:
         await self.session.execute(
             delete(StaffService).where(StaffService.tenant_id == self.tenant_id, StaffService.staff_id == staff_id)
