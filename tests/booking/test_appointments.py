@@ -160,9 +160,7 @@ async def test_moving_and_status_changes_follow_the_rules(client: httpx.AsyncCli
 
     moved = await client.patch(one, json={"start": salon.at("12:00")}, headers=tenant_a.headers)
     assert moved.status_code == 200, moved.text
-    assert moved.json()["start"] == datetime.fromisoformat(salon.at("12:00")).astimezone(UTC).isoformat().replace(
-        "+00:00", "Z"
-    ) or datetime.fromisoformat(moved.json()["start"]) == datetime.fromisoformat(salon.at("12:00"))
+    assert datetime.fromisoformat(moved.json()["start"]) == datetime.fromisoformat(salon.at("12:00"))
     assert "10:00" in await slot_starts(client, tenant_a, salon)
     onto = await client.patch(one, json={"start": salon.at("16:30")}, headers=tenant_a.headers)
     assert onto.status_code == 409 and onto.json()["type"].endswith("slot-taken")
@@ -269,7 +267,8 @@ async def test_a_phone_finds_its_contact_and_the_booking_joins_the_timeline_and_
             row[0]
             for row in await session.execute(
                 text(
-                    "SELECT args->>'event' FROM procrastinate_jobs WHERE task_name = 'crm.apply_rules' AND args->>'tenant_id' = :t"
+                    "SELECT args->>'event' FROM procrastinate_jobs"
+                    " WHERE task_name = 'crm.apply_rules' AND args->>'tenant_id' = :t"
                 ),
                 {"t": str(tenant_a.id)},
             )
