@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from easyflow.booking.backend import BackendUnavailable, BookedService, BookingBackend, BookingRequest, SlotTaken
 from easyflow.booking import backends
+from easyflow.booking.backend import BackendUnavailable, BookedService, BookingBackend, BookingRequest, SlotTaken
 from easyflow.booking.backends import backend_for, register_backend
 from easyflow.booking.native import NativeBackend
 from easyflow.db.database import Database
