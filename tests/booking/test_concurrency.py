@@ -5,6 +5,7 @@ connection. PostgreSQL's exclusion constraint lets exactly one through; the rest
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -60,8 +61,31 @@ async def test_fifty_concurrent_bookings_of_overlapping_times_make_exactly_one(
         winner = next(response.json() for response in responses if response.status_code == 201)
         assert [(str(row.id), row.note) for row in rows] == [(winner["id"], winner["note"])]
     finally:
-        async with database.session() as session, session.begin():
-            await session.execute(text("SELECT set_config('easyflow.scope', 'system', true)"))
-            # Appointments first: they hold their service and member back from the tenant's cascade.
-            await session.execute(text("DELETE FROM appointments WHERE tenant_id = :id"), {"id": tenant.id})
-            await session.execute(text("DELETE FROM tenants WHERE id = :id"), {"id": tenant.id})
+        await _delete(database, tenant.id)
+
+
+async def test_ten_concurrent_retries_with_one_idempotency_key_make_one_booking(
+    committing_client: tuple[httpx.AsyncClient, Database],
+) -> None:
+    client, database = committing_client
+    tenant = await make_tenant(database, "Concurrent retries")
+    try:
+        salon = await make_salon(client, tenant)
+        headers = {**tenant.headers, "Idempotency-Key": "retry-1"}
+        responses = await asyncio.gather(
+            *(client.post(APPOINTMENTS, json=booking_body(salon, "10:00"), headers=headers) for _ in range(10))
+        )
+        assert Counter(response.status_code for response in responses) == {201: 1, 200: 9}, [
+            response.text for response in responses
+        ]
+        assert len({response.json()["id"] for response in responses}) == 1
+    finally:
+        await _delete(database, tenant.id)
+
+
+async def _delete(database: Database, tenant_id: uuid.UUID) -> None:
+    async with database.session() as session, session.begin():
+        await session.execute(text("SELECT set_config('easyflow.scope', 'system', true)"))
+        # Appointments first: they hold their service and member back from the tenant's cascade.
+        await session.execute(text("DELETE FROM appointments WHERE tenant_id = :id"), {"id": tenant_id})
+        await session.execute(text("DELETE FROM tenants WHERE id = :id"), {"id": tenant_id})
