@@ -419,3 +419,18 @@ async def test_a_merged_contacts_appointments_move_to_the_contact_kept(
     assert response.status_code == 200, response.text
     listed = await client.get(APPOINTMENTS, params={"contact_id": kept["contact_id"]}, headers=tenant_a.headers)
     assert [item["id"] for item in listed.json()["items"]] == [kept["id"], merged["id"]]
+
+
+async def test_a_booked_member_or_resource_is_not_deleted_from_under_its_appointments(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    salon = await make_salon(client, tenant_a)
+    chair = await client.post(
+        "/api/v1/resources", json={"name": "Кресло 1", "services": [salon.service["id"]]}, headers=tenant_a.headers
+    )
+    made = await book(client, tenant_a, booking_body(salon, "10:00", resource_id=chair.json()["id"]))
+    assert made.status_code == 201 and made.json()["resource_id"] == chair.json()["id"]
+    for path in (f"/api/v1/staff/{salon.staff['id']}", f"/api/v1/resources/{chair.json()['id']}"):
+        refused = await client.delete(path, headers=tenant_a.headers)
+        assert refused.status_code == 409, refused.text
+        assert (await client.get(path, headers=tenant_a.headers)).status_code == 200
