@@ -16,6 +16,7 @@ from easyflow.analytics.router import router as analytics_router
 from easyflow.audit.router import router as audit_router
 from easyflow.booking.connection.router import hooks as booking_hooks
 from easyflow.booking.connection.router import router as booking_connection_router
+from easyflow.booking.router import router as booking_router
 from easyflow.catalogue.router import UPLOAD_PATHS as CATALOGUE_UPLOAD_PATHS
 from easyflow.catalogue.router import router as catalogue_router
 from easyflow.channels.router import router as channels_router
@@ -125,6 +126,7 @@ def create_app(
         catalogue_router,
         booking_connection_router,
         booking_hooks,
+        booking_router,
         analytics_router,
         knowledge_router,
         imports_router,

@@ -3,6 +3,7 @@
 from collections.abc import Coroutine
 from typing import Any
 
+from easyflow.booking import yclients as _yclients_backend
 from easyflow.catalogue import assistant as _catalogue_assistant
 from easyflow.channels import api as _api_channel
 from easyflow.channels import telegram as _telegram_channel
@@ -23,6 +24,7 @@ from easyflow.knowledge.tasks import KNOWLEDGE_QUEUE
 from easyflow.runtime import Runtime
 
 REGISTERING_MODULES = (
+    _yclients_backend,
     _api_channel,
     _telegram_channel,
     _telegram_files,

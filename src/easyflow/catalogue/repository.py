@@ -69,6 +69,12 @@ class ServiceRepository(TenantScopedRepository[Service]):
         statement = self.scoped().where(Service.archived_at.is_(None), matches)
         return (await self.session.execute(_best_first(statement, rank, Service, limit))).scalars().all()
 
+    async def bookable(self) -> list[Service]:
+        """The current services customers may book themselves, by category and name."""
+        statement = self.scoped().where(Service.archived_at.is_(None), Service.online_bookable.is_(True))
+        statement = statement.order_by(func.lower(Service.category), func.lower(Service.name), Service.id)
+        return list((await self.session.execute(statement)).scalars().all())
+
 
 class StaffRepository(TenantScopedRepository[StaffMember]):
     model = StaffMember
@@ -82,6 +88,10 @@ class StaffRepository(TenantScopedRepository[StaffMember]):
         total = select(func.count()).select_from(StaffMember).where(*conditions)
         return list(rows), int((await self.session.execute(total)).scalar_one())
 
+    async def all_by_name(self) -> list[StaffMember]:
+        statement = self.scoped().order_by(func.lower(StaffMember.name), StaffMember.id)
+        return list((await self.session.execute(statement)).scalars().all())
+
 
 class StaffServiceRepository(TenantScopedRepository[StaffService]):
     model = StaffService
@@ -89,6 +99,25 @@ class StaffServiceRepository(TenantScopedRepository[StaffService]):
     async def of_staff(self, staff_ids: Collection[uuid.UUID]) -> Sequence[StaffService]:
         statement = self.scoped().where(StaffService.staff_id.in_(staff_ids)).order_by(StaffService.service_id)
         return (await self.session.execute(statement)).scalars().all()
+
+    async def performers(
+        self, service_id: uuid.UUID, staff_id: uuid.UUID | None = None
+    ) -> list[tuple[StaffMember, int | None]]:
+        """The members who perform the service (or just `staff_id`, if they do), by name, each with their own
+        length of it when they have one."""
+        statement = (
+            select(StaffMember, StaffService.duration_minutes)
+            .join(StaffService, StaffService.staff_id == StaffMember.id)
+            .where(
+                StaffService.tenant_id == self.tenant_id,
+                StaffMember.tenant_id == self.tenant_id,
+                StaffService.service_id == service_id,
+            )
+            .order_by(func.lower(StaffMember.name), StaffMember.id)
+        )
+        if staff_id is not None:
+            statement = statement.where(StaffMember.id == staff_id)
+        return [(member, duration) for member, duration in (await self.session.execute(statement)).all()]
 
     async def replace(self, staff_id: uuid.UUID, links: Sequence[StaffService]) -> None:
         await self.session.execute(

@@ -67,6 +67,17 @@ def phone_query(raw: str) -> str:
     return number
 
 
+async def contact_for_phone(session: AsyncSession, tenant_id: uuid.UUID, name: str, raw_phone: str) -> Contact:
+    """The tenant's contact with this number (written any common way), made with `name` when there is none."""
+    phone = phone_query(raw_phone)
+    contacts = CrmContactRepository(session, tenant_id)
+    await contacts.lock_phone(phone)
+    found = await contacts.first_with_phone(phone)
+    if found is not None:
+        return found
+    return await contacts.add(Contact(name=name, phone=phone, phones=[phone]))
+
+
 class ContactProfiles:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session

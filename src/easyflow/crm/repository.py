@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Update, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from easyflow.kit.repository import TenantScopedRepository
+from easyflow.models.booking import Appointment
 from easyflow.models.contacts import ContactFieldDefinition, ContactNote
 from easyflow.models.conversations import Contact, ContactIdentity, Conversation, ConversationStatus
 from easyflow.models.crm import CrmTask, Deal
@@ -31,6 +32,7 @@ CONTACT_OWNED: dict[str, Any] = {
     "notes": ContactNote,
     "deals": Deal,
     "tasks": CrmTask,
+    "appointments": Appointment,
 }
 
 
@@ -59,6 +61,17 @@ class CrmContactRepository(TenantScopedRepository[Contact]):
     async def of_ids(self, contact_ids: Sequence[uuid.UUID]) -> Sequence[Contact]:
         statement = self.scoped().where(Contact.id.in_(contact_ids)).order_by(Contact.created_at, Contact.id)
         return (await self.session.execute(statement)).scalars().all()
+
+    async def first_with_phone(self, phone: str) -> Contact | None:
+        """The oldest contact with this E.164 number among theirs."""
+        statement = self.scoped().where(Contact.phones.contains([phone])).order_by(Contact.created_at, Contact.id)
+        return (await self.session.execute(statement.limit(1))).scalars().first()
+
+    async def lock_phone(self, phone: str) -> None:
+        """Serialize the transactions that look a number up to add it, so two at once make one contact; the
+        lock ends with the transaction."""
+        key = f"contact-phone:{self.tenant_id}:{phone}"
+        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
     async def search(self, filters: ContactFilters, *, limit: int, offset: int) -> tuple[Sequence[Contact], int]:
         """The contacts matching every filter given, newest first; and how many match in all."""

@@ -169,9 +169,22 @@ class DealMoveEntry(Output):
     reason: str
 
 
-# One kind per thing that happens to a contact; a new kind (bookings) is one more class here and one more
-# source in `crm.timeline.TIMELINE_SOURCES`.
-TimelineEntry = Annotated[ConversationEntry | NoteEntry | DealMoveEntry, Field(discriminator="kind")]
+class AppointmentEntry(Output):
+    """An appointment booked for the contact (`at` is when it was booked; `start` when it takes place)."""
+
+    kind: Literal["appointment"] = "appointment"
+    at: datetime
+    appointment_id: uuid.UUID
+    service_id: uuid.UUID
+    staff_id: uuid.UUID
+    start: datetime
+    end: datetime
+    status: str
+
+
+# One kind per thing that happens to a contact; a new kind is one more class here and one more source in
+# `crm.timeline.TIMELINE_SOURCES`.
+TimelineEntry = Annotated[ConversationEntry | NoteEntry | DealMoveEntry | AppointmentEntry, Field(discriminator="kind")]
 
 
 class Timeline(Output):

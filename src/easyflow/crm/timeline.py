@@ -1,6 +1,5 @@
 """Notes members write about a contact, and the contact's timeline: what happened with them, newest first,
-gathered from every source of entries: conversations, notes, and deals entering stages (bookings will join
-as a source of their own)."""
+gathered from every source of entries: conversations, notes, deals entering stages, and appointments."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.booking.repository import AppointmentRepository
 from easyflow.crm import schemas
 from easyflow.crm.contacts import ContactProfiles
 from easyflow.crm.funnel.repository import DealRepository
@@ -49,7 +49,7 @@ def _read_note(note: ContactNote, author: str | None) -> schemas.NoteRead:
 
 
 # A source of timeline entries: the contact's entries older than `before` (all when None), newest first, at
-# most `limit`. Bookings become a source of their own beside these.
+# most `limit`.
 TimelineSource = Callable[
     [AsyncSession, uuid.UUID, uuid.UUID, datetime | None, int], Awaitable[Sequence[schemas.TimelineEntry]]
 ]
@@ -94,7 +94,25 @@ async def deal_entries(
     ]
 
 
-TIMELINE_SOURCES: list[TimelineSource] = [conversation_entries, note_entries, deal_entries]
+async def appointment_entries(
+    session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID, before: datetime | None, limit: int
+) -> list[schemas.TimelineEntry]:
+    booked = await AppointmentRepository(session, tenant_id).of_contact_before(contact_id, before, limit)
+    return [
+        schemas.AppointmentEntry(
+            at=row.created_at,
+            appointment_id=row.id,
+            service_id=row.service_id,
+            staff_id=row.staff_id,
+            start=row.starts_at,
+            end=row.ends_at,
+            status=row.status,
+        )
+        for row in booked
+    ]
+
+
+TIMELINE_SOURCES: list[TimelineSource] = [conversation_entries, note_entries, deal_entries, appointment_entries]
 
 
 class ContactTimeline:

@@ -2,6 +2,7 @@
 
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
+from easyflow.models.booking import Appointment, AppointmentSource, AppointmentStatus, BookingSettings
 from easyflow.models.booking_connections import BookingConnection, BookingSyncEvent
 from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
 from easyflow.models.channels import ChannelRecord, ChannelStatus
@@ -52,9 +53,13 @@ from easyflow.models.tenancy import (
 __all__ = [
     "ActorKind",
     "ApiKey",
+    "Appointment",
+    "AppointmentSource",
+    "AppointmentStatus",
     "Assistant",
     "AuditEvent",
     "BookingConnection",
+    "BookingSettings",
     "BookingSyncEvent",
     "CannedResponse",
     "ChannelRecord",

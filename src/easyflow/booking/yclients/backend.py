@@ -6,6 +6,7 @@ YCLIENTS picks the member at booking time (its staff_id 0)."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -21,10 +22,13 @@ from easyflow.booking.backend import (
     ServiceNotBookable,
     Slot,
 )
+from easyflow.booking.backends import register_backend
 from easyflow.booking.yclients.client import YclientsClient, YclientsLimiter
 from easyflow.kit.errors import InvalidInput, Unprocessable
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from easyflow.models.booking_connections import BookingConnection
     from easyflow.runtime import Runtime
 
@@ -161,6 +165,17 @@ def yclients_backend(runtime: Runtime, connection: BookingConnection) -> Yclient
     """The backend of a tenant's stored connection (the factory the backend registry calls)."""
     credentials = json.loads(runtime.secrets.decrypt(connection.credentials_encrypted))
     return YclientsBackend(yclients_client(runtime, credentials["user_token"]), int(connection.account))
+
+
+def _for_tenant(
+    session: AsyncSession, tenant_id: uuid.UUID, runtime: Runtime, connection: BookingConnection | None
+) -> YclientsBackend:
+    if connection is None:
+        raise BackendUnavailable("No YCLIENTS connection is stored for this workspace.")
+    return yclients_backend(runtime, connection)
+
+
+register_backend(KIND, _for_tenant)
 
 
 def yclients_client(runtime: Runtime, user_token: str | None) -> YclientsClient:

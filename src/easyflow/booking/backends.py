@@ -1,0 +1,42 @@
+"""Which booking system a tenant books in: the native engine unless the tenant connected another
+(`booking_connections`, one per tenant), whose module registered a factory for its kind
+(`register_backend("yclients", ...)`) when it was imported (wiring.py imports them all)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from easyflow.booking.backend import BackendUnavailable, BookingBackend
+from easyflow.booking.connection.repository import BookingConnectionRepository
+from easyflow.booking.native import NativeBackend
+from easyflow.models.booking_connections import BookingConnection
+
+if TYPE_CHECKING:
+    from easyflow.runtime import Runtime
+
+NATIVE = "native"
+# (session, tenant, runtime, the tenant's connection: None for the native engine) -> the backend.
+BackendFactory = Callable[[AsyncSession, uuid.UUID, "Runtime", BookingConnection | None], BookingBackend]
+
+_FACTORIES: dict[str, BackendFactory] = {
+    NATIVE: lambda session, tenant_id, runtime, connection: NativeBackend(session, tenant_id),
+}
+
+
+def register_backend(kind: str, factory: BackendFactory) -> None:
+    """Make `kind` a booking system tenants can use; registering a kind twice replaces the first factory."""
+    _FACTORIES[kind] = factory
+
+
+async def backend_for(session: AsyncSession, tenant_id: uuid.UUID, runtime: Runtime) -> BookingBackend:
+    connection = await BookingConnectionRepository(session, tenant_id).current()
+    kind = connection.kind if connection is not None else NATIVE
+    factory = _FACTORIES.get(kind)
+    if factory is None:
+        # A kind whose module this process did not load (wiring.py) must not silently book natively instead.
+        raise BackendUnavailable(f"booking system {kind!r} is not available in this process")
+    return factory(session, tenant_id, runtime, connection)
