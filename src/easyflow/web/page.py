@@ -65,6 +65,7 @@ NAVIGATION = (
     NavItem("/app/contacts", N_("Contacts")),
     NavItem("/app/deals", N_("Deals")),
     NavItem("/app/tasks", N_("Tasks")),
+    NavItem("/app/calendar", N_("Calendar")),
     NavItem("/app/partners", N_("Partners"), Role.operator),
     NavItem("/app/analytics/funnel", N_("Analytics")),
     NavItem("/app/pipelines", N_("Pipelines"), Role.admin),
