@@ -188,7 +188,8 @@ def _cells(day: date, member: StaffRead, zone: ZoneInfo, hours: tuple[int, int])
             working = any(start <= wall.time() < stop for start, stop in intervals)
             cells.append(Cell(instant, label, working))
         wall += CELL
-    return cells
+    # In the order they happen: a repeated hour's second pass comes after its first, not interleaved.
+    return sorted(cells, key=lambda each: each.start)
 
 
 def _place(columns: list[Column], appointments: Sequence[Shown]) -> None:
@@ -387,9 +388,12 @@ async def create_appointment(request: Request, session: Session, page: SignedInP
     _operator(page)
     form = await request.form(max_fields=20)
     names = ("service_id", "staff_id", "start", "contact_id", "name", "phone", "note")
-    values = {name: (text_field(form, name, max_chars=2000) or "").strip() for name in names}
+    read = {name: text_field(form, name, max_chars=2000) for name in names}
+    values = {name: (value or "").strip() for name, value in read.items()}
     zone = zone_of(page)
     try:
+        if any(value is None and name in form for name, value in read.items()):
+            raise ValueError("a field too long, a file, or with a NUL character")
         contact_id = uuid.UUID(values["contact_id"]) if values["contact_id"] else None
         body = schemas.AppointmentCreate(
             service_id=uuid.UUID(values["service_id"]),
