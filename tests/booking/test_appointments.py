@@ -399,3 +399,23 @@ async def test_hostile_and_malformed_input_is_refused_with_problems(
         await client.get(APPOINTMENTS, params={"from": "2027-01-01T00:00:00"}, headers=tenant_a.headers)
     ).status_code == 422
     assert (await client.get(APPOINTMENTS, headers=tenant_a.headers)).json()["total"] == 0
+
+
+async def test_a_merged_contacts_appointments_move_to_the_contact_kept(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    salon = await make_salon(client, tenant_a)
+    kept = (
+        await book(client, tenant_a, booking_body(salon, "10:00", contact={"name": "Анна", "phone": "+79123456789"}))
+    ).json()
+    merged = (
+        await book(client, tenant_a, booking_body(salon, "15:00", contact={"name": "Аня", "phone": "+996700111222"}))
+    ).json()
+    response = await client.post(
+        "/api/v1/contacts/merge",
+        json={"into": kept["contact_id"], "from": merged["contact_id"]},
+        headers=tenant_a.headers,
+    )
+    assert response.status_code == 200, response.text
+    listed = await client.get(APPOINTMENTS, params={"contact_id": kept["contact_id"]}, headers=tenant_a.headers)
+    assert [item["id"] for item in listed.json()["items"]] == [kept["id"], merged["id"]]

@@ -98,7 +98,14 @@ async def test_the_preview_says_what_the_merge_would_do_and_changes_nothing(
     assert response.status_code == 200, response.text
     preview = response.json()
     assert preview["preview"] is True
-    assert preview["moved"] == {"identities": 1, "conversations": 1, "notes": 1, "deals": 1, "tasks": 1}
+    assert preview["moved"] == {
+        "identities": 1,
+        "conversations": 1,
+        "notes": 1,
+        "deals": 1,
+        "tasks": 1,
+        "appointments": 0,
+    }
     assert preview["taken_from_merged"] == ["email", "source", "phones", "tags", "custom_fields.city"]
     result = preview["contact"]
     assert result["id"] == into and result["name"] == "Айгерим"
@@ -144,7 +151,14 @@ async def test_the_merge_keeps_every_conversation_note_and_identity(
     audit = (await client.get("/api/v1/audit", params={"action": "contact.merged"}, headers=tenant_a.headers)).json()
     [entry] = audit["items"] if isinstance(audit, dict) else audit
     assert entry["target_id"] == into and entry["details"]["from"] == merged
-    assert entry["details"]["moved"] == {"identities": 1, "conversations": 1, "notes": 1, "deals": 1, "tasks": 1}
+    assert entry["details"]["moved"] == {
+        "identities": 1,
+        "conversations": 1,
+        "notes": 1,
+        "deals": 1,
+        "tasks": 1,
+        "appointments": 0,
+    }
 
 
 async def test_a_merged_customer_writing_again_reaches_the_kept_contact(

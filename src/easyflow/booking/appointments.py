@@ -176,10 +176,14 @@ class Appointments:
                 rows = await self._insert_all(
                     body, booking_id, customer, tenant, now, source, idempotency_key=idempotency_key, digest=digest
                 )
-        except IntegrityError as error:
-            state, constraint = _sqlstate(error)
-            if state == UNIQUE_VIOLATION and constraint == IDEMPOTENCY_CONSTRAINT and idempotency_key is not None:
-                # The same key raced us and committed first: its booking is the answer.
+        except (IntegrityError, SlotTaken, NoStaffFree) as error:
+            # The same key may have raced us and committed first, refused by its key or (it booked the very same
+            # time) by the exclusion constraint: its booking is then the answer.
+            raced = isinstance(error, SlotTaken | NoStaffFree) or _sqlstate(error) == (
+                UNIQUE_VIOLATION,
+                IDEMPOTENCY_CONSTRAINT,
+            )
+            if raced and idempotency_key is not None:
                 earlier = await self._earlier(idempotency_key, digest)
                 if earlier is not None:
                     return earlier, False

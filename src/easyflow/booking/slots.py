@@ -20,7 +20,9 @@ from easyflow.models.booking import BookingSettings
 from easyflow.models.catalogue import Service
 
 MAX_DAYS = 62
-DEFAULTS = BookingSettings(lead_time_minutes=60, horizon_days=60, hold_minutes=5, slot_step_minutes=15)
+DEFAULTS = BookingSettings(
+    lead_time_minutes=60, horizon_days=60, hold_minutes=5, slot_step_minutes=15, backend="native"
+)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,12 @@ class ServiceRepository(TenantScopedRepository[Service]):
         )
         return set((await self.session.execute(statement)).scalars().all())
 
+    async def bookable(self) -> list[Service]:
+        """The current services customers may book themselves, by category and name."""
+        statement = self.scoped().where(Service.archived_at.is_(None), Service.online_bookable.is_(True))
+        statement = statement.order_by(func.lower(Service.category), func.lower(Service.name), Service.id)
+        return list((await self.session.execute(statement)).scalars().all())
+
 
 class StaffRepository(TenantScopedRepository[StaffMember]):
     model = StaffMember
@@ -55,6 +61,10 @@ class StaffRepository(TenantScopedRepository[StaffMember]):
         rows = (await self.session.execute(statement.limit(limit).offset(offset))).scalars().all()
         total = select(func.count()).select_from(StaffMember).where(*conditions)
         return list(rows), int((await self.session.execute(total)).scalar_one())
+
+    async def all_by_name(self) -> list[StaffMember]:
+        statement = self.scoped().order_by(func.lower(StaffMember.name), StaffMember.id)
+        return list((await self.session.execute(statement)).scalars().all())
 
 
 class StaffServiceRepository(TenantScopedRepository[StaffService]):

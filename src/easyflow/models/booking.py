@@ -63,6 +63,9 @@ class BookingSettings(TenantOwned, Base):
     horizon_days: Mapped[int] = mapped_column(Integer, default=60)
     hold_minutes: Mapped[int] = mapped_column(Integer, default=5)
     slot_step_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    # Which booking system the tenant's bookings live in: "native" (these tables) or an external one whose
+    # backend registered itself under this name (booking.backends.register_backend).
+    backend: Mapped[str] = mapped_column(String(32), default="native")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 

@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("horizon_days", sa.Integer(), nullable=False, server_default="60"),
         sa.Column("hold_minutes", sa.Integer(), nullable=False, server_default="5"),
         sa.Column("slot_step_minutes", sa.Integer(), nullable=False, server_default="15"),
+        sa.Column("backend", sa.String(32), nullable=False, server_default="native"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.CheckConstraint("lead_time_minutes BETWEEN 0 AND 43200", name="lead_time_in_range"),
         sa.CheckConstraint("horizon_days BETWEEN 1 AND 730", name="horizon_in_range"),
