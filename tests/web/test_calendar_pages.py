@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import httpx
 
@@ -111,6 +111,9 @@ async def test_the_day_view_puts_members_side_by_side_with_their_hours_appointme
     assert other["id"] in alone.text and f'data-staff-id="{salon.staff["id"]}"' not in alone.text
     elsewhere = await client.get("/app/calendar", params={"day": date(2026, 1, 5).isoformat()})
     assert booked["id"] not in elsewhere.text
+    # Half hours gone by offer no booking.
+    yesterday = await client.get("/app/calendar", params={"day": (salon.day - timedelta(days=8)).isoformat()})
+    assert "working" in yesterday.text and "Записать на" not in yesterday.text
 
 
 async def test_the_week_view_shows_one_member_day_by_day_and_the_tenant_zone_decides_the_hour(
@@ -355,6 +358,10 @@ async def test_the_conversation_shows_the_contacts_next_appointments(
     assert "17:30" not in panel
     assert salon.service["name"] in panel and "Айгерим" in panel and "Подтверждена" in panel
     assert f'href="/app/calendar?day={salon.day}#appointment-{made[0]["id"]}"' in panel
+    assert f'href="/app/calendar/new?contact={contact_id}"' in panel
+    # Booking from there: the form with the contact already chosen.
+    form = await client.get("/app/calendar/new", params={"contact": contact_id})
+    assert form.status_code == 200 and f'<option value="{contact_id}" selected>Дина' in form.text
 
 
 async def test_viewers_read_the_calendar_but_change_nothing(

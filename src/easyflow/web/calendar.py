@@ -314,6 +314,7 @@ async def calendar(
         ),
         "status_titles": STATUS_TITLES,
         "weekdays": [title for _, title in WEEKDAY_TITLES],
+        "now": datetime.now(UTC),
     }
     return render(request, "calendar.html", context, page=page)
 
