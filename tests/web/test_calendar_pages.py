@@ -204,8 +204,19 @@ async def test_booking_from_an_empty_slot_and_a_taken_or_closed_time_refused_in_
         "note": "Первый визит",
     }
 
+    form_key = re.search(r'name="form_key" value="([0-9a-f-]{36})"', form.text)
+    assert form_key is not None
+    fields["form_key"] = form_key.group(1)
     made = await client.post("/app/calendar/appointments", data=fields)
     assert made.status_code == 303, made.text
+    # "Book" pressed twice (or the form resent): the first booking again, not a second one, nor a refusal.
+    twice = await client.post("/app/calendar/appointments", data=fields)
+    assert twice.status_code == 303 and twice.headers["location"] == made.headers["location"]
+    # The same form with another time: not taken for a resend; a fresh key in the form lets it through next.
+    changed = await client.post("/app/calendar/appointments", data={**fields, "start": f"{salon.day}T12:00"})
+    assert changed.status_code == 409 and "Эта форма уже использована" in changed.text
+    assert f'name="form_key" value="{fields["form_key"]}"' not in changed.text
+    del fields["form_key"]
     assert made.headers["location"].startswith(f"/app/calendar?day={salon.day.isoformat()}#appointment-")
     listed = (await client.get(APPOINTMENTS, params={"day": salon.day.isoformat()}, headers=tenant_a.headers)).json()
     (booked,) = listed["items"]
@@ -265,6 +276,7 @@ async def test_malformed_oversized_and_forged_bookings_are_refused(
         {"phone": "позвоните мне"},
         {"name": "Анна\x00"},
         {"note": "x" * 5000},
+        {"form_key": "not-a-key"},
     ):
         refused = await client.post("/app/calendar/appointments", data={**good, **bad})
         assert refused.status_code == 422, (bad, refused.text)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.booking import schemas
-from easyflow.booking.appointments import Appointments, NotABookableTime
+from easyflow.booking.appointments import Appointments, IdempotencyKeyReused, NotABookableTime
 from easyflow.booking.availability import StaffSchedule, instants, working_intervals
 from easyflow.booking.backend import NoStaffFree, OverlapInRequest, ServiceNotBookable, SlotTaken
 from easyflow.booking.slots import local_midnight
@@ -83,6 +83,7 @@ BAD_APPOINTMENT = N_(
     "The appointment was not made: choose a service, a member and a time, and give the customer's name and "
     "phone (or choose a contact)."
 )
+RESUBMITTED = N_("This form was already used for a booking: check the choices and press Book again.")
 BAD_START = N_("Choose the day and time to move the appointment to.")
 CANNOT_CHANGE = N_("The appointment cannot be changed so: it is already past that status.")
 
@@ -366,6 +367,7 @@ async def _new_page(
         "contacts": offered,
         "contact_q": contact_q,
         "values": values,
+        "form_key": values.get("form_key") or str(uuid.uuid4()),
         "error": error,
         "zone": zone_of(page).key,
     }
@@ -388,7 +390,7 @@ async def create_appointment(request: Request, session: Session, page: SignedInP
     """An appointment through booking's `Appointments.book`, made by the member (source: dashboard)."""
     _operator(page)
     form = await request.form(max_fields=20)
-    names = ("service_id", "staff_id", "start", "contact_id", "name", "phone", "note")
+    names = ("service_id", "staff_id", "start", "contact_id", "name", "phone", "note", "form_key")
     read = {name: text_field(form, name, max_chars=2000) for name in names}
     values = {name: (value or "").strip() for name, value in read.items()}
     zone = zone_of(page)
@@ -396,6 +398,8 @@ async def create_appointment(request: Request, session: Session, page: SignedInP
         if any(value is None and name in form for name, value in read.items()):
             raise ValueError("a field too long, a file, or with a NUL character")
         contact_id = uuid.UUID(values["contact_id"]) if values["contact_id"] else None
+        # The form's own key: a second press of "Book" (or a resent form) gets the first booking back.
+        form_key = f"dashboard:{uuid.UUID(values['form_key'])}" if values["form_key"] else None
         body = schemas.AppointmentCreate(
             service_id=uuid.UUID(values["service_id"]),
             staff_id=uuid.UUID(values["staff_id"]),
@@ -409,13 +413,19 @@ async def create_appointment(request: Request, session: Session, page: SignedInP
     try:
         async with session.begin_nested():
             booking, _ = await Appointments(session, page.tenant_id, actor_id=page.user.id).book(
-                body, idempotency_key=None, source=AppointmentSource.dashboard, now=datetime.now(UTC)
+                body, idempotency_key=form_key, source=AppointmentSource.dashboard, now=datetime.now(UTC)
             )
     except NotFound:
         raise PageRefused(status.HTTP_404_NOT_FOUND, NO_SUCH_CHOICE) from None
     except (Conflict, NotABookableTime, ServiceNotBookable, OverlapInRequest) as refused:
         status_code, message = _refusal(refused)
         return await _new_page(request, session, page, values=values, error=message, status_code=status_code)
+    except IdempotencyKeyReused:
+        # The same form sent again with other choices: a fresh key lets this one through as its own booking.
+        values["form_key"] = ""
+        return await _new_page(
+            request, session, page, values=values, error=RESUBMITTED, status_code=status.HTTP_409_CONFLICT
+        )
     local_day = booking.start.astimezone(zone).date().isoformat()
     return see_other(f"/app/calendar?day={local_day}#appointment-{booking.id}")
 
