@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from easyflow.db.database import Database
 from easyflow.models.tenancy import Role
-from tests.booking.support import APPOINTMENTS, HOLDS, MOSCOW, Salon, booking_body, make_salon
+from tests.booking.support import APPOINTMENTS, HOLDS, MOSCOW, Salon, a_week_ahead, booking_body, make_salon
+from tests.catalogue.test_services import add_service
 from tests.catalogue.test_staff import add_staff
 from tests.conftest import TenantFixture
 from tests.web.dashboard import home_csrf, sign_in
@@ -151,6 +153,7 @@ async def test_a_dst_day_has_no_skipped_half_hours_and_twice_the_repeated_ones(
     assert changed.status_code == 200, changed.text
     night = [{"weekday": 6, "start": "01:00", "end": "05:00"}]  # Sundays, across both of 2027's changes
     member = await add_staff(client, tenant_a, name="Ночная смена", working_hours=night)
+    service = await add_service(client, tenant_a, duration_minutes=60, buffer_after_minutes=0)
     await sign_in(client, tenant_a)
 
     spring = await client.get("/app/calendar", params={"day": "2027-03-28", "staff": member["id"]})
@@ -177,6 +180,32 @@ async def test_a_dst_day_has_no_skipped_half_hours_and_twice_the_repeated_ones(
     assert "working" in cell(autumn.text, "02:00 (UTC+0100)")
     assert 'data-start="2027-10-31T00:00:00+00:00"' in autumn.text
     assert 'data-start="2027-10-31T01:00:00+00:00"' in autumn.text
+
+    # Hours shortened after a late booking: the grid still reaches the booking, the day before it does not.
+    late = await add_staff(
+        client,
+        tenant_a,
+        name="Поздняя смена",
+        services=[service["id"]],
+        working_hours=[{"weekday": d, "start": "10:00", "end": "22:00"} for d in range(7)],
+    )
+    day = a_week_ahead()
+    at_night = datetime(day.year, day.month, day.day, 20, 0, tzinfo=ZoneInfo("Europe/Berlin")).isoformat()
+    body = {"service_id": service["id"], "staff_id": late["id"], "start": at_night}
+    booked = await client.post(APPOINTMENTS, json=body, headers=tenant_a.headers)
+    assert booked.status_code == 201, booked.text
+    shorter = [{"weekday": d, "start": "10:00", "end": "17:00"} for d in range(7)]
+    patched = await client.patch(
+        f"/api/v1/staff/{late['id']}", json={"working_hours": shorter}, headers=tenant_a.headers
+    )
+    assert patched.status_code == 200, patched.text
+    evening = await client.get("/app/calendar", params={"day": day.isoformat(), "staff": late["id"]})
+    assert labels(evening.text)[0] == "09:00" and labels(evening.text)[-1] == "20:30"
+    assert booked.json()["id"] in cell(evening.text, "20:00") and "working" not in cell(evening.text, "20:00")
+    before = await client.get(
+        "/app/calendar", params={"day": (day - timedelta(days=1)).isoformat(), "staff": late["id"]}
+    )
+    assert labels(before.text)[-1] == "18:30"
 
     week = await client.get("/app/calendar", params={"view": "week", "day": "2027-03-24", "staff": member["id"]})
     assert week.text.count('class="calendar-column"') == 7 and 'data-day="2027-03-28"' in week.text

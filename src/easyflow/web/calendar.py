@@ -160,16 +160,22 @@ def _schedule(member: StaffRead) -> StaffSchedule:
     )
 
 
-def _hours_shown(columns: Sequence[tuple[date, StaffRead]], appointments: Sequence[Shown]) -> tuple[int, int]:
+def _hours_shown(
+    columns: Sequence[tuple[date, StaffRead]], appointments: Sequence[Shown], zone: ZoneInfo
+) -> tuple[int, int]:
     """The first and the last (exclusive) hour of the grid: the usual day, widened to everyone's hours and to
-    every appointment shown."""
+    every appointment that starts on a day shown."""
     first, last = FIRST_HOUR, LAST_HOUR
     for day, member in columns:
         for start, end in working_intervals(_schedule(member), day):
             first, last = min(first, start.hour), max(last, end.hour + (1 if end.minute else 0))
+    days = {day for day, _ in columns}
     for item in appointments:
-        first = min(first, int(item.starts[:2]))
-        last = max(last, int(item.ends[:2]) + 1 if item.ends != "00:00" else 24)
+        if item.day not in days:
+            continue  # begun the evening before the first day shown (the listing overlaps the range)
+        starts, ends = item.appointment.start.astimezone(zone), item.appointment.end.astimezone(zone)
+        first = min(first, starts.hour)
+        last = max(last, ends.hour + (1 if ends.minute else 0))
     return first, min(last, 24)
 
 
@@ -284,7 +290,7 @@ async def calendar(
         offset=0,
     )
     appointments = [shown(item, catalogue, zone) for item in listed.items]
-    hours = _hours_shown(wanted, appointments)
+    hours = _hours_shown(wanted, appointments, zone)
     columns = [
         Column(each.name if view == "day" else "", column_day, each.id, _cells(column_day, each, zone, hours))
         for column_day, each in wanted
