@@ -330,6 +330,8 @@ async def test_moving_by_the_form_and_by_dragging_and_changing_the_status(
 
     shown = await client.get(path)
     assert shown.status_code == 200 and f'value="{salon.day}T11:00"' in shown.text and "Перенести" in shown.text
+    buttons = re.findall(r'name="status" value="(\w+)"', shown.text)
+    assert buttons == ["arrived", "no_show", "cancelled"]  # confirmed already
     moved = await client.post(f"{path}/move", data={"csrf_token": token, "start": f"{salon.day}T12:30"})
     assert moved.status_code == 303 and moved.headers["location"] == path
     assert local_clock((await appointment_of(client, tenant_a, first["id"]))["start"]) == "12:30"
@@ -358,7 +360,7 @@ async def test_moving_by_the_form_and_by_dragging_and_changing_the_status(
     assert arrived.status_code == 303
     assert (await appointment_of(client, tenant_a, first["id"]))["status"] == "arrived"
     page = await client.get(path)
-    assert "Пришёл" in page.text and 'action="' + path + '/move"' not in page.text
+    assert "Пришёл" in page.text and 'action="' + path + '/move"' not in page.text and 'name="status"' not in page.text
     too_late = await client.post(f"{path}/status", data={"csrf_token": token, "status": "cancelled"})
     assert too_late.status_code == 409 and "Запись нельзя так изменить" in too_late.text
     unknown = await client.post(f"{path}/status", data={"csrf_token": token, "status": "deleted"})
@@ -370,6 +372,19 @@ async def test_moving_by_the_form_and_by_dragging_and_changing_the_status(
     assert cancelled.status_code == 303 and cancelled.headers["location"] == f"/app/calendar?day={salon.day}"
     day = await client.get("/app/calendar", params={"day": salon.day.isoformat()})
     assert second["id"] not in day.text and first["id"] in day.text
+
+    # A pending booking is confirmed here (and shown as awaiting confirmation until then).
+    pending = await book(client, tenant_a, salon, "17:30", status="pending")
+    assert "Ждёт подтверждения" in cell(
+        (await client.get("/app/calendar", params={"day": salon.day.isoformat()})).text, "17:30"
+    )
+    pending_page = await client.get(f"/app/calendar/appointments/{pending['id']}")
+    assert re.findall(r'name="status" value="(\w+)"', pending_page.text) == ["confirmed", "cancelled"]
+    confirmed = await client.post(
+        f"/app/calendar/appointments/{pending['id']}/status", data={"csrf_token": token, "status": "confirmed"}
+    )
+    assert confirmed.status_code == 303
+    assert (await appointment_of(client, tenant_a, pending["id"]))["status"] == "confirmed"
 
 
 async def test_the_conversation_shows_the_contacts_next_appointments(

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.booking import schemas
-from easyflow.booking.appointments import Appointments, IdempotencyKeyReused, NotABookableTime
+from easyflow.booking.appointments import TRANSITIONS, Appointments, IdempotencyKeyReused, NotABookableTime
 from easyflow.booking.availability import StaffSchedule, instants, working_intervals
 from easyflow.booking.backend import NoStaffFree, OverlapInRequest, ServiceNotBookable, SlotTaken
 from easyflow.booking.slots import local_midnight
@@ -465,7 +465,10 @@ async def _appointment_page(
         "zone": zone.key,
         "can_act": page.role.at_least(Role.operator),
         "status_titles": STATUS_TITLES,
-        "status_actions": STATUS_ACTIONS,
+        # Only the changes booking allows from where it is: an arrived customer cannot be cancelled.
+        "status_actions": {
+            value: title for value, title in STATUS_ACTIONS.items() if value in TRANSITIONS[appointment.status]
+        },
         "error": error,
     }
     return render(request, "calendar_appointment.html", context, status_code, page=page)
