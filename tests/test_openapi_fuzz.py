@@ -38,6 +38,7 @@ from schemathesis.schemas import APIOperation
 from easyflow.app import create_app
 from easyflow.config import Settings
 from easyflow.runtime import Runtime
+from tests.booking.support import APPOINTMENTS, HOLDS, booking_body, make_salon
 from tests.conftest import TenantFixture
 from tests.doubles.telegram_server import TelegramServer
 
@@ -81,7 +82,14 @@ async def seeded_objects(client: httpx.AsyncClient, tenant: TenantFixture) -> di
         "/api/v1/channels/api/messages",
         json={"contact": {"external_id": "fuzz-1"}, "text": "Здравствуйте", "external_message_id": "m-1"},
     )
+    salon = await make_salon(client, tenant)
+    appointment = await created(APPOINTMENTS, json=booking_body(salon, "10:00"))
+    hold = await created(
+        HOLDS, json={"service_id": salon.service["id"], "staff_id": salon.staff["id"], "start": salon.at("15:00")}
+    )
     return {
+        "appointment_id": appointment["id"],
+        "hold_id": hold["id"],
         "assistant_id": assistant["id"],
         "channel_id": widget["id"],
         "public_key": widget["public_key"],

@@ -419,3 +419,68 @@ async def test_a_merged_contacts_appointments_move_to_the_contact_kept(
     assert response.status_code == 200, response.text
     listed = await client.get(APPOINTMENTS, params={"contact_id": kept["contact_id"]}, headers=tenant_a.headers)
     assert [item["id"] for item in listed.json()["items"]] == [kept["id"], merged["id"]]
+
+
+async def test_a_booked_member_or_resource_is_not_deleted_from_under_its_appointments(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    salon = await make_salon(client, tenant_a)
+    chair = await client.post(
+        "/api/v1/resources", json={"name": "Кресло 1", "services": [salon.service["id"]]}, headers=tenant_a.headers
+    )
+    made = await book(client, tenant_a, booking_body(salon, "10:00", resource_id=chair.json()["id"]))
+    assert made.status_code == 201 and made.json()["resource_id"] == chair.json()["id"]
+    for path in (f"/api/v1/staff/{salon.staff['id']}", f"/api/v1/resources/{chair.json()['id']}"):
+        refused = await client.delete(path, headers=tenant_a.headers)
+        assert refused.status_code == 409, refused.text
+        assert (await client.get(path, headers=tenant_a.headers)).status_code == 200
+
+
+async def test_booking_settings_have_defaults_admins_change_them_and_slots_follow(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, database: Database
+) -> None:
+    settings_path = "/api/v1/booking/settings"
+    defaults = await client.get(settings_path, headers=tenant_a.headers)
+    assert defaults.json() == {
+        "timezone": "Europe/Moscow",
+        "lead_time_minutes": 60,
+        "horizon_days": 60,
+        "hold_minutes": 5,
+        "slot_step_minutes": 15,
+        "backend": "native",
+    }
+    salon = await make_salon(client, tenant_a)
+    changed = await client.patch(
+        settings_path, json={"slot_step_minutes": 30, "hold_minutes": 10}, headers=tenant_a.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["slot_step_minutes"], changed.json()["hold_minutes"], changed.json()["horizon_days"]) == (
+        30,
+        10,
+        60,
+    )
+    assert {clock[-2:] for clock in await slot_starts(client, tenant_a, salon)} == {"00", "30"}
+    assert (await book(client, tenant_a, booking_body(salon, "10:15"))).status_code == 422
+    hold = await client.post(
+        HOLDS,
+        json={"service_id": salon.service["id"], "staff_id": salon.staff["id"], "start": salon.at("10:30")},
+        headers=tenant_a.headers,
+    )
+    assert datetime.fromisoformat(hold.json()["hold_expires_at"]) - datetime.now(UTC) > timedelta(minutes=9)
+    await client.patch(settings_path, json={"horizon_days": 2}, headers=tenant_a.headers)
+    assert await slot_starts(client, tenant_a, salon) == []
+
+    assert (await client.get(settings_path, headers=tenant_b.headers)).json() == defaults.json()
+    operator = {"Authorization": f"Bearer {await make_key(database, tenant_a, Role.operator)}"}
+    assert (await client.get(settings_path, headers=operator)).status_code == 200
+    assert (await client.patch(settings_path, json={"hold_minutes": 7}, headers=operator)).status_code == 403
+    for bad in (
+        {"slot_step_minutes": 0},
+        {"horizon_days": 10_000},
+        {"lead_time_minutes": -1},
+        {"hold_minutes": None},
+        {"hold_minutes": "5 minutes"},
+        {"backend": "yclients"},
+    ):
+        response = await client.patch(settings_path, json=bad, headers=tenant_a.headers)
+        assert response.status_code == 422, bad

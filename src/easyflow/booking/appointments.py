@@ -207,7 +207,6 @@ class Appointments:
         digest: str,
     ) -> list[Appointment]:
         wanted = body.wanted()
-        explicit = [(item.start, item) for item in wanted if item.start is not None]
         rows: list[Appointment] = []
         for position, item in enumerate(wanted):
             start = item.start or (_after(rows[-1], item.staff_id) if rows else body.start)
@@ -231,7 +230,7 @@ class Appointments:
             )
             await self._place(row, service, item.staff_id, start, tenant, now, taken=rows)
             rows.append(row)
-        if explicit:
+        if any(item.start is not None for item in wanted):
             ordered = sorted(rows, key=lambda r: r.starts_at)
             for earlier, later in itertools.pairwise(ordered):
                 if later.starts_at < earlier.ends_at:

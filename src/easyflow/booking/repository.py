@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy.dialects.postgresql import Range, insert
 
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.booking import LIVE_STATUSES, Appointment, AppointmentStatus, BookingSettings
@@ -33,6 +33,15 @@ class BookingSettingsRepository(TenantScopedRepository[BookingSettings]):
         )
         zone, settings = (await self.session.execute(statement)).one()
         return zone, settings
+
+    async def save(self, changes: dict[str, int]) -> None:
+        """Write the changed settings, making the tenant's row (the defaults, then these) if it has none."""
+        statement = insert(BookingSettings).values(tenant_id=self.tenant_id, **changes)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[BookingSettings.tenant_id], set_={**changes, "updated_at": func.now()}
+            )
+        )
 
 
 class AppointmentRepository(TenantScopedRepository[Appointment]):

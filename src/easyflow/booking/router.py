@@ -14,7 +14,7 @@ from easyflow.booking.slots import SlotFinder
 from easyflow.kit.errors import Unprocessable
 from easyflow.kit.schemas import Limit, Offset
 from easyflow.models.booking import AppointmentSource, AppointmentStatus
-from easyflow.tenancy.auth import Operator, Session, Viewer
+from easyflow.tenancy.auth import Admin, Operator, Session, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["booking"])
 
@@ -62,6 +62,19 @@ async def list_slots(
     return schemas.SlotList(
         items=[schemas.SlotRead(start=s.start, end=s.end, staff_id=uuid.UUID(s.staff_id)) for s in slots]
     )
+
+
+@router.get("/booking/settings")
+async def get_booking_settings(principal: Viewer, session: Session) -> schemas.BookingSettingsRead:
+    """How soon and how far ahead customers may book, how long holds last, the slot grid."""
+    return await SlotFinder(session, principal.tenant_id).settings()
+
+
+@router.patch("/booking/settings")
+async def update_booking_settings(
+    body: schemas.BookingSettingsUpdate, principal: Admin, session: Session
+) -> schemas.BookingSettingsRead:
+    return await SlotFinder(session, principal.tenant_id).change_settings(body)
 
 
 @router.post("/appointments", status_code=status.HTTP_201_CREATED)

@@ -142,3 +142,19 @@ class BookingRead(AppointmentRead):
 class AppointmentPage(Output):
     items: list[AppointmentRead]
     total: int
+
+
+class BookingSettingsRead(Output):
+    timezone: str = Field(description="The workspace's time zone (changed with the workspace's settings).")
+    lead_time_minutes: int
+    horizon_days: int
+    hold_minutes: int
+    slot_step_minutes: int
+    backend: str
+
+
+class BookingSettingsUpdate(StrictInput):
+    lead_time_minutes: int | None = Field(default=None, ge=0, le=43200, description="Up to 30 days.")
+    horizon_days: int | None = Field(default=None, ge=1, le=730)
+    hold_minutes: int | None = Field(default=None, ge=1, le=1440)
+    slot_step_minutes: int | None = Field(default=None, ge=5, le=240)

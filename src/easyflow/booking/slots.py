@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.booking import schemas
 from easyflow.booking.availability import OpenSlot, Rules, StaffSchedule, merged_slots, staff_slots
 from easyflow.booking.backend import ServiceNotBookable
 from easyflow.booking.repository import AppointmentRepository, BookingSettingsRepository
@@ -45,14 +46,14 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 
 class SlotFinder:
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        self.settings = BookingSettingsRepository(session, tenant_id)
+        self.settings_rows = BookingSettingsRepository(session, tenant_id)
         self.services = ServiceRepository(session, tenant_id)
         self.staff = StaffRepository(session, tenant_id)
         self.links = StaffServiceRepository(session, tenant_id)
         self.appointments = AppointmentRepository(session, tenant_id)
 
     async def tenant_rules(self) -> TenantRules:
-        zone, row = await self.settings.current()
+        zone, row = await self.settings_rows.current()
         settings = row or DEFAULTS
         return TenantRules(
             Rules(
@@ -63,6 +64,26 @@ class SlotFinder:
             ),
             timedelta(minutes=settings.hold_minutes),
         )
+
+    async def settings(self) -> schemas.BookingSettingsRead:
+        zone, row = await self.settings_rows.current()
+        settings = row or DEFAULTS
+        return schemas.BookingSettingsRead(
+            timezone=zone,
+            lead_time_minutes=settings.lead_time_minutes,
+            horizon_days=settings.horizon_days,
+            hold_minutes=settings.hold_minutes,
+            slot_step_minutes=settings.slot_step_minutes,
+            backend=settings.backend,
+        )
+
+    async def change_settings(self, body: schemas.BookingSettingsUpdate) -> schemas.BookingSettingsRead:
+        changes = body.model_dump(exclude_unset=True)
+        if any(value is None for value in changes.values()):
+            raise Unprocessable("settings cannot be null")
+        if changes:
+            await self.settings_rows.save(changes)
+        return await self.settings()
 
     async def service(self, service_id: uuid.UUID) -> Service:
         service = await self.services.get(service_id)

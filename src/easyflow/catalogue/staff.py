@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.catalogue import schemas
@@ -19,7 +20,7 @@ from easyflow.catalogue.repository import (
     StaffRepository,
     StaffServiceRepository,
 )
-from easyflow.kit.errors import NotFound, Unprocessable
+from easyflow.kit.errors import Conflict, NotFound, Unprocessable
 from easyflow.models.catalogue import Resource, StaffMember, StaffService
 
 
@@ -33,6 +34,21 @@ def _schedule(body: schemas.StaffCreate | schemas.StaffUpdate) -> dict[str, Any]
     """The schedule fields sent, as the JSON they are stored as."""
     dumped = body.model_dump(mode="json", include={"working_hours", "days_off", "exceptions"}, exclude_unset=True)
     return {field: value for field, value in dumped.items() if value is not None}
+
+
+# restrict_violation, foreign_key_violation: appointments name the row (their ON DELETE RESTRICT).
+STILL_REFERENCED = {"23001", "23503"}
+
+
+async def _delete_unless_booked(session: AsyncSession, deletion: Awaitable[None], what: str) -> None:
+    """Run the deletion unless appointments name the row (their history keeps its meaning): then 409."""
+    try:
+        async with session.begin_nested():
+            await deletion
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) in STILL_REFERENCED:
+            raise Conflict(f"this {what} has appointments; it cannot be deleted") from error
+        raise
 
 
 class Staff:
@@ -70,7 +86,7 @@ class Staff:
         return await self.get(member.id)
 
     async def delete(self, staff_id: uuid.UUID) -> None:
-        await self.staff.delete(await self._member(staff_id))
+        await _delete_unless_booked(self.session, self.staff.delete(await self._member(staff_id)), "staff member")
 
     async def _link(
         self, staff_id: uuid.UUID, service_ids: list[uuid.UUID], overrides: list[schemas.ServiceOverride]
@@ -153,7 +169,8 @@ class Resources:
         return await self.get(resource.id)
 
     async def delete(self, resource_id: uuid.UUID) -> None:
-        await self.resources.delete(await self._resource(resource_id))
+        resource = await self._resource(resource_id)
+        await _delete_unless_booked(self.session, self.resources.delete(resource), "resource")
 
     async def _read(self, resources: list[Resource]) -> list[schemas.ResourceRead]:
         by_resource: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
