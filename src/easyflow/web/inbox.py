@@ -38,6 +38,8 @@ from easyflow.models.conversations import ConversationStatus
 from easyflow.models.inbox import Presence
 from easyflow.models.tenancy import Role
 from easyflow.tenancy.auth import Session
+from easyflow.web.calendar import STATUS_TITLES as APPOINTMENT_STATUS_TITLES
+from easyflow.web.calendar import upcoming_of_contact
 from easyflow.web.page import N_, PageRefused, SignedIn, SignedInPage, render, see_other, text_field
 
 router = APIRouter()
@@ -331,6 +333,8 @@ async def _conversation_page(
     context |= {
         "others": [item for item in others.items if item.id != conversation.id][:OTHER_CONVERSATIONS],
         "deal": await Deals(session, page.tenant_id).open_of_contact(conversation.contact.id),
+        "appointments": await upcoming_of_contact(session, page, conversation.contact.id),
+        "appointment_titles": APPOINTMENT_STATUS_TITLES,
         "can_act": page.role.at_least(Role.operator),
         "mine": conversation.assignee_id == page.user.id,
         "teams": await Teams(session, page.tenant_id).list(),

@@ -72,6 +72,7 @@ NAVIGATION = (
     NavItem("/app/contacts", N_("Contacts")),
     NavItem("/app/deals", N_("Deals")),
     NavItem("/app/tasks", N_("Tasks")),
+    NavItem("/app/calendar", N_("Calendar")),
     NavItem("/app/partners", N_("Partners"), Role.operator),
     NavItem("/app/services", N_("Catalogue"), also=("/app/staff", "/app/resources", "/app/products")),
     NavItem("/app/analytics/funnel", N_("Analytics")),

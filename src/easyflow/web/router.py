@@ -23,6 +23,7 @@ from easyflow.tenancy.two_factor import Setup, TwoFactorRequired, TwoFactorServi
 from easyflow.web import (
     analytics,
     assistants,
+    calendar,
     channels,
     contacts,
     deals,
@@ -319,6 +320,7 @@ router.include_router(channels.router)
 router.include_router(contacts.router)
 router.include_router(partners.router)
 router.include_router(deals.router)
+router.include_router(calendar.router)
 router.include_router(tasks.router)
 router.include_router(analytics.router)
 router.include_router(pipelines.router)

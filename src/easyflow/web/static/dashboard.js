@@ -9,6 +9,7 @@
   var kinds = [
     "message.created", "conversation.updated", "presence.updated", "typing", "sla.breached", "mention",
     "deal.created", "deal.moved", "crm.task_due", "crm.notice",
+    "appointment.created", "appointment.moved", "appointment.cancelled",
   ];
   var source = new EventSource(url);
   kinds.forEach(function (kind) {
