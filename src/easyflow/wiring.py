@@ -3,6 +3,7 @@
 from collections.abc import Coroutine
 from typing import Any
 
+from easyflow.booking import tasks as _booking_tasks
 from easyflow.channels import api as _api_channel
 from easyflow.channels import telegram as _telegram_channel
 from easyflow.channels import telegram_files as _telegram_files
@@ -22,6 +23,7 @@ from easyflow.knowledge.tasks import KNOWLEDGE_QUEUE
 from easyflow.runtime import Runtime
 
 REGISTERING_MODULES = (
+    _booking_tasks,
     _api_channel,
     _telegram_channel,
     _telegram_files,
