@@ -10,11 +10,12 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from easyflow.booking import schemas
 from easyflow.booking.appointments import Appointments
+from easyflow.booking.settings import BookingSettingsService
 from easyflow.booking.slots import SlotFinder
 from easyflow.kit.errors import Unprocessable
 from easyflow.kit.schemas import Limit, Offset
 from easyflow.models.booking import AppointmentSource, AppointmentStatus
-from easyflow.tenancy.auth import Operator, Session, Viewer
+from easyflow.tenancy.auth import Admin, Operator, Session, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["booking"])
 
@@ -157,3 +158,16 @@ async def confirm_hold(
 @router.delete("/booking/holds/{hold_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def release_hold(hold_id: uuid.UUID, principal: Operator, session: Session) -> None:
     await Appointments(session, principal.tenant_id).release_hold(hold_id)
+
+
+@router.get("/booking/settings")
+async def get_booking_settings(principal: Viewer, session: Session) -> schemas.BookingSettingsRead:
+    return await BookingSettingsService(session, principal.tenant_id).view()
+
+
+@router.patch("/booking/settings")
+async def update_booking_settings(
+    body: schemas.BookingSettingsUpdate, principal: Admin, session: Session
+) -> schemas.BookingSettingsRead:
+    """Change how customers book and are reminded; settings left out keep their value."""
+    return await BookingSettingsService(session, principal.tenant_id).update(body)
