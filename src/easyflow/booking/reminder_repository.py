@@ -45,11 +45,16 @@ class ReminderRepository:
         """Every tenant's reminders whose moment has come (within the grace) and that were not sent for this start
         yet; a moment that passed before the appointment was booked is not due (nobody is reminded of what they
         booked a minute ago). Called in system scope."""
-        offsets = func.unnest(
-            func.coalesce(
-                BookingSettings.reminder_offsets_minutes, cast(literal(list(DEFAULT_REMINDER_OFFSETS)), ARRAY(Integer))
+        offsets = (
+            func.unnest(
+                func.coalesce(
+                    BookingSettings.reminder_offsets_minutes,
+                    cast(literal(list(DEFAULT_REMINDER_OFFSETS)), ARRAY(Integer)),
+                )
             )
-        ).table_valued("offset_minutes")
+            .table_valued("offset_minutes")
+            .render_derived(name="offsets")
+        )
         moment = Appointment.starts_at - func.make_interval(0, 0, 0, 0, 0, offsets.c.offset_minutes)
         sent = exists().where(
             AppointmentReminder.tenant_id == Appointment.tenant_id,
