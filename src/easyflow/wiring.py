@@ -3,6 +3,7 @@
 from collections.abc import Coroutine
 from typing import Any
 
+from easyflow.booking import tasks as _booking_tasks
 from easyflow.booking import yclients as _yclients_backend
 from easyflow.catalogue import assistant as _catalogue_assistant
 from easyflow.channels import api as _api_channel
@@ -25,6 +26,7 @@ from easyflow.runtime import Runtime
 
 REGISTERING_MODULES = (
     _yclients_backend,
+    _booking_tasks,
     _api_channel,
     _telegram_channel,
     _telegram_files,

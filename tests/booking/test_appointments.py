@@ -447,6 +447,7 @@ async def test_booking_settings_have_defaults_admins_change_them_and_slots_follo
         "horizon_days": 60,
         "hold_minutes": 5,
         "slot_step_minutes": 15,
+        "reminder_offsets_minutes": [1440, 120],
     }
     salon = await make_salon(client, tenant_a)
     changed = await client.patch(

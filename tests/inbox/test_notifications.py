@@ -142,11 +142,11 @@ async def test_a_linked_operator_hears_of_a_conversation_assigned_to_them_in_tel
     assert await conversation_count(client, tenant_a) == 0  # the operator's /start is not a customer
     shown = await notifications(client, anna)
     assert shown["telegram"]["linked"] is True and shown["telegram"]["bot_username"] == "lotos_salon_bot"
-    assert shown["telegram"]["kinds"] == {"waiting": True, "mention": True, "sla_breach": True}
+    assert shown["telegram"]["kinds"] == {"waiting": True, "mention": True, "sla_breach": True, "booking": True}
     assert shown["email"] == {
         "available": True,
         "address": anna.email,
-        "kinds": {"waiting": False, "mention": False, "sla_breach": False},
+        "kinds": {"waiting": False, "mention": False, "sla_breach": False, "booking": False},
     }
     assert (await set_preferences(client, anna, email={"waiting": True}))["email"]["kinds"]["waiting"] is True
 
@@ -334,7 +334,7 @@ async def test_preferences_switch_a_kind_off_and_unlinking_stops_telegram(
     anna = await sign_in(client, database, tenant_a)
     await link(client, runtime, telegram, bot_a, anna, ANNA_CHAT)
     shown = await set_preferences(client, anna, telegram={"waiting": False})
-    assert shown["telegram"]["kinds"] == {"waiting": False, "mention": True, "sla_breach": True}
+    assert shown["telegram"]["kinds"] == {"waiting": False, "mention": True, "sla_breach": True, "booking": True}
     owner = {"Authorization": tenant_a.headers["Authorization"]}
 
     first = await customer_writes(client, tenant_a, "Вопрос", contact="c1")

@@ -26,6 +26,7 @@ from easyflow.booking.backend import NoStaffFree, OverlapInRequest, SlotTaken
 from easyflow.booking.events import announce_booked, announce_cancelled, announce_moved, emit_booking_event
 from easyflow.booking.repository import AppointmentRepository
 from easyflow.booking.slots import SlotFinder, TenantRules, local_midnight
+from easyflow.booking.staff_notices import notify_booking_staff
 from easyflow.catalogue.repository import ResourceRepository
 from easyflow.conversations.repository import ConversationRepository
 from easyflow.crm.contacts import contact_for_phone
@@ -191,6 +192,8 @@ class Appointments:
         for row in rows:
             await self.session.refresh(row)
         announce_booked(self.session, self.tenant_id, rows)
+        for row in rows:
+            await notify_booking_staff(self.session, self.tenant_id, row, "created")
         await self._funnel(rows, "booking_made")
         return read_booking(rows), True
 
@@ -342,6 +345,7 @@ class Appointments:
         await self.session.flush()
         await self.session.refresh(row)
         announce_booked(self.session, self.tenant_id, [row])
+        await notify_booking_staff(self.session, self.tenant_id, row, "created")
         await self._funnel([row], "booking_made")
         return read_booking([row])
 
@@ -367,6 +371,7 @@ class Appointments:
             row.status = body.status
             if body.status == AppointmentStatus.cancelled:
                 announce_cancelled(self.session, self.tenant_id, row)
+                await notify_booking_staff(self.session, self.tenant_id, row, "cancelled")
                 await self._funnel([row], "booking_cancelled")
         if body.note is not None:
             row.note = body.note
@@ -397,6 +402,7 @@ class Appointments:
                 raise SlotTaken("that time is already booked or held: choose another") from error
             raise
         announce_moved(self.session, self.tenant_id, row, old_start)
+        await notify_booking_staff(self.session, self.tenant_id, row, "moved", old_start)
 
     # Helpers
 

@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import Range, insert
@@ -34,7 +35,7 @@ class BookingSettingsRepository(TenantScopedRepository[BookingSettings]):
         zone, settings = (await self.session.execute(statement)).one()
         return zone, settings
 
-    async def save(self, changes: dict[str, int]) -> None:
+    async def save(self, changes: dict[str, Any]) -> None:
         """Write the changed settings, making the tenant's row (the defaults, then these) if it has none."""
         statement = insert(BookingSettings).values(tenant_id=self.tenant_id, **changes)
         await self.session.execute(

@@ -144,16 +144,39 @@ class AppointmentPage(Output):
     total: int
 
 
+ReminderOffsets = Annotated[
+    list[Annotated[int, Field(ge=5, le=20160)]],
+    Field(
+        max_length=5,
+        description="Minutes before an appointment its customer is reminded, e.g. [1440, 120] for 24 h and 2 h; "
+        "[] sends no reminders.",
+    ),
+]
+
+
 class BookingSettingsRead(Output):
-    timezone: str = Field(description="The workspace's time zone (changed with the workspace's settings).")
+    timezone: str = Field(
+        description="The workspace's time zone, in which working hours and days are read (changed with the "
+        "workspace's settings)."
+    )
     lead_time_minutes: int
     horizon_days: int
     hold_minutes: int
     slot_step_minutes: int
+    reminder_offsets_minutes: list[int]
 
 
 class BookingSettingsUpdate(StrictInput):
-    lead_time_minutes: int | None = Field(default=None, ge=0, le=43200, description="Up to 30 days.")
-    horizon_days: int | None = Field(default=None, ge=1, le=730)
-    hold_minutes: int | None = Field(default=None, ge=1, le=1440)
-    slot_step_minutes: int | None = Field(default=None, ge=5, le=240)
+    lead_time_minutes: Annotated[int, Field(ge=0, le=43200)] | None = Field(
+        default=None, description="How soon before a slot it can still be booked online."
+    )
+    horizon_days: Annotated[int, Field(ge=1, le=730)] | None = Field(
+        default=None, description="How far ahead slots are offered."
+    )
+    hold_minutes: Annotated[int, Field(ge=1, le=1440)] | None = Field(
+        default=None, description="How long a slot offered in a chat is held while the customer confirms."
+    )
+    slot_step_minutes: Annotated[int, Field(ge=5, le=240)] | None = Field(
+        default=None, description="The interval between offered start times."
+    )
+    reminder_offsets_minutes: ReminderOffsets | None = None

@@ -17,11 +17,17 @@ from easyflow.booking.backend import ServiceNotBookable
 from easyflow.booking.repository import AppointmentRepository, BookingSettingsRepository
 from easyflow.catalogue.repository import ServiceRepository, StaffRepository, StaffServiceRepository
 from easyflow.kit.errors import NotFound, Unprocessable
-from easyflow.models.booking import BookingSettings
+from easyflow.models.booking import DEFAULT_REMINDER_OFFSETS, BookingSettings
 from easyflow.models.catalogue import Service
 
 MAX_DAYS = 62
-DEFAULTS = BookingSettings(lead_time_minutes=60, horizon_days=60, hold_minutes=5, slot_step_minutes=15)
+DEFAULTS = BookingSettings(
+    lead_time_minutes=60,
+    horizon_days=60,
+    hold_minutes=5,
+    slot_step_minutes=15,
+    reminder_offsets_minutes=list(DEFAULT_REMINDER_OFFSETS),
+)
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,15 @@ class SlotFinder:
             horizon_days=settings.horizon_days,
             hold_minutes=settings.hold_minutes,
             slot_step_minutes=settings.slot_step_minutes,
+            reminder_offsets_minutes=list(settings.reminder_offsets_minutes),
         )
 
     async def change_settings(self, body: schemas.BookingSettingsUpdate) -> schemas.BookingSettingsRead:
         changes = body.model_dump(exclude_unset=True)
         if any(value is None for value in changes.values()):
             raise Unprocessable("settings cannot be null")
+        if "reminder_offsets_minutes" in changes:
+            changes["reminder_offsets_minutes"] = sorted(set(changes["reminder_offsets_minutes"]), reverse=True)
         if changes:
             await self.settings_rows.save(changes)
         return await self.settings()

@@ -187,6 +187,11 @@ class StaffCreate(StrictInput):
     working_hours: list[WorkingInterval] = Field(default_factory=list, max_length=MAX_INTERVALS)
     days_off: list[date] = Field(default_factory=list, max_length=MAX_DATES)
     exceptions: list[DayException] = Field(default_factory=list, max_length=MAX_DATES)
+    user_id: uuid.UUID | None = Field(
+        default=None,
+        description="The dashboard member this person is, if any: they are told of bookings with them "
+        "(kind `booking` of their notification settings).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -205,6 +210,11 @@ class StaffUpdate(StrictInput):
     working_hours: list[WorkingInterval] | None = Field(default=None, max_length=MAX_INTERVALS)
     days_off: list[date] | None = Field(default=None, max_length=MAX_DATES)
     exceptions: list[DayException] | None = Field(default=None, max_length=MAX_DATES)
+    user_id: uuid.UUID | None = Field(
+        default=None,
+        description="The dashboard member this person is (null: none): they are told of bookings with them "
+        "(kind `booking` of their notification settings).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -229,6 +239,7 @@ class StaffRead(Output):
     working_hours: list[WorkingInterval]
     days_off: list[date]
     exceptions: list[DayException]
+    user_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
 

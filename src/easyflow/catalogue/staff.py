@@ -22,6 +22,7 @@ from easyflow.catalogue.repository import (
 )
 from easyflow.kit.errors import Conflict, NotFound, Unprocessable
 from easyflow.models.catalogue import Resource, StaffMember, StaffService
+from easyflow.tenancy.repository import MembershipRepository
 
 
 async def _check_services(services: ServiceRepository, ids: Collection[uuid.UUID]) -> None:
@@ -54,6 +55,7 @@ async def _delete_unless_booked(session: AsyncSession, deletion: Awaitable[None]
 class Staff:
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.session = session
+        self.tenant_id = tenant_id
         self.staff = StaffRepository(session, tenant_id)
         self.links = StaffServiceRepository(session, tenant_id)
         self.services = ServiceRepository(session, tenant_id)
@@ -67,7 +69,8 @@ class Staff:
 
     async def create(self, body: schemas.StaffCreate) -> schemas.StaffRead:
         await _check_services(self.services, body.services)
-        member = await self.staff.add(StaffMember(name=body.name, **_schedule(body)))
+        await self._check_user(body.user_id)
+        member = await self.staff.add(StaffMember(name=body.name, user_id=body.user_id, **_schedule(body)))
         await self._link(member.id, body.services, body.service_overrides)
         return await self.get(member.id)
 
@@ -79,6 +82,9 @@ class Staff:
             member.name = body.name
         for field, value in _schedule(body).items():
             setattr(member, field, value)
+        if "user_id" in body.model_fields_set:
+            await self._check_user(body.user_id)
+            member.user_id = body.user_id
         if body.services is not None:
             await _check_services(self.services, body.services)
             await self._link(member.id, body.services, body.service_overrides or [])
@@ -122,12 +128,17 @@ class Staff:
                     "working_hours": member.working_hours,
                     "days_off": member.days_off,
                     "exceptions": member.exceptions,
+                    "user_id": member.user_id,
                     "created_at": member.created_at,
                     "updated_at": member.updated_at,
                 }
             )
             for member in members
         ]
+
+    async def _check_user(self, user_id: uuid.UUID | None) -> None:
+        if user_id is not None and await MembershipRepository(self.session, self.tenant_id).member(user_id) is None:
+            raise Unprocessable("user_id: no member of this workspace has this id")
 
     async def _member(self, staff_id: uuid.UUID) -> StaffMember:
         member = await self.staff.get(staff_id)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.conversations.repository import ConversationRepository
 from easyflow.inbox.notifications import STAFF_TELEGRAM, StaffTelegram, kinds_of
@@ -121,21 +122,11 @@ async def send_notice(
         return
     async with runtime.database.tenant_transaction(tenant_id) as session:
         notifications = NotificationRepository(session, tenant_id)
-        member = await MembershipRepository(session, tenant_id).member(user_id)
+        recipient = await member_recipient(session, tenant_id, user_id, kind, via)
         found = await ConversationRepository(session, tenant_id).with_contact(conversation_id)
         tenant = await TenantRepository(session).get(tenant_id)
-        if member is None or not member[0].role.at_least(Role.operator) or found is None or tenant is None:
+        if recipient is None or found is None or tenant is None:
             return
-        telegram_kinds, email_kinds = kinds_of(await notifications.preferences_of(user_id))
-        if kind not in (telegram_kinds if via == "telegram" else email_kinds):
-            return
-        recipient = Recipient(email=member[1].email)
-        if via == "telegram":
-            link = await notifications.link_of(user_id)
-            bot = await notifications.telegram_bot(link.channel_id) if link is not None else None
-            if link is None or bot is None:
-                return
-            recipient = Recipient(bot=bot, chat_id=link.chat_id)
         conversation, contact = found
         notice = write_notice(
             language_of(tenant.default_language),
@@ -146,11 +137,40 @@ async def send_notice(
             detail=detail,
             url=f"{settings.public_url}/app/conversations/{conversation_id}",
         )
+    await deliver_notice(runtime, tenant_id, user_id, recipient, notice)
+
+
+async def member_recipient(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, kind: str, via: str
+) -> Recipient | None:
+    """Where one way of a notice of `kind` reaches the member now (None: they left the tenant, are no longer an
+    operator, unlinked their chat or switched the kind off since the notice was deferred)."""
+    notifications = NotificationRepository(session, tenant_id)
+    member = await MembershipRepository(session, tenant_id).member(user_id)
+    if member is None or not member[0].role.at_least(Role.operator):
+        return None
+    telegram_kinds, email_kinds = kinds_of(await notifications.preferences_of(user_id))
+    if kind not in (telegram_kinds if via == "telegram" else email_kinds):
+        return None
+    if via == "email":
+        return Recipient(email=member[1].email)
+    link = await notifications.link_of(user_id)
+    bot = await notifications.telegram_bot(link.channel_id) if link is not None else None
+    if link is None or bot is None:
+        return None
+    return Recipient(bot=bot, chat_id=link.chat_id)
+
+
+async def deliver_notice(
+    runtime: Runtime, tenant_id: uuid.UUID, user_id: uuid.UUID, recipient: Recipient, notice: Notice
+) -> None:
+    """Send it; a chat that can never be reached again (the bot was blocked) is unlinked. A failure raises, for
+    the job to retry."""
     if recipient.bot is not None and recipient.chat_id is not None:
         if not await _telegram().send_to_staff(runtime, recipient.bot, recipient.chat_id, notice.text):
             await _forget_unreachable_chat(runtime, tenant_id, user_id)
     elif recipient.email:
-        await send_email(settings, recipient.email, notice)
+        await send_email(runtime.settings, recipient.email, notice)
 
 
 async def answer_link(

@@ -27,7 +27,7 @@ from easyflow.tenancy.repository import UserRepository
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
 
-Kind = Literal["waiting", "mention", "sla_breach"]
+Kind = Literal["waiting", "mention", "sla_breach", "booking"]
 Via = Literal["telegram", "email"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 

@@ -159,9 +159,9 @@ async def read_notifications(
 async def update_notifications(
     request: Request, body: schemas.NotificationPreferencesUpdate, principal: Operator, session: Session
 ) -> schemas.NotificationSettingsRead:
-    """Switch kinds of notice (`waiting`, `mention`, `sla_breach`) on or off for Telegram and for e-mail; kinds
-    left out keep their setting. By default every kind goes to a linked Telegram and none by e-mail; e-mail
-    can be switched on only when the platform has an SMTP server."""
+    """Switch kinds of notice (`waiting`, `mention`, `sla_breach`, `booking`) on or off for Telegram and for
+    e-mail; kinds left out keep their setting. By default every kind goes to a linked Telegram and none by
+    e-mail; e-mail can be switched on only when the platform has an SMTP server."""
     settings = NotificationSettings(session, principal.tenant_id, email_available=_sends_email(request))
     return await settings.update(_person(principal, "Notifications"), body)
 

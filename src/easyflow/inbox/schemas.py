@@ -215,6 +215,9 @@ class NoticeKindSwitches(StrictInput):
     waiting: StrictBool | None = Field(default=None, description="A conversation was assigned to you.")
     mention: StrictBool | None = Field(default=None, description="A colleague named you in a private note.")
     sla_breach: StrictBool | None = Field(default=None, description="A conversation of yours missed its SLA.")
+    booking: StrictBool | None = Field(
+        default=None, description="A booking with you (as a staff member) was made, moved or cancelled."
+    )
 
     def switches(self) -> dict[str, bool]:
         return {kind: on for kind, on in self.model_dump().items() if on is not None}
@@ -229,6 +232,7 @@ class NoticeKindsRead(Output):
     waiting: bool
     mention: bool
     sla_breach: bool
+    booking: bool
 
 
 class TelegramNotificationsRead(Output):

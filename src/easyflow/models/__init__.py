@@ -2,7 +2,13 @@
 
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
-from easyflow.models.booking import Appointment, AppointmentSource, AppointmentStatus, BookingSettings
+from easyflow.models.booking import (
+    Appointment,
+    AppointmentReminder,
+    AppointmentSource,
+    AppointmentStatus,
+    BookingSettings,
+)
 from easyflow.models.booking_connections import BookingConnection, BookingSyncEvent
 from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
 from easyflow.models.channels import ChannelRecord, ChannelStatus
@@ -54,6 +60,7 @@ __all__ = [
     "ActorKind",
     "ApiKey",
     "Appointment",
+    "AppointmentReminder",
     "AppointmentSource",
     "AppointmentStatus",
     "Assistant",

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import TSTZRANGE, UUID, Range
+from sqlalchemy.dialects.postgresql import ARRAY, TSTZRANGE, UUID, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
 from easyflow.db.base import Base, CreatedAtMixin, IdMixin, TenantOwned, utcnow
@@ -50,6 +50,9 @@ class AppointmentSource(enum.StrEnum):
     yclients = "yclients"
 
 
+DEFAULT_REMINDER_OFFSETS = (24 * 60, 2 * 60)
+
+
 class BookingSettings(TenantOwned, Base):
     """How far ahead and how soon customers may book; a tenant without a row has the defaults. The time zone is
     the tenant's own (`tenants.timezone`)."""
@@ -63,6 +66,10 @@ class BookingSettings(TenantOwned, Base):
     horizon_days: Mapped[int] = mapped_column(Integer, default=60)
     hold_minutes: Mapped[int] = mapped_column(Integer, default=5)
     slot_step_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    # Minutes before an appointment its customer is reminded (booking/reminders.py).
+    reminder_offsets_minutes: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), default=lambda: list(DEFAULT_REMINDER_OFFSETS)
+    )
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
@@ -124,3 +131,29 @@ class Appointment(IdMixin, CreatedAtMixin, TenantOwned, Base):
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class AppointmentReminder(TenantOwned, Base):
+    """A reminder sent (or found impossible: no conversation to send it in) for one start of an appointment, so
+    each offset reminds once per start: a moved appointment is reminded of its new time."""
+
+    __tablename__ = "appointment_reminders"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('sent', 'unreachable')", name="outcome_known"),
+        Index("ix_appointment_reminders_conversation_id", "conversation_id", "sent_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True
+    )
+    offset_minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    message_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    outcome: Mapped[str] = mapped_column(String(16))

@@ -55,6 +55,8 @@ class StaffMember(IdMixin, CreatedAtMixin, TenantOwned, Base):
     working_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     days_off: Mapped[list[str]] = mapped_column(JSONB, default=list)
     exceptions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # The dashboard member this person is, if any: their notices tell them of bookings with them.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
