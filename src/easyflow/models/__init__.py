@@ -2,6 +2,7 @@
 
 from easyflow.models.agents import Assistant, ModelProvider
 from easyflow.models.audit import AuditEvent
+from easyflow.models.booking_chat import BookingDialogue, DialogueState
 from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
 from easyflow.models.channels import ChannelRecord, ChannelStatus
 from easyflow.models.contacts import ContactFieldDefinition, ContactFieldKind, ContactNote
@@ -53,6 +54,7 @@ __all__ = [
     "ApiKey",
     "Assistant",
     "AuditEvent",
+    "BookingDialogue",
     "CannedResponse",
     "ChannelRecord",
     "ChannelStatus",
@@ -65,6 +67,7 @@ __all__ = [
     "ContactFieldKind",
     "ContactIdentity",
     "ContactNote",
+    "DialogueState",
     "Conversation",
     "ConversationEvent",
     "ConversationFile",
