@@ -3,6 +3,7 @@
 from collections.abc import Coroutine
 from typing import Any
 
+from easyflow.booking import chat_port as _booking_chat
 from easyflow.channels import api as _api_channel
 from easyflow.channels import telegram as _telegram_channel
 from easyflow.channels import telegram_files as _telegram_files
@@ -28,6 +29,7 @@ REGISTERING_MODULES = (
     _widget_channel,
     _conversation_tasks,
     _funnel_assistant,
+    _booking_chat,
     _funnel_tasks,
     _import_tasks,
     _partner_tasks,

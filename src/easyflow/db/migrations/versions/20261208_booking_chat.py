@@ -27,7 +27,9 @@ def upgrade() -> None:
     op.add_column(
         "conversations", sa.Column("dialogue_state", sa.String(32), nullable=False, server_default="greeting")
     )
-    op.create_check_constraint("ck_conversations_dialogue_state_known", "conversations", f"dialogue_state IN ({STATES})")
+    op.create_check_constraint(
+        "ck_conversations_dialogue_state_known", "conversations", f"dialogue_state IN ({STATES})"
+    )
     op.add_column(
         "assistants", sa.Column("state_instructions", postgresql.JSONB(), nullable=False, server_default="{}")
     )
