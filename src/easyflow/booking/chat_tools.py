@@ -5,7 +5,6 @@ of the client this conversation is known to be."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,26 +12,18 @@ from zoneinfo import ZoneInfo
 from easyflow.booking.backend import Appointment, BookableService, BookingBackend, SlotTaken
 from easyflow.booking.chat import BookingChat, Pending, confirmation_buttons
 from easyflow.booking.chat_phrases import say, when_name
+from easyflow.crm.phones import normalize_phone
 from easyflow.kit.errors import DomainError
 from easyflow.models.booking_chat import DialogueState
 
 MAX_SLOTS_SHOWN = 30
 MAX_DAYS_ASKED = 31
-_PHONE_DIGITS = re.compile(r"\d")
+MAX_PHONE_CHARS = 40
 
 
 def normalized_phone(text: str) -> str | None:
-    """E.164 from what a customer types («8 900 123-45-67», «+7 (900) 1234567», "+44 7700 900123"), or None."""
-    if len(text) > 40 or re.search(r"[^\d\s()+\-.]", text.strip()):
-        return None
-    digits = "".join(_PHONE_DIGITS.findall(text))
-    if len(digits) == 11 and digits[0] == "8" and not text.strip().startswith("+"):
-        digits = "7" + digits[1:]  # a Russian number written with the trunk prefix
-    elif len(digits) == 10 and digits[0] == "9":
-        digits = "7" + digits
-    if not 10 <= len(digits) <= 15:
-        return None
-    return "+" + digits
+    """E.164 from what a customer types («8 900 123-45-67», "+44 7700 900123"), or None."""
+    return normalize_phone(text.strip()) if len(text) <= MAX_PHONE_CHARS else None
 
 
 class ConversationBookingTools:

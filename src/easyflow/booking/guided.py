@@ -23,7 +23,7 @@ MAX_DAY_BUTTONS = 7
 MAX_TIME_BUTTONS = 12
 MAX_CHOICE_BUTTONS = 10
 LABEL_CHARS = 30  # 2 bytes a Cyrillic letter: within Telegram's 64-byte callback data
-_WANTS_TO_BOOK = re.compile(r"запис|забронир|\bbook|appointment|^/book", re.IGNORECASE)
+_WANTS_TO_BOOK = re.compile(r"запи[сш]|забронир|\bbook|appointment|^/book", re.IGNORECASE)
 ANYONE = "*"
 
 Flow = dict[str, Any]
@@ -43,6 +43,8 @@ class GuidedFlow:
         text = next((each.strip() for each in reversed(texts) if each.strip()), "")
         async with self.chat.dialogue() as (_, dialogue):
             flow: Flow = dict(dialogue.flow or {})
+        if flow.get("step"):  # a flow speaks the language it began in, whatever language a service is named in
+            self.language = str(flow.get("language", self.language))
         async with self.chat.backend() as backend:
             if backend is None:
                 return None
@@ -206,7 +208,7 @@ class GuidedFlow:
 
     async def _save(self, flow: Flow, reply: Reply, state: DialogueState | None = None) -> Reply:
         async with self.chat.dialogue() as (session, dialogue):
-            dialogue.flow = flow
+            dialogue.flow = flow | {"language": self.language} if flow else {}
             if state is not None:
                 await self.chat.set_state(session, state)
         return reply
