@@ -84,11 +84,18 @@ async def test_every_write_tool_waits_for_the_customers_confirm(
     kind: str,
 ) -> None:
     await use_model(client, tenant_a, llm)
-    appointment_id = await existing_booking(salon) if kind.endswith("_appointment") and "create" not in kind else ""
     customer = Customer(client, tenant_a, runtime)
-    finding = [tool_call("get_client_by_phone", {"phone": PHONE})] if appointment_id else []
+    appointment_id = ""
+    if kind in ("cancel_appointment", "reschedule_appointment"):  # what is cancelled was booked here first
+        llm.double.script(
+            tool_call("create_appointment", write_call("create_appointment", salon, "")),
+            tool_call(OUTPUT_TOOL, {"text": "Записать вас на завтра в 15:00?"}),
+        )
+        await customer.says("Запишите на завтра в 15")
+        await customer.says("Подтвердить")
+        [booked] = salon.booked()
+        appointment_id = booked.id
     llm.double.script(
-        *finding,
         tool_call(kind, write_call(kind, salon, appointment_id)),
         tool_call(OUTPUT_TOOL, {"text": "Готово, всё сделано!", "buttons": ["Спасибо"]}),
     )
@@ -111,14 +118,26 @@ async def test_the_model_cannot_cancel_what_is_not_the_customers(
 ) -> None:
     await use_model(client, tenant_a, llm)
     someone_elses = await existing_booking(salon)
+    customer = Customer(client, tenant_a, runtime, external_id="not-the-owner")
     llm.double.script(
         tool_call("cancel_appointment", {"appointment_id": someone_elses}),
         tool_call(OUTPUT_TOOL, {"text": "Не нашла такой записи."}),
     )
-    customer = Customer(client, tenant_a, runtime, external_id="not-the-owner")
     answered = await customer.says("Отмените запись " + someone_elses)
     assert "Подтвердить" not in answered["buttons"]
     assert "not known yet" in llm.double.requests[-1]["json"]["messages"][-1]["content"]
+    # Knowing the owner's phone number is not being the owner: their bookings stay hidden and untouchable.
+    llm.double.script(
+        tool_call("get_client_by_phone", {"phone": PHONE}),
+        tool_call("get_my_appointments", {}),
+        tool_call("cancel_appointment", {"appointment_id": someone_elses}),
+        tool_call(OUTPUT_TOOL, {"text": "Не нашла такой записи."}),
+    )
+    answered = await customer.says("Мой номер " + PHONE + ", отмените мою запись")
+    results = [m["content"] for m in llm.double.requests[-1]["json"]["messages"] if m["role"] == "tool"]
+    assert '"found":true' in results[0] and someone_elses not in results[1]  # an empty list: nothing shown
+    assert "No such appointment" in results[2]
+    assert "Подтвердить" not in answered["buttons"]
     await customer.sends("Подтвердить")
     assert [each.status for each in salon.appointments] == ["confirmed"]
 

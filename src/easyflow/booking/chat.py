@@ -6,7 +6,7 @@ message is the Confirm button — runs it, once, and only while it has not expir
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,9 +107,20 @@ class BookingChat:
             stored = dialogue.client
         return Client(stored["id"], stored["name"], stored.get("phone")) if stored else None
 
-    async def remember_client(self, client: Client) -> None:
+    async def own_appointment_ids(self) -> set[str] | None:
+        """The appointments this conversation may show, cancel or move: all its client's (None) when the client
+        was created here; else only those booked here. Knowing a phone number is not knowing its owner."""
         async with self.dialogue() as (_, dialogue):
-            dialogue.client = asdict(client)
+            stored = dialogue.client or {}
+        return None if stored.get("created_here") else set(stored.get("booked_here", []))
+
+    async def remember_client(self, client: Client, *, created_here: bool = False, booked: Sequence[str] = ()) -> None:
+        async with self.dialogue() as (_, dialogue):
+            stored = dialogue.client if dialogue.client and dialogue.client.get("id") == client.id else {}
+            dialogue.client = asdict(client) | {
+                "created_here": created_here or bool(stored.get("created_here")),
+                "booked_here": [*stored.get("booked_here", []), *booked],
+            }
 
     async def ask_to_confirm(self, pending: Pending) -> None:
         """Store `pending` as the one write awaiting Confirm (an older one is dropped, its hold released)."""
@@ -173,7 +184,7 @@ class BookingChat:
             )
             if pending.hold_id:  # the held time is about to become the booking itself
                 await backend.release(pending.hold_id)
-            await backend.book(
+            appointments = await backend.book(
                 BookingRequest(
                     services=(BookedService(args["service_id"], args.get("staff_id")),),
                     start=datetime.fromisoformat(args["start"]),
@@ -182,6 +193,7 @@ class BookingChat:
                     conversation_id=str(self.conversation_id),
                 )
             )
+            await self.remember_client(client, booked=[each.id for each in appointments])
             return say("booked", self.language, summary=pending.summary)
         if pending.kind == "cancel_appointment":
             await backend.cancel(args["appointment_id"])
@@ -192,6 +204,7 @@ class BookingChat:
         raise ValueError(f"unknown booking write {pending.kind!r}")
 
     async def _client(self, backend: BookingBackend, name: str, phone: str) -> Client:
-        client = await backend.client_by_phone(phone) or await backend.create_client(name, phone)
-        await self.remember_client(client)
+        existing = await backend.client_by_phone(phone)
+        client = existing or await backend.create_client(name, phone)
+        await self.remember_client(client, created_here=existing is None)
         return client

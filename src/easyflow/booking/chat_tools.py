@@ -158,8 +158,7 @@ class ConversationBookingTools:
         client = await self.chat.known_client()
         if client is None:
             return "The customer is not known yet: ask for their phone number and call get_client_by_phone."
-        async with self.chat.backend() as backend:
-            appointments = await backend.client_appointments(client.id) if backend else []
+        appointments = await self._appointments_of(client.id)
         return [
             {
                 "id": each.id,
@@ -175,10 +174,15 @@ class ConversationBookingTools:
         client = await self.chat.known_client()
         if client is None:
             return "The customer is not known yet: ask for their phone number and call get_client_by_phone."
-        async with self.chat.backend() as backend:
-            appointments = await backend.client_appointments(client.id) if backend else []
+        appointments = await self._appointments_of(client.id)
         found = next((each for each in appointments if each.id == appointment_id.strip()), None)
         return found or "No such appointment of this customer; see get_my_appointments."
+
+    async def _appointments_of(self, client_id: str) -> list[Appointment]:
+        own = await self.chat.own_appointment_ids()
+        async with self.chat.backend() as backend:
+            appointments = await backend.client_appointments(client_id) if backend else []
+        return [each for each in appointments if own is None or each.id in own]
 
     def _describe(self, appointment: Appointment) -> str:
         when = when_name(self._local(appointment.start), self.chat.language)
