@@ -177,6 +177,12 @@ async def test_the_states_instructions_reach_the_model(
         f"/api/v1/assistants/{assistant_id}", json={"state_instructions": {"dreaming": "x"}}, headers=tenant_a.headers
     )
     assert invalid.status_code == 422
+    for hostile in ({"consulting": "x" * 4001}, {"consulting": 5}, ["consulting"], {"booking": None}):
+        refused = await client.patch(
+            f"/api/v1/assistants/{assistant_id}", json={"state_instructions": hostile}, headers=tenant_a.headers
+        )
+        assert refused.status_code == 422, (hostile, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
     customer = Customer(client, tenant_a, runtime)
     llm.double.script(reply("Здравствуйте!"))
     await customer.says("Привет")
