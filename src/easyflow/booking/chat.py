@@ -137,9 +137,10 @@ class BookingChat:
             if backend is not None:
                 await backend.release(hold_id)
 
-    async def press(self, button: str) -> tuple[Reply, bool]:
+    async def press(self, button: str) -> tuple[Reply, bool] | None:
         """The customer pressed Confirm or Change: run the pending write (Confirm, in time) or drop it. With the
-        reply, whether the customer should choose a time again (changed, expired, or taken meanwhile)."""
+        reply, whether the customer should choose a time again (changed, expired, or taken meanwhile). None for
+        a Change with nothing pending: the word is the answerer's to understand."""
         now = datetime.now(UTC)
         async with self.dialogue() as (session, dialogue):
             stored, expires_at = dialogue.pending, dialogue.pending_expires_at
@@ -149,7 +150,7 @@ class BookingChat:
                 await self.set_state(session, DialogueState.booking)
         pending = Pending.of(stored) if stored is not None else None
         if pending is None:
-            return Reply(text=say("nothing_to_confirm", self.language)), False
+            return (Reply(text=say("nothing_to_confirm", self.language)), False) if button == "confirm" else None
         if button == "change" or expires_at is None or expires_at <= now:
             if pending.hold_id:
                 await self.release(pending.hold_id)

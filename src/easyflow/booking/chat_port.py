@@ -107,7 +107,10 @@ class ChatBooking:
                 return None
             timezone = await _timezone(session, tenant_id)
         chat = BookingChat(runtime, tenant_id, conversation_id, language, timezone)
-        reply, choose_again = await chat.press(button)
+        pressed = await chat.press(button)
+        if pressed is None:
+            return None
+        reply, choose_again = pressed
         return await GuidedFlow(chat).after_change(reply.text) if choose_again else reply
 
 
