@@ -113,6 +113,28 @@ async def test_every_write_tool_waits_for_the_customers_confirm(
     assert (await customer.conversation())["dialogue_state"] == "completed"
 
 
+async def test_change_drops_what_the_model_prepared_and_the_model_answers_what_comes_next(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, salon: MemoryBackend, llm: LLMServer
+) -> None:
+    await use_model(client, tenant_a, llm)
+    customer = Customer(client, tenant_a, runtime)
+    llm.double.script(
+        tool_call("create_appointment", write_call("create_appointment", salon, "")),
+        tool_call(OUTPUT_TOOL, {"text": "Записать вас на завтра в 15:00?"}),
+    )
+    await customer.says("Запишите на завтра в 15")
+    assert len(salon.held()) == 1
+    calls = len(llm.double.requests)
+    changed = await customer.says("Изменить")
+    assert changed["text"].startswith("Хорошо, ничего не делаю.") and len(llm.double.requests) == calls
+    assert salon.held() == [] and salon.booked() == []
+    assert (await customer.conversation())["dialogue_state"] == "booking"
+    # With nothing pending, "Изменить" is only a word: the model reads it.
+    llm.double.script(reply("Что именно изменить?"))
+    assert (await customer.says("Изменить"))["text"] == "Что именно изменить?"
+    assert salon.booked() == []
+
+
 async def test_the_model_cannot_cancel_what_is_not_the_customers(
     client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, salon: MemoryBackend, llm: LLMServer
 ) -> None:

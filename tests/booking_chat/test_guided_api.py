@@ -61,6 +61,8 @@ async def test_a_customer_books_with_buttons_only(
     assert salon.held() == []
     assert [(c.name, c.phone) for c in salon.clients] == [("Айгерим", "+79001234567")]
     assert (await customer.conversation())["dialogue_state"] == "completed"
+    listed = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"]
+    assert [item["dialogue_state"] for item in listed] == ["completed"]
 
     # A second press (a double tap, a replayed message) books nothing more.
     again = await customer.says("Подтвердить")
