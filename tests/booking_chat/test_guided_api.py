@@ -15,6 +15,7 @@ from easyflow.runtime import Runtime
 from tests.booking_chat.chat import Customer
 from tests.booking_chat.memory_backend import MemoryBackend
 from tests.conftest import TenantFixture
+from tests.web.dashboard import sign_in
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -50,6 +51,9 @@ async def test_a_customer_books_with_buttons_only(
     assert f"{chosen}, мастер: Мария" in proposal["text"]
     assert proposal["buttons"][:2] == ["Подтвердить", "Изменить"]
     assert (await customer.conversation())["dialogue_state"] == "confirming"
+    await sign_in(client, tenant_a)
+    page = await client.get(f"/app/conversations/{customer.conversation_id}")
+    assert '<span data-dialogue-state="confirming">Запись: ждёт подтверждения клиента</span>' in page.text
     # Nothing is booked before the press, but the slot is held for the customer meanwhile.
     assert salon.booked() == [] and len(salon.held()) == 1
 
