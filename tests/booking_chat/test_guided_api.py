@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from easyflow.booking.backend import BackendUnavailable
 from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
 from tests.booking_chat.chat import Customer
@@ -209,6 +210,30 @@ async def test_a_slot_taken_meanwhile_is_not_double_booked(
     assert taken not in offered["buttons"]
     await first.says("Подтвердить")
     assert len(salon.booked()) == 1
+
+
+async def test_a_service_removed_while_the_customer_chooses_starts_the_flow_again(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, salon: MemoryBackend
+) -> None:
+    customer = Customer(client, tenant_a, runtime)
+    await customer.says("хочу записаться")
+    days = await customer.says("Маникюр")
+    salon.services_ = [each for each in salon.services_ if each.name != "Маникюр"]
+    refused = await customer.says(days["buttons"][0])
+    assert refused["text"] == "Не получилось: No such service." and salon.held() == []
+    # The one service left needs no choosing: straight to who does it.
+    assert (await customer.says("хочу записаться"))["buttons"][:3] == ["Анна", "Мария", "Любой мастер"]
+
+
+async def test_an_unreachable_booking_system_leaves_the_offline_answer(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, runtime: Runtime, salon: MemoryBackend
+) -> None:
+    async def unreachable() -> list:
+        raise BackendUnavailable("YCLIENTS did not answer")
+
+    salon.services = unreachable  # type: ignore[method-assign]
+    reply = await Customer(client, tenant_a, runtime).says("Здравствуйте")
+    assert reply["text"].startswith("Здравствуйте! Я виртуальный помощник")
 
 
 async def test_without_a_booking_backend_the_offline_assistant_answers_as_before(

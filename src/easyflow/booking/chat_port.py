@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents.answers import AssistantProfile, Reply
 from easyflow.agents.booking_port import BookingContext, register_booking
 from easyflow.agents.schemas import BOOKING_TOOLS
+from easyflow.booking.backend import BackendUnavailable
 from easyflow.booking.chat import BookingChat, pressed_button
 from easyflow.booking.chat_backends import open_backend
 from easyflow.booking.chat_tools import ConversationBookingTools
@@ -22,6 +24,8 @@ from easyflow.tenancy.repository import TenantRepository
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
 
@@ -80,9 +84,13 @@ class ChatBooking:
     ) -> BookingContext | None:
         if BOOKING_TOOLS not in assistant.enabled_tools:
             return None
-        async with open_backend(runtime, tenant_id) as backend:
-            if backend is None or not await backend.services():
-                return None
+        try:
+            async with open_backend(runtime, tenant_id) as backend:
+                if backend is None or not await backend.services():
+                    return None
+        except BackendUnavailable as error:  # the reply goes on without booking rather than fail
+            log.warning("booking.chat_backend_unavailable", tenant_id=str(tenant_id), error=error.detail)
+            return None
         conversations = ConversationRepository(session, tenant_id)
         state = DialogueState(await conversations.dialogue_state(conversation_id) or DialogueState.greeting)
         if state == DialogueState.greeting:  # greeted with this reply: next time, the customer's needs

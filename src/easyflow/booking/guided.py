@@ -11,11 +11,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from easyflow.agents.answers import Reply
-from easyflow.booking.backend import BookableService, BookingBackend, SlotTaken
+from easyflow.booking.backend import BackendUnavailable, BookableService, BookingBackend, SlotTaken
 from easyflow.booking.chat import BookingChat, Pending, button_key, confirmation_buttons
 from easyflow.booking.chat_phrases import day_label, day_name, say, when_name
 from easyflow.booking.chat_tools import normalized_phone
 from easyflow.booking.shortcuts import Wanted, read_shortcut
+from easyflow.kit.errors import DomainError
 from easyflow.models.booking_chat import DialogueState
 
 DAYS_AHEAD = 14
@@ -45,11 +46,15 @@ class GuidedFlow:
             flow: Flow = dict(dialogue.flow or {})
         if flow.get("step"):  # a flow speaks the language it began in, whatever language a service is named in
             self.language = str(flow.get("language", self.language))
-        async with self.chat.backend() as backend:
-            if backend is None:
-                return None
-            reply = await self._react(backend, flow, text)
-        return reply
+        try:
+            async with self.chat.backend() as backend:
+                if backend is None:
+                    return None
+                return await self._react(backend, flow, text)
+        except BackendUnavailable:
+            return None  # the knowledge base still answers; booking waits for the system to come back
+        except DomainError as error:  # e.g. the service was removed while the customer chose: start again
+            return await self._save({}, Reply(text=say("failed", self.language, detail=error.detail)))
 
     async def _react(self, backend: BookingBackend, flow: Flow, text: str) -> Reply | None:
         step = flow.get("step")
