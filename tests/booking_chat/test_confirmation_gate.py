@@ -210,6 +210,7 @@ async def test_the_states_instructions_reach_the_model(
     await customer.says("Привет")
     system = str(llm.double.requests[-1]["json"]["messages"][0]["content"])
     assert "Booking dialogue state: greeting" in system and "Поздоровайтесь" in system
+    assert (await customer.conversation())["dialogue_state"] == "collecting_info"  # greeted: now their needs
     tools = [tool["function"]["name"] for tool in llm.double.requests[-1]["json"]["tools"]]
     assert {"get_services", "get_available_slots", "create_appointment", "get_my_appointments"} <= set(tools)
 
