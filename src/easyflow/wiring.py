@@ -3,6 +3,7 @@
 from collections.abc import Coroutine
 from typing import Any
 
+from easyflow.booking import chat_port as _booking_chat
 from easyflow.booking import tasks as _booking_tasks
 from easyflow.booking import yclients as _yclients_backend
 from easyflow.catalogue import assistant as _catalogue_assistant
@@ -34,6 +35,7 @@ REGISTERING_MODULES = (
     _catalogue_assistant,
     _conversation_tasks,
     _funnel_assistant,
+    _booking_chat,
     _funnel_tasks,
     _import_tasks,
     _partner_tasks,

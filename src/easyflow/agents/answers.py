@@ -59,6 +59,8 @@ class AssistantProfile:
     over_budget: bool = False
     # The model may call `handoff(reason)` to pass the conversation to a person.
     may_hand_off: bool = True
+    # Its own instructions per booking dialogue state (state -> text).
+    state_instructions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,42 @@ class FunnelTools(Protocol):
     async def move_deal_stage(self, stage: str, reason: str) -> str: ...
 
     async def create_task(self, title: str, due_in_hours: int | None) -> str: ...
+
+
+class BookingTools(Protocol):
+    """What the model may do about appointments, bound to one conversation (booking/chat.py implements it).
+    A write only records what would be done and returns that text: it runs when the customer presses Confirm."""
+
+    async def get_services(self) -> list[dict[str, Any]]: ...
+
+    async def get_available_slots(
+        self, service_id: str, staff_id: str | None, first_day: str, last_day: str | None
+    ) -> list[dict[str, Any]] | str: ...
+
+    async def get_client_by_phone(self, phone: str) -> dict[str, Any]: ...
+
+    async def create_client(self, name: str, phone: str) -> str: ...
+
+    async def create_appointment(
+        self, service_id: str, start: str, staff_id: str | None, client_name: str | None, client_phone: str | None
+    ) -> str: ...
+
+    async def cancel_appointment(self, appointment_id: str) -> str: ...
+
+    async def reschedule_appointment(self, appointment_id: str, start: str) -> str: ...
+
+    async def get_my_appointments(self) -> list[dict[str, Any]] | str: ...
+
+    def confirmation_buttons(self) -> list[str]:
+        """Confirm and Change, when a write of this reply awaits the customer's confirmation; else none."""
+        ...
+
+
+class GuidedBooking(Protocol):
+    """Booking without a model: the reply to the customer's messages when they are a step of the guided flow
+    (or start it), else None."""
+
+    async def step(self, texts: list[str]) -> Reply | None: ...
 
 
 @dataclass(frozen=True)
@@ -121,6 +159,12 @@ class ReplyRequest:
     funnel: FunnelTools | None = None  # offered to the model when the assistant has the `crm` tools
     # Offered to the model, and read by the offline answerer for prices, when it has the `catalogue` tools.
     catalogue: CatalogueTools | None = None
+    # Offered to the model when the assistant has the `booking` tools and the tenant takes bookings.
+    booking: BookingTools | None = None
+    # The same without a model: the guided flow of buttons.
+    guided_booking: GuidedBooking | None = None
+    # The dialogue state's instructions (the assistant's own or the default), for the model.
+    dialogue_instructions: str = ""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from pydantic_ai.settings import ModelSettings
 
 from easyflow.agents.answers import (
     AssistantProfile,
+    BookingTools,
     CatalogueTools,
     Citation,
     DealContext,
@@ -152,10 +153,20 @@ def _instructions(request: ReplyRequest, passages: list[Passage]) -> str:
             "For products, their prices, stock, variants and attributes, call search_products and answer from "
             "what it returns, naming each product exactly as listed; never guess a price."
         )
+    if request.booking is not None:
+        parts.append(_BOOKING_INSTRUCTIONS + "\n" + request.dialogue_instructions)
     if passages:
         listed = "\n\n".join(f"[{p.chunk_id}] {p.document} — {p.section}\n{p.text}" for p in passages)
         parts.append("Knowledge passages (cite their ids in `sources` when you use them):\n" + listed)
     return "\n\n".join(parts)
+
+
+_BOOKING_INSTRUCTIONS = (
+    "You can book appointments: get_services, get_available_slots (times are in the business's timezone), "
+    "get_client_by_phone, get_my_appointments. create_client, create_appointment, cancel_appointment and "
+    "reschedule_appointment only prepare the action: the customer confirms it with a button, so never say it is "
+    "done; show what the tool returned."
+)
 
 
 def _deal_instructions(deal: DealContext, *, tools: bool) -> str:
@@ -304,6 +315,8 @@ class LlmAnswerer:
             _offer_funnel_tools(agent, request.funnel)
         if request.catalogue is not None:
             _offer_catalogue_tools(agent, request.catalogue)
+        if request.booking is not None:
+            _offer_booking_tools(agent, request.booking)
 
         async with http, agent:  # our client is ours to close; the agent closes what its provider opened
             result = await agent.run(
@@ -321,13 +334,67 @@ class LlmAnswerer:
         citations = [
             Citation(p.document, p.section, p.chunk_id) for key in answer.sources if (p := seen.passages.get(key))
         ]
+        # A write awaiting confirmation is answered with Confirm / Change, whatever buttons the model chose.
+        confirming = request.booking.confirmation_buttons() if request.booking is not None else []
         return Reply(
             text=answer.text.strip(),
-            buttons=[button.strip()[:64] for button in answer.buttons if button.strip()],
+            buttons=confirming or [button.strip()[:64] for button in answer.buttons if button.strip()],
             citations=citations,
             usage=Usage(usage.input_tokens, usage.output_tokens, cost, profile.model_name),
             handoff=_handoff_of(answer, handed_off) if profile.may_hand_off else None,
         )
+
+
+def _offer_booking_tools(agent: Agent[None, AssistantAnswer | str], booking: BookingTools) -> None:
+    @agent.tool_plain
+    async def get_services() -> list[dict[str, Any]]:
+        """The services customers can book: id, name, category, duration in minutes, price, description."""
+        return await booking.get_services()
+
+    @agent.tool_plain
+    async def get_available_slots(
+        service_id: str, first_day: str, last_day: str | None = None, staff_id: str | None = None
+    ) -> list[dict[str, Any]] | str:
+        """Free start times for a service between two days (YYYY-MM-DD, the business's local days), for one staff
+        member or anyone."""
+        return await booking.get_available_slots(service_id, staff_id, first_day, last_day)
+
+    @agent.tool_plain
+    async def get_client_by_phone(phone: str) -> dict[str, Any]:
+        """Whether the customer is a known client, by their phone number."""
+        return await booking.get_client_by_phone(phone)
+
+    @agent.tool_plain
+    async def create_client(name: str, phone: str) -> str:
+        """Prepare saving the customer as a client (runs when they press Confirm)."""
+        return await booking.create_client(name, phone)
+
+    @agent.tool_plain
+    async def create_appointment(
+        service_id: str,
+        start: str,
+        staff_id: str | None = None,
+        client_name: str | None = None,
+        client_phone: str | None = None,
+    ) -> str:
+        """Prepare a booking at a free start time (ISO, from get_available_slots); the time is held while the
+        customer confirms. Name and phone are needed when the customer is not a known client."""
+        return await booking.create_appointment(service_id, start, staff_id, client_name, client_phone)
+
+    @agent.tool_plain
+    async def cancel_appointment(appointment_id: str) -> str:
+        """Prepare cancelling one of the customer's appointments (runs when they press Confirm)."""
+        return await booking.cancel_appointment(appointment_id)
+
+    @agent.tool_plain
+    async def reschedule_appointment(appointment_id: str, start: str) -> str:
+        """Prepare moving one of the customer's appointments to a new start time (runs when they press Confirm)."""
+        return await booking.reschedule_appointment(appointment_id, start)
+
+    @agent.tool_plain
+    async def get_my_appointments() -> list[dict[str, Any]] | str:
+        """The customer's upcoming appointments (once they are known by phone)."""
+        return await booking.get_my_appointments()
 
 
 def _offer_funnel_tools(agent: Agent[None, AssistantAnswer | str], funnel: FunnelTools) -> None:

@@ -53,6 +53,10 @@ class OfflineAnswerer:
         # Nothing is generated word by word here: the whole reply is ready at once.
         language = request.language
         texts = [turn.text for turn in request.new_messages if turn.text.strip()]
+        if request.guided_booking is not None and texts:
+            guided = await request.guided_booking.step(texts)
+            if guided is not None:
+                return guided
         question = " ".join(text for text in texts if not is_greeting(text)).strip()
         if not question:
             greeting = request.assistant.greeting or phrase("greeting", language)

@@ -14,12 +14,18 @@ from easyflow.models.agents import ModelProvider
 
 Language = Literal["ru", "en", "ky", "kk"]
 Tone = Literal["neutral", "friendly", "formal", "brief"]
-ToolName = Literal["search_knowledge", "crm", "catalogue"]
+ToolName = Literal["search_knowledge", "crm", "catalogue", "booking"]
 # The funnel's tools: read the customer's deal, record its qualification, move it on, create a task.
 CRM_TOOLS: ToolName = "crm"
 # The catalogue's: the model searches products; the offline answerer quotes prices of products and services.
 CATALOGUE_TOOLS: ToolName = "catalogue"
-DEFAULT_TOOLS: tuple[ToolName, ...] = ("search_knowledge", CRM_TOOLS, CATALOGUE_TOOLS)
+# Services, free times, the customer's appointments; every write waits for the customer's Confirm (booking/chat.py).
+BOOKING_TOOLS: ToolName = "booking"
+DEFAULT_TOOLS: tuple[ToolName, ...] = ("search_knowledge", CRM_TOOLS, CATALOGUE_TOOLS, BOOKING_TOOLS)
+DialogueStateName = Literal["greeting", "collecting_info", "consulting", "booking", "confirming", "completed"]
+# The assistant's own instructions for a booking dialogue state, appended to its instructions while the
+# conversation is in it; a state left out uses the built-in default.
+StateInstructions = dict[DialogueStateName, Annotated[str, Field(max_length=4000)]]
 # In the currency of the tenant's bills; far above any model's price, low enough that a cost computed from it
 # stays a finite number.
 Price = Annotated[float, Field(ge=0, le=100_000)]
@@ -71,6 +77,9 @@ class AssistantCreate(StrictInput):
     enabled_tools: list[ToolName] = Field(default_factory=lambda: list(DEFAULT_TOOLS))
     knowledge_scope: dict[str, Any] = Field(default_factory=dict)
     handoff_rules: HandoffRules = Field(default_factory=HandoffRules)
+    state_instructions: StateInstructions = Field(
+        default_factory=dict, description="Instructions per booking dialogue state (greeting ... completed)."
+    )
 
 
 class AssistantUpdate(StrictInput):
@@ -84,6 +93,7 @@ class AssistantUpdate(StrictInput):
     enabled_tools: list[ToolName] | None = None
     knowledge_scope: dict[str, Any] | None = None
     handoff_rules: HandoffRules | None = Field(default=None, description="Replaces the rules as a whole.")
+    state_instructions: StateInstructions | None = Field(default=None, description="Replaces them as a whole.")
 
 
 class ModelRead(Output):
@@ -112,6 +122,7 @@ class AssistantRead(Output):
     enabled_tools: list[str]
     knowledge_scope: dict[str, Any]
     handoff_rules: HandoffRules
+    state_instructions: dict[str, str]
     created_at: datetime
 
     @field_validator("knowledge_scope")

@@ -78,6 +78,7 @@ class AssistantService:
             enabled_tools=list(request.enabled_tools),
             knowledge_scope=request.knowledge_scope,
             handoff_rules=request.handoff_rules.model_dump(),
+            state_instructions=dict(request.state_instructions),
         )
         self._apply_model(assistant, request.model)
         return await self.assistants.add(assistant)
@@ -186,6 +187,7 @@ def assistant_profile(assistant: Assistant, secrets: SecretBox, *, spent: float 
         tone=assistant.tone,
         over_budget=assistant.monthly_budget is not None and spent >= assistant.monthly_budget,
         may_hand_off=rules_of(assistant.handoff_rules).on_model_request,
+        state_instructions=dict(assistant.state_instructions),
     )
 
 
@@ -214,5 +216,6 @@ def read_assistant(assistant: Assistant, spent: float) -> schemas.AssistantRead:
         enabled_tools=assistant.enabled_tools,
         knowledge_scope=assistant.knowledge_scope,
         handoff_rules=rules_of(assistant.handoff_rules),
+        state_instructions=dict(assistant.state_instructions),
         created_at=assistant.created_at,
     )

@@ -128,3 +128,13 @@ class BookingBackend(Protocol):
     async def reschedule(self, appointment_id: str, start: datetime) -> Appointment: ...
 
     async def client_appointments(self, client_id: str, *, upcoming_only: bool = True) -> list[Appointment]: ...
+
+    async def hold(self, service_id: str, staff_id: str, start: datetime, conversation_id: str | None) -> Appointment:
+        """Keep the slot from others while the customer confirms (status `held`, expiring on its own); raises
+        SlotTaken like `book`."""
+        ...
+
+    async def release(self, hold_id: str) -> None:
+        """Give a held slot back (the customer changed their mind, or is about to book it); a hold that is
+        gone already is no error."""
+        ...

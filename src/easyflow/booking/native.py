@@ -138,6 +138,21 @@ class NativeBackend:
         )
         return [_appointment(item) for item in booking.appointments]
 
+    async def hold(self, service_id: str, staff_id: str, start: datetime, conversation_id: str | None) -> Appointment:
+        body = schemas.HoldCreate(
+            service_id=_id(service_id, "service"),
+            staff_id=_id(staff_id, "staff member") if staff_id else "any",
+            start=start,
+            conversation_id=_id(conversation_id, "conversation") if conversation_id else None,
+        )
+        return _appointment(await self.appointments.hold(body, now=datetime.now(UTC)))
+
+    async def release(self, hold_id: str) -> None:
+        try:
+            await self.appointments.release_hold(_id(hold_id, "hold"))
+        except NotFound:
+            return  # gone already: expired and swept, or booked
+
     async def cancel(self, appointment_id: str) -> Appointment:
         update = schemas.AppointmentUpdate(status="cancelled")
         changed = await self.appointments.update(_id(appointment_id, "appointment"), update, now=datetime.now(UTC))

@@ -141,11 +141,12 @@ async def _reminder_text(session: AsyncSession, appointment: Appointment, tenant
 
 @dataclass(frozen=True)
 class PressAnswer:
-    """What a pressed reminder button did: the text to answer with, and for `reschedule` the appointment whose
-    new time the booking dialogue should now find."""
+    """What a pressed reminder button did: the text to answer with, and for Reschedule the appointment (and its
+    service's name) whose new time the booking dialogue should now find."""
 
     text: str
-    reschedule: uuid.UUID | None = None
+    reschedule: Appointment | None = None
+    service_name: str = ""
 
 
 async def answer_reminder_press(
@@ -169,7 +170,12 @@ async def answer_reminder_press(
         return PressAnswer(texts["gone"])
     when = local_time(appointment.starts_at, tenant, language)
     if action == "reschedule":
-        return PressAnswer(texts["reschedule_asked"].format(when=when), reschedule=appointment.id)
+        service = await ServiceRepository(session, tenant_id).get(appointment.service_id)
+        return PressAnswer(
+            texts["reschedule_asked"].format(when=when),
+            reschedule=appointment,
+            service_name=service.name if service else "",
+        )
     status = "confirmed" if action == "come" else "cancelled"
     if appointment.status != status:
         try:

@@ -141,6 +141,7 @@ def read_conversation(conversation: Conversation, contact: Contact) -> schemas.C
         status_changed_at=conversation.status_changed_at,
         labels=list(conversation.labels),
         language=conversation.language,
+        dialogue_state=conversation.dialogue_state,
         last_activity_at=conversation.last_activity_at,
         created_at=conversation.created_at,
         sla=_sla_of(conversation),

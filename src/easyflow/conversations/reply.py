@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from easyflow.agents.answers import Reply, ReplyRequest
+from easyflow.agents.booking_port import booking
 from easyflow.agents.catalogue_port import catalogue
 from easyflow.agents.funnel_port import funnel
 from easyflow.agents.handoff import Handoff, HandoffRules, handoff_before_answering, rules_of
@@ -90,7 +91,20 @@ class ReplyPipeline:
         if gathered.handoff is not None:
             reply = Reply(text="")  # the handoff notice is the whole reply: no model is asked
         else:
-            reply = await self._answer(tenant_id, conversation_id, gathered)
+            # A pressed Confirm runs the stored booking write here, in code, before (and instead of) any answerer.
+            booking_port = booking()
+            gated = (
+                await booking_port.gate(
+                    self.runtime,
+                    tenant_id,
+                    conversation_id,
+                    [turn.text for turn in gathered.request.new_messages],
+                    gathered.request.language,
+                )
+                if booking_port
+                else None
+            )
+            reply = gated or await self._answer(tenant_id, conversation_id, gathered)
         async with self.database.tenant_transaction(tenant_id) as session:
             conversation = await ConversationRepository(session).get_for_update(conversation_id)
             messages = MessageRepository(session)
@@ -241,10 +255,17 @@ class ReplyPipeline:
                 if assistant.monthly_budget is not None
                 else 0.0
             )
+            profile = assistant_profile(assistant, self.runtime.secrets, spent=spent)
+            booking_port = booking()
+            booking_context = (
+                await booking_port.context(session, self.runtime, tenant_id, conversation_id, profile, language)
+                if booking_port
+                else None
+            )
             request = ReplyRequest(
                 tenant_id=tenant_id,
                 conversation_id=conversation_id,
-                assistant=assistant_profile(assistant, self.runtime.secrets, spent=spent),
+                assistant=profile,
                 tenant_facts=tenant.facts if tenant else "",
                 language=language,
                 summary=conversation.summary,
@@ -253,6 +274,9 @@ class ReplyPipeline:
                 deal=deal,
                 funnel=tools,
                 catalogue=catalogue_tools,
+                booking=booking_context.tools if booking_context else None,
+                guided_booking=booking_context.guided if booking_context else None,
+                dialogue_instructions=booking_context.dialogue_instructions if booking_context else "",
             )
             pushes = CHANNELS[conversation.channel_type].pushes(tenant.webhook_url if tenant else None)
             handoff = (

@@ -240,6 +240,19 @@ class ConversationRepository(TenantScopedRepository[Conversation]):
         statement = self.scoped().where(Conversation.id == conversation_id).with_for_update()
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def dialogue_state(self, conversation_id: uuid.UUID) -> str | None:
+        statement = (
+            self.scoped().with_only_columns(Conversation.dialogue_state).where(Conversation.id == conversation_id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def set_dialogue_state(self, conversation_id: uuid.UUID, state: str) -> None:
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.tenant_id == self.tenant_id, Conversation.id == conversation_id)
+            .values(dialogue_state=state)
+        )
+
     async def page(
         self, filters: ConversationFilters, *, limit: int, offset: int, after: ListCursor | None
     ) -> tuple[Sequence[ListedConversation], int]:

@@ -121,6 +121,10 @@ class ConversationRead(Output):
     status_changed_at: datetime
     labels: list[str]
     language: str | None
+    dialogue_state: str = Field(
+        description="Where the booking dialogue stands: greeting, collecting_info, consulting, booking, "
+        "confirming (a write awaits the customer's Confirm), completed."
+    )
     last_activity_at: datetime
     created_at: datetime
     sla: SlaRead | None = Field(default=None, description="Its SLA, when a policy applied to it.")

@@ -9,6 +9,7 @@ from easyflow.models.booking import (
     AppointmentStatus,
     BookingSettings,
 )
+from easyflow.models.booking_chat import BookingDialogue, DialogueState
 from easyflow.models.booking_connections import BookingConnection, BookingSyncEvent
 from easyflow.models.catalogue import Product, Resource, ResourceService, Service, StaffMember, StaffService
 from easyflow.models.channels import ChannelRecord, ChannelStatus
@@ -66,6 +67,7 @@ __all__ = [
     "Assistant",
     "AuditEvent",
     "BookingConnection",
+    "BookingDialogue",
     "BookingSettings",
     "BookingSyncEvent",
     "CannedResponse",
@@ -91,6 +93,7 @@ __all__ = [
     "DealFollowUp",
     "DealMove",
     "DeliveryStatus",
+    "DialogueState",
     "Document",
     "DocumentFile",
     "DocumentStatus",

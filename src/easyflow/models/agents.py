@@ -60,6 +60,8 @@ class Assistant(IdMixin, CreatedAtMixin, TenantOwned, Base):
     knowledge_scope: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Which triggers hand a conversation to a person (`agents.handoff.HandoffRules`; {} = the defaults).
     handoff_rules: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Instructions of its own for each booking dialogue state (state -> text); a state left out uses the default.
+    state_instructions: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
 
 
 class AssistantSpending(TenantOwned, Base):

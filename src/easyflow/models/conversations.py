@@ -186,6 +186,8 @@ class Conversation(IdMixin, CreatedAtMixin, TenantOwned, Base):
     labels: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
     language: Mapped[str | None] = mapped_column(String(8))
     summary: Mapped[str] = mapped_column(Text, default="")
+    # Where the booking dialogue stands (models.booking_chat.DialogueState); selects the assistant's instructions.
+    dialogue_state: Mapped[str] = mapped_column(String(32), default="greeting", server_default="greeting")
     summarized_up_to: Mapped[int] = mapped_column(BigInteger, default=0)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The SLA of the current (or last) time people held it: see inbox/sla.py.

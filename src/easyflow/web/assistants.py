@@ -234,7 +234,7 @@ def _changes(form: FormData) -> dict[str, Any]:
         "greeting": text("greeting"),
         "tone": text("tone") or "neutral",
         "model": model,
-        "enabled_tools": [tool for tool in ("search_knowledge", "crm", "catalogue") if tool in form],
+        "enabled_tools": [tool for tool in ("search_knowledge", "crm", "catalogue", "booking") if tool in form],
         "handoff_rules": {
             **{name: name in form for name in HANDOFF_CHECKBOXES},
             "keywords": keywords,

@@ -112,6 +112,15 @@ STATUS_TITLES = {
     ConversationStatus.snoozed: N_("Snoozed"),
     ConversationStatus.resolved: N_("Resolved"),
 }
+# Where the booking dialogue stands (models.booking_chat.DialogueState); `greeting` is not shown.
+DIALOGUE_TITLES = {
+    "greeting": N_("Greeting"),
+    "collecting_info": N_("Finding out what is needed"),
+    "consulting": N_("Choosing a service"),
+    "booking": N_("Choosing a time"),
+    "confirming": N_("Waiting for the customer to confirm"),
+    "completed": N_("Booked"),
+}
 CHANNEL_TITLES = {
     "api": N_("API"),
     "telegram": "Telegram",
@@ -303,6 +312,7 @@ async def _conversation_context(session: AsyncSession, page: SignedIn, conversat
         "role_titles": ROLE_TITLES,
         "status_titles": STATUS_TITLES,
         "channel_titles": CHANNEL_TITLES,
+        "dialogue_titles": DIALOGUE_TITLES,
         "when": _clock(page),
     }
 

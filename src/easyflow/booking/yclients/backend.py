@@ -125,6 +125,28 @@ class YclientsBackend:
         created = await self.client.call("POST", f"book_record/{self.company_id}", json=body)
         return [await self._appointment(str(item["record_id"])) for item in created]
 
+    async def hold(self, service_id: str, staff_id: str, start: datetime, conversation_id: str | None) -> Appointment:
+        """YCLIENTS keeps no holds: the time is checked (`book_check`, which answers 433 when it is taken) and
+        nothing is kept; `book` checks it again when the customer confirms."""
+        durations = {s.id: s.duration_minutes for s in await self.services()}
+        if service_id not in durations:
+            raise ServiceNotBookable(f"service {service_id} cannot be booked online in YCLIENTS.")
+        staff_number = _number(staff_id) if staff_id else 0
+        appointment = {
+            "id": 1,
+            "services": [_number(service_id)],
+            "staff_id": staff_number,
+            "datetime": start.isoformat(),
+        }
+        await self.client.call(
+            "POST", f"book_check/{self.company_id}", json={"appointments": [appointment]}, retry_server_errors=True
+        )
+        end = start + timedelta(minutes=durations[service_id])
+        return Appointment("", service_id, staff_id, "", start, end, "held")
+
+    async def release(self, hold_id: str) -> None:
+        """Nothing is held in YCLIENTS (see `hold`)."""
+
     async def cancel(self, appointment_id: str) -> Appointment:
         appointment = await self._appointment(appointment_id)
         await self.client.call("DELETE", f"record/{self.company_id}/{_number(appointment_id)}")
