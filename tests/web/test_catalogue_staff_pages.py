@@ -13,7 +13,7 @@ from easyflow.config import Settings
 from easyflow.db.database import Database
 from easyflow.models.tenancy import Role
 from easyflow.runtime import Runtime
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, make_member
 from tests.web.catalogue_pages import api_create, api_get, sign_in_as
 from tests.web.dashboard import browser, csrf_of, sign_in
 
@@ -245,6 +245,7 @@ async def test_viewers_read_and_other_workspaces_get_404(
         f"{PAGE}/{member['id']}/hours": NO_HOURS,
         f"{PAGE}/{member['id']}/days-off": {"date": "2026-12-31", "action": "add"},
         f"{PAGE}/{member['id']}/exceptions": {"date": "2026-12-31", "off": "on", "action": "add"},
+        f"{PAGE}/{member['id']}/account": {"user_id": ""},
         f"{PAGE}/{member['id']}/delete": {},
     }
     token = await sign_in_as(client, database, tenant_a, Role.viewer)
@@ -307,3 +308,33 @@ async def test_a_day_is_named_in_english_when_the_member_chose_it(
     assert refused.status_code == 422
     assert "Friday: give both the start and the end, or neither for a day off." in refused.text
     assert '<h2 id="hours-title">Weekly hours</h2>' in refused.text
+
+
+async def test_an_admin_links_a_member_of_staff_to_their_dashboard_account(
+    client: httpx.AsyncClient, database: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    operator_email = await make_member(database, tenant_a, Role.operator)
+    member = await api_create(client, tenant_a, "staff", {"name": "Ольга"})
+    await sign_in(client, tenant_a)
+    page = await client.get(f"{PAGE}/{member['id']}")
+    assert '<h2 id="account-title">Уведомления о записях</h2>' in page.text
+    assert f">{operator_email}</option>" in page.text
+    token = csrf_of(page)
+    operator_id = next(
+        person["user_id"]
+        for person in (await client.get("/api/v1/users", headers=tenant_a.headers)).json()["items"]
+        if person["email"] == operator_email
+    )
+    linked = await client.post(f"{PAGE}/{member['id']}/account", data={"csrf_token": token, "user_id": operator_id})
+    assert linked.status_code == 303 and linked.headers["location"].endswith("#account")
+    assert (await api_get(client, tenant_a, f"staff/{member['id']}"))["user_id"] == operator_id
+    shown = await client.get(f"{PAGE}/{member['id']}")
+    assert f'<option value="{operator_id}" selected>{operator_email}</option>' in shown.text
+
+    for wrong in (str(tenant_b.owner_id), "not-an-id"):
+        refused = await client.post(f"{PAGE}/{member['id']}/account", data={"csrf_token": token, "user_id": wrong})
+        assert refused.status_code == 422 and "Выберите одного из участников пространства или никого." in refused.text
+    assert (await api_get(client, tenant_a, f"staff/{member['id']}"))["user_id"] == operator_id
+    unlinked = await client.post(f"{PAGE}/{member['id']}/account", data={"csrf_token": token, "user_id": ""})
+    assert unlinked.status_code == 303
+    assert (await api_get(client, tenant_a, f"staff/{member['id']}"))["user_id"] is None

@@ -566,3 +566,36 @@ async def test_the_webhook_is_one_tenants_own(
     assert "b.example" not in page.text
     assert (await client.post("/app/api-keys/webhook/remove", data={"csrf_token": csrf_of(page)})).status_code == 303
     assert (await client.get("/api/v1/tenant", headers=tenant_b.headers)).json()["webhook_url"] == put["url"]
+
+
+async def test_booking_settings_are_saved_from_the_settings_page_and_refused_whole_when_wrong(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    await sign_in(client, tenant_a)
+    page = await client.get("/app/settings")
+    assert 'id="booking-title">Онлайн-запись</h2>' in page.text
+    assert 'name="reminders" type="text" maxlength="20" value="24, 2"' in page.text
+    token = csrf_of(page)
+    form = {
+        "csrf_token": token,
+        "lead_time_minutes": "30",
+        "horizon_days": "90",
+        "hold_minutes": "10",
+        "slot_step_minutes": "30",
+        "reminders": "48; 0,5",
+    }
+    saved = await client.post("/app/settings/booking", data=form)
+    assert saved.status_code == 303 and saved.headers["location"] == "/app/settings?saved=booking#booking"
+    stored = (await client.get("/api/v1/booking/settings", headers=tenant_a.headers)).json()
+    assert (stored["lead_time_minutes"], stored["horizon_days"], stored["hold_minutes"]) == (30, 90, 10)
+    assert stored["slot_step_minutes"] == 30 and stored["reminder_offsets_minutes"] == [2880, 30]
+    assert 'value="48, 0.5"' in (await client.get("/app/settings")).text
+
+    for wrong in ({"reminders": "завтра"}, {"reminders": "inf"}, {"hold_minutes": "0"}, {"horizon_days": "x"}):
+        refused = await client.post("/app/settings/booking", data=form | wrong)
+        assert refused.status_code == 422, wrong
+        assert "Онлайн-запись: самая ранняя запись" in refused.text and 'aria-invalid="true"' in refused.text
+        assert f'value="{next(iter(wrong.values()))}"' in refused.text  # what was typed comes back
+    assert (await client.get("/api/v1/booking/settings", headers=tenant_a.headers)).json() == stored
+    untouched = (await client.get("/api/v1/booking/settings", headers=tenant_b.headers)).json()
+    assert untouched["reminder_offsets_minutes"] == [1440, 120]

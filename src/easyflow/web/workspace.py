@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from easyflow.audit import service as audit
+from easyflow.booking.schemas import BookingSettingsRead, BookingSettingsUpdate
+from easyflow.booking.slots import SlotFinder
 from easyflow.inbox.hours import WEEKDAYS
 from easyflow.inbox.schemas import BusinessHoursRead, BusinessHoursUpdate, SlaPolicyCreate, SlaPolicyUpdate
 from easyflow.inbox.sla import BusinessHoursSettings, SlaPolicies
@@ -73,6 +75,12 @@ PRIVATE_WEBHOOK = N_(
 )
 UNRESOLVED_WEBHOOK = N_("The host of this address cannot be found.")
 UNREADABLE = N_("The form has a field that is too long or has characters that are not allowed.")
+BAD_BOOKING = N_(
+    "Online booking: the earliest booking 0 to 43,200 minutes ahead, bookable 1 to 730 days ahead, a slot held 1 to "
+    "1,440 minutes, start times every 5 to 240 minutes, and at most five reminders, each 0.1 to 336 hours before "
+    "(such as 24, 2)."
+)
+BOOKING_FIELDS = ("lead_time_minutes", "horizon_days", "hold_minutes", "slot_step_minutes")
 
 
 @router.get("/settings", response_class=HTMLResponse)
@@ -147,6 +155,37 @@ async def save_business_hours(request: Request, session: Session, page: AdminPag
         )
     await BusinessHoursSettings(session, page.tenant_id).replace(body)
     return see_other(f"{SETTINGS_PATH}?saved=hours#business-hours")
+
+
+@router.post("/settings/booking", response_class=HTMLResponse)
+async def save_booking_settings(request: Request, session: Session, page: AdminPage) -> Response:
+    """How customers book online and when they are reminded, as `PATCH /api/v1/booking/settings` takes them;
+    reminders are typed in hours before the appointment (24, 2)."""
+    form = await request.form(max_fields=20)
+    shown = {name: str(form.get(name, ""))[:20] for name in (*BOOKING_FIELDS, "reminders")}
+    try:
+        body = BookingSettingsUpdate.model_validate(
+            {name: int(shown[name]) for name in BOOKING_FIELDS}
+            | {"reminder_offsets_minutes": _reminder_minutes(shown["reminders"])}
+        )
+    except (ValueError, OverflowError, ValidationError):
+        return await _settings_page(
+            request, session, page, _current(page), booking=shown, booking_error=BAD_BOOKING, status_code=422
+        )
+    await SlotFinder(session, page.tenant_id).change_settings(body)
+    return see_other(f"{SETTINGS_PATH}?saved=booking#booking")
+
+
+def _reminder_minutes(text: str) -> list[int]:
+    """ "24, 2" (hours; a comma or a point for a fraction: "0,5") to minutes, as the settings keep them."""
+    parts = [part for part in re.split(r"[;\s]+|,\s+", text.strip()) if part]
+    return [round(float(part.replace(",", ".")) * 60) for part in parts]
+
+
+def _booking_fields(stored: BookingSettingsRead) -> dict[str, str]:
+    fields = {name: str(getattr(stored, name)) for name in BOOKING_FIELDS}
+    fields["reminders"] = ", ".join(f"{minutes / 60:g}" for minutes in stored.reminder_offsets_minutes)
+    return fields
 
 
 class HoursRefused(Exception):
@@ -290,9 +329,12 @@ async def _settings_page(
     sla_form: dict[str, Any] | None = None,
     sla_error: str | None = None,
     sla_failed: uuid.UUID | None = None,
+    booking: dict[str, str] | None = None,
+    booking_error: str | None = None,
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     stored_hours = await BusinessHoursSettings(session, page.tenant_id).read()
+    booking_settings = await SlotFinder(session, page.tenant_id).settings()
     teams = await Teams(session, page.tenant_id).list()
     context = {
         "values": values,
@@ -310,6 +352,8 @@ async def _settings_page(
         "sla_form": sla_form or {"business_hours_only": True},
         "sla_error": sla_error,
         "sla_failed": sla_failed,
+        "booking": booking if booking is not None else _booking_fields(booking_settings),
+        "booking_error": booking_error,
     }
     return render(request, "settings.html", context, status_code, page=page)
 

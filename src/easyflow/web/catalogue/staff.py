@@ -21,6 +21,7 @@ from easyflow.models.tenancy import Role
 from easyflow.tenancy.auth import Session
 from easyflow.web.catalogue.forms import MAX_FORM_FIELDS, Message, amount, entered, field, not_found, optional
 from easyflow.web.catalogue.hours import DayRow, rows_of, typed_rows, working_hours
+from easyflow.web.funnel_shared import members
 from easyflow.web.page import N_, AdminPage, SignedIn, SignedInPage, render, see_other
 
 router = APIRouter()
@@ -38,6 +39,7 @@ BAD_DATE = N_("Choose a date.")
 DAY_OFF_TWICE = N_("That date is already a day off.")
 BAD_CHANGE = N_("For a one-off change, give the date and either the hours (the end after the start) or a day off.")
 TOO_MANY_DATES = N_("A member has at most 400 days off and 400 one-off changes.")
+NO_SUCH_ACCOUNT = N_("Choose one of the workspace's members, or nobody.")
 
 
 def _member_id(member_id: uuid.UUID) -> str:
@@ -74,6 +76,20 @@ async def rename_member(request: Request, session: Session, page: AdminPage, mem
         return await _refused(request, session, page, member, BAD_NAME, form, "name")
     await Staff(session, page.tenant_id).update(member_id, update)
     return see_other(_member_id(member_id))
+
+
+@router.post("/staff/{member_id}/account", response_class=HTMLResponse)
+async def member_account(request: Request, session: Session, page: AdminPage, member_id: uuid.UUID) -> Response:
+    """Which dashboard account this person is: that account is told of every booking with them."""
+    form = await request.form(max_fields=MAX_FORM_FIELDS)
+    member = await _member(session, page, member_id)
+    chosen = field(form, "user_id")
+    try:
+        update = schemas.StaffUpdate(user_id=uuid.UUID(chosen) if chosen else None)
+        await Staff(session, page.tenant_id).update(member_id, update)
+    except (ValueError, Unprocessable):
+        return await _refused(request, session, page, member, NO_SUCH_ACCOUNT, form, "account")
+    return see_other(_member_id(member_id) + "#account")
 
 
 @router.post("/staff/{member_id}/services", response_class=HTMLResponse)
@@ -277,6 +293,7 @@ async def _member_page(
         "archived": [service for service in archived if service.id in member.services],
         "others": [service for service in services if service.id not in member.services],
         "rows": rows if rows is not None else rows_of(member.working_hours),
+        "people": await members(session, page),
         "admin": page.role.at_least(Role.admin),
         "errors": errors or [],
         "entered": form or {},
