@@ -12,9 +12,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.booking.backend import BackendUnavailable, BookingBackend
 from easyflow.booking.backends import backend_for
+from easyflow.booking.repository import BookingSettingsRepository
 
 if TYPE_CHECKING:
     from easyflow.runtime import Runtime
@@ -41,6 +43,15 @@ _SOURCE: list[BackendSource] = [tenants_own_backend]
 def use_backends(source: BackendSource | None) -> None:
     """Book through `source` from now on (None: the tenant's own system again)."""
     _SOURCE[:] = [source or tenants_own_backend]
+
+
+async def may_book(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    """Whether the chat should ask the source at all: with the tenant's own system, only when it has a service to
+    book online or a connected system (one query in the reply's own transaction, so the replies of a workspace that
+    takes no bookings pay for no more); a source put in place by `use_backends` answers for itself."""
+    if _SOURCE[0] is not tenants_own_backend:
+        return True
+    return await BookingSettingsRepository(session, tenant_id).takes_bookings()
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ from easyflow.agents.booking_port import BookingContext, register_booking
 from easyflow.agents.schemas import BOOKING_TOOLS
 from easyflow.booking.backend import BackendUnavailable
 from easyflow.booking.chat import BookingChat, pressed_button
-from easyflow.booking.chat_backends import open_backend
+from easyflow.booking.chat_backends import may_book, open_backend
 from easyflow.booking.chat_tools import ConversationBookingTools
 from easyflow.booking.dialogue_repository import DialogueRepository
 from easyflow.booking.guided import GuidedFlow
@@ -85,6 +85,8 @@ class ChatBooking:
         language: str,
     ) -> BookingContext | None:
         if BOOKING_TOOLS not in assistant.enabled_tools:
+            return None
+        if not await may_book(session, tenant_id):
             return None
         try:
             async with open_backend(runtime, tenant_id) as backend:

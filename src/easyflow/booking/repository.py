@@ -8,11 +8,13 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import Range, insert
 
 from easyflow.kit.repository import TenantScopedRepository
 from easyflow.models.booking import LIVE_STATUSES, Appointment, AppointmentStatus, BookingSettings
+from easyflow.models.booking_connections import BookingConnection
+from easyflow.models.catalogue import Service
 from easyflow.models.tenancy import Tenant
 
 # A hold occupies its time only until it expires; every other live status until it changes.
@@ -34,6 +36,15 @@ class BookingSettingsRepository(TenantScopedRepository[BookingSettings]):
         )
         zone, settings = (await self.session.execute(statement)).one()
         return zone, settings
+
+    async def takes_bookings(self) -> bool:
+        """Whether the tenant has a service customers may book online or a connected booking system: one
+        round trip in the caller's transaction, so a reply of a tenant that takes no bookings costs no more."""
+        bookable = exists().where(
+            Service.tenant_id == self.tenant_id, Service.archived_at.is_(None), Service.online_bookable.is_(True)
+        )
+        connected = exists().where(BookingConnection.tenant_id == self.tenant_id)
+        return bool((await self.session.execute(select(or_(bookable, connected)))).scalar_one())
 
     async def save(self, changes: dict[str, Any]) -> None:
         """Write the changed settings, making the tenant's row (the defaults, then these) if it has none."""
