@@ -122,6 +122,8 @@ class MemoryBackend:
         if request.idempotency_key in self.by_idempotency_key:
             return self.by_idempotency_key[request.idempotency_key]
         [wanted] = request.services
+        if request.hold_id:  # the hold becomes the booking, as the native engine's does
+            await self.release(request.hold_id)
         service = self._service(wanted.service_id)
         end = request.start + timedelta(minutes=service.duration_minutes)
         candidates = [wanted.staff_id] if wanted.staff_id else [s.id for s in await self.staff(service.id)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import text
 
 from easyflow.booking.reminders import send_due_reminders
 from easyflow.runtime import Runtime
@@ -46,10 +47,14 @@ async def book_in_the_chat(client: httpx.AsyncClient, tenant: TenantFixture, cus
     assert proposal["buttons"][:2] == ["Подтвердить", "Изменить"]
     assert await appointments(client, tenant) == []  # nothing booked before Confirm…
     assert chosen not in await free_starts(client, tenant, service, day.isoformat())  # …but the time is held
+    async with customer.runtime.database.tenant_transaction(tenant.id) as session:
+        held = await session.execute(text("SELECT id FROM appointments WHERE status = 'held'"))
+        [hold_id] = [str(row.id) for row in held]
     done = await customer.says("Подтвердить")
     assert done["text"].startswith("Готово! Вы записаны."), done
     [booked] = await appointments(client, tenant)
     assert booked["conversation_id"] == customer.conversation_id and booked["status"] in ("pending", "confirmed")
+    assert booked["id"] == hold_id  # the held row became the booking: the time was never free in between
     return booked
 
 

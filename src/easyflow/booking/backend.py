@@ -92,6 +92,9 @@ class BookingRequest:
     idempotency_key: str | None = None
     comment: str = ""
     conversation_id: str | None = None
+    # The hold (`hold`) of this very time that the booking takes over, so nobody can take the time in between; a
+    # hold that is gone (expired, released) or a system that keeps none books the time afresh.
+    hold_id: str | None = None
 
 
 @dataclass(frozen=True)

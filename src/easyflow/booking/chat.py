@@ -183,8 +183,6 @@ class BookingChat:
                 if args.get("client_id")
                 else await self._client(backend, args["name"], args["phone"])
             )
-            if pending.hold_id:  # the held time is about to become the booking itself
-                await backend.release(pending.hold_id)
             appointments = await backend.book(
                 BookingRequest(
                     services=(BookedService(args["service_id"], args.get("staff_id")),),
@@ -192,6 +190,7 @@ class BookingChat:
                     client=client,
                     idempotency_key=pending.token,
                     conversation_id=str(self.conversation_id),
+                    hold_id=pending.hold_id,  # the held time becomes the booking itself
                 )
             )
             await self.remember_client(client, booked=[each.id for each in appointments])

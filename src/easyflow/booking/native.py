@@ -20,13 +20,14 @@ from easyflow.booking.backend import (
     Client,
     ServiceNotBookable,
     Slot,
+    SlotTaken,
 )
 from easyflow.booking.slots import SlotFinder
 from easyflow.catalogue.repository import ServiceRepository, StaffRepository, StaffServiceRepository
 from easyflow.crm.contacts import contact_for_phone
 from easyflow.crm.phones import normalize_phone
 from easyflow.crm.repository import CrmContactRepository
-from easyflow.kit.errors import NotFound
+from easyflow.kit.errors import Conflict, NotFound
 from easyflow.models.booking import AppointmentSource, AppointmentStatus
 
 # The interface's name for a booking the business has not confirmed yet.
@@ -117,6 +118,10 @@ class NativeBackend:
         return Client(str(contact.id), contact.name, contact.phone)
 
     async def book(self, request: BookingRequest) -> list[Appointment]:
+        if request.hold_id and len(request.services) == 1:
+            held = await self._book_held(request.hold_id, request)
+            if held is not None:
+                return held
         services = [
             schemas.ServiceWanted(
                 service_id=_id(wanted.service_id, "service"),
@@ -136,6 +141,27 @@ class NativeBackend:
         booking, _ = await self.appointments.book(
             body, idempotency_key=request.idempotency_key, source=self.source, now=datetime.now(UTC)
         )
+        return [_appointment(item) for item in booking.appointments]
+
+    async def _book_held(self, hold_id: str, request: BookingRequest) -> list[Appointment] | None:
+        """The hold becomes the booking when it is still this booking's time; None: book afresh."""
+        wanted = request.services[0]
+        try:
+            found = await self.appointments.get(_id(hold_id, "hold"))
+        except NotFound:
+            return None
+        if (
+            found.status != AppointmentStatus.held
+            or found.start != request.start
+            or str(found.service_id) != wanted.service_id
+            or (wanted.staff_id and str(found.staff_id) != wanted.staff_id)
+        ):
+            return None
+        confirm = schemas.HoldConfirm(contact_id=_id(request.client.id, "client"), note=request.comment or None)
+        try:
+            booking = await self.appointments.confirm_hold(found.id, confirm, now=datetime.now(UTC))
+        except (NotFound, Conflict, SlotTaken):
+            return None  # expired or taken over meanwhile: the time may still be free
         return [_appointment(item) for item in booking.appointments]
 
     async def hold(self, service_id: str, staff_id: str, start: datetime, conversation_id: str | None) -> Appointment:
