@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi.responses import PlainTextResponse
 from starlette.background import BackgroundTask
 
 from easyflow.audit import service as audit
@@ -15,8 +16,10 @@ from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
 from easyflow.channels.api import IDENTITY_KIND
 from easyflow.channels.service import ChannelConnections, ChannelService
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
+from easyflow.channels.whatsapp import accept_notification, channel_for_webhook, verify_subscription
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
+from easyflow.kit.errors import Forbidden
 from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.tenancy.auth import Admin, AdminOutsideTransaction, OperatorOutsideTransaction, Session, Viewer
 
@@ -32,8 +35,10 @@ def _service(request: Request, session: Session, tenant_id: uuid.UUID) -> Channe
 async def connect_channel(
     body: Annotated[schemas.ChannelCreate, Body()], request: Request, principal: AdminOutsideTransaction
 ) -> schemas.ChannelCreated:
-    """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered)
-    or a website widget (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
+    """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered),
+    a WhatsApp Business number (`{"type": "whatsapp", "phone_number_id", "access_token", "app_secret"}`:
+    validated with Meta's Graph API; answers the `verify_token` for Meta's webhook setup) or a website widget
+    (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
     runtime = request.app.state.runtime
     created = await ChannelConnections(runtime, principal.tenant_id).connect(body)
     await audit.record_on_its_own(
@@ -127,3 +132,33 @@ async def telegram_webhook(
     # The session commits when this returns, before the answer is sent; the button is acknowledged after.
     acknowledge = BackgroundTask(answer_callback, runtime, callback) if callback is not None else None
     return Response(status_code=status.HTTP_200_OK, background=acknowledge)
+
+
+@webhooks.get("/whatsapp/{channel_id}", include_in_schema=False)
+async def whatsapp_subscription(
+    channel_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    mode: Annotated[str | None, Query(alias="hub.mode", max_length=50)] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token", max_length=200)] = None,
+    challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)] = "",
+) -> PlainTextResponse:
+    """Meta's one-time check of the webhook address: the challenge echoed when the verify token matches."""
+    runtime = request.app.state.runtime
+    channel = await channel_for_webhook(session, runtime, channel_id)
+    if not verify_subscription(runtime, channel, mode, token):
+        raise Forbidden("hub.verify_token does not match this channel's verify token.")
+    return PlainTextResponse(challenge)
+
+
+@webhooks.post("/whatsapp/{channel_id}", include_in_schema=False)
+async def whatsapp_webhook(
+    channel_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None,
+) -> Response:
+    """Meta's notifications: 200 only once their messages are stored with the jobs that answer them."""
+    # The signature covers the exact bytes Meta sent, so the body is read raw, not re-encoded from JSON.
+    await accept_notification(session, request.app.state.runtime, channel_id, signature, await request.body())
+    return Response(status_code=status.HTTP_200_OK)

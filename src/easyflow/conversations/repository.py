@@ -495,11 +495,15 @@ class MessageRepository(TenantScopedRepository[Message]):
             .values(attachments=attachments)
         )
 
-    async def set_delivery(self, message_id: uuid.UUID, status: DeliveryStatus, error: str | None = None) -> None:
+    async def set_delivery(
+        self, message_id: uuid.UUID, status: DeliveryStatus, error: str | None = None, *, external_id: str | None = None
+    ) -> None:
+        # The platform's id of what was sent: its later delivery reports (WhatsApp's statuses) name it.
+        platform_id = {"external_id": external_id} if external_id is not None else {}
         await self.session.execute(
             update(Message)
             .where(Message.tenant_id == self.tenant_id, Message.id == message_id)
-            .values(delivery_status=status, delivery_error=error)
+            .values(delivery_status=status, delivery_error=error, **platform_id)
         )
 
 
