@@ -125,7 +125,7 @@ async def test_webhook_in_reply_out(
     assert sent["interactive"]["body"]["text"].startswith("Здравствуйте! Я виртуальный помощник")
     assert [b["reply"]["title"] for b in sent["interactive"]["action"]["buttons"]] == ["Позвать оператора"]
     rows = await stored(session)
-    assert [(r[0], r[1], r[2]) for r in rows][0] == ("contact", "Здравствуйте!", "received")
+    assert rows[0][:3] == ("contact", "Здравствуйте!", "received")
     assert (rows[1][0], rows[1][2], rows[1][4]) == ("assistant", "sent", sent["id"])
     contact = (await session.execute(text("SELECT name, phone FROM contacts"))).one()
     assert tuple(contact) == (NAME, "+" + CUSTOMER)
