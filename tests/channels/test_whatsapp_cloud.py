@@ -323,3 +323,37 @@ async def test_an_unreachable_customer_and_rate_limits(
     assert last[2] == "failed" and last[3].startswith("131026")
     conversation = (await client.get(f"/api/v1/conversations/{waiting['id']}", headers=tenant_a.headers)).json()
     assert conversation["contact"]["unreachable"] is True
+
+
+async def test_odd_shapes_in_a_signed_delivery_are_skipped_not_failed(
+    client: httpx.AsyncClient, number: dict, session: AsyncSession
+) -> None:
+    body = webhook_body(
+        NUMBER,
+        messages=[
+            {"from": CUSTOMER, "id": "wamid.T", "timestamp": "1", "type": "text", "text": "not an object"},
+            {"from": "1" * 40, "id": "wamid.LONG", "timestamp": "2", "type": "text", "text": {"body": "x"}},
+            {"from": CUSTOMER, "id": "wamid.I", "timestamp": "3", "type": "interactive", "interactive": []},
+            "not a message",
+            text_message(CUSTOMER, "wamid.10", "десять", 10),
+            text_message(CUSTOMER, "wamid.9", "девять", 9),  # "9" > "10" as text: ordered as numbers
+        ],
+    )
+    body["entry"][0]["changes"][0]["value"]["contacts"] = [{"wa_id": CUSTOMER, "profile": "x"}, 5]
+    assert (await post(client, number, body)).status_code == 200
+    assert [r[1] for r in await stored(session)] == ["девять", "десять"]
+
+
+async def test_a_paused_channel_takes_deliveries_but_does_not_answer(
+    client: httpx.AsyncClient,
+    number: dict,
+    runtime: Runtime,
+    whatsapp: WhatsAppServer,
+    tenant_a: TenantFixture,
+    session: AsyncSession,
+) -> None:
+    paused = await client.patch(f"/api/v1/channels/{number['id']}", json={"status": "paused"}, headers=tenant_a.headers)
+    assert paused.status_code == 200
+    await customer_says(client, number, "wamid.P", "Есть кто?")
+    await run_queued_jobs(runtime)
+    assert whatsapp.double.sent == [] and await stored(session) == []

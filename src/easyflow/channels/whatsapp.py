@@ -55,6 +55,11 @@ ROW_TITLE_CHARS = 24
 REPLY_ID_CHARS = 256
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 TIMEOUT_SECONDS = 15.0
+# Bounds of our columns (contacts.name, messages.external_id, an E.164 phone): a delivery that exceeds them is
+# not a real customer's message, and storing it would fail every time Meta retried it.
+NAME_CHARS = 200
+WAMID_CHARS = 200
+WA_ID_CHARS = 15
 WINDOW_CLOSED = (
     "not sent: more than 24 hours since the customer's last message (WhatsApp's customer service window); "
     "outside it only approved templates may be sent, which easyflow does not send yet"
@@ -251,15 +256,26 @@ async def accept_notification(
         raise InvalidInput("Not a WhatsApp Business Account notification.")
     for value in _values(body, channel.config.get("phone_number_id")):
         names = {
-            str(contact.get("wa_id")): str((contact.get("profile") or {}).get("name") or "")
+            str(contact.get("wa_id")): str(_dict(contact, "profile").get("name") or "")[:NAME_CHARS]
             for contact in _dicts(value.get("contacts"))
         }
         if channel.status != ChannelStatus.paused:
             # One delivery may carry several messages: stored in the order the customer wrote them.
-            for message in sorted(_dicts(value.get("messages")), key=lambda m: str(m.get("timestamp", ""))):
+            for message in sorted(_dicts(value.get("messages")), key=_written_at):
                 await _accept_message(session, channel, message, names)
         for item in _dicts(value.get("statuses")):
             await _apply_status(session, channel, item)
+
+
+def _dict(item: dict[str, Any], key: str) -> dict[str, Any]:
+    """`item[key]` when it is an object: a signed delivery may still hold anything where we expect one."""
+    value = item.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _written_at(message: dict[str, Any]) -> int:
+    stamp = str(message.get("timestamp", ""))
+    return int(stamp) if stamp.isdigit() and len(stamp) < 20 else 0
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -274,7 +290,7 @@ def _values(body: dict[str, Any], phone_number_id: str | None) -> list[dict[str,
             value = change.get("value")
             if change.get("field") != "messages" or not isinstance(value, dict):
                 continue
-            if (value.get("metadata") or {}).get("phone_number_id") == phone_number_id:
+            if _dict(value, "metadata").get("phone_number_id") == phone_number_id:
                 values.append(value)
     return values
 
@@ -282,13 +298,13 @@ def _values(body: dict[str, Any], phone_number_id: str | None) -> list[dict[str,
 def _text_of(message: dict[str, Any]) -> str:
     kind = message.get("type")
     if kind == "text":
-        return str((message.get("text") or {}).get("body") or "")
+        return str(_dict(message, "text").get("body") or "")
     if kind == "interactive":
-        reply = message.get("interactive") or {}
-        chosen = reply.get("button_reply") or reply.get("list_reply") or {}
+        reply = _dict(message, "interactive")
+        chosen = _dict(reply, "button_reply") or _dict(reply, "list_reply")
         return str(chosen.get("title") or chosen.get("id") or "")
     if kind == "button":  # a template's quick-reply button
-        return str((message.get("button") or {}).get("text") or "")
+        return str(_dict(message, "button").get("text") or "")
     return f"[{kind}]" if isinstance(kind, str) else ""
 
 
@@ -296,7 +312,7 @@ async def _accept_message(
     session: AsyncSession, channel: ChannelRecord, message: dict[str, Any], names: dict[str, str]
 ) -> None:
     wa_id, wamid, text_ = str(message.get("from") or ""), str(message.get("id") or ""), _text_of(message)
-    if not wa_id or not wamid or not text_ or len(wamid) > 200 or len(wa_id) > 40:
+    if not wa_id or not wamid or not text_ or len(wamid) > WAMID_CHARS or len(wa_id) > WA_ID_CHARS:
         log.warning("whatsapp.message_skipped", channel_id=str(channel.id), type=str(message.get("type")))
         return
     await InboundService(session, channel.tenant_id).accept(
