@@ -357,3 +357,20 @@ async def test_a_paused_channel_takes_deliveries_but_does_not_answer(
     await customer_says(client, number, "wamid.P", "Есть кто?")
     await run_queued_jobs(runtime)
     assert whatsapp.double.sent == [] and await stored(session) == []
+
+
+async def test_whatsapps_own_window_refusal_is_reported_as_the_window(
+    client: httpx.AsyncClient,
+    number: dict,
+    runtime: Runtime,
+    whatsapp: WhatsAppServer,
+    database: Database,
+    tenant_a: TenantFixture,
+    session: AsyncSession,
+) -> None:
+    waiting, headers = await _handed_to(client, number, runtime, database, tenant_a)
+    whatsapp.double.fail_next(131047)  # Meta's clock closed the window before ours did
+    assert (await send_as_staff(client, headers, waiting["id"], "Добрый день!")).status_code == 201
+    await run_queued_jobs(runtime)
+    last = (await stored(session))[-1]
+    assert (last[2], last[3]) == ("failed", WINDOW_CLOSED)
