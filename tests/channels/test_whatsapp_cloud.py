@@ -232,6 +232,7 @@ async def test_statuses_update_delivery_and_a_failure_is_never_undone(
     assert (await post(client, number, webhook_body(NUMBER, statuses=[late]))).status_code == 200
     [row] = [r for r in await stored(session) if r[4] == wamid]
     assert row[2] == "failed" and "131026" in row[3]
+    assert (await session.execute(text("SELECT unreachable FROM contacts"))).scalar_one() is True
     # A status of a message that is not ours changes nothing.
     other = status("wamid.SOMEONE_ELSES", CUSTOMER, "failed", 7, error_code=131026)
     assert (await post(client, number, webhook_body(NUMBER, statuses=[other]))).status_code == 200

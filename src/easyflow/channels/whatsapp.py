@@ -351,6 +351,16 @@ async def _apply_status(session: AsyncSession, channel: ChannelRecord, item: dic
         )
         params = {}
     await session.execute(statement, {**params, "tenant": channel.tenant_id, "wamid": wamid})
+    if state == "failed" and any(error.get("code") == UNREACHABLE for error in _dicts(item.get("errors"))):
+        # The number cannot receive WhatsApp messages: stop replying to it, as after a refused send.
+        await session.execute(
+            text(
+                "UPDATE contacts SET unreachable = true WHERE tenant_id = :tenant AND id IN ("
+                "SELECT c.contact_id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE m.tenant_id = :tenant AND m.external_id = :wamid AND m.role <> 'contact')"
+            ),
+            {"tenant": channel.tenant_id, "wamid": wamid},
+        )
 
 
 register(WhatsAppChannel())
