@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from easyflow.channels.whatsapp import WINDOW_CLOSED, SendLater, interactive
+from easyflow.channels.whatsapp import FILES_NOT_SENT, WINDOW_CLOSED, SendLater, interactive
 from easyflow.conversations.delivery import DeliveryService
 from easyflow.db.database import Database
 from easyflow.db.session import enter_system_scope
@@ -375,3 +375,23 @@ async def test_whatsapps_own_window_refusal_is_reported_as_the_window(
     await run_queued_jobs(runtime)
     last = (await stored(session))[-1]
     assert (last[2], last[3]) == ("failed", WINDOW_CLOSED)
+
+
+async def test_an_operators_file_alone_is_refused_with_a_clear_error(
+    client: httpx.AsyncClient,
+    number: dict,
+    runtime: Runtime,
+    whatsapp: WhatsAppServer,
+    database: Database,
+    tenant_a: TenantFixture,
+    session: AsyncSession,
+) -> None:
+    waiting, headers = await _handed_to(client, number, runtime, database, tenant_a)
+    sent_before = len(whatsapp.double.sent)
+    url = f"/api/v1/conversations/{waiting['id']}/files"
+    pdf = b"%PDF-1.4\n" + bytes(64)
+    assert (await client.post(url, files={"file": ("прайс.pdf", pdf)}, headers=headers)).status_code == 201
+    await run_queued_jobs(runtime)
+    assert len(whatsapp.double.sent) == sent_before
+    last = (await stored(session))[-1]
+    assert (last[2], last[3]) == ("failed", FILES_NOT_SENT)

@@ -64,6 +64,7 @@ WINDOW_CLOSED = (
     "not sent: more than 24 hours since the customer's last message (WhatsApp's customer service window); "
     "outside it only approved templates may be sent, which easyflow does not send yet"
 )
+FILES_NOT_SENT = "not sent: files are not sent over WhatsApp yet, only text"
 UNREACHABLE = 131026
 OUTSIDE_WINDOW = 131047
 THROUGHPUT = frozenset({130429, 131056})
@@ -141,7 +142,12 @@ class WhatsAppChannel:
             raise CredentialsRefused(f"phone_number_id/access_token: WhatsApp refused them ({message}).")
         if response.status_code != 200:
             raise GraphUnreachable(f"WhatsApp answered HTTP {response.status_code}.")
-        number = response.json()
+        try:
+            number = response.json()
+        except ValueError:
+            number = None
+        if not isinstance(number, dict):
+            raise GraphUnreachable("WhatsApp answered something that is not the Graph API.")
         verify_token = request.verify_token or new_secret(24).replace("=", "")
         return Connection(
             credentials={
@@ -164,6 +170,8 @@ class WhatsAppChannel:
     async def deliver(self, runtime: Runtime, outgoing: Outgoing) -> Delivery:
         if outgoing.channel is None or outgoing.contact_external_id is None:
             return Delivery(DeliveryStatus.failed)
+        if not outgoing.message.text.strip():
+            return Delivery(DeliveryStatus.failed, error=FILES_NOT_SENT)
         if not await _window_open(runtime, outgoing):
             return Delivery(DeliveryStatus.failed, error=WINDOW_CLOSED)
         credentials = credentials_of(outgoing.channel, runtime)
