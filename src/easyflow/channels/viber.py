@@ -331,7 +331,7 @@ async def _note_status(session: AsyncSession, channel: ChannelRecord, body: dict
             .values(delivery_status=DeliveryStatus.failed, delivery_error=f"Viber: {body.get('desc') or 'failed'}")
         )
     else:
-        log.info("viber.receipt", channel_id=str(channel.id), event=body["event"])
+        log.info("viber.receipt", channel_id=str(channel.id), receipt=body["event"])
 
 
 register(ViberChannel())
