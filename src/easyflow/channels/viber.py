@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import structlog
 from limits import parse
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from easyflow.agents.phrases import phrase
@@ -38,7 +38,7 @@ from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import InvalidInput, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
 from easyflow.kit.schemas import json_without_nul
 from easyflow.models.channels import ChannelRecord, ChannelStatus
-from easyflow.models.conversations import Contact, DeliveryStatus, Message
+from easyflow.models.conversations import Contact, Conversation, DeliveryStatus, Message
 
 if TYPE_CHECKING:
     from easyflow.channels.schemas import ViberChannelCreate
@@ -327,7 +327,16 @@ async def _note_status(session: AsyncSession, channel: ChannelRecord, body: dict
     if body["event"] == "failed":
         await session.execute(
             update(Message)
-            .where(Message.tenant_id == channel.tenant_id, Message.external_id == str(token))
+            .where(
+                Message.tenant_id == channel.tenant_id,
+                Message.external_id == str(token),
+                # Only this bot's messages: another channel's platform may reuse the same id.
+                Message.conversation_id.in_(
+                    select(Conversation.id).where(
+                        Conversation.tenant_id == channel.tenant_id, Conversation.channel_key == str(channel.id)
+                    )
+                ),
+            )
             .values(delivery_status=DeliveryStatus.failed, delivery_error=f"Viber: {body.get('desc') or 'failed'}")
         )
     else:
