@@ -124,8 +124,11 @@ async def test_malformed_oversized_and_unknown(
     unknown = f"/webhooks/viber/{uuid.uuid4()}"
     assert (await post_callback(client, unknown, TOKEN, message(USER, 7, "hi"))).status_code == 404
     assert await stored_messages(session) == []
-    # Another tenant cannot see the channel through the API.
-    assert (await client.get(f"/api/v1/channels/{bot['id']}", headers=tenant_b.headers)).status_code == 404
+    # Another tenant cannot see, change or remove the channel through the API.
+    url = f"/api/v1/channels/{bot['id']}"
+    assert (await client.get(url, headers=tenant_b.headers)).status_code == 404
+    assert (await client.patch(url, json={"status": "paused"}, headers=tenant_b.headers)).status_code == 404
+    assert (await client.delete(url, headers=tenant_b.headers)).status_code == 404
 
 
 async def test_the_webhook_check_is_answered_even_before_the_channel_is_stored(
