@@ -286,3 +286,20 @@ def test_short_labels_share_a_row_and_phrases_take_one_each() -> None:
     assert keyboard([]) is None
     many = keyboard([f"Вариант {n}" for n in range(40)])
     assert many is not None and len(many["Buttons"]) == 24
+
+
+async def test_events_about_unknown_customers_and_messages_are_acknowledged_and_change_nothing(
+    client: httpx.AsyncClient, bot: dict, session: AsyncSession
+) -> None:
+    # Out of order: receipts and unsubscriptions about what easyflow never stored (yet).
+    for body in (
+        unsubscribed("someone-else", 10_001),
+        subscribed("someone-else", 10_002),
+        receipt("failed", USER, 424_242, desc="Receiver is inactive"),
+        receipt("seen", USER, 424_243),
+        {"event": "client_status", "timestamp": 1, "message_token": 10_003},
+    ):
+        assert (await post_callback(client, hook(bot), TOKEN, body)).status_code == 200
+    await enter_system_scope(session)
+    assert await stored_messages(session) == []
+    assert (await session.execute(text("SELECT count(*) FROM contacts"))).scalar_one() == 0
