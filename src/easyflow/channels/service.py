@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-ChannelCreate = schemas.TelegramChannelCreate | schemas.WidgetChannelCreate
+ChannelCreate = schemas.TelegramChannelCreate | schemas.ViberChannelCreate | schemas.WidgetChannelCreate
 
 
 class ChannelConnections:
