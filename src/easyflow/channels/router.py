@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.background import BackgroundTask
 
 from easyflow.audit import service as audit
@@ -15,6 +15,7 @@ from easyflow.channels import schemas
 from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
 from easyflow.channels.api import IDENTITY_KIND
 from easyflow.channels.service import ChannelConnections, ChannelService
+from easyflow.channels.viber import handle_callback as handle_viber_callback
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
 from easyflow.channels.whatsapp import accept_notification, channel_for_webhook, verify_subscription
 from easyflow.conversations import schemas as conversation_schemas
@@ -36,8 +37,9 @@ async def connect_channel(
     body: Annotated[schemas.ChannelCreate, Body()], request: Request, principal: AdminOutsideTransaction
 ) -> schemas.ChannelCreated:
     """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered),
-    a WhatsApp Business number (`{"type": "whatsapp", "phone_number_id", "access_token", "app_secret"}`:
-    validated with Meta's Graph API; answers the `verify_token` for Meta's webhook setup) or a website widget
+    a Viber bot (`{"type": "viber", "token", "name"?, "avatar"?}`: the same with Viber), a WhatsApp Business
+    number (`{"type": "whatsapp", "phone_number_id", "access_token", "app_secret"}`: validated with Meta's Graph
+    API; answers the `verify_token` for Meta's webhook setup) or a website widget
     (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
     runtime = request.app.state.runtime
     created = await ChannelConnections(runtime, principal.tenant_id).connect(body)
@@ -132,6 +134,23 @@ async def telegram_webhook(
     # The session commits when this returns, before the answer is sent; the button is acknowledged after.
     acknowledge = BackgroundTask(answer_callback, runtime, callback) if callback is not None else None
     return Response(status_code=status.HTTP_200_OK, background=acknowledge)
+
+
+@webhooks.post("/viber/{channel_id}", include_in_schema=False)
+async def viber_webhook(
+    channel_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    signature: Annotated[str | None, Header(alias="X-Viber-Content-Signature")] = None,
+) -> Response:
+    """Viber's callbacks, signed over the raw body (so it is read as bytes, before any parsing): 200 once
+    the callback is stored; `conversation_started` is answered with the welcome message."""
+    answer = await handle_viber_callback(
+        session, request.app.state.runtime, channel_id, signature, await request.body()
+    )
+    if answer is None:
+        return Response(status_code=status.HTTP_200_OK)
+    return JSONResponse(answer)
 
 
 @webhooks.get("/whatsapp/{channel_id}", include_in_schema=False)

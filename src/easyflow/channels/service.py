@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-ChannelCreate = schemas.TelegramChannelCreate | schemas.WidgetChannelCreate | schemas.WhatsAppChannelCreate
+ChannelCreate = (
+    schemas.TelegramChannelCreate
+    | schemas.ViberChannelCreate
+    | schemas.WidgetChannelCreate
+    | schemas.WhatsAppChannelCreate
+)
 
 
 class ChannelConnections:
