@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".easyflow")
     public_url: str = "http://127.0.0.1:8000"
     telegram_api_url: str = "https://api.telegram.org"
+    whatsapp_api_url: str = Field(
+        default="https://graph.facebook.com/v21.0",
+        description="Meta Graph API base, version included, for WhatsApp Business Cloud API channels.",
+    )
     viber_api_url: str = Field(
         default="https://chatapi.viber.com", description="Viber's REST bot API (or a proxy or test double)."
     )
@@ -193,7 +197,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    @field_validator("public_url", "telegram_api_url", "viber_api_url", "yclients_base_url")
+    @field_validator("public_url", "telegram_api_url", "viber_api_url", "whatsapp_api_url", "yclients_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.background import BackgroundTask
 
 from easyflow.audit import service as audit
@@ -17,8 +17,10 @@ from easyflow.channels.api import IDENTITY_KIND
 from easyflow.channels.service import ChannelConnections, ChannelService
 from easyflow.channels.viber import handle_callback as handle_viber_callback
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
+from easyflow.channels.whatsapp import accept_notification, channel_for_webhook, verify_subscription
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
+from easyflow.kit.errors import Forbidden
 from easyflow.kit.schemas import Limit, Offset, Page
 from easyflow.tenancy.auth import Admin, AdminOutsideTransaction, OperatorOutsideTransaction, Session, Viewer
 
@@ -35,7 +37,9 @@ async def connect_channel(
     body: Annotated[schemas.ChannelCreate, Body()], request: Request, principal: AdminOutsideTransaction
 ) -> schemas.ChannelCreated:
     """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered),
-    a Viber bot (`{"type": "viber", "token", "name"?, "avatar"?}`: the same with Viber) or a website widget
+    a Viber bot (`{"type": "viber", "token", "name"?, "avatar"?}`: the same with Viber), a WhatsApp Business
+    number (`{"type": "whatsapp", "phone_number_id", "access_token", "app_secret"}`: validated with Meta's Graph
+    API; answers the `verify_token` for Meta's webhook setup) or a website widget
     (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
     runtime = request.app.state.runtime
     created = await ChannelConnections(runtime, principal.tenant_id).connect(body)
@@ -147,3 +151,33 @@ async def viber_webhook(
     if answer is None:
         return Response(status_code=status.HTTP_200_OK)
     return JSONResponse(answer)
+
+
+@webhooks.get("/whatsapp/{channel_id}", include_in_schema=False)
+async def whatsapp_subscription(
+    channel_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    mode: Annotated[str | None, Query(alias="hub.mode", max_length=50)] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token", max_length=200)] = None,
+    challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)] = "",
+) -> PlainTextResponse:
+    """Meta's one-time check of the webhook address: the challenge echoed when the verify token matches."""
+    runtime = request.app.state.runtime
+    channel = await channel_for_webhook(session, runtime, channel_id)
+    if not verify_subscription(runtime, channel, mode, token):
+        raise Forbidden("hub.verify_token does not match this channel's verify token.")
+    return PlainTextResponse(challenge)
+
+
+@webhooks.post("/whatsapp/{channel_id}", include_in_schema=False)
+async def whatsapp_webhook(
+    channel_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None,
+) -> Response:
+    """Meta's notifications: 200 only once their messages are stored with the jobs that answer them."""
+    # The signature covers the exact bytes Meta sent, so the body is read raw, not re-encoded from JSON.
+    await accept_notification(session, request.app.state.runtime, channel_id, signature, await request.body())
+    return Response(status_code=status.HTTP_200_OK)

@@ -24,6 +24,24 @@ class TelegramChannelCreate(StrictInput):
     )
 
 
+class WhatsAppChannelCreate(StrictInput):
+    type: Literal["whatsapp"]
+    phone_number_id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\d+$")] = Field(
+        description="The Phone number ID from Meta's WhatsApp > API Setup page (not the phone number itself)."
+    )
+    access_token: Annotated[str, Field(min_length=20, max_length=1000, pattern=r"^[A-Za-z0-9_\-.|]+$")] = Field(
+        description="A permanent System User access token with whatsapp_business_messaging."
+    )
+    app_secret: Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9]+$")] = Field(
+        description="The Meta app's App Secret: every webhook delivery is signed with it (X-Hub-Signature-256)."
+    )
+    verify_token: Annotated[str, Field(min_length=8, max_length=200, pattern=r"^[\x21-\x7e]+$")] | None = Field(
+        default=None, description="What Meta's webhook setup is to send as hub.verify_token; generated when unset."
+    )
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    assistant_id: uuid.UUID | None = None
+
+
 class ViberChannelCreate(StrictInput):
     type: Literal["viber"]
     token: Annotated[str, Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9-]+$")] = Field(
@@ -79,7 +97,10 @@ class WidgetSettingsUpdate(StrictInput):
     _check_origins = field_validator("allowed_origins")(_origins_only)
 
 
-ChannelCreate = Annotated[TelegramChannelCreate | ViberChannelCreate | WidgetChannelCreate, Field(discriminator="type")]
+ChannelCreate = Annotated[
+    TelegramChannelCreate | ViberChannelCreate | WidgetChannelCreate | WhatsAppChannelCreate,
+    Field(discriminator="type"),
+]
 
 
 class ChannelUpdate(StrictInput):
@@ -103,6 +124,9 @@ class ChannelRead(Output):
 class ChannelCreated(ChannelRead):
     identity_secret: str | None = Field(
         default=None, description="Widget only: signs logged-in visitors' ids (HMAC-SHA256). Shown only now."
+    )
+    verify_token: str | None = Field(
+        default=None, description="WhatsApp only: the Verify token to enter in Meta's webhook setup. Shown only now."
     )
 
 

@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-ChannelCreate = schemas.TelegramChannelCreate | schemas.ViberChannelCreate | schemas.WidgetChannelCreate
+ChannelCreate = (
+    schemas.TelegramChannelCreate
+    | schemas.ViberChannelCreate
+    | schemas.WidgetChannelCreate
+    | schemas.WhatsAppChannelCreate
+)
 
 
 class ChannelConnections:
@@ -50,7 +55,10 @@ class ChannelConnections:
                     ChannelRecord(
                         id=channel_id,
                         type=request.type,
-                        name=request.name or connection.config.get("username") or request.type,
+                        name=request.name
+                        or connection.config.get("username")
+                        or connection.config.get("verified_name")
+                        or request.type,
                         status=ChannelStatus.active,
                         assistant_id=request.assistant_id,
                         credentials_encrypted=self.runtime.secrets.encrypt(json.dumps(connection.credentials)),

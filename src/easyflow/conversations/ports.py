@@ -25,6 +25,8 @@ class Delivery:
     external_id: str | None = None
     # The recipient can never be reached this way (blocked the bot): stop trying, mark the contact.
     recipient_gone: bool = False
+    # Why it was not sent, kept on the message for the operator to read.
+    error: str | None = None
 
 
 @dataclass(frozen=True)
