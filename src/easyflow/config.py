@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".easyflow")
     public_url: str = "http://127.0.0.1:8000"
     telegram_api_url: str = "https://api.telegram.org"
+    vk_api_url: str = Field(
+        default="https://api.vk.com/method",
+        description="The VK API's method base (methods are posted to {url}/{method}): VK, a proxy, or a test double.",
+    )
     redis_url: str | None = None
 
     secret_key: SecretStr | None = Field(
@@ -190,7 +194,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    @field_validator("public_url", "telegram_api_url", "yclients_base_url")
+    @field_validator("public_url", "telegram_api_url", "vk_api_url", "yclients_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -14,6 +14,7 @@ from easyflow.channels import schemas
 from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
 from easyflow.channels.api import IDENTITY_KIND
 from easyflow.channels.service import ChannelConnections, ChannelService
+from easyflow.channels.vk import accept_vk_event
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
 from easyflow.conversations import schemas as conversation_schemas
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
@@ -33,7 +34,9 @@ async def connect_channel(
     body: Annotated[schemas.ChannelCreate, Body()], request: Request, principal: AdminOutsideTransaction
 ) -> schemas.ChannelCreated:
     """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered)
-    or a website widget (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
+    or a website widget (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`), or a VK
+    community (`{"type": "vk", "group_id", "access_token", "secret"?, "confirmation_code"?}`: the token checked
+    with VK; point the community's Callback API at `config.webhook_url`)."""
     runtime = request.app.state.runtime
     created = await ChannelConnections(runtime, principal.tenant_id).connect(body)
     await audit.record_on_its_own(
@@ -127,3 +130,13 @@ async def telegram_webhook(
     # The session commits when this returns, before the answer is sent; the button is acknowledged after.
     acknowledge = BackgroundTask(answer_callback, runtime, callback) if callback is not None else None
     return Response(status_code=status.HTTP_200_OK, background=acknowledge)
+
+
+@webhooks.post("/vk/{channel_id}", include_in_schema=False)
+async def vk_webhook(
+    channel_id: uuid.UUID, request: Request, session: Session, body: Annotated[dict[str, object], Body()]
+) -> Response:
+    """VK's Callback API: the confirmation code, or `ok` once the event is stored (VK wants plain text; any
+    other answer has it send the event again)."""
+    answer = await accept_vk_event(session, request.app.state.runtime, channel_id, body)
+    return Response(answer, status_code=status.HTTP_200_OK, media_type="text/plain")

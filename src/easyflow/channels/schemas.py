@@ -24,6 +24,23 @@ class TelegramChannelCreate(StrictInput):
     )
 
 
+class VkChannelCreate(StrictInput):
+    type: Literal["vk"]
+    group_id: Annotated[int, Field(gt=0, lt=2**53, description="The community's id (digits, no minus sign).")]
+    access_token: Annotated[str, Field(min_length=20, max_length=300, pattern=r"^[A-Za-z0-9._-]+$")] = Field(
+        description="A community access token allowed to send messages (and to manage, to fetch the code)."
+    )
+    secret: Annotated[str, Field(min_length=8, max_length=50, pattern=r"^[A-Za-z0-9]+$")] | None = Field(
+        default=None,
+        description="The secret key of the community's Callback API settings; made here (and shown once) if left out.",
+    )
+    confirmation_code: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9]+$")] | None = Field(
+        default=None, description="The string the Callback API server must return; asked of VK if left out."
+    )
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    assistant_id: uuid.UUID | None = None
+
+
 Origins = Annotated[list[AnyHttpUrl], Field(min_length=1, max_length=20)]
 Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="CSS hex colour, e.g. #2563eb")]
 PrechatField = Literal["name", "phone"]
@@ -67,7 +84,9 @@ class WidgetSettingsUpdate(StrictInput):
     _check_origins = field_validator("allowed_origins")(_origins_only)
 
 
-ChannelCreate = Annotated[TelegramChannelCreate | WidgetChannelCreate, Field(discriminator="type")]
+ChannelCreate = Annotated[
+    TelegramChannelCreate | WidgetChannelCreate | VkChannelCreate, Field(discriminator="type")
+]
 
 
 class ChannelUpdate(StrictInput):
@@ -91,6 +110,11 @@ class ChannelRead(Output):
 class ChannelCreated(ChannelRead):
     identity_secret: str | None = Field(
         default=None, description="Widget only: signs logged-in visitors' ids (HMAC-SHA256). Shown only now."
+    )
+    secret: str | None = Field(
+        default=None,
+        description="VK only, when none was given: the secret key to enter in the community's Callback API "
+        "settings. Shown only now.",
     )
 
 

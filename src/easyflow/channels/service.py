@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-ChannelCreate = schemas.TelegramChannelCreate | schemas.WidgetChannelCreate
+ChannelCreate = schemas.TelegramChannelCreate | schemas.WidgetChannelCreate | schemas.VkChannelCreate
 
 
 class ChannelConnections:
@@ -50,7 +50,10 @@ class ChannelConnections:
                     ChannelRecord(
                         id=channel_id,
                         type=request.type,
-                        name=request.name or connection.config.get("username") or request.type,
+                        name=request.name
+                        or connection.config.get("username")
+                        or connection.config.get("name")
+                        or request.type,
                         status=ChannelStatus.active,
                         assistant_id=request.assistant_id,
                         credentials_encrypted=self.runtime.secrets.encrypt(json.dumps(connection.credentials)),
