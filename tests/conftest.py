@@ -42,6 +42,7 @@ pytest_plugins = [
     "tests.doubles.telegram_server",
     "tests.doubles.smtp_server",
     "tests.doubles.yclients",
+    "tests.doubles.vk",
     "tests.booking.yclients_steps",
 ]
 

@@ -84,9 +84,7 @@ class WidgetSettingsUpdate(StrictInput):
     _check_origins = field_validator("allowed_origins")(_origins_only)
 
 
-ChannelCreate = Annotated[
-    TelegramChannelCreate | WidgetChannelCreate | VkChannelCreate, Field(discriminator="type")
-]
+ChannelCreate = Annotated[TelegramChannelCreate | WidgetChannelCreate | VkChannelCreate, Field(discriminator="type")]
 
 
 class ChannelUpdate(StrictInput):

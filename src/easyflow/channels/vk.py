@@ -74,9 +74,10 @@ class VkUnreachable(ServiceUnavailable):
     """VK (or the configured API URL) did not answer."""
 
 
-async def call(runtime: Runtime, method: str, token: str, params: dict[str, Any]) -> Any:
-    """One VK API method (form-encoded POST, the token in the body so it stays out of URLs and logs); its
-    `response`, or VkError."""
+async def call(runtime: Runtime, method: str, token: str, group_id: str, params: dict[str, Any]) -> Any:
+    """One VK API method (form-encoded POST, the token in the body so it stays out of URLs and logs), within
+    the community token's rate limit (VK counts every method); its `response`, or VkError."""
+    await _throttle(runtime, group_id)
     url = f"{runtime.settings.vk_api_url}/{method}"
     data = {key: str(value) for key, value in params.items()} | {"access_token": token, "v": API_VERSION}
     response = await runtime.http.post(url, data=data)
@@ -128,7 +129,7 @@ class VkChannel:
     async def connect(self, runtime: Runtime, channel_id: uuid.UUID, request: VkChannelCreate) -> Connection:
         group_id = str(request.group_id)
         try:
-            groups = await call(runtime, "groups.getById", request.access_token, {"group_id": group_id})
+            groups = await call(runtime, "groups.getById", request.access_token, group_id, {"group_id": group_id})
             # 5.194 and later answer {"groups": [...]}, earlier versions a bare list.
             found = groups.get("groups", []) if isinstance(groups, dict) else groups
             if not found or str(found[0].get("id")) != group_id:
@@ -136,7 +137,11 @@ class VkChannel:
             code = request.confirmation_code
             if code is None:
                 confirmation = await call(
-                    runtime, "groups.getCallbackConfirmationCode", request.access_token, {"group_id": group_id}
+                    runtime,
+                    "groups.getCallbackConfirmationCode",
+                    request.access_token,
+                    group_id,
+                    {"group_id": group_id},
                 )
                 code = str(confirmation["code"])
         except VkError as error:
@@ -168,7 +173,7 @@ class VkChannel:
         if outgoing.channel is None or outgoing.contact_external_id is None:
             return Delivery(DeliveryStatus.failed)
         token = credentials_of(outgoing.channel, runtime)["access_token"]
-        group_id = str(outgoing.channel.config.get("group_id", outgoing.channel.id))
+        group_id = str(outgoing.channel.config["group_id"])
         parts = split_message(outgoing.message.text, MESSAGE_LIMIT)
         last_id = None
         for index, part in enumerate(parts):
@@ -189,17 +194,17 @@ class VkChannel:
         return Delivery(DeliveryStatus.sent, external_id=str(last_id) if last_id is not None else None)
 
     async def _send(self, runtime: Runtime, token: str, group_id: str, params: dict[str, Any]) -> Any:
-        """`messages.send` within the community's rate limit; VK's "too many requests" waited out a few times
+        """`messages.send`; VK's "too many requests" (the token also used elsewhere) waited out a few times
         (after that the delivery job retries later)."""
-        for attempt in range(MAX_TOO_MANY_RETRIES + 1):
-            await _throttle(runtime, group_id)
+        retries = 0
+        while True:
             try:
-                return await call(runtime, "messages.send", token, params)
+                return await call(runtime, "messages.send", token, group_id, params)
             except VkError as error:
-                if error.code != TOO_MANY_REQUESTS or attempt == MAX_TOO_MANY_RETRIES:
+                retries += 1
+                if error.code != TOO_MANY_REQUESTS or retries > MAX_TOO_MANY_RETRIES:
                     raise
                 await asyncio.sleep(1)
-        raise AssertionError("unreachable")
 
 
 def _message_of(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -230,9 +235,7 @@ def inbound_of(message: dict[str, Any]) -> Inbound | None:
     )
 
 
-async def accept_vk_event(
-    session: AsyncSession, runtime: Runtime, channel_id: uuid.UUID, body: dict[str, Any]
-) -> str:
+async def accept_vk_event(session: AsyncSession, runtime: Runtime, channel_id: uuid.UUID, body: dict[str, Any]) -> str:
     """What to answer VK with (in plain text): the confirmation code, or `ok` once the event is stored in the
     caller's transaction. Unauthenticated events raise (401) before anything is stored."""
     await enter_system_scope(session)
