@@ -224,7 +224,9 @@ def event(kind: str, group_id: int, secret: str | None, event_object: dict[str, 
     body: dict[str, Any] = {
         "type": kind,
         # VK's event ids are 40 hex digits, the same on every re-delivery of one event.
-        "event_id": hashlib.sha1(json.dumps([kind, event_object], sort_keys=True).encode()).hexdigest(),
+        "event_id": hashlib.sha1(
+            json.dumps([kind, event_object], sort_keys=True).encode(), usedforsecurity=False
+        ).hexdigest(),
         "v": "5.199",
         "object": event_object,
         "group_id": group_id,
