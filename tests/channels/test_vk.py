@@ -19,7 +19,7 @@ from easyflow.db.session import enter_system_scope
 from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
 from tests.doubles.llm_server import LLMServer, reply
-from tests.doubles.vk import VkServer, confirmation, message_new, post_event
+from tests.doubles.vk import VkServer, confirmation, event, message_new, post_event
 
 TOKEN = "vk1.a." + "T" * 80
 GROUP = 218_000_111
@@ -179,8 +179,8 @@ async def test_a_redelivered_event_is_answered_once_and_order_is_kept(
 ) -> None:
     first = message_new(GROUP, SECRET, 2001, USER, "Привет")
     second = message_new(GROUP, SECRET, 2002, USER, "Запишите на завтра")
-    for event in (first, first, second, first, second):
-        assert (await send(client, community, event)).status_code == 200
+    for body in (first, first, second, first, second):
+        assert (await send(client, community, body)).status_code == 200
     stored = [r[1] for r in await stored_messages(session) if r[0] == "contact"]
     assert stored == ["Привет", "Запишите на завтра"]
     await run_queued_jobs(runtime)
@@ -221,6 +221,29 @@ async def test_a_customer_who_denied_messages_is_marked_unreachable(
     assert (await stored_messages(session))[-1][2] == "failed"
 
 
+async def test_denying_and_allowing_messages_marks_the_customer(
+    client: httpx.AsyncClient, community: dict, tenant_a: TenantFixture, session: AsyncSession
+) -> None:
+    async def unreachable() -> bool:
+        [conversation] = (await client.get("/api/v1/conversations", headers=tenant_a.headers)).json()["items"]
+        return bool(conversation["contact"]["unreachable"])
+
+    # Someone we never heard from: nothing to mark, and nothing created.
+    assert (await send(client, community, event("message_deny", GROUP, SECRET, {"user_id": 1}))).text == "ok"
+    await send(client, community, message_new(GROUP, SECRET, 5101, USER, "Привет"))
+    assert not await unreachable()
+    assert (await send(client, community, event("message_deny", GROUP, SECRET, {"user_id": USER}))).text == "ok"
+    assert await unreachable()
+    allow = event("message_allow", GROUP, SECRET, {"user_id": USER, "key": "promo"})
+    assert (await send(client, community, allow)).text == "ok"
+    assert not await unreachable()
+    # Without the secret it changes nothing.
+    assert (await send(client, community, event("message_deny", GROUP, None, {"user_id": USER}))).status_code == 401
+    assert not await unreachable()
+    malformed = event("message_deny", GROUP, SECRET, {"user_id": "x"})
+    assert (await send(client, community, malformed)).status_code == 400
+
+
 async def test_too_many_requests_is_waited_out(
     client: httpx.AsyncClient, community: dict, runtime: Runtime, vk: VkServer
 ) -> None:
@@ -254,8 +277,8 @@ async def test_long_replies_are_split_and_buttons_become_a_keyboard(
 async def test_a_pressed_button_arrives_as_its_label(
     client: httpx.AsyncClient, community: dict, session: AsyncSession
 ) -> None:
-    event = message_new(GROUP, SECRET, 8001, USER, "Завтра", payload='{"b":1}')
-    assert (await send(client, community, event)).status_code == 200
+    pressed = message_new(GROUP, SECRET, 8001, USER, "Завтра", payload='{"b":1}')
+    assert (await send(client, community, pressed)).status_code == 200
     assert [r[1] for r in await stored_messages(session)] == ["Завтра"]
 
 

@@ -34,6 +34,7 @@ from easyflow.channels.service import credentials_of
 from easyflow.channels.telegram import split_message
 from easyflow.conversations.accept import ChannelRef, Inbound, InboundService
 from easyflow.conversations.ports import Delivery, Outgoing, register
+from easyflow.conversations.repository import ContactRepository
 from easyflow.db.session import enter_system_scope, scope_to_tenant
 from easyflow.kit.errors import InvalidInput, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
 from easyflow.kit.schemas import json_without_nul
@@ -254,7 +255,26 @@ async def accept_vk_event(session: AsyncSession, runtime: Runtime, channel_id: u
         raise Unauthorized("The event's secret is missing or wrong.")
     if body.get("type") == "message_new" and channel.status != ChannelStatus.paused:
         await _accept_message(session, channel, body)
+    elif body.get("type") in ("message_allow", "message_deny"):
+        await _note_permission(session, channel, body)
     return "ok"
+
+
+async def _note_permission(session: AsyncSession, channel: ChannelRecord, body: dict[str, Any]) -> None:
+    """A customer allowed or denied the community's messages: they are (un)reachable from now on. One we never
+    heard from has no contact yet, and needs none."""
+    event_object = body.get("object")
+    user_id = event_object.get("user_id") if isinstance(event_object, dict) else None
+    if not isinstance(user_id, int):
+        raise InvalidInput(f"{body.get('type')} without object.user_id.")
+    contacts = ContactRepository(session, channel.tenant_id)
+    contact = await contacts.by_identity(IDENTITY_KIND, str(user_id))
+    if contact is None:
+        return
+    if body.get("type") == "message_deny":
+        await contacts.mark_unreachable(contact.id)
+    else:
+        await contacts.mark_reachable(contact.id)
 
 
 async def _accept_message(session: AsyncSession, channel: ChannelRecord, body: dict[str, Any]) -> None:
