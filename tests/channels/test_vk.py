@@ -187,6 +187,37 @@ async def test_a_redelivered_event_is_answered_once_and_order_is_kept(
     assert len(vk.double.calls_to("messages.send")) >= 1
 
 
+async def test_out_of_order_events_are_each_stored_once_in_arrival_order(
+    client: httpx.AsyncClient, community: dict, session: AsyncSession
+) -> None:
+    # VK re-sends what it got no `ok` for, so an older message can come after a newer one.
+    late = message_new(GROUP, SECRET, 2101, USER, "Первое")
+    newer = message_new(GROUP, SECRET, 2102, USER, "Второе")
+    for body in (newer, late, newer, late):
+        assert (await send(client, community, body)).status_code == 200
+    assert [r[1] for r in await stored_messages(session)] == ["Второе", "Первое"]
+
+
+async def test_an_event_for_another_community_is_401(
+    client: httpx.AsyncClient, community: dict, session: AsyncSession
+) -> None:
+    response = await send(client, community, message_new(GROUP + 1, SECRET, 2201, USER, "Привет"))
+    assert response.status_code == 401
+    assert await stored_messages(session) == []
+
+
+async def test_a_paused_channel_acknowledges_but_does_not_answer(
+    client: httpx.AsyncClient, community: dict, runtime: Runtime, vk: VkServer, tenant_a: TenantFixture
+) -> None:
+    paused = await client.patch(
+        f"/api/v1/channels/{community['id']}", json={"status": "paused"}, headers=tenant_a.headers
+    )
+    assert paused.status_code == 200
+    assert (await send(client, community, message_new(GROUP, SECRET, 2301, USER, "hi"))).text == "ok"
+    await run_queued_jobs(runtime)
+    assert vk.double.sent == []
+
+
 async def test_a_retried_delivery_is_not_doubled(
     client: httpx.AsyncClient, community: dict, runtime: Runtime, vk: VkServer, session: AsyncSession
 ) -> None:
