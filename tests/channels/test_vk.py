@@ -20,6 +20,7 @@ from easyflow.runtime import Runtime
 from tests.conftest import TenantFixture, run_queued_jobs
 from tests.doubles.llm_server import LLMServer, reply
 from tests.doubles.vk import VkServer, confirmation, event, message_new, post_event
+from tests.web.dashboard import sign_in
 
 TOKEN = "vk1.a." + "T" * 80
 GROUP = 218_000_111
@@ -326,6 +327,17 @@ async def test_the_community_rate_limit_is_kept(runtime: Runtime, community: dic
     assert time.monotonic() - started >= 2.0
     assert len(vk.double.sent_to(USER)) == 45
     assert len(vk.double.calls_to("messages.send")) <= 47  # without the limiter about 25 would be refused
+
+
+async def test_the_dashboard_shows_what_to_enter_in_vk(
+    client: httpx.AsyncClient, community: dict, tenant_a: TenantFixture
+) -> None:
+    assert (await sign_in(client, tenant_a)).status_code == 303
+    page = await client.get(f"/app/channels/{community['id']}", headers={"Accept-Language": "ru"})
+    assert page.status_code == 200
+    assert "Сообщество ВКонтакте" in page.text and "Настройки Callback API" in page.text
+    assert community["config"]["webhook_url"] in page.text and "5e0f1a2b" in page.text
+    assert SECRET not in page.text and TOKEN not in page.text
 
 
 def test_random_id_is_stable_per_message_and_part() -> None:
