@@ -40,6 +40,7 @@ pytest_plugins = [
     "tests.doubles.webhook_receiver",
     "tests.doubles.llm_server",
     "tests.doubles.telegram_server",
+    "tests.doubles.viber",
     "tests.doubles.smtp_server",
     "tests.doubles.yclients",
     "tests.doubles.vk",

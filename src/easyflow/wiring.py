@@ -10,6 +10,7 @@ from easyflow.catalogue import assistant as _catalogue_assistant
 from easyflow.channels import api as _api_channel
 from easyflow.channels import telegram as _telegram_channel
 from easyflow.channels import telegram_files as _telegram_files
+from easyflow.channels import viber as _viber_channel
 from easyflow.channels import vk as _vk_channel
 from easyflow.channels import widget as _widget_channel
 from easyflow.channels.polling import TelegramPoller
@@ -33,6 +34,7 @@ REGISTERING_MODULES = (
     _telegram_channel,
     _telegram_files,
     _vk_channel,
+    _viber_channel,
     _widget_channel,
     _catalogue_assistant,
     _conversation_tasks,

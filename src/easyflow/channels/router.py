@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Request, Response, status
+from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from easyflow.audit import service as audit
@@ -14,6 +15,7 @@ from easyflow.channels import schemas
 from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
 from easyflow.channels.api import IDENTITY_KIND
 from easyflow.channels.service import ChannelConnections, ChannelService
+from easyflow.channels.viber import handle_callback as handle_viber_callback
 from easyflow.channels.vk import accept_vk_event
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
 from easyflow.conversations import schemas as conversation_schemas
@@ -33,10 +35,11 @@ def _service(request: Request, session: Session, tenant_id: uuid.UUID) -> Channe
 async def connect_channel(
     body: Annotated[schemas.ChannelCreate, Body()], request: Request, principal: AdminOutsideTransaction
 ) -> schemas.ChannelCreated:
-    """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered)
-    or a website widget (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`), or a VK
-    community (`{"type": "vk", "group_id", "access_token", "secret"?, "confirmation_code"?}`: the token checked
-    with VK; point the community's Callback API at `config.webhook_url`)."""
+    """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered),
+    a Viber bot (`{"type": "viber", "token", "name"?, "avatar"?}`: the same with Viber), a VK community
+    (`{"type": "vk", "group_id", "access_token", "secret"?, "confirmation_code"?}`: the token checked with VK;
+    point the community's Callback API at `config.webhook_url`) or a website widget
+    (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
     runtime = request.app.state.runtime
     created = await ChannelConnections(runtime, principal.tenant_id).connect(body)
     await audit.record_on_its_own(
@@ -140,3 +143,20 @@ async def vk_webhook(
     other answer has it send the event again)."""
     answer = await accept_vk_event(session, request.app.state.runtime, channel_id, body)
     return Response(answer, status_code=status.HTTP_200_OK, media_type="text/plain")
+
+
+@webhooks.post("/viber/{channel_id}", include_in_schema=False)
+async def viber_webhook(
+    channel_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    signature: Annotated[str | None, Header(alias="X-Viber-Content-Signature")] = None,
+) -> Response:
+    """Viber's callbacks, signed over the raw body (so it is read as bytes, before any parsing): 200 once
+    the callback is stored; `conversation_started` is answered with the welcome message."""
+    answer = await handle_viber_callback(
+        session, request.app.state.runtime, channel_id, signature, await request.body()
+    )
+    if answer is None:
+        return Response(status_code=status.HTTP_200_OK)
+    return JSONResponse(answer)

@@ -41,6 +41,18 @@ class VkChannelCreate(StrictInput):
     assistant_id: uuid.UUID | None = None
 
 
+class ViberChannelCreate(StrictInput):
+    type: Literal["viber"]
+    token: Annotated[str, Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9-]+$")] = Field(
+        description="The bot's authentication token (Viber Admin Panel, or the bot's Edit Info in the app)."
+    )
+    name: Annotated[str, Field(min_length=1, max_length=28)] | None = Field(
+        default=None, description="Shown as the sender of every message (Viber allows 28 characters)."
+    )
+    avatar: AnyHttpUrl | None = Field(default=None, description="The sender's picture (under 100 KB, jpg).")
+    assistant_id: uuid.UUID | None = None
+
+
 Origins = Annotated[list[AnyHttpUrl], Field(min_length=1, max_length=20)]
 Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="CSS hex colour, e.g. #2563eb")]
 PrechatField = Literal["name", "phone"]
@@ -84,7 +96,9 @@ class WidgetSettingsUpdate(StrictInput):
     _check_origins = field_validator("allowed_origins")(_origins_only)
 
 
-ChannelCreate = Annotated[TelegramChannelCreate | WidgetChannelCreate | VkChannelCreate, Field(discriminator="type")]
+ChannelCreate = Annotated[
+    TelegramChannelCreate | ViberChannelCreate | VkChannelCreate | WidgetChannelCreate, Field(discriminator="type")
+]
 
 
 class ChannelUpdate(StrictInput):

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-ChannelCreate = schemas.TelegramChannelCreate | schemas.WidgetChannelCreate | schemas.VkChannelCreate
+ChannelCreate = (
+    schemas.TelegramChannelCreate | schemas.ViberChannelCreate | schemas.VkChannelCreate | schemas.WidgetChannelCreate
+)
 
 
 class ChannelConnections:

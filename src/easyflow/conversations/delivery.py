@@ -43,7 +43,7 @@ class DeliveryService:
         channel = CHANNELS[outgoing.conversation.channel_type]
         delivery = await channel.deliver(self.runtime, outgoing)  # outside any transaction: it may take seconds
         async with self.database.tenant_transaction(tenant_id) as session:
-            await MessageRepository(session).set_delivery(message_id, delivery.status)
+            await MessageRepository(session).set_delivery(message_id, delivery.status, external_id=delivery.external_id)
             if delivery.recipient_gone:
                 await ContactRepository(session).mark_unreachable(outgoing.contact.id)
 

@@ -503,11 +503,15 @@ class MessageRepository(TenantScopedRepository[Message]):
             .values(attachments=attachments)
         )
 
-    async def set_delivery(self, message_id: uuid.UUID, status: DeliveryStatus, error: str | None = None) -> None:
+    async def set_delivery(
+        self, message_id: uuid.UUID, status: DeliveryStatus, error: str | None = None, *, external_id: str | None = None
+    ) -> None:
+        """`external_id`: the platform's id of the sent message, which its receipts (Viber's) name it by."""
+        values: dict[str, Any] = {"delivery_status": status, "delivery_error": error}
+        if external_id is not None:
+            values["external_id"] = external_id
         await self.session.execute(
-            update(Message)
-            .where(Message.tenant_id == self.tenant_id, Message.id == message_id)
-            .values(delivery_status=status, delivery_error=error)
+            update(Message).where(Message.tenant_id == self.tenant_id, Message.id == message_id).values(**values)
         )
 
 
