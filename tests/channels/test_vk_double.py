@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from tests.doubles.vk import VkServer
+from tests.doubles.vk import VkApiError, VkServer
 
 TOKEN = "vk1.a." + "D" * 80
 
@@ -45,6 +45,13 @@ def test_the_envelope_and_the_refusals(vk: VkServer) -> None:
 
 
 def test_more_than_twenty_calls_a_second_is_error_6(vk: VkServer) -> None:
+    # Straight to the double's handler: 25 calls in well under a second, however busy the machine.
     vk.double.add_community(TOKEN, 42)
-    codes = [call(vk, "groups.getById", group_id=42).get("error", {}).get("error_code") for _ in range(25)]
-    assert codes[:20] == [None] * 20 and 6 in codes[20:]
+    codes = []
+    for _ in range(25):
+        try:
+            vk.double.handle("groups.getById", {"access_token": TOKEN, "v": "5.199", "group_id": "42"})
+            codes.append(None)
+        except VkApiError as error:
+            codes.append(error.code)
+    assert codes == [None] * 20 + [6] * 5
