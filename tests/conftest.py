@@ -44,6 +44,7 @@ pytest_plugins = [
     "tests.doubles.viber",
     "tests.doubles.smtp_server",
     "tests.doubles.yclients",
+    "tests.doubles.vk",
     "tests.booking.yclients_steps",
 ]
 

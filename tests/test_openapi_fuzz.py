@@ -41,6 +41,7 @@ from easyflow.runtime import Runtime
 from tests.booking.support import APPOINTMENTS, HOLDS, booking_body, make_salon
 from tests.conftest import TenantFixture
 from tests.doubles.telegram_server import TelegramServer
+from tests.doubles.vk import VkServer
 
 EXAMPLES = int(os.environ.get("EASYFLOW_FUZZ_EXAMPLES", "25"))
 SEED = os.environ.get("EASYFLOW_FUZZ_SEED")
@@ -186,9 +187,11 @@ def _loopback(host: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.usefixtures("offline")
 async def test_no_generated_request_is_a_server_error(
-    settings: Settings, tenant_a: TenantFixture, runtime: Runtime, telegram: TelegramServer
+    settings: Settings, tenant_a: TenantFixture, runtime: Runtime, telegram: TelegramServer, vk: VkServer
 ) -> None:
-    runtime.settings = runtime.settings.model_copy(update={"telegram_api_url": telegram.base_url})
+    runtime.settings = runtime.settings.model_copy(
+        update={"telegram_api_url": telegram.base_url, "vk_api_url": vk.api_url}
+    )
     # A 500 is an answer to record, not an exception to stop at.
     transport = httpx.ASGITransport(app=create_app(settings, runtime=runtime), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

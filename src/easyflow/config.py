@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         default="https://graph.facebook.com/v21.0",
         description="Meta Graph API base, version included, for WhatsApp Business Cloud API channels.",
     )
+    vk_api_url: str = Field(
+        default="https://api.vk.com/method",
+        description="The VK API's method base (methods are posted to {url}/{method}): VK, a proxy, or a test double.",
+    )
     viber_api_url: str = Field(
         default="https://chatapi.viber.com", description="Viber's REST bot API (or a proxy or test double)."
     )
@@ -197,7 +201,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    @field_validator("public_url", "telegram_api_url", "viber_api_url", "whatsapp_api_url", "yclients_base_url")
+    @field_validator(
+        "public_url", "telegram_api_url", "viber_api_url", "vk_api_url", "whatsapp_api_url", "yclients_base_url"
+    )
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -11,6 +11,7 @@ from easyflow.channels import api as _api_channel
 from easyflow.channels import telegram as _telegram_channel
 from easyflow.channels import telegram_files as _telegram_files
 from easyflow.channels import viber as _viber_channel
+from easyflow.channels import vk as _vk_channel
 from easyflow.channels import whatsapp as _whatsapp_channel
 from easyflow.channels import widget as _widget_channel
 from easyflow.channels.polling import TelegramPoller
@@ -34,6 +35,7 @@ REGISTERING_MODULES = (
     _telegram_channel,
     _telegram_files,
     _whatsapp_channel,
+    _vk_channel,
     _viber_channel,
     _widget_channel,
     _catalogue_assistant,

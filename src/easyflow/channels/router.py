@@ -16,6 +16,7 @@ from easyflow.channels.api import CHANNEL_TYPE as API_CHANNEL
 from easyflow.channels.api import IDENTITY_KIND
 from easyflow.channels.service import ChannelConnections, ChannelService
 from easyflow.channels.viber import handle_callback as handle_viber_callback
+from easyflow.channels.vk import accept_vk_event
 from easyflow.channels.webhooks import accept_telegram_update, answer_callback
 from easyflow.channels.whatsapp import accept_notification, channel_for_webhook, verify_subscription
 from easyflow.conversations import schemas as conversation_schemas
@@ -39,7 +40,9 @@ async def connect_channel(
     """Connect a Telegram bot (`{"type": "telegram", "token"}`: validated with Telegram, webhook registered),
     a Viber bot (`{"type": "viber", "token", "name"?, "avatar"?}`: the same with Viber), a WhatsApp Business
     number (`{"type": "whatsapp", "phone_number_id", "access_token", "app_secret"}`: validated with Meta's Graph
-    API; answers the `verify_token` for Meta's webhook setup) or a website widget
+    API; answers the `verify_token` for Meta's webhook setup), a VK community
+    (`{"type": "vk", "group_id", "access_token", "secret"?, "confirmation_code"?}`: the token checked with VK;
+    point the community's Callback API at `config.webhook_url`) or a website widget
     (`{"type": "widget", "name", "allowed_origins"}`: answers its `public_key`)."""
     runtime = request.app.state.runtime
     created = await ChannelConnections(runtime, principal.tenant_id).connect(body)
@@ -134,6 +137,16 @@ async def telegram_webhook(
     # The session commits when this returns, before the answer is sent; the button is acknowledged after.
     acknowledge = BackgroundTask(answer_callback, runtime, callback) if callback is not None else None
     return Response(status_code=status.HTTP_200_OK, background=acknowledge)
+
+
+@webhooks.post("/vk/{channel_id}", include_in_schema=False)
+async def vk_webhook(
+    channel_id: uuid.UUID, request: Request, session: Session, body: Annotated[dict[str, object], Body()]
+) -> Response:
+    """VK's Callback API: the confirmation code, or `ok` once the event is stored (VK wants plain text; any
+    other answer has it send the event again)."""
+    answer = await accept_vk_event(session, request.app.state.runtime, channel_id, body)
+    return Response(answer, status_code=status.HTTP_200_OK, media_type="text/plain")
 
 
 @webhooks.post("/viber/{channel_id}", include_in_schema=False)

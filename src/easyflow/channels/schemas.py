@@ -42,6 +42,23 @@ class WhatsAppChannelCreate(StrictInput):
     assistant_id: uuid.UUID | None = None
 
 
+class VkChannelCreate(StrictInput):
+    type: Literal["vk"]
+    group_id: Annotated[int, Field(gt=0, lt=2**53, description="The community's id (digits, no minus sign).")]
+    access_token: Annotated[str, Field(min_length=20, max_length=300, pattern=r"^[A-Za-z0-9._-]+$")] = Field(
+        description="A community access token allowed to send messages (and to manage, to fetch the code)."
+    )
+    secret: Annotated[str, Field(min_length=8, max_length=50, pattern=r"^[A-Za-z0-9]+$")] | None = Field(
+        default=None,
+        description="The secret key of the community's Callback API settings; made here (and shown once) if left out.",
+    )
+    confirmation_code: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9]+$")] | None = Field(
+        default=None, description="The string the Callback API server must return; asked of VK if left out."
+    )
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    assistant_id: uuid.UUID | None = None
+
+
 class ViberChannelCreate(StrictInput):
     type: Literal["viber"]
     token: Annotated[str, Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9-]+$")] = Field(
@@ -98,7 +115,7 @@ class WidgetSettingsUpdate(StrictInput):
 
 
 ChannelCreate = Annotated[
-    TelegramChannelCreate | ViberChannelCreate | WidgetChannelCreate | WhatsAppChannelCreate,
+    TelegramChannelCreate | ViberChannelCreate | VkChannelCreate | WidgetChannelCreate | WhatsAppChannelCreate,
     Field(discriminator="type"),
 ]
 
@@ -127,6 +144,11 @@ class ChannelCreated(ChannelRead):
     )
     verify_token: str | None = Field(
         default=None, description="WhatsApp only: the Verify token to enter in Meta's webhook setup. Shown only now."
+    )
+    secret: str | None = Field(
+        default=None,
+        description="VK only, when none was given: the secret key to enter in the community's Callback API "
+        "settings. Shown only now.",
     )
 
 

@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 ChannelCreate = (
     schemas.TelegramChannelCreate
     | schemas.ViberChannelCreate
+    | schemas.VkChannelCreate
     | schemas.WidgetChannelCreate
     | schemas.WhatsAppChannelCreate
 )
@@ -58,6 +59,7 @@ class ChannelConnections:
                         name=request.name
                         or connection.config.get("username")
                         or connection.config.get("verified_name")
+                        or connection.config.get("name")
                         or request.type,
                         status=ChannelStatus.active,
                         assistant_id=request.assistant_id,

@@ -222,6 +222,14 @@ class ContactRepository(TenantScopedRepository[Contact]):
             .values(unreachable=True)
         )
 
+    async def mark_reachable(self, contact_id: uuid.UUID) -> None:
+        """The customer let the channel write to them again (VK's `message_allow`)."""
+        await self.session.execute(
+            update(Contact)
+            .where(Contact.tenant_id == self.tenant_id, Contact.id == contact_id)
+            .values(unreachable=False)
+        )
+
 
 class ConversationRepository(TenantScopedRepository[Conversation]):
     model = Conversation
