@@ -225,7 +225,10 @@ def test_where_websockets_are_blocked_the_widget_falls_back_to_polling(
 ) -> None:
     page.route_web_socket(re.compile(r"/live$"), lambda socket: socket.close())  # e.g. a proxy that drops them
     answer = "Отвечаю без WebSocket, " + " ".join(f"слово{i}" for i in range(40)) + "."
-    llm.double.script(delay(1.0, then=reply(answer, pace_seconds=0.1)))
+    streamed = delay(1.0, then=reply(answer, pace_seconds=0.1))
+    # Twice: the served app is shared by this module's tests, and a reply job an earlier test left behind may
+    # take the first from the double's queue on a loaded machine; the spare is forgotten when the next test starts.
+    llm.double.script(streamed, streamed)
     page.goto(widget_server.page())
     expect(widget(page)).to_have_attribute("data-state", "polling", timeout=SECONDS)
     page.get_by_role("button", name="Открыть чат").click()
